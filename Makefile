@@ -1,0 +1,51 @@
+# Thin wrapper around CMake. `make demo` and `make test` do all the set-up on
+# a fresh Debian 12 machine (missing packages are installed with apt-get).
+BUILD   ?= build
+PREFIX  ?= /usr/local
+JOBS    ?= $(shell nproc)
+DATA    ?= $(CURDIR)/.cache/data
+CMAKE_FLAGS ?=
+
+.PHONY: all deps deps-bench configure build demo test test-sanitize data bench install man clean
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+deps-bench:
+	@scripts/deps.sh bench
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DORBIT_DATA_DIR=$(DATA) $(CMAKE_FLAGS)
+
+configure: deps $(BUILD)/CMakeCache.txt
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+data:
+	@scripts/fetch-data.sh $(DATA)
+
+demo: build data
+	@ORBIT_BIN=$(CURDIR)/$(BUILD)/bin ORBIT_DATA=$(DATA) share/orbit/demo.sh
+
+test: build data
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-sanitize: deps data
+	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DORBIT_SANITIZE=ON -DORBIT_NATIVE=OFF -DORBIT_DATA_DIR=$(DATA)
+	cmake --build $(BUILD)-asan -j $(JOBS)
+	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
+
+bench: build data deps-bench
+	@ORBIT_BIN=$(CURDIR)/$(BUILD)/bin ORBIT_DATA=$(DATA) bench/run-all.sh
+
+man: build
+	cp $(BUILD)/man/*.1 man/
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan

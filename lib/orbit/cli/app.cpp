@@ -1,0 +1,180 @@
+#include "orbit/cli/app.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <new>
+#include <sstream>
+
+#include "orbit/core/error.hpp"
+#include "orbit/core/log.hpp"
+#include "orbit/core/parallel.hpp"
+#include "orbit/core/version.hpp"
+#include "orbit/io/h5.hpp"
+#include "orbit/io/output.hpp"
+
+namespace orbit::cli {
+namespace {
+
+std::string roff_escape(const std::string& s) {
+    std::string out;
+    bool line_start = true;
+    for (char c : s) {
+        if (c == '\\') out += "\\e";
+        else if (c == '-') out += "\\-";
+        else if (line_start && (c == '.' || c == '\'')) out += "\\&" + std::string(1, c);
+        else out += c;
+        line_start = c == '\n';
+    }
+    return out;
+}
+
+// "-o,--output FILE" as shown in the man page.
+std::string option_synopsis(const CLI::Option* opt) {
+    if (opt->get_positional()) return opt->get_name();
+    std::string names;
+    for (auto& s : opt->get_snames()) names += (names.empty() ? "-" : ", -") + s;
+    for (auto& l : opt->get_lnames()) names += (names.empty() ? "--" : ", --") + l;
+    if (opt->get_type_size() != 0 && !opt->get_type_name().empty()) names += " " + opt->get_type_name();
+    return names;
+}
+
+}  // namespace
+
+const CLI::Validator ExistingFileOrStream(
+    [](std::string& value) -> std::string {
+        if (value == "-") return {};
+        auto ref = h5::parse_ref(value);
+        if (ref.file == "-") return {};
+        std::error_code ec;
+        if (!std::filesystem::exists(ref.file, ec)) return "no such file: " + ref.file;
+        if (std::filesystem::is_directory(ref.file, ec)) return "is a directory: " + ref.file;
+        return {};
+    },
+    "FILE|-", "ExistingFileOrStream");
+
+App::App(const std::string& tool, const std::string& summary, const std::string& description)
+    : tool_(tool),
+      program_("orbit-" + tool),
+      summary_line_(summary),
+      description_(description),
+      app_(summary + (description.empty() ? "" : "\n\n" + description), "orbit-" + tool) {
+    app_.set_version_flag("--version", std::string("orbit-") + tool + " " + ORBIT_VERSION);
+    app_.set_config("--config", "", "Read options from a TOML or INI file (keys are long option names)");
+    output_opt_ = app_.add_option("-o,--output", common_.output, "Output file (HDF5); '-' writes to stdout");
+    app_.add_option("-j,--threads", common_.threads, "Worker threads (0: all cores)")
+        ->check(CLI::Range(0, 4096))
+        ->capture_default_str();
+    app_.add_option("--seed", common_.seed, "Seed of all random streams; same seed, same result")
+        ->capture_default_str();
+    auto* q = app_.add_flag("-q,--quiet", common_.quiet, "No progress or messages on stderr (errors still shown)");
+    app_.add_flag("-v,--verbose", common_.verbose, "More detail on stderr")->excludes(q);
+    app_.add_flag("--json", common_.json, "Print a machine-readable summary as JSON");
+    app_.get_formatter()->column_width(32);
+}
+
+void App::require_output() { output_opt_->required(); }
+
+void App::add_example(const std::string& command, const std::string& explanation) {
+    examples_.emplace_back(command, explanation);
+    std::string footer = "Examples:";
+    for (auto& [c, e] : examples_) footer += "\n  " + c + "\n      " + e;
+    app_.footer(footer);
+}
+
+std::string App::man_page() const {
+    std::ostringstream m;
+    std::string upper = program_;
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    m << ".TH " << roff_escape(upper) << " 1 \"\" \"orbit " << ORBIT_VERSION << "\" \"Orbit manual\"\n";
+    m << ".SH NAME\n" << roff_escape(program_) << " \\- " << roff_escape(summary_line_) << "\n";
+    m << ".SH SYNOPSIS\n.B " << roff_escape(program_) << "\n[OPTIONS]";
+    for (const CLI::Option* opt : app_.get_options())
+        if (opt->get_positional()) m << " " << roff_escape(opt->get_name());
+    m << "\n";
+    if (!description_.empty()) m << ".SH DESCRIPTION\n" << roff_escape(description_) << "\n";
+    m << ".SH OPTIONS\n";
+    auto emit = [&](const CLI::Option* opt) {
+        m << ".TP\n.B " << roff_escape(option_synopsis(opt)) << "\n" << roff_escape(opt->get_description());
+        std::string def = opt->get_default_str();
+        if (!def.empty()) m << " (default: " << roff_escape(def) << ")";
+        if (opt->get_required()) m << " (required)";
+        m << "\n";
+    };
+    for (const CLI::Option* opt : app_.get_options())
+        if (opt->get_positional()) emit(opt);
+    for (const CLI::Option* opt : app_.get_options([](const CLI::Option* o) { return !o->get_positional(); })) {
+        if (opt->get_group().empty()) continue;  // hidden
+        emit(opt);
+    }
+    m << ".TP\n.B \\-h, \\-\\-help\nPrint this help and exit\n";
+    if (!examples_.empty()) {
+        m << ".SH EXAMPLES\n";
+        for (auto& [c, e] : examples_) m << ".TP\n.B " << roff_escape(c) << "\n" << roff_escape(e) << "\n";
+    }
+    m << ".SH EXIT STATUS\n0 on success, 1 on a runtime or data error, 2 on a usage error.\n";
+    m << ".SH SEE ALSO\nThe orbit data model: share/orbit/FORMAT.md.\n";
+    return m.str();
+}
+
+int App::run(int argc, char** argv, const std::function<void()>& body) {
+    log::set_program(program_);
+    std::vector<std::string> args(argv + 1, argv + argc);
+    io::set_invocation(program_, args);
+    for (auto& a : args) {
+        if (a == "--help-man") {
+            std::cout << man_page();
+            return 0;
+        }
+    }
+    try {
+        app_.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << app_.help();
+        return 0;
+    } catch (const CLI::CallForAllHelp&) {
+        std::cout << app_.help("", CLI::AppFormatMode::All);
+        return 0;
+    } catch (const CLI::CallForVersion&) {
+        std::cout << program_ << " " << ORBIT_VERSION << "\n";
+        return 0;
+    } catch (const CLI::ParseError& e) {
+        std::string msg = e.what();
+        for (auto& c : msg)
+            if (c == '\n') c = ' ';
+        std::fprintf(stderr, "%s: error: %s (see %s --help)\n", program_.c_str(), msg.c_str(), program_.c_str());
+        return 2;
+    }
+    log::set_level(common_.quiet ? log::Level::quiet : common_.verbose ? log::Level::verbose : log::Level::normal);
+    set_threads(common_.threads);
+    auto fail = [&](const std::string& what, int code) {
+        std::string msg = what;
+        for (auto& c : msg)
+            if (c == '\n') c = ' ';
+        std::fprintf(stderr, "%s: error: %s\n", program_.c_str(), msg.c_str());
+        return code;
+    };
+    try {
+        body();
+    } catch (const UsageError& e) {
+        return fail(e.what(), 2);
+    } catch (const Error& e) {
+        return fail(e.what(), 1);
+    } catch (const std::bad_alloc&) {
+        return fail("out of memory", 1);
+    } catch (const std::exception& e) {
+        return fail(e.what(), 1);
+    }
+    if (common_.json) {
+        std::string text = summary_.dump(2) + "\n";
+        std::FILE* out = io::stdout_is_data() ? stderr : stdout;
+        std::fputs(text.c_str(), out);
+        std::fflush(out);
+    }
+    return 0;
+}
+
+}  // namespace orbit::cli

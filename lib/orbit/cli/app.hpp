@@ -1,0 +1,66 @@
+#pragma once
+// The command-line shell shared by every orbit tool.
+//
+// A tool declares its options once on cli() (CLI11); the same declaration
+// feeds --help, the man page (--help-man) and --config files. run() parses,
+// applies the common options, calls the tool body and turns exceptions into
+// exit codes and one-line errors:
+//   0 success, 1 runtime or data error, 2 usage error,
+//   stderr: "orbit-<tool>: error: <what>".
+// With --json the body's summary() is printed on stdout (on stderr when stdout
+// carries an HDF5 stream).
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "orbit/core/random.hpp"
+
+namespace orbit::cli {
+
+struct Common {
+    std::string output;
+    int threads = 0;
+    std::uint64_t seed = 0;
+    bool quiet = false;
+    bool verbose = false;
+    bool json = false;
+};
+
+class App {
+public:
+    // tool: the name without the "orbit-" prefix; summary: one line for the man page NAME section.
+    App(const std::string& tool, const std::string& summary, const std::string& description = "");
+
+    CLI::App& cli() { return app_; }
+    const Common& common() const { return common_; }
+    const std::string& program() const { return program_; }
+
+    // -o/--output is declared by every tool; call this when the tool cannot run without it.
+    void require_output();
+    // Examples shown at the end of --help and in the man page.
+    void add_example(const std::string& command, const std::string& explanation);
+
+    int run(int argc, char** argv, const std::function<void()>& body);
+
+    nlohmann::json& summary() { return summary_; }
+    // A deterministic random stream for work item `stream`, derived from --seed.
+    Rng rng(std::uint64_t stream = 0) const { return Rng(common_.seed, stream); }
+
+    std::string man_page() const;
+
+private:
+    std::string tool_, program_, summary_line_, description_;
+    CLI::App app_;
+    CLI::Option* output_opt_ = nullptr;
+    Common common_;
+    nlohmann::json summary_ = nlohmann::json::object();
+    std::vector<std::pair<std::string, std::string>> examples_;
+};
+
+// Accepts "-", an existing file, or "FILE:/dataset" whose FILE exists.
+extern const CLI::Validator ExistingFileOrStream;
+
+}  // namespace orbit::cli

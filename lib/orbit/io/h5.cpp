@@ -1,0 +1,527 @@
+#include "orbit/io/h5.hpp"
+
+#include <hdf5_hl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <type_traits>
+
+namespace orbit::h5 {
+namespace {
+
+std::string quoted(const std::string& s) { return "'" + s + "'"; }
+
+template <class T>
+hid_t native_type() {
+    if constexpr (std::is_same_v<T, float>) return H5T_NATIVE_FLOAT;
+    else if constexpr (std::is_same_v<T, double>) return H5T_NATIVE_DOUBLE;
+    else if constexpr (std::is_same_v<T, std::int8_t>) return H5T_NATIVE_INT8;
+    else if constexpr (std::is_same_v<T, std::int32_t>) return H5T_NATIVE_INT32;
+    else if constexpr (std::is_same_v<T, std::int64_t>) return H5T_NATIVE_INT64;
+    else if constexpr (std::is_same_v<T, std::uint8_t>) return H5T_NATIVE_UINT8;
+    else if constexpr (std::is_same_v<T, std::uint64_t>) return H5T_NATIVE_UINT64;
+    else static_assert(sizeof(T) == 0, "unsupported element type");
+}
+
+DType classify(hid_t type) {
+    H5T_class_t cls = H5Tget_class(type);
+    std::size_t size = H5Tget_size(type);
+    if (cls == H5T_FLOAT) return size == 4 ? DType::f32 : size == 8 ? DType::f64 : DType::other;
+    if (cls == H5T_INTEGER) {
+        bool is_signed = H5Tget_sign(type) == H5T_SGN_2;
+        switch (size) {
+            case 1: return is_signed ? DType::i8 : DType::u8;
+            case 2: return is_signed ? DType::i16 : DType::u16;
+            case 4: return is_signed ? DType::i32 : DType::u32;
+            case 8: return is_signed ? DType::i64 : DType::u64;
+            default: return DType::other;
+        }
+    }
+    if (cls == H5T_STRING) return DType::string;
+    return DType::other;
+}
+
+std::size_t physical_memory_bytes() {
+    long pages = sysconf(_SC_PHYS_PAGES);
+    long page = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page <= 0) return std::size_t(1) << 40;
+    return static_cast<std::size_t>(pages) * static_cast<std::size_t>(page);
+}
+
+std::vector<std::size_t> space_shape(hid_t space) {
+    int rank = H5Sget_simple_extent_ndims(space);
+    if (rank < 0) throw Error("cannot read a dataspace");
+    std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+    if (rank > 0) H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+    return {dims.begin(), dims.end()};
+}
+
+Handle string_type() {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return Handle(t, H5Tclose);
+}
+
+}  // namespace
+
+std::string dtype_name(DType t) {
+    switch (t) {
+        case DType::f32: return "float32";
+        case DType::f64: return "float64";
+        case DType::i8: return "int8";
+        case DType::i16: return "int16";
+        case DType::i32: return "int32";
+        case DType::i64: return "int64";
+        case DType::u8: return "uint8";
+        case DType::u16: return "uint16";
+        case DType::u32: return "uint32";
+        case DType::u64: return "uint64";
+        case DType::string: return "string";
+        default: return "other";
+    }
+}
+
+void silence_errors() {
+    static bool done = false;
+    if (!done) {
+        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+        done = true;
+    }
+}
+
+bool looks_like_hdf5(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    char sig[8] = {};
+    in.read(sig, 8);
+    return in.gcount() == 8 && std::memcmp(sig, "\x89HDF\r\n\x1a\n", 8) == 0;
+}
+
+DatasetRef parse_ref(const std::string& arg) {
+    // "FILE:/path" selects a dataset; a bare FILE names the whole file.
+    auto pos = arg.find(":/");
+    if (pos == std::string::npos || pos == 0) return {arg, ""};
+    return {arg.substr(0, pos), arg.substr(pos + 1)};
+}
+
+File File::open_read(const std::string& path) {
+    silence_errors();
+    if (path == "-") {
+        if (::isatty(STDIN_FILENO)) throw UsageError("input '-' is a terminal; pipe an HDF5 file into it");
+        std::vector<char> buf;
+        char chunk[1 << 16];
+        std::size_t n;
+        while ((n = std::fread(chunk, 1, sizeof chunk, stdin)) > 0) buf.insert(buf.end(), chunk, chunk + n);
+        if (buf.empty()) throw Error("standard input is empty: expected an HDF5 file image");
+        return open_image(std::move(buf), "<stdin>");
+    }
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) throw Error("cannot open " + quoted(path) + ": no such file");
+    if (std::filesystem::is_directory(path, ec)) throw Error("cannot open " + quoted(path) + ": is a directory");
+    if (std::filesystem::file_size(path, ec) == 0) throw Error(quoted(path) + " is empty: expected an HDF5 file");
+    if (!looks_like_hdf5(path)) throw Error(quoted(path) + " is not an HDF5 file (no HDF5 signature)");
+    hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (id < 0) throw Error("cannot open " + quoted(path) + " as HDF5: the file is truncated or damaged");
+    File f;
+    f.file_ = Handle(id, H5Fclose);
+    f.name_ = path;
+    return f;
+}
+
+File File::open_image(std::vector<char> image, const std::string& display_name) {
+    silence_errors();
+    if (image.size() < 8 || std::memcmp(image.data(), "\x89HDF\r\n\x1a\n", 8) != 0)
+        throw Error(display_name + " is not an HDF5 file image (no HDF5 signature)");
+    File f;
+    f.image_ = std::move(image);
+    hid_t id = H5LTopen_file_image(f.image_.data(), f.image_.size(),
+                                   H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
+    if (id < 0) throw Error("cannot open " + display_name + " as HDF5: the image is truncated or damaged");
+    f.file_ = Handle(id, H5Fclose);
+    f.name_ = display_name;
+    return f;
+}
+
+File File::create(const std::string& path) {
+    silence_errors();
+    hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (id < 0) throw Error("cannot create " + quoted(path) + " (is the folder writable?)");
+    File f;
+    f.file_ = Handle(id, H5Fclose);
+    f.name_ = path;
+    return f;
+}
+
+File File::create_in_memory(const std::string& display_name) {
+    silence_errors();
+    Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+    H5Pset_fapl_core(fapl.get(), 1 << 20, 0);
+    // The name must be unique among open in-memory files of this process.
+    static int counter = 0;
+    std::string internal = "orbit-memory-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".h5";
+    hid_t id = H5Fcreate(internal.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+    if (id < 0) throw Error("cannot create an in-memory HDF5 file");
+    File f;
+    f.file_ = Handle(id, H5Fclose);
+    f.name_ = display_name;
+    return f;
+}
+
+void File::close() {
+    file_.reset();
+    image_.clear();
+}
+
+std::vector<char> File::image() {
+    H5Fflush(id(), H5F_SCOPE_GLOBAL);
+    ssize_t size = H5Fget_file_image(id(), nullptr, 0);
+    if (size < 0) throw Error("cannot take the image of " + name_);
+    std::vector<char> buf(static_cast<std::size_t>(size));
+    if (H5Fget_file_image(id(), buf.data(), buf.size()) < 0) throw Error("cannot take the image of " + name_);
+    return buf;
+}
+
+Handle File::open_object(const std::string& path) const {
+    if (!exists(path)) throw Error(name_ + ": no dataset or group " + quoted(path));
+    hid_t id = H5Oopen(this->id(), path.c_str(), H5P_DEFAULT);
+    if (id < 0) throw Error(name_ + ": cannot open " + quoted(path));
+    return Handle(id, H5Oclose);
+}
+
+Handle File::open_dataset(const std::string& path) const {
+    if (!exists(path)) throw Error(name_ + ": missing dataset " + quoted(path));
+    hid_t id = H5Dopen2(this->id(), path.c_str(), H5P_DEFAULT);
+    if (id < 0) throw Error(name_ + ": " + quoted(path) + " is not a dataset");
+    return Handle(id, H5Dclose);
+}
+
+bool File::exists(const std::string& path) const {
+    if (path == "/" || path.empty()) return true;
+    // Check each component, since H5Lexists fails on a missing intermediate group.
+    std::size_t pos = 0;
+    while (pos != std::string::npos) {
+        pos = path.find('/', pos + 1);
+        std::string prefix = path.substr(0, pos);
+        if (prefix.empty() || prefix == "/") continue;
+        if (H5Lexists(id(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+        if (H5Oexists_by_name(id(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    }
+    return true;
+}
+
+bool File::is_dataset(const std::string& path) const {
+    if (!exists(path)) return false;
+    hid_t obj = H5Oopen(id(), path.c_str(), H5P_DEFAULT);
+    if (obj < 0) return false;
+    bool ds = H5Iget_type(obj) == H5I_DATASET;
+    H5Oclose(obj);
+    return ds;
+}
+
+DatasetInfo File::info(const std::string& path) const {
+    Handle ds = open_dataset(path);
+    Handle type(H5Dget_type(ds.get()), H5Tclose);
+    Handle space(H5Dget_space(ds.get()), H5Sclose);
+    return {path, classify(type.get()), space_shape(space.get())};
+}
+
+std::vector<DatasetInfo> File::list_datasets(const std::string& group) const {
+    struct Ctx {
+        const File* file;
+        std::string base;
+        std::vector<std::string> names;
+    } ctx{this, group == "/" ? "" : group, {}};
+    auto cb = [](hid_t loc, const char* name, const H5L_info_t*, void* data) -> herr_t {
+        auto* c = static_cast<Ctx*>(data);
+        hid_t obj = H5Oopen(loc, name, H5P_DEFAULT);
+        if (obj >= 0) {
+            if (H5Iget_type(obj) == H5I_DATASET) c->names.push_back(c->base + "/" + name);
+            H5Oclose(obj);
+        }
+        return 0;
+    };
+    Handle g(H5Gopen2(id(), group.c_str(), H5P_DEFAULT), H5Gclose);
+    if (!g) throw Error(name_ + ": no group " + quoted(group));
+    H5Lvisit(g.get(), H5_INDEX_NAME, H5_ITER_INC, cb, &ctx);
+    std::vector<DatasetInfo> out;
+    for (auto& n : ctx.names) out.push_back(info(n));
+    return out;
+}
+
+template <class T>
+Array<T> File::read(const std::string& path, int expected_rank) const {
+    Handle ds = open_dataset(path);
+    Handle type(H5Dget_type(ds.get()), H5Tclose);
+    Handle space(H5Dget_space(ds.get()), H5Sclose);
+    DType dt = classify(type.get());
+    std::string where = name_ + ":" + path;
+    if (dt == DType::string || dt == DType::other)
+        throw Error(where + ": expected a numeric array, found " +
+                    (dt == DType::string ? std::string("strings") : std::string("a non-numeric type")));
+    if constexpr (std::is_integral_v<T>) {
+        if (dt == DType::f32 || dt == DType::f64)
+            throw Error(where + ": expected integers, found " + dtype_name(dt));
+    }
+    Array<T> a;
+    a.shape = space_shape(space.get());
+    if (expected_rank >= 0 && a.rank() != static_cast<std::size_t>(expected_rank))
+        throw Error(where + ": expected a " + std::to_string(expected_rank) + "-d array, found shape " +
+                    shape_string(a.shape));
+    std::size_t n = a.size();
+    if (n > physical_memory_bytes() / sizeof(T))
+        throw Error(where + ": shape " + shape_string(a.shape) + " needs more memory than this machine has");
+    a.data.resize(n);
+    if (n > 0 && H5Dread(ds.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, a.data.data()) < 0)
+        throw Error(where + ": read failed (the file is truncated or damaged)");
+    return a;
+}
+
+Points File::read_matrix(const std::string& path) const {
+    Array<double> a = read<double>(path, 2);
+    Points m(static_cast<Eigen::Index>(a.shape[0]), static_cast<Eigen::Index>(a.shape[1]));
+    if (a.size() > 0) std::memcpy(m.data(), a.data.data(), a.size() * sizeof(double));
+    return m;
+}
+
+std::vector<std::string> File::read_strings(const std::string& path) const {
+    Handle ds = open_dataset(path);
+    Handle type(H5Dget_type(ds.get()), H5Tclose);
+    Handle space(H5Dget_space(ds.get()), H5Sclose);
+    if (H5Tget_class(type.get()) != H5T_STRING) throw Error(name_ + ":" + path + ": expected strings");
+    hssize_t n = H5Sget_simple_extent_npoints(space.get());
+    std::vector<std::string> out;
+    if (H5Tis_variable_str(type.get()) > 0) {
+        std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
+        Handle mt = string_type();
+        if (n > 0 && H5Dread(ds.get(), mt.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
+            throw Error(name_ + ":" + path + ": read failed");
+        for (auto* p : ptrs) out.emplace_back(p ? p : "");
+        if (n > 0) H5Dvlen_reclaim(mt.get(), space.get(), H5P_DEFAULT, ptrs.data());
+    } else {
+        std::size_t len = H5Tget_size(type.get());
+        std::vector<char> buf(static_cast<std::size_t>(n) * len);
+        if (n > 0 && H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
+            throw Error(name_ + ":" + path + ": read failed");
+        for (hssize_t i = 0; i < n; ++i) {
+            const char* p = buf.data() + static_cast<std::size_t>(i) * len;
+            out.emplace_back(p, strnlen(p, len));
+        }
+    }
+    return out;
+}
+
+void File::create_group(const std::string& path) {
+    if (exists(path)) return;
+    Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    H5Pset_create_intermediate_group(lcpl.get(), 1);
+    Handle g(H5Gcreate2(id(), path.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    if (!g) throw Error(name_ + ": cannot create group " + quoted(path));
+}
+
+void File::ensure_parents(const std::string& path) {
+    auto pos = path.rfind('/');
+    if (pos != std::string::npos && pos > 0) create_group(path.substr(0, pos));
+}
+
+template <class T>
+void File::write(const std::string& path, const Array<T>& array, bool compress) {
+    if (array.data.size() != array.size())
+        throw Error("internal: array data does not match its shape " + shape_string(array.shape));
+    ensure_parents(path);
+    if (exists(path)) H5Ldelete(id(), path.c_str(), H5P_DEFAULT);
+    std::vector<hsize_t> dims(array.shape.begin(), array.shape.end());
+    Handle space(dims.empty() ? H5Screate(H5S_SCALAR)
+                              : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                 H5Sclose);
+    Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    if (compress && !dims.empty() && array.size() > 4096) {
+        std::vector<hsize_t> chunk = dims;
+        // Chunks of about 1 MB along the first axis.
+        hsize_t row = 1;
+        for (std::size_t i = 1; i < chunk.size(); ++i) row *= chunk[i];
+        hsize_t rows = std::max<hsize_t>(1, (1 << 20) / (row * sizeof(T)));
+        chunk[0] = std::min<hsize_t>(dims[0], rows);
+        for (auto& c : chunk) c = std::max<hsize_t>(c, 1);
+        H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
+        H5Pset_shuffle(dcpl.get());
+        H5Pset_deflate(dcpl.get(), 4);
+    }
+    Handle ds(H5Dcreate2(id(), path.c_str(), native_type<T>(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+              H5Dclose);
+    if (!ds) throw Error(name_ + ": cannot create dataset " + quoted(path));
+    if (array.size() > 0 &&
+        H5Dwrite(ds.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, array.data.data()) < 0)
+        throw Error(name_ + ": cannot write dataset " + quoted(path) + " (disk full?)");
+}
+
+void File::write_matrix(const std::string& path, const Points& m) {
+    Array<double> a;
+    a.shape = {static_cast<std::size_t>(m.rows()), static_cast<std::size_t>(m.cols())};
+    a.data.assign(m.data(), m.data() + m.size());
+    write(path, a);
+}
+
+void File::write_matrix(const std::string& path, const PointsF& m) {
+    Array<float> a;
+    a.shape = {static_cast<std::size_t>(m.rows()), static_cast<std::size_t>(m.cols())};
+    a.data.assign(m.data(), m.data() + m.size());
+    write(path, a);
+}
+
+void File::write_strings(const std::string& path, const std::vector<std::string>& values) {
+    ensure_parents(path);
+    if (exists(path)) H5Ldelete(id(), path.c_str(), H5P_DEFAULT);
+    hsize_t n = values.size();
+    Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+    Handle t = string_type();
+    Handle ds(H5Dcreate2(id(), path.c_str(), t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+    if (!ds) throw Error(name_ + ": cannot create dataset " + quoted(path));
+    std::vector<const char*> ptrs;
+    for (auto& v : values) ptrs.push_back(v.c_str());
+    if (n > 0) H5Dwrite(ds.get(), t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data());
+}
+
+bool File::has_attr(const std::string& object, const std::string& name) const {
+    if (!exists(object)) return false;
+    return H5Aexists_by_name(id(), object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
+std::vector<std::string> File::attr_names(const std::string& object) const {
+    Handle obj = open_object(object);
+    std::vector<std::string> names;
+    auto cb = [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
+        static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+        return 0;
+    };
+    hsize_t idx = 0;
+    H5Aiterate2(obj.get(), H5_INDEX_NAME, H5_ITER_INC, &idx, cb, &names);
+    return names;
+}
+
+namespace {
+template <class Writer>
+void replace_attr(hid_t file, const std::string& object, const std::string& name, hid_t type, hid_t space,
+                  const std::string& where, Writer&& writer) {
+    if (H5Aexists_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT) > 0)
+        H5Adelete_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT);
+    Handle a(H5Acreate_by_name(file, object.c_str(), name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT,
+                               H5P_DEFAULT),
+             H5Aclose);
+    if (!a) throw Error(where + ": cannot write attribute '" + name + "'");
+    if (writer(a.get()) < 0) throw Error(where + ": cannot write attribute '" + name + "'");
+}
+}  // namespace
+
+void File::set_attr(const std::string& object, const std::string& name, const std::string& value) {
+    Handle t = string_type();
+    Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    const char* p = value.c_str();
+    replace_attr(id(), object, name, t.get(), space.get(), name_,
+                 [&](hid_t a) { return H5Awrite(a, t.get(), &p); });
+}
+
+void File::set_attr(const std::string& object, const std::string& name, double value) {
+    Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    replace_attr(id(), object, name, H5T_NATIVE_DOUBLE, space.get(), name_,
+                 [&](hid_t a) { return H5Awrite(a, H5T_NATIVE_DOUBLE, &value); });
+}
+
+void File::set_attr(const std::string& object, const std::string& name, std::int64_t value) {
+    Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    replace_attr(id(), object, name, H5T_NATIVE_INT64, space.get(), name_,
+                 [&](hid_t a) { return H5Awrite(a, H5T_NATIVE_INT64, &value); });
+}
+
+void File::set_attr_json(const std::string& object, const std::string& name, const nlohmann::json& value) {
+    set_attr(object, name, value.dump());
+}
+
+std::string File::attr_string(const std::string& object, const std::string& name) const {
+    std::string where = name_ + ":" + object;
+    if (!has_attr(object, name)) throw Error(where + ": missing attribute '" + name + "'");
+    Handle a(H5Aopen_by_name(id(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    Handle type(H5Aget_type(a.get()), H5Tclose);
+    if (H5Tget_class(type.get()) != H5T_STRING)
+        throw Error(where + ": attribute '" + name + "' is not a string");
+    Handle space(H5Aget_space(a.get()), H5Sclose);
+    if (H5Sget_simple_extent_npoints(space.get()) != 1)
+        throw Error(where + ": attribute '" + name + "' is not a single string");
+    if (H5Tis_variable_str(type.get()) > 0) {
+        char* p = nullptr;
+        Handle mt = string_type();
+        if (H5Aread(a.get(), mt.get(), &p) < 0) throw Error(where + ": cannot read attribute '" + name + "'");
+        std::string s = p ? p : "";
+        H5free_memory(p);
+        return s;
+    }
+    std::size_t len = H5Tget_size(type.get());
+    std::vector<char> buf(len + 1, '\0');
+    if (H5Aread(a.get(), type.get(), buf.data()) < 0) throw Error(where + ": cannot read attribute '" + name + "'");
+    return std::string(buf.data(), strnlen(buf.data(), len));
+}
+
+double File::attr_double(const std::string& object, const std::string& name) const {
+    std::string where = name_ + ":" + object;
+    if (!has_attr(object, name)) throw Error(where + ": missing attribute '" + name + "'");
+    Handle a(H5Aopen_by_name(id(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    Handle type(H5Aget_type(a.get()), H5Tclose);
+    auto cls = H5Tget_class(type.get());
+    if (cls != H5T_FLOAT && cls != H5T_INTEGER) throw Error(where + ": attribute '" + name + "' is not a number");
+    double v = 0;
+    if (H5Aread(a.get(), H5T_NATIVE_DOUBLE, &v) < 0) throw Error(where + ": cannot read attribute '" + name + "'");
+    return v;
+}
+
+std::int64_t File::attr_int(const std::string& object, const std::string& name) const {
+    return static_cast<std::int64_t>(attr_double(object, name));
+}
+
+nlohmann::json File::attr_json(const std::string& object, const std::string& name) const {
+    std::string text = attr_string(object, name);
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const std::exception&) {
+        throw Error(name_ + ":" + object + ": attribute '" + name + "' is not valid JSON");
+    }
+}
+
+nlohmann::json File::attr_any(const std::string& object, const std::string& name) const {
+    Handle a(H5Aopen_by_name(id(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (!a) return nullptr;
+    Handle type(H5Aget_type(a.get()), H5Tclose);
+    Handle space(H5Aget_space(a.get()), H5Sclose);
+    auto cls = H5Tget_class(type.get());
+    hssize_t n = H5Sget_simple_extent_npoints(space.get());
+    if (cls == H5T_STRING && n == 1) return attr_string(object, name);
+    if ((cls == H5T_FLOAT || cls == H5T_INTEGER) && n >= 1 && n <= 4096) {
+        std::vector<double> v(static_cast<std::size_t>(n));
+        H5Aread(a.get(), H5T_NATIVE_DOUBLE, v.data());
+        nlohmann::json j = n == 1 ? nlohmann::json(v[0]) : nlohmann::json(v);
+        if (cls == H5T_INTEGER) {
+            if (n == 1) return static_cast<std::int64_t>(v[0]);
+            nlohmann::json arr = nlohmann::json::array();
+            for (double x : v) arr.push_back(static_cast<std::int64_t>(x));
+            return arr;
+        }
+        return j;
+    }
+    return "<" + std::to_string(n) + " values>";
+}
+
+template Array<float> File::read<float>(const std::string&, int) const;
+template Array<double> File::read<double>(const std::string&, int) const;
+template Array<std::int8_t> File::read<std::int8_t>(const std::string&, int) const;
+template Array<std::int32_t> File::read<std::int32_t>(const std::string&, int) const;
+template Array<std::int64_t> File::read<std::int64_t>(const std::string&, int) const;
+template Array<std::uint8_t> File::read<std::uint8_t>(const std::string&, int) const;
+template void File::write<float>(const std::string&, const Array<float>&, bool);
+template void File::write<double>(const std::string&, const Array<double>&, bool);
+template void File::write<std::int8_t>(const std::string&, const Array<std::int8_t>&, bool);
+template void File::write<std::int32_t>(const std::string&, const Array<std::int32_t>&, bool);
+template void File::write<std::int64_t>(const std::string&, const Array<std::int64_t>&, bool);
+template void File::write<std::uint8_t>(const std::string&, const Array<std::uint8_t>&, bool);
+
+}  // namespace orbit::h5

@@ -1,0 +1,52 @@
+#pragma once
+// Atomic, self-describing output files.
+//
+// An Output is written under a temporary name in the destination folder and
+// renamed into place by commit(). If the tool fails, throws, or is stopped by
+// SIGINT/SIGTERM/SIGHUP, the temporary file is removed and nothing appears
+// under the final name. The path "-" writes the whole file image to stdout on
+// commit (refused when stdout is a terminal).
+//
+// commit() also stamps the orbit data-model attributes on the root group:
+// orbit_format, orbit_kind, orbit_version and the history (inherited lines
+// plus one line for this invocation).
+#include <string>
+#include <vector>
+
+#include "orbit/io/h5.hpp"
+
+namespace orbit::io {
+
+class Output {
+public:
+    Output(const std::string& path, const std::string& kind);
+    ~Output();
+    Output(const Output&) = delete;
+    Output& operator=(const Output&) = delete;
+
+    h5::File& file() { return file_; }
+    const std::string& path() const { return path_; }
+
+    // Carries the history of an input file into this output (call once per input).
+    void inherit_history(const h5::File& input);
+    void add_history_lines(const std::vector<std::string>& lines);
+
+    void commit();
+
+private:
+    std::string path_, kind_, temp_;
+    h5::File file_;
+    std::vector<std::string> history_;
+    bool committed_ = false;
+    int slot_ = -1;
+};
+
+// The invocation recorded in history lines; set once by the command-line shell.
+void set_invocation(const std::string& program, const std::vector<std::string>& args);
+std::string history_line();
+// History lines stored in a file (empty when there are none).
+std::vector<std::string> read_history(const h5::File& file);
+// True once an Output to "-" exists: stdout then carries data, so summaries go to stderr.
+bool stdout_is_data();
+
+}  // namespace orbit::io

@@ -1,0 +1,241 @@
+#include "orbit/io/pointset.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "orbit/io/formats.hpp"
+#include "orbit/io/output.hpp"
+
+namespace orbit::io {
+namespace {
+
+Points slice_rows(const h5::Array<double>& a, std::size_t first_row, std::size_t rows, std::size_t cols) {
+    Points m(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
+    if (rows * cols > 0) std::memcpy(m.data(), a.data.data() + first_row * cols, rows * cols * sizeof(double));
+    return m;
+}
+
+std::string sibling(const std::string& dataset, const std::string& name) {
+    auto pos = dataset.rfind('/');
+    return (pos == std::string::npos ? std::string("") : dataset.substr(0, pos)) + "/" + name;
+}
+
+}  // namespace
+
+void check_finite(const Points& m, const std::string& what) {
+    for (Eigen::Index i = 0; i < m.rows(); ++i)
+        for (Eigen::Index j = 0; j < m.cols(); ++j)
+            if (!std::isfinite(m(i, j)))
+                throw Error(what + ": value at row " + std::to_string(i) + ", column " + std::to_string(j) + " is " +
+                            (std::isnan(m(i, j)) ? "NaN" : "infinite"));
+}
+
+PointSets read_point_sets(const h5::File& file, const std::string& dataset_in, const std::string& source) {
+    const bool whole_file = dataset_in.empty();
+    const std::string dataset = whole_file ? "/points" : dataset_in;
+    if (!file.exists(dataset)) {
+        if (whole_file)
+            throw Error(source + ": missing dataset '/points' (name another one with " + source + ":/DATASET)");
+        throw Error(source + ": missing dataset '" + dataset + "'");
+    }
+    h5::Array<double> a = file.read<double>(dataset);
+    std::string where = source + (whole_file ? ":/points" : "");
+    PointSets out;
+    out.source = source;
+    out.history = read_history(file);
+    if (a.rank() == 2) {
+        std::size_t n = a.shape[0], d = a.shape[1];
+        if (n == 0 || d == 0) throw Error(where + ": point set is empty, shape " + shape_string(a.shape));
+        std::string offsets = sibling(dataset, "offsets");
+        if (file.exists(offsets)) {
+            auto off = file.read<std::int64_t>(offsets, 1);
+            if (off.size() < 2 || off.data.front() != 0 || static_cast<std::size_t>(off.data.back()) != n)
+                throw Error(source + ":" + offsets + ": expected offsets from 0 to " + std::to_string(n));
+            for (std::size_t b = 0; b + 1 < off.size(); ++b) {
+                if (off.data[b + 1] <= off.data[b])
+                    throw Error(source + ":" + offsets + ": offsets must increase (cloud " + std::to_string(b) + " is empty)");
+                PointSet p;
+                p.points = slice_rows(a, static_cast<std::size_t>(off.data[b]),
+                                      static_cast<std::size_t>(off.data[b + 1] - off.data[b]), d);
+                out.items.push_back(std::move(p));
+            }
+            out.layout = PointSets::Layout::ragged;
+        } else {
+            PointSet p;
+            p.points = slice_rows(a, 0, n, d);
+            out.items.push_back(std::move(p));
+            out.layout = PointSets::Layout::single;
+        }
+    } else if (a.rank() == 3) {
+        std::size_t b = a.shape[0], n = a.shape[1], d = a.shape[2];
+        if (b == 0 || n == 0 || d == 0) throw Error(where + ": point set is empty, shape " + shape_string(a.shape));
+        for (std::size_t i = 0; i < b; ++i) {
+            PointSet p;
+            p.points = slice_rows(a, i * n, n, d);
+            out.items.push_back(std::move(p));
+        }
+        out.layout = PointSets::Layout::batch;
+    } else {
+        throw Error(where + ": expected points of shape [N,D] or [B,N,D], found " + shape_string(a.shape));
+    }
+    for (std::size_t i = 0; i < out.size(); ++i)
+        check_finite(out[i].points, where + (out.size() > 1 ? " (cloud " + std::to_string(i) + ")" : ""));
+
+    // Companions: only for orbit point-set files read as a whole.
+    if (whole_file) {
+        std::size_t total = 0;
+        for (auto& p : out.items) total += static_cast<std::size_t>(p.points.rows());
+        auto split = [&](const std::string& name, bool vector_valued, auto&& assign) {
+            std::string path = sibling(dataset, name);
+            if (!file.exists(path)) return;
+            h5::Array<double> c = file.read<double>(path);
+            std::size_t cols = vector_valued ? (c.rank() >= 2 ? c.shape.back() : 0) : 1;
+            if (c.size() != total * cols || cols == 0)
+                throw Error(source + ":" + path + ": shape " + shape_string(c.shape) + " does not match " +
+                            std::to_string(total) + " points");
+            std::size_t row = 0;
+            for (auto& p : out.items) {
+                auto n = static_cast<std::size_t>(p.points.rows());
+                assign(p, slice_rows(c, row, n, cols));
+                row += n;
+            }
+        };
+        split("normals", true, [](PointSet& p, Points m) { p.normals = std::move(m); });
+        split("features", true, [](PointSet& p, Points m) { p.features = std::move(m); });
+        split("weights", false, [&](PointSet& p, Points m) {
+            p.weights = Eigen::Map<Vector>(m.data(), m.rows());
+            for (Eigen::Index i = 0; i < p.weights.size(); ++i)
+                if (!std::isfinite(p.weights[i]) || p.weights[i] < 0)
+                    throw Error(source + ":/weights: weights must be finite and non-negative");
+        });
+    }
+    return out;
+}
+
+PointSets read_point_sets(const std::string& arg) {
+    h5::DatasetRef ref = h5::parse_ref(arg);
+    if (ref.file != "-" && !std::filesystem::exists(ref.file))
+        throw Error("cannot open '" + ref.file + "': no such file");
+    if (ref.file != "-" && ref.dataset.empty() && !h5::looks_like_hdf5(ref.file) && formats::is_known(ref.file)) {
+        formats::Shape shape = formats::read_shape(ref.file);
+        PointSets out;
+        out.source = ref.file;
+        PointSet p;
+        p.points = std::move(shape.vertices);
+        p.normals = std::move(shape.normals);
+        if (p.points.rows() == 0) throw Error(ref.file + ": contains no points");
+        check_finite(p.points, ref.file);
+        out.items.push_back(std::move(p));
+        return out;
+    }
+    h5::File f = h5::File::open_read(ref.file);
+    return read_point_sets(f, ref.dataset, ref.file == "-" ? "<stdin>" : ref.file);
+}
+
+void write_point_sets(h5::File& file, const PointSets& sets, const std::string& group) {
+    if (sets.items.empty()) throw Error("no point sets to write");
+    const std::size_t d = static_cast<std::size_t>(sets[0].points.cols());
+    bool equal = true;
+    std::size_t total = 0;
+    for (auto& p : sets.items) {
+        if (static_cast<std::size_t>(p.points.cols()) != d) throw Error("point sets of different dimensions");
+        equal = equal && p.points.rows() == sets[0].points.rows();
+        total += static_cast<std::size_t>(p.points.rows());
+    }
+    const bool single = sets.size() == 1 && sets.layout == PointSets::Layout::single;
+    const bool ragged = !single && (!equal || sets.layout == PointSets::Layout::ragged);
+    auto shape_for = [&](std::size_t cols) -> std::vector<std::size_t> {
+        if (single || ragged) return cols ? std::vector<std::size_t>{total, cols} : std::vector<std::size_t>{total};
+        std::size_t n = static_cast<std::size_t>(sets[0].points.rows());
+        return cols ? std::vector<std::size_t>{sets.size(), n, cols} : std::vector<std::size_t>{sets.size(), n};
+    };
+    auto gather = [&](auto&& get, std::size_t cols) {
+        h5::Array<double> a;
+        a.shape = shape_for(cols);
+        a.data.reserve(total * (cols ? cols : 1));
+        for (auto& p : sets.items) {
+            const auto& m = get(p);
+            a.data.insert(a.data.end(), m.data(), m.data() + m.size());
+        }
+        return a;
+    };
+    file.write(group + "/points", gather([](const PointSet& p) -> const Points& { return p.points; }, d));
+    auto all_have = [&](auto&& has) {
+        for (auto& p : sets.items)
+            if (!has(p)) return false;
+        return true;
+    };
+    if (all_have([](const PointSet& p) { return p.normals.rows() == p.points.rows() && p.normals.size() > 0; }))
+        file.write(group + "/normals", gather([](const PointSet& p) -> const Points& { return p.normals; }, d));
+    if (all_have([](const PointSet& p) { return p.features.rows() == p.points.rows() && p.features.size() > 0; }))
+        file.write(group + "/features",
+                   gather([](const PointSet& p) -> const Points& { return p.features; },
+                          static_cast<std::size_t>(sets[0].features.cols())));
+    if (all_have([](const PointSet& p) { return p.weights.size() == p.points.rows(); }))
+        file.write(group + "/weights", gather([](const PointSet& p) -> const Vector& { return p.weights; }, 0));
+    if (ragged) {
+        h5::Array<std::int64_t> off;
+        off.shape = {sets.size() + 1};
+        off.data.push_back(0);
+        for (auto& p : sets.items) off.data.push_back(off.data.back() + p.points.rows());
+        file.write(group + "/offsets", off);
+    }
+}
+
+std::vector<Transform> read_transforms(const h5::File& file, const std::string& dataset_in) {
+    std::string dataset = dataset_in.empty() ? "/transform" : dataset_in;
+    h5::Array<double> a = file.read<double>(dataset);
+    std::string where = file.name() + ":" + dataset;
+    bool ok = (a.rank() == 2 && a.shape[0] == 4 && a.shape[1] == 4) ||
+              (a.rank() == 3 && a.shape[1] == 4 && a.shape[2] == 4 && a.shape[0] > 0);
+    if (!ok) throw Error(where + ": expected transforms of shape [4,4] or [B,4,4], found " + shape_string(a.shape));
+    std::size_t b = a.rank() == 2 ? 1 : a.shape[0];
+    std::vector<Transform> out(b);
+    for (std::size_t i = 0; i < b; ++i) {
+        for (int r = 0; r < 4; ++r)
+            for (int c = 0; c < 4; ++c) {
+                double v = a.data[i * 16 + static_cast<std::size_t>(r * 4 + c)];
+                if (!std::isfinite(v)) throw Error(where + ": transform " + std::to_string(i) + " has a non-finite entry");
+                out[i](r, c) = v;
+            }
+    }
+    return out;
+}
+
+std::vector<Transform> read_transforms(const std::string& arg) {
+    h5::DatasetRef ref = h5::parse_ref(arg);
+    h5::File f = h5::File::open_read(ref.file);
+    return read_transforms(f, ref.dataset);
+}
+
+void write_transforms(h5::File& file, const std::string& dataset, const std::vector<Transform>& transforms,
+                      bool batched) {
+    h5::Array<double> a;
+    a.shape = (!batched && transforms.size() == 1) ? std::vector<std::size_t>{4, 4}
+                                                   : std::vector<std::size_t>{transforms.size(), 4, 4};
+    for (auto& t : transforms)
+        for (int r = 0; r < 4; ++r)
+            for (int c = 0; c < 4; ++c) a.data.push_back(t(r, c));
+    file.write(dataset, a);
+}
+
+Shard parse_shard(const std::string& text) {
+    Shard s;
+    auto slash = text.find('/');
+    try {
+        if (slash == std::string::npos) throw std::invalid_argument("");
+        std::size_t used = 0;
+        s.index = std::stoll(text.substr(0, slash), &used);
+        if (used != slash) throw std::invalid_argument("");
+        s.count = std::stoll(text.substr(slash + 1), &used);
+        if (used != text.size() - slash - 1) throw std::invalid_argument("");
+    } catch (const std::exception&) {
+        throw UsageError("--shard expects K/N such as 2/8, found '" + text + "'");
+    }
+    if (s.count < 1 || s.index < 1 || s.index > s.count)
+        throw UsageError("--shard " + text + ": need 1 <= K <= N");
+    return s;
+}
+
+}  // namespace orbit::io

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages orbit needs, only those missing.
+#   scripts/deps.sh build   compilers and libraries to build and test
+#   scripts/deps.sh bench   also the peer tools the benchmarks compare against
+set -euo pipefail
+set_name=${1:-build}
+build_pkgs=(build-essential cmake pkg-config libeigen3-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
+            catch2 libnanoflann-dev libpng-dev zlib1g-dev python3 python3-numpy python3-h5py hdf5-tools)
+bench_pkgs=(python3-pot python3-open3d python3-torch python3-sklearn python3-scipy hyperfine)
+pkgs=("${build_pkgs[@]}")
+[[ $set_name == bench ]] && pkgs+=("${bench_pkgs[@]}")
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+echo "orbit: installing missing Debian packages: ${missing[*]}"
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "orbit: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
