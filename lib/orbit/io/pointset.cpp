@@ -238,4 +238,11 @@ Shard parse_shard(const std::string& text) {
     return s;
 }
 
+void write_shard_info(h5::File& file, const Shard& shard, std::int64_t total_items) {
+    file.set_attr("/", "shard_index", shard.index);
+    file.set_attr("/", "shard_count", shard.count);
+    file.set_attr("/", "shard_items", shard.end(total_items) - shard.begin(total_items));
+    file.set_attr("/", "shard_total_items", total_items);
+}
+
 }  // namespace orbit::io

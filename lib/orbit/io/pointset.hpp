@@ -64,5 +64,7 @@ struct Shard {
     std::int64_t end(std::int64_t items) const { return items * index / count; }
 };
 Shard parse_shard(const std::string& text);  // "K/N"
+// Records on the root which slice of how many items a file holds (read by orbit-merge).
+void write_shard_info(h5::File& file, const Shard& shard, std::int64_t total_items);
 
 }  // namespace orbit::io
