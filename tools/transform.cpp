@@ -122,6 +122,8 @@ int main(int argc, char** argv) {
         const auto total = static_cast<std::int64_t>(in.size());
         const std::int64_t begin = shard.begin(total), end = shard.end(total);
         if (begin == end) throw Error("shard " + shard_text + " of " + std::to_string(total) + " clouds is empty");
+        // Opened before the work so a bad output path fails fast; removed again if anything fails.
+        io::Output output(app.common().output, "pointset");
         std::vector<geometry::Perturbed> results(static_cast<std::size_t>(end - begin));
         parallel_for(end - begin, [&](std::int64_t k) {
             const std::int64_t i = begin + k;
@@ -151,7 +153,6 @@ int main(int argc, char** argv) {
         if (single || !equal) indices.shape = {indices.data.size()};
         else indices.shape = {results.size(), static_cast<std::size_t>(results[0].points.rows())};
 
-        io::Output output(app.common().output, "pointset");
         output.add_history_lines(in.history);
         io::write_point_sets(output.file(), out);
         io::write_transforms(output.file(), "/transform", transforms, !single);
