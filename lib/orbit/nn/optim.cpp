@@ -1,0 +1,62 @@
+#include "orbit/nn/optim.hpp"
+
+#include <cmath>
+#include <numbers>
+
+namespace orbit::nn {
+
+template <class T>
+Adam<T>::Adam(ParamList<T> params, AdamOptions opt) : params_(std::move(params)), opt_(opt) {
+    for (auto* p : params_) {
+        m_.push_back(Mat<T>::Zero(p->value.rows(), p->value.cols()));
+        v_.push_back(Mat<T>::Zero(p->value.rows(), p->value.cols()));
+        if (p->grad.rows() != p->value.rows() || p->grad.cols() != p->value.cols()) p->zero_grad();
+    }
+}
+
+template <class T>
+void Adam<T>::zero_grad() {
+    for (auto* p : params_) p->grad.setZero();
+}
+
+template <class T>
+void Adam<T>::step(double lr) {
+    ++t_;
+    const double bc1 = 1 - std::pow(opt_.beta1, double(t_));
+    const double bc2 = 1 - std::pow(opt_.beta2, double(t_));
+    const T b1 = T(opt_.beta1), b2 = T(opt_.beta2);
+    const T step = T(lr / bc1), eps = T(opt_.eps), inv_sqrt_bc2 = T(1 / std::sqrt(bc2));
+    const T decay = T(1 - lr * opt_.weight_decay);
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+        auto& p = *params_[i];
+        m_[i] = b1 * m_[i] + (T(1) - b1) * p.grad;
+        v_[i] = b2 * v_[i] + (T(1) - b2) * p.grad.cwiseProduct(p.grad);
+        if (opt_.weight_decay > 0) p.value *= decay;  // AdamW: decay outside the adaptive step
+        p.value.array() -= step * m_[i].array() / (v_[i].array().sqrt() * inv_sqrt_bc2 + eps);
+    }
+}
+
+template <class T>
+double clip_grad_norm(const ParamList<T>& params, double max_norm) {
+    double sq = 0;
+    for (auto* p : params) sq += double(p->grad.squaredNorm());
+    const double norm = std::sqrt(sq);
+    if (max_norm > 0 && norm > max_norm) {
+        const T f = T(max_norm / (norm + 1e-6));
+        for (auto* p : params) p->grad *= f;
+    }
+    return norm;
+}
+
+double cosine_lr(double lr, double lr_min, std::int64_t step, std::int64_t total) {
+    if (total <= 0) return lr;
+    const double f = std::min(1.0, double(step) / double(total));
+    return lr_min + 0.5 * (lr - lr_min) * (1 + std::cos(std::numbers::pi * f));
+}
+
+template class Adam<float>;
+template class Adam<double>;
+template double clip_grad_norm<float>(const ParamList<float>&, double);
+template double clip_grad_norm<double>(const ParamList<double>&, double);
+
+}  // namespace orbit::nn

@@ -1,0 +1,656 @@
+#include "orbit/nn/tape.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "orbit/core/error.hpp"
+
+namespace orbit::nn {
+
+namespace {
+
+template <class T>
+Mat<T> zeros_like(const Mat<T>& m) {
+    return Mat<T>::Zero(m.rows(), m.cols());
+}
+
+std::string dims(Eigen::Index r, Eigen::Index c) { return "[" + std::to_string(r) + "," + std::to_string(c) + "]"; }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// bookkeeping
+
+template <class T>
+Var Tape<T>::push(Mat<T>&& value, bool needs_grad) {
+    Node n;
+    n.value = std::move(value);
+    n.needs_grad = recording_ && needs_grad;
+    nodes_.push_back(std::move(n));
+    return Var{static_cast<int>(nodes_.size()) - 1};
+}
+
+template <class T>
+void Tape<T>::accumulate(int id, const Mat<T>& g) {
+    Node& n = nodes_[id];
+    if (!n.needs_grad) return;
+    if (n.grad.size() == 0) n.grad = g;
+    else n.grad += g;
+}
+
+template <class T>
+template <class Expr>
+void Tape<T>::accumulate_expr(int id, const Expr& g) {
+    Node& n = nodes_[id];
+    if (!n.needs_grad) return;
+    if (n.grad.size() == 0) n.grad = g;
+    else n.grad += g;
+}
+
+template <class T>
+void Tape<T>::check_same(Var a, Var b, const char* op) const {
+    const auto& x = nodes_[a.id].value;
+    const auto& y = nodes_[b.id].value;
+    if (x.rows() != y.rows() || x.cols() != y.cols())
+        throw Error(std::string("nn: ") + op + " of " + dims(x.rows(), x.cols()) + " and " + dims(y.rows(), y.cols()));
+}
+
+template <class T>
+Var Tape<T>::constant(Mat<T> value) {
+    return push(std::move(value), false);
+}
+
+template <class T>
+Var Tape<T>::param(Param<T>& p) {
+    Var v = push(Mat<T>(p.value), true);
+    nodes_[v.id].param = &p;
+    return v;
+}
+
+template <class T>
+void Tape<T>::backward(Var loss) {
+    require(value(loss).size() == 1, "nn: backward() from a node that is not a scalar");
+    backward(loss, Mat<T>::Ones(1, 1));
+}
+
+template <class T>
+void Tape<T>::backward(Var out, const Mat<T>& seed) {
+    require(recording_, "nn: backward() on a tape that does not record");
+    for (auto& n : nodes_) n.grad.resize(0, 0);
+    nodes_[out.id].grad = seed;
+    for (int i = out.id; i >= 0; --i) {
+        Node& n = nodes_[i];
+        const bool has = n.grad.size() != 0 || (n.partner >= 0 && nodes_[n.partner].grad.size() != 0);
+        if (!has) continue;
+        if (n.back) n.back();
+        if (n.grad.size() == 0) continue;
+        if (n.param) {
+            if (n.param->grad.size() == 0) n.param->grad = n.grad;
+            else n.param->grad += n.grad;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// linear algebra
+
+template <class T>
+Var Tape<T>::linear(Var x, Var W, Var b) {
+    const auto& X = value(x);
+    const auto& Wm = value(W);
+    const auto& bm = value(b);
+    if (X.cols() != Wm.cols() || bm.rows() != 1 || bm.cols() != Wm.rows())
+        throw Error("nn: linear layer with input " + dims(X.rows(), X.cols()) + ", weight " +
+                    dims(Wm.rows(), Wm.cols()) + ", bias " + dims(bm.rows(), bm.cols()));
+    Mat<T> Y(X.rows(), Wm.rows());
+    Y.noalias() = X * Wm.transpose();
+    Y.rowwise() += bm.row(0);
+    Var y = push(std::move(Y), needs(x) || needs(W) || needs(b));
+    if (nodes_[y.id].needs_grad) {
+        nodes_[y.id].back = [this, x, W, b, y] {
+            const Mat<T>& G = nodes_[y.id].grad;
+            if (needs(x)) {
+                Mat<T> gx(G.rows(), value(W).cols());
+                gx.noalias() = G * value(W);
+                accumulate(x.id, gx);
+            }
+            if (needs(W)) {
+                Mat<T> gW(G.cols(), value(x).cols());
+                gW.noalias() = G.transpose() * value(x);
+                accumulate(W.id, gW);
+            }
+            if (needs(b)) accumulate_expr(b.id, G.colwise().sum());
+        };
+    }
+    return y;
+}
+
+template <class T>
+Var Tape<T>::matmul(Var a, Var b) {
+    const auto& A = value(a);
+    const auto& B = value(b);
+    if (A.cols() != B.rows()) throw Error("nn: matmul of " + dims(A.rows(), A.cols()) + " and " + dims(B.rows(), B.cols()));
+    Mat<T> Y(A.rows(), B.cols());
+    Y.noalias() = A * B;
+    Var y = push(std::move(Y), needs(a) || needs(b));
+    if (nodes_[y.id].needs_grad) {
+        nodes_[y.id].back = [this, a, b, y] {
+            const Mat<T>& G = nodes_[y.id].grad;
+            if (needs(a)) {
+                Mat<T> ga(G.rows(), value(b).rows());
+                ga.noalias() = G * value(b).transpose();
+                accumulate(a.id, ga);
+            }
+            if (needs(b)) {
+                Mat<T> gb(value(a).cols(), G.cols());
+                gb.noalias() = value(a).transpose() * G;
+                accumulate(b.id, gb);
+            }
+        };
+    }
+    return y;
+}
+
+// ---------------------------------------------------------------------------
+// elementwise
+
+template <class T>
+Var Tape<T>::add(Var a, Var b) {
+    check_same(a, b, "add");
+    Var y = push(value(a) + value(b), needs(a) || needs(b));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, b, y] {
+            accumulate(a.id, nodes_[y.id].grad);
+            accumulate(b.id, nodes_[y.id].grad);
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::sub(Var a, Var b) {
+    check_same(a, b, "sub");
+    Var y = push(value(a) - value(b), needs(a) || needs(b));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, b, y] {
+            accumulate(a.id, nodes_[y.id].grad);
+            accumulate_expr(b.id, -nodes_[y.id].grad);
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::mul(Var a, Var b) {
+    check_same(a, b, "mul");
+    Var y = push(value(a).cwiseProduct(value(b)), needs(a) || needs(b));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, b, y] {
+            const Mat<T>& G = nodes_[y.id].grad;
+            if (needs(a)) accumulate_expr(a.id, G.cwiseProduct(value(b)));
+            if (needs(b)) accumulate_expr(b.id, G.cwiseProduct(value(a)));
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::div(Var a, Var b) {
+    check_same(a, b, "div");
+    Var y = push(value(a).cwiseQuotient(value(b)), needs(a) || needs(b));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, b, y] {
+            const Mat<T>& G = nodes_[y.id].grad;
+            if (needs(a)) accumulate_expr(a.id, G.cwiseQuotient(value(b)));
+            if (needs(b))
+                accumulate_expr(b.id, -(G.cwiseProduct(nodes_[y.id].value)).cwiseQuotient(value(b)));
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::add_row(Var a, Var r) {
+    const auto& A = value(a);
+    const auto& R = value(r);
+    if (R.rows() != 1 || R.cols() != A.cols())
+        throw Error("nn: add_row of " + dims(A.rows(), A.cols()) + " and " + dims(R.rows(), R.cols()));
+    Mat<T> Y = A;
+    Y.rowwise() += R.row(0);
+    Var y = push(std::move(Y), needs(a) || needs(r));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, r, y] {
+            accumulate(a.id, nodes_[y.id].grad);
+            if (needs(r)) accumulate_expr(r.id, nodes_[y.id].grad.colwise().sum());
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::mul_row(Var a, Var r) {
+    const auto& A = value(a);
+    const auto& R = value(r);
+    if (R.rows() != 1 || R.cols() != A.cols())
+        throw Error("nn: mul_row of " + dims(A.rows(), A.cols()) + " and " + dims(R.rows(), R.cols()));
+    Mat<T> Y = A.array().rowwise() * R.row(0).array();
+    Var y = push(std::move(Y), needs(a) || needs(r));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, r, y] {
+            const Mat<T>& G = nodes_[y.id].grad;
+            if (needs(a)) accumulate_expr(a.id, (G.array().rowwise() * value(r).row(0).array()).matrix());
+            if (needs(r)) accumulate_expr(r.id, G.cwiseProduct(value(a)).colwise().sum());
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::mul_col(Var a, Var c) {
+    const auto& A = value(a);
+    const auto& C = value(c);
+    if (C.cols() != 1 || C.rows() != A.rows())
+        throw Error("nn: mul_col of " + dims(A.rows(), A.cols()) + " and " + dims(C.rows(), C.cols()));
+    Mat<T> Y = A.array().colwise() * C.col(0).array();
+    Var y = push(std::move(Y), needs(a) || needs(c));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, c, y] {
+            const Mat<T>& G = nodes_[y.id].grad;
+            if (needs(a)) accumulate_expr(a.id, (G.array().colwise() * value(c).col(0).array()).matrix());
+            if (needs(c)) accumulate_expr(c.id, G.cwiseProduct(value(a)).rowwise().sum());
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::scale(Var a, T c) {
+    Var y = push(value(a) * c, needs(a));
+    if (nodes_[y.id].needs_grad) nodes_[y.id].back = [this, a, c, y] { accumulate_expr(a.id, nodes_[y.id].grad * c); };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::add_scalar(Var a, T c) {
+    Var y = push((value(a).array() + c).matrix(), needs(a));
+    if (nodes_[y.id].needs_grad) nodes_[y.id].back = [this, a, y] { accumulate(a.id, nodes_[y.id].grad); };
+    return y;
+}
+
+// Pointwise functions: the backward multiplies by a derivative computed from
+// the input and/or the output value.
+#define ORBIT_NN_POINTWISE(NAME, FORWARD, DERIV)                                                   \
+    template <class T>                                                                             \
+    Var Tape<T>::NAME(Var a) {                                                                     \
+        const auto& X = value(a);                                                                  \
+        Mat<T> Yv = (FORWARD).matrix();                                                            \
+        Var y = push(std::move(Yv), needs(a));                                                     \
+        if (nodes_[y.id].needs_grad)                                                               \
+            nodes_[y.id].back = [this, a, y] {                                                     \
+                const auto& X = value(a);                                                          \
+                const auto& Y = nodes_[y.id].value;                                                \
+                (void)X;                                                                           \
+                (void)Y;                                                                           \
+                accumulate_expr(a.id, (nodes_[y.id].grad.array() * (DERIV)).matrix());             \
+            };                                                                                     \
+        return y;                                                                                  \
+    }
+
+ORBIT_NN_POINTWISE(relu, X.array().max(T(0)), (X.array() > T(0)).template cast<T>())
+ORBIT_NN_POINTWISE(tanh, X.array().tanh(), (T(1) - Y.array().square()))
+ORBIT_NN_POINTWISE(sigmoid, (T(1) / (T(1) + (-X.array()).exp())), (Y.array() * (T(1) - Y.array())))
+ORBIT_NN_POINTWISE(silu, (X.array() / (T(1) + (-X.array()).exp())),
+                   ([&] {
+                       auto s = (T(1) / (T(1) + (-X.array()).exp())).eval();
+                       return (s * (T(1) + X.array() * (T(1) - s))).eval();
+                   }()))
+// softplus(x) = max(x,0) + log1p(exp(-|x|)), stable for large |x|
+ORBIT_NN_POINTWISE(softplus, (X.array().max(T(0)) + (-X.array().abs()).exp().log1p()),
+                   (T(1) / (T(1) + (-X.array()).exp())))
+ORBIT_NN_POINTWISE(exp, X.array().exp(), Y.array())
+ORBIT_NN_POINTWISE(log, X.array().log(), (T(1) / X.array()))
+ORBIT_NN_POINTWISE(square, X.array().square(), (T(2) * X.array()))
+#undef ORBIT_NN_POINTWISE
+
+template <class T>
+Var Tape<T>::softclamp(Var a, T c) {
+    const auto& X = value(a);
+    Mat<T> Yv = (X.array() / (T(1) + X.array().abs() / c)).matrix();
+    Var y = push(std::move(Yv), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, c, y] {
+            // d/da [a / (1 + |a|/c)] = 1 / (1 + |a|/c)^2
+            auto den = (T(1) + value(a).array().abs() / c).eval();
+            accumulate_expr(a.id, (nodes_[y.id].grad.array() / den.square()).matrix());
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::dropout(Var a, T p, Rng& rng) {
+    require(p >= T(0) && p < T(1), "nn: dropout probability must lie in [0, 1)");
+    const auto& X = value(a);
+    Mat<T> mask(X.rows(), X.cols());
+    const T keep = T(1) / (T(1) - p);
+    for (Eigen::Index i = 0; i < mask.size(); ++i) mask.data()[i] = rng.uniform() < double(p) ? T(0) : keep;
+    Var m = constant(std::move(mask));
+    return mul(a, m);
+}
+
+// ---------------------------------------------------------------------------
+// along rows and reductions
+
+template <class T>
+Var Tape<T>::softmax_rows(Var a) {
+    const auto& X = value(a);
+    Mat<T> Y = (X.colwise() - X.rowwise().maxCoeff()).array().exp().matrix();
+    Y.array().colwise() /= Y.rowwise().sum().array();
+    Var y = push(std::move(Y), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, y] {
+            const Mat<T>& S = nodes_[y.id].value;
+            const Mat<T>& G = nodes_[y.id].grad;
+            Eigen::Matrix<T, Eigen::Dynamic, 1> dot = S.cwiseProduct(G).rowwise().sum();
+            accumulate_expr(a.id, S.cwiseProduct((G.colwise() - dot)));
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::cumsum_rows(Var a) {
+    Mat<T> Y = value(a);
+    for (Eigen::Index j = 1; j < Y.cols(); ++j) Y.col(j) += Y.col(j - 1);
+    Var y = push(std::move(Y), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, y] {
+            // the adjoint of a cumulative sum is a reversed cumulative sum
+            Mat<T> g = nodes_[y.id].grad;
+            for (Eigen::Index j = g.cols() - 2; j >= 0; --j) g.col(j) += g.col(j + 1);
+            accumulate(a.id, g);
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::sum_rows(Var a) {
+    Var y = push(value(a).rowwise().sum(), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, y] {
+            const auto& X = value(a);
+            accumulate_expr(a.id, nodes_[y.id].grad.col(0).replicate(1, X.cols()));
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::sum(Var a) {
+    Mat<T> s(1, 1);
+    s(0, 0) = value(a).sum();
+    Var y = push(std::move(s), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, y] {
+            const auto& X = value(a);
+            accumulate_expr(a.id, Mat<T>::Constant(X.rows(), X.cols(), nodes_[y.id].grad(0, 0)));
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::mean(Var a) {
+    require(value(a).size() > 0, "nn: mean of an empty tensor");
+    return scale(sum(a), T(1) / T(value(a).size()));
+}
+
+template <class T>
+Var Tape<T>::cols(Var a, int begin, int count) {
+    const auto& X = value(a);
+    require(begin >= 0 && count >= 0 && begin + count <= X.cols(), "nn: column slice out of range");
+    Var y = push(X.middleCols(begin, count), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, begin, count, y] {
+            Mat<T> g = zeros_like(value(a));
+            g.middleCols(begin, count) = nodes_[y.id].grad;
+            accumulate(a.id, g);
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::concat_cols(const std::vector<Var>& parts) {
+    require(!parts.empty(), "nn: concat of nothing");
+    Eigen::Index rows = value(parts[0]).rows(), total = 0;
+    bool any = false;
+    for (Var p : parts) {
+        require(value(p).rows() == rows, "nn: concat of tensors with different row counts");
+        total += value(p).cols();
+        any = any || needs(p);
+    }
+    Mat<T> Y(rows, total);
+    Eigen::Index at = 0;
+    for (Var p : parts) {
+        Y.middleCols(at, value(p).cols()) = value(p);
+        at += value(p).cols();
+    }
+    Var y = push(std::move(Y), any);
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, parts, y] {
+            Eigen::Index at = 0;
+            for (Var p : parts) {
+                Eigen::Index c = value(p).cols();
+                if (needs(p)) accumulate_expr(p.id, nodes_[y.id].grad.middleCols(at, c));
+                at += c;
+            }
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::gather_cols(Var a, const std::vector<int>& index) {
+    const auto& X = value(a);
+    Mat<T> Y(X.rows(), static_cast<Eigen::Index>(index.size()));
+    for (std::size_t j = 0; j < index.size(); ++j) {
+        require(index[j] >= 0 && index[j] < X.cols(), "nn: gather index out of range");
+        Y.col(static_cast<Eigen::Index>(j)) = X.col(index[j]);
+    }
+    Var y = push(std::move(Y), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, index, y] {
+            Mat<T> g = zeros_like(value(a));
+            const Mat<T>& G = nodes_[y.id].grad;
+            for (std::size_t j = 0; j < index.size(); ++j) g.col(index[j]) += G.col(static_cast<Eigen::Index>(j));
+            accumulate(a.id, g);
+        };
+    return y;
+}
+
+// ---------------------------------------------------------------------------
+// rational-quadratic spline
+
+namespace {
+
+constexpr int kMaxBins = 64;
+
+// Knots of one spline from its 3K-1 logits, in double whatever T is.
+struct Knots {
+    int K = 0;
+    double B = 0;
+    double sw[kMaxBins], sh[kMaxBins];  // softmax of the width and height logits
+    double W[kMaxBins], H[kMaxBins];    // bin widths and heights
+    double xk[kMaxBins + 1], yk[kMaxBins + 1];
+    double d[kMaxBins + 1];             // derivatives at the knots (1 at both ends)
+    double sig[kMaxBins];               // sigmoid of the shifted derivative logits (for the backward)
+};
+
+// The logit offset that makes softplus(0 + c) + m = 1, so zero logits give the identity.
+double derivative_offset() {
+    static const double c = std::log(std::expm1(1.0 - kSplineMinDerivative));
+    return c;
+}
+
+template <class T>
+void make_knots(const T* th, int K, double B, Knots& k) {
+    k.K = K;
+    k.B = B;
+    auto soft = [K](const T* z, double* s) {
+        double mx = z[0];
+        for (int j = 1; j < K; ++j) mx = std::max(mx, double(z[j]));
+        double tot = 0;
+        for (int j = 0; j < K; ++j) tot += (s[j] = std::exp(double(z[j]) - mx));
+        for (int j = 0; j < K; ++j) s[j] /= tot;
+    };
+    soft(th, k.sw);
+    soft(th + K, k.sh);
+    k.xk[0] = -B;
+    k.yk[0] = -B;
+    for (int j = 0; j < K; ++j) {
+        k.W[j] = 2 * B * (kSplineMinWidth + (1 - K * kSplineMinWidth) * k.sw[j]);
+        k.H[j] = 2 * B * (kSplineMinHeight + (1 - K * kSplineMinHeight) * k.sh[j]);
+        k.xk[j + 1] = k.xk[j] + k.W[j];
+        k.yk[j + 1] = k.yk[j] + k.H[j];
+    }
+    k.d[0] = 1.0;
+    k.d[K] = 1.0;
+    const double c = derivative_offset();
+    for (int j = 1; j < K; ++j) {
+        double z = double(th[2 * K + j - 1]) + c;
+        double sp = z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z));
+        k.d[j] = kSplineMinDerivative + sp;
+        k.sig[j] = 1.0 / (1.0 + std::exp(-z));
+    }
+}
+
+// Index of the bin holding v among knots p[0..K] (interior knots decide).
+inline int find_bin(const double* p, int K, double v) {
+    int lo = 0;
+    for (int j = 1; j < K; ++j)
+        if (v >= p[j]) lo = j;
+    return lo;
+}
+
+}  // namespace
+
+template <class T>
+std::pair<Var, Var> Tape<T>::rq_spline(Var x, Var theta, int K, T bound, bool inverse) {
+    const auto& X = value(x);
+    const auto& TH = value(theta);
+    require(K >= 2 && K <= kMaxBins, "nn: spline bins must lie in [2, 64]");
+    require(bound > T(0), "nn: spline tail bound must be positive");
+    const Eigen::Index F = X.cols(), P = 3 * K - 1;
+    if (TH.rows() != X.rows() || TH.cols() != F * P)
+        throw Error("nn: spline of " + dims(X.rows(), X.cols()) + " with parameters " + dims(TH.rows(), TH.cols()) +
+                    ", expected " + dims(X.rows(), F * P));
+    require(!(inverse && recording_), "nn: the inverse spline is available for inference only");
+    const double B = double(bound);
+    Mat<T> Y(X.rows(), F);
+    Mat<T> LD = Mat<T>::Zero(X.rows(), 1);
+    Knots k;
+    for (Eigen::Index i = 0; i < X.rows(); ++i) {
+        double ld = 0;
+        for (Eigen::Index f = 0; f < F; ++f) {
+            const double v = double(X(i, f));
+            if (!(v >= -B && v <= B)) {  // linear tails (and NaN passes through)
+                Y(i, f) = T(v);
+                continue;
+            }
+            make_knots(TH.data() + i * TH.cols() + f * P, K, B, k);
+            if (!inverse) {
+                const int b = find_bin(k.xk, K, v);
+                const double w = k.W[b], h = k.H[b], s = h / w, d0 = k.d[b], d1 = k.d[b + 1];
+                const double xi = std::clamp((v - k.xk[b]) / w, 0.0, 1.0), q = xi * (1 - xi);
+                const double den = s + (d0 + d1 - 2 * s) * q;
+                Y(i, f) = T(k.yk[b] + h * (s * xi * xi + d0 * q) / den);
+                const double n2 = d1 * xi * xi + 2 * s * q + d0 * (1 - xi) * (1 - xi);
+                ld += 2 * std::log(s) + std::log(n2) - 2 * std::log(den);
+            } else {
+                const int b = find_bin(k.yk, K, v);
+                const double w = k.W[b], h = k.H[b], s = h / w, d0 = k.d[b], d1 = k.d[b + 1];
+                const double D = d0 + d1 - 2 * s, dl = v - k.yk[b];
+                const double qa = h * (s - d0) + dl * D, qb = h * d0 - dl * D, qc = -s * dl;
+                // rounding can push the discriminant below zero near knots: clamp it
+                const double disc = std::max(qb * qb - 4 * qa * qc, 0.0);
+                const double den0 = -qb - std::sqrt(disc);
+                double xi = den0 != 0 ? 2 * qc / den0 : 0.0;
+                xi = std::clamp(xi, 0.0, 1.0);
+                Y(i, f) = T(k.xk[b] + xi * w);
+                const double q = xi * (1 - xi);
+                const double den = s + D * q;
+                const double n2 = d1 * xi * xi + 2 * s * q + d0 * (1 - xi) * (1 - xi);
+                ld -= 2 * std::log(s) + std::log(n2) - 2 * std::log(den);
+            }
+        }
+        LD(i, 0) = T(ld);
+    }
+    const bool ng = needs(x) || needs(theta);
+    Var y = push(std::move(Y), ng);
+    Var ldv = push(std::move(LD), ng);
+    if (ng) {
+        // One closure on y handles both outputs: every consumer of either has a
+        // larger id, so both gradients are complete when the loop reaches y.
+        nodes_[y.id].partner = ldv.id;
+        nodes_[y.id].back = [this, x, theta, y, ldv, K, B] {
+            const auto& X = value(x);
+            const auto& TH = value(theta);
+            const Eigen::Index F = X.cols(), P = 3 * K - 1;
+            const Mat<T>& GY = nodes_[y.id].grad;
+            const Mat<T>& GL = nodes_[ldv.id].grad;
+            Mat<T> gx = Mat<T>::Zero(X.rows(), F);
+            Mat<T> gth = Mat<T>::Zero(TH.rows(), TH.cols());
+            Knots k;
+            double gw[kMaxBins], gh[kMaxBins];
+            for (Eigen::Index i = 0; i < X.rows(); ++i) {
+                const double gl = GL.size() ? double(GL(i, 0)) : 0.0;
+                for (Eigen::Index f = 0; f < F; ++f) {
+                    const double gy = GY.size() ? double(GY(i, f)) : 0.0;
+                    const double v = double(X(i, f));
+                    if (!(v >= -B && v <= B)) {
+                        gx(i, f) = T(gy);
+                        continue;
+                    }
+                    make_knots(TH.data() + i * TH.cols() + f * P, K, B, k);
+                    const int b = find_bin(k.xk, K, v);
+                    const double w = k.W[b], h = k.H[b], s = h / w, d0 = k.d[b], d1 = k.d[b + 1];
+                    const double xi = std::clamp((v - k.xk[b]) / w, 0.0, 1.0), q = xi * (1 - xi);
+                    const double dq = 1 - 2 * xi;
+                    const double C = d0 + d1 - 2 * s;
+                    const double den = s + C * q;
+                    const double num = s * xi * xi + d0 * q;  // y = yk + h num / den
+                    const double n2 = d1 * xi * xi + 2 * s * q + d0 * (1 - xi) * (1 - xi);
+                    // partial derivatives of den, num and n2 with respect to (xi, s, d0, d1)
+                    const double den_xi = C * dq, den_s = 1 - 2 * q, den_d0 = q, den_d1 = q;
+                    const double num_xi = 2 * s * xi + d0 * dq, num_s = xi * xi, num_d0 = q, num_d1 = 0;
+                    const double n2_xi = 2 * d1 * xi + 2 * s * dq - 2 * d0 * (1 - xi), n2_s = 2 * q,
+                                 n2_d0 = (1 - xi) * (1 - xi), n2_d1 = xi * xi;
+                    auto dy = [&](double dn, double dd) { return h * (dn * den - num * dd) / (den * den); };
+                    auto dL = [&](double dn2, double dd) { return dn2 / n2 - 2 * dd / den; };
+                    const double g_xi = gy * dy(num_xi, den_xi) + gl * dL(n2_xi, den_xi);
+                    const double g_s = gy * dy(num_s, den_s) + gl * (2 / s + dL(n2_s, den_s));
+                    const double g_d0 = gy * dy(num_d0, den_d0) + gl * dL(n2_d0, den_d0);
+                    const double g_d1 = gy * dy(num_d1, den_d1) + gl * dL(n2_d1, den_d1);
+                    const double g_yk = gy;
+                    // xi = (x - xk)/w, s = h/w
+                    gx(i, f) = T(g_xi / w);
+                    const double g_xk = -g_xi / w;
+                    const double g_w = -g_xi * xi / w - g_s * s / w;
+                    const double g_h = gy * num / den + g_s / w;
+                    // to the normalized widths and heights (xk and yk are cumulative sums)
+                    for (int j = 0; j < K; ++j) {
+                        gw[j] = 2 * B * ((j == b ? g_w : 0.0) + (j < b ? g_xk : 0.0));
+                        gh[j] = 2 * B * ((j == b ? g_h : 0.0) + (j < b ? g_yk : 0.0));
+                    }
+                    T* out = gth.data() + i * gth.cols() + f * P;
+                    auto soft_back = [K](const double* sm, const double* g, double scale, T* o) {
+                        double dot = 0;
+                        for (int j = 0; j < K; ++j) dot += sm[j] * g[j];
+                        for (int j = 0; j < K; ++j) o[j] = T(scale * sm[j] * (g[j] - dot));
+                    };
+                    soft_back(k.sw, gw, 1 - K * kSplineMinWidth, out);
+                    soft_back(k.sh, gh, 1 - K * kSplineMinHeight, out + K);
+                    if (b >= 1) out[2 * K + b - 1] = T(g_d0 * k.sig[b]);
+                    if (b + 1 <= K - 1) out[2 * K + b] = T(g_d1 * k.sig[b + 1]);
+                }
+            }
+            accumulate(x.id, gx);
+            accumulate(theta.id, gth);
+        };
+    }
+    return {y, ldv};
+}
+
+template class Tape<float>;
+template class Tape<double>;
+
+}  // namespace orbit::nn

@@ -1,0 +1,274 @@
+// Gradient checks of every tape op against central finite differences (float64),
+// plus layers, the optimizer and saving/loading.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <functional>
+
+#include "orbit/core/random.hpp"
+#include "orbit/nn/layers.hpp"
+#include "orbit/nn/optim.hpp"
+#include "orbit/nn/store.hpp"
+#include "orbit/nn/tape.hpp"
+
+using namespace orbit;
+using namespace orbit::nn;
+using M = Mat<double>;
+using Build = std::function<Var(Tape<double>&, std::vector<Var>&)>;
+
+namespace {
+
+M random_mat(int r, int c, Rng& rng, double lo = -1.5, double hi = 1.5) {
+    M m(r, c);
+    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = rng.uniform(lo, hi);
+    return m;
+}
+
+// Largest |analytic - numeric| / max(1, |numeric|) over all inputs, for the
+// scalar sum(out .* R) with a fixed random R.
+double grad_error(std::vector<M> inputs, const Build& f, std::uint64_t seed = 7) {
+    Rng rng(seed);
+    std::vector<Param<double>> ps(inputs.size());
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        ps[i].name = "p" + std::to_string(i);
+        ps[i].value = inputs[i];
+        ps[i].zero_grad();
+    }
+    auto eval = [&](bool rec, Tape<double>& tape) {
+        std::vector<Var> vs;
+        for (auto& p : ps) vs.push_back(tape.param(p));
+        (void)rec;
+        return f(tape, vs);
+    };
+    Tape<double> tape(true);
+    Var out = eval(true, tape);
+    M R = random_mat(int(tape.value(out).rows()), int(tape.value(out).cols()), rng);
+    tape.backward(out, R);
+    double worst = 0;
+    const double h = 1e-6;
+    for (auto& p : ps) {
+        for (Eigen::Index i = 0; i < p.value.size(); ++i) {
+            const double keep = p.value.data()[i];
+            auto loss = [&] {
+                Tape<double> t(false);
+                return t.value(eval(false, t)).cwiseProduct(R).sum();
+            };
+            p.value.data()[i] = keep + h;
+            const double up = loss();
+            p.value.data()[i] = keep - h;
+            const double dn = loss();
+            p.value.data()[i] = keep;
+            const double num = (up - dn) / (2 * h);
+            worst = std::max(worst, std::abs(p.grad.data()[i] - num) / std::max(1.0, std::abs(num)));
+        }
+    }
+    return worst;
+}
+
+}  // namespace
+
+TEST_CASE("nn: gradients of elementwise and broadcasting ops", "[nn]") {
+    Rng rng(1);
+    M a = random_mat(5, 4, rng), b = random_mat(5, 4, rng), r = random_mat(1, 4, rng), c = random_mat(5, 1, rng);
+    M pos = random_mat(5, 4, rng, 0.3, 2.0);
+    CHECK(grad_error({a, b}, [](auto& t, auto& v) { return t.add(v[0], v[1]); }) < 1e-7);
+    CHECK(grad_error({a, b}, [](auto& t, auto& v) { return t.sub(v[0], v[1]); }) < 1e-7);
+    CHECK(grad_error({a, b}, [](auto& t, auto& v) { return t.mul(v[0], v[1]); }) < 1e-7);
+    CHECK(grad_error({a, pos}, [](auto& t, auto& v) { return t.div(v[0], v[1]); }) < 1e-6);
+    CHECK(grad_error({a, r}, [](auto& t, auto& v) { return t.add_row(v[0], v[1]); }) < 1e-7);
+    CHECK(grad_error({a, r}, [](auto& t, auto& v) { return t.mul_row(v[0], v[1]); }) < 1e-7);
+    CHECK(grad_error({a, c}, [](auto& t, auto& v) { return t.mul_col(v[0], v[1]); }) < 1e-7);
+    CHECK(grad_error({a}, [](auto& t, auto& v) { return t.scale(v[0], 1.7); }) < 1e-7);
+    CHECK(grad_error({a}, [](auto& t, auto& v) { return t.add_scalar(v[0], -0.3); }) < 1e-7);
+}
+
+TEST_CASE("nn: gradients of activations and pointwise functions", "[nn]") {
+    Rng rng(2);
+    M a = random_mat(6, 3, rng, -3, 3), pos = random_mat(6, 3, rng, 0.2, 3);
+    // keep relu inputs away from the kink
+    for (Eigen::Index i = 0; i < a.size(); ++i)
+        if (std::abs(a.data()[i]) < 0.05) a.data()[i] = 0.5;
+    CHECK(grad_error({a}, [](auto& t, auto& v) { return t.relu(v[0]); }) < 1e-7);
+    CHECK(grad_error({a}, [](auto& t, auto& v) { return t.tanh(v[0]); }) < 1e-7);
+    CHECK(grad_error({a}, [](auto& t, auto& v) { return t.silu(v[0]); }) < 1e-7);
+    CHECK(grad_error({a}, [](auto& t, auto& v) { return t.sigmoid(v[0]); }) < 1e-7);
+    CHECK(grad_error({a}, [](auto& t, auto& v) { return t.softplus(v[0]); }) < 1e-7);
+    CHECK(grad_error({a}, [](auto& t, auto& v) { return t.exp(v[0]); }) < 1e-6);
+    CHECK(grad_error({pos}, [](auto& t, auto& v) { return t.log(v[0]); }) < 1e-6);
+    CHECK(grad_error({a}, [](auto& t, auto& v) { return t.square(v[0]); }) < 1e-7);
+    CHECK(grad_error({a}, [](auto& t, auto& v) { return t.softclamp(v[0], 2.0); }) < 1e-7);
+}
+
+TEST_CASE("nn: gradients of row ops, reductions and column selection", "[nn]") {
+    Rng rng(3);
+    M a = random_mat(4, 5, rng);
+    CHECK(grad_error({a}, [](auto& t, auto& v) { return t.softmax_rows(v[0]); }) < 1e-7);
+    CHECK(grad_error({a}, [](auto& t, auto& v) { return t.cumsum_rows(v[0]); }) < 1e-7);
+    CHECK(grad_error({a}, [](auto& t, auto& v) { return t.sum_rows(v[0]); }) < 1e-7);
+    CHECK(grad_error({a}, [](auto& t, auto& v) { return t.sum(v[0]); }) < 1e-7);
+    CHECK(grad_error({a}, [](auto& t, auto& v) { return t.mean(v[0]); }) < 1e-7);
+    CHECK(grad_error({a}, [](auto& t, auto& v) { return t.cols(v[0], 1, 3); }) < 1e-7);
+    CHECK(grad_error({a}, [](auto& t, auto& v) { return t.gather_cols(v[0], {4, 0, 0, 2}); }) < 1e-7);
+    CHECK(grad_error({a, a}, [](auto& t, auto& v) { return t.concat_cols({v[1], v[0], v[1]}); }) < 1e-7);
+    // a value used twice accumulates both gradients
+    CHECK(grad_error({a}, [](auto& t, auto& v) { return t.mul(t.tanh(v[0]), t.exp(t.scale(v[0], 0.5))); }) < 1e-6);
+}
+
+TEST_CASE("nn: gradients of linear and matmul", "[nn]") {
+    Rng rng(4);
+    M x = random_mat(7, 3, rng), W = random_mat(5, 3, rng), b = random_mat(1, 5, rng), B2 = random_mat(3, 2, rng);
+    CHECK(grad_error({x, W, b}, [](auto& t, auto& v) { return t.linear(v[0], v[1], v[2]); }) < 1e-7);
+    CHECK(grad_error({x, B2}, [](auto& t, auto& v) { return t.matmul(v[0], v[1]); }) < 1e-7);
+}
+
+TEST_CASE("nn: spline gradients (values and log-determinants) against finite differences", "[nn][spline]") {
+    Rng rng(5);
+    const int K = 5, F = 3;
+    M x = random_mat(8, F, rng, -2.4, 2.4);
+    x(0, 0) = 3.5;  // in the tail: identity, zero log-det
+    x(1, 1) = -4.0;
+    M th = random_mat(8, F * (3 * K - 1), rng, -2, 2);
+    auto fy = [K](auto& t, auto& v) { return t.rq_spline(v[0], v[1], K, 3.0).first; };
+    auto fl = [K](auto& t, auto& v) { return t.rq_spline(v[0], v[1], K, 3.0).second; };
+    auto both = [K](auto& t, auto& v) {
+        auto [y, l] = t.rq_spline(v[0], v[1], K, 3.0);
+        return t.concat_cols({y, l});
+    };
+    CHECK(grad_error({x, th}, fy) < 1e-6);
+    CHECK(grad_error({x, th}, fl) < 1e-6);
+    CHECK(grad_error({x, th}, both) < 1e-6);
+}
+
+TEST_CASE("nn: spline is monotone, the identity at zero logits, and its log-det matches dy/dx", "[nn][spline]") {
+    Rng rng(6);
+    const int K = 8;
+    const double B = 3.0;
+    Tape<double> t(false);
+    M xs(401, 1);
+    for (int i = 0; i < 401; ++i) xs(i, 0) = -4 + 8.0 * i / 400;
+    M zero = M::Zero(401, 3 * K - 1);
+    auto [y0, l0] = t.rq_spline(t.constant(xs), t.constant(zero), K, B);
+    CHECK((t.value(y0) - xs).cwiseAbs().maxCoeff() < 1e-12);
+    CHECK(t.value(l0).cwiseAbs().maxCoeff() < 1e-12);
+    M th = random_mat(1, 3 * K - 1, rng, -3, 3).replicate(401, 1);
+    auto [y, l] = t.rq_spline(t.constant(xs), t.constant(th), K, B);
+    const M& Y = t.value(y);
+    for (int i = 1; i < 401; ++i) CHECK(Y(i, 0) > Y(i - 1, 0));
+    // numerical derivative of y against exp(log-det), away from the knots
+    const double h = 1e-6;
+    for (int i = 0; i < 401; i += 7) {
+        M xp = xs.row(i), xm = xs.row(i);
+        xp(0, 0) += h;
+        xm(0, 0) -= h;
+        Tape<double> t2(false);
+        double yp = t2.value(t2.rq_spline(t2.constant(xp), t2.constant(th.topRows(1)), K, B).first)(0, 0);
+        double ym = t2.value(t2.rq_spline(t2.constant(xm), t2.constant(th.topRows(1)), K, B).first)(0, 0);
+        CHECK(std::log((yp - ym) / (2 * h)) == Approx(t.value(l)(i, 0)).margin(1e-5));
+    }
+}
+
+TEST_CASE("nn: residual net forward-mode trace equals the Jacobian trace", "[nn]") {
+    Rng rng(8);
+    for (int blocks : {0, 2}) {
+        ResidualNet<double> net("n", 4, 16, 4, blocks, Activation::silu, rng, 0.3);
+        M x = random_mat(3, 4, rng);
+        M tr;
+        M out = net.forward_with_trace(x, {0, 1, 2}, tr);
+        Tape<double> t(false);
+        CHECK((net.forward(t, t.constant(x)) , (t.value(Var{int(t.size()) - 1}) - out).cwiseAbs().maxCoeff()) < 1e-12);
+        const double h = 1e-6;
+        for (int i = 0; i < 3; ++i) {
+            double num = 0;
+            for (int j = 0; j < 3; ++j) {
+                M xp = x.row(i), xm = x.row(i);
+                xp(0, j) += h;
+                xm(0, j) -= h;
+                M tp, tm;
+                num += (net.forward_with_trace(xp, {}, tp)(0, j) - net.forward_with_trace(xm, {}, tm)(0, j)) / (2 * h);
+            }
+            CHECK(tr(i, 0) == Approx(num).margin(1e-6));
+        }
+    }
+}
+
+TEST_CASE("nn: residual net gradients and Adam fits a linear map", "[nn]") {
+    Rng rng(9);
+    ResidualNet<double> net("n", 3, 8, 2, 1, Activation::tanh, rng, 0.5);
+    ParamList<double> ps;
+    net.params(ps);
+    M x = random_mat(16, 3, rng);
+    // gradient of a squared loss w.r.t. every parameter, against finite differences
+    auto loss_of = [&](bool rec, Tape<double>& t) {
+        Var o = net.forward(t, t.constant(x));
+        (void)rec;
+        return t.mean(t.square(o));
+    };
+    for (auto* p : ps) p->zero_grad();
+    Tape<double> t(true);
+    t.backward(loss_of(true, t));
+    double worst = 0;
+    for (auto* p : ps)
+        for (Eigen::Index i = 0; i < p->value.size(); i += 3) {
+            double keep = p->value.data()[i], h = 1e-6;
+            p->value.data()[i] = keep + h;
+            Tape<double> a(false);
+            double up = a.value(loss_of(false, a))(0, 0);
+            p->value.data()[i] = keep - h;
+            Tape<double> b(false);
+            double dn = b.value(loss_of(false, b))(0, 0);
+            p->value.data()[i] = keep;
+            worst = std::max(worst, std::abs(p->grad.data()[i] - (up - dn) / (2 * h)));
+        }
+    CHECK(worst < 1e-7);
+
+    // Adam drives a linear regression to its solution
+    Linear<double> lin("lin", 3, 1, rng);
+    ParamList<double> lp;
+    lin.params(lp);
+    Adam<double> opt(lp, AdamOptions{0.05});
+    M target(16, 1);
+    target.col(0) = x * Eigen::Vector3d(1.0, -2.0, 0.5) + Eigen::VectorXd::Constant(16, 0.25);
+    for (int s = 0; s < 800; ++s) {
+        opt.zero_grad();
+        Tape<double> tt(true);
+        tt.backward(tt.mean(tt.square(tt.sub(lin.forward(tt, tt.constant(x)), tt.constant(target)))));
+        clip_grad_norm(lp, 10.0);
+        opt.step(cosine_lr(0.05, 0.0, s, 800));
+    }
+    CHECK(lin.W.value(0, 0) == Approx(1.0).margin(1e-3));
+    CHECK(lin.W.value(0, 1) == Approx(-2.0).margin(1e-3));
+    CHECK(lin.b.value(0, 0) == Approx(0.25).margin(1e-3));
+}
+
+TEST_CASE("nn: schedules, clipping and early stopping", "[nn]") {
+    CHECK(cosine_lr(1.0, 0.0, 0, 100) == Approx(1.0));
+    CHECK(cosine_lr(1.0, 0.0, 50, 100) == Approx(0.5));
+    CHECK(cosine_lr(1.0, 0.1, 100, 100) == Approx(0.1));
+    Param<double> p;
+    p.value = M::Zero(1, 2);
+    p.grad = M(1, 2);
+    p.grad << 3, 4;
+    CHECK(clip_grad_norm<double>({&p}, 1.0) == Approx(5.0));
+    CHECK(p.grad.norm() == Approx(1.0).margin(1e-5));
+    EarlyStopping es{2};
+    CHECK(es.improved(1.0));
+    CHECK(!es.improved(1.5));
+    CHECK(!es.stop());
+    CHECK(!es.improved(1.2));
+    CHECK(es.stop());
+}
+
+TEST_CASE("nn: parameters round-trip through HDF5 and shape mismatches are errors", "[nn]") {
+    Rng rng(10);
+    ResidualNet<float> a("n", 3, 8, 2, 1, Activation::relu, rng, 0.5), b("n", 3, 8, 2, 1, Activation::relu, rng, 0.5),
+        c("n", 3, 9, 2, 1, Activation::relu, rng, 0.5);
+    ParamList<float> pa, pb, pc;
+    a.params(pa);
+    b.params(pb);
+    c.params(pc);
+    auto f = h5::File::create_in_memory("mem.h5");
+    save_params(f, "/model/weights", pa);
+    load_params(f, "/model/weights", pb);
+    for (std::size_t i = 0; i < pa.size(); ++i) CHECK(pa[i]->value == pb[i]->value);
+    CHECK_THROWS_AS(load_params(f, "/model/weights", pc), Error);
+    CHECK_THROWS_AS(load_params(f, "/nothing", pb), Error);
+}
