@@ -4,33 +4,68 @@
 // XYZ/PTS/TXT, CSV, NPY (v1/v2, float32/float64, C order), PCD (ascii and
 // binary). Each reader validates its header against the file size before
 // allocating, so a header that declares 10^12 points is an error, not a crash.
+//
+// Errors are orbit::Error with one line naming the file and, where it helps,
+// the line number (text formats) or the element and record (binary formats).
+// Values that are NaN or infinite are rejected when read.
+//
+// Writers are atomic: they write a temporary file in the destination folder
+// and rename it into place, so a failure never leaves a partial file.
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "orbit/core/types.hpp"
+#include "orbit/io/pointset.hpp"
 
 namespace orbit::io::formats {
+
+// Triangles as rows of three vertex indices (0-based).
+using Faces = Eigen::Matrix<std::int64_t, Eigen::Dynamic, 3, Eigen::RowMajor>;
 
 struct Shape {
     Points vertices;  // N x 3 (or N x D for CSV/NPY/XYZ tables)
     Points normals;   // N x 3 or empty
-    Eigen::Matrix<std::int64_t, Eigen::Dynamic, 3, Eigen::RowMajor> faces;  // triangles, empty for point sets
+    Faces faces;      // triangles, empty for point sets
+    std::vector<std::string> columns;  // CSV column names when the file has a matching header row
 };
 
 // True when the extension names a format read here (.ply .off .xyz .pts .txt .csv .npy .pcd).
 bool is_known(const std::string& path);
+// True when the extension names a format written here (.ply .csv .npy).
+bool is_writable(const std::string& path);
 // Reads a file by its extension (the content is checked too).
 Shape read_shape(const std::string& path);
 
 Shape read_ply(const std::string& path);
-Shape read_off(const std::string& path);
+Shape read_off(const std::string& path);  // OFF, COFF, NOFF, CNOFF; polygons fan-triangulated
 Shape read_xyz(const std::string& path);  // whitespace separated; also .pts/.txt
 Shape read_csv(const std::string& path);  // comma separated, optional header row
-Shape read_npy(const std::string& path);
+Shape read_npy(const std::string& path);  // rank 1 ([N] -> N x 1) or rank 2
 Shape read_pcd(const std::string& path);
 
-void write_ply(const std::string& path, const Shape& shape);  // binary little endian
-void write_csv(const std::string& path, const Points& table);
+void write_ply(const std::string& path, const Shape& shape);  // binary little endian, float64 values
+// Writes a header row when `names` has one name per column.
+void write_csv(const std::string& path, const Points& table, const std::vector<std::string>& names = {});
 void write_npy(const std::string& path, const Points& table);  // float64, C order
+// Any C-order float64 array (for batches [B,N,D]).
+void write_npy(const std::string& path, const double* data, const std::vector<std::size_t>& shape);
+// Writes by extension: .ply (points, normals, faces), .csv (points then normals
+// as columns), .npy (points).
+void write_shape(const std::string& path, const Shape& shape);
+
+// Any input a tool may be given: a file in one of the formats above, an HDF5
+// file (its /points, plus /faces when present), "FILE:/dataset" or "-".
+// `dataset` (optional) selects a dataset of an HDF5 input, like FILE:/dataset.
+struct Input {
+    PointSets sets;
+    Faces faces;                       // empty unless the input is a mesh
+    std::vector<std::string> columns;  // CSV column names, when known
+    bool hdf5 = false;
+};
+Input read_input(const std::string& arg, const std::string& dataset = "");
+
+// Lower-case extension including the dot (".ply"), or "" when there is none.
+std::string extension(const std::string& path);
 
 }  // namespace orbit::io::formats
