@@ -1,0 +1,137 @@
+#include "orbit/canon/files.hpp"
+
+#include <Eigen/LU>
+#include <algorithm>
+#include <cmath>
+
+#include "orbit/core/error.hpp"
+#include "orbit/io/pointset.hpp"
+
+namespace orbit::canon {
+
+void write_diagnostics(h5::File& file, const std::vector<Diagnostics>& diag, const std::string& group) {
+    const std::size_t b = diag.size();
+    h5::Array<double> ev{{b, 3}, {}}, gaps{{b, 2}, {}}, signs{{b, 3}, {}}, scale{{b}, {}};
+    h5::Array<std::int32_t> flags{{b}, {}};
+    for (auto& d : diag) {
+        for (int k = 0; k < 3; ++k) ev.data.push_back(d.eigenvalues[k]);
+        for (int k = 0; k < 2; ++k) gaps.data.push_back(d.gaps[k]);
+        for (int k = 0; k < 3; ++k) signs.data.push_back(d.sign_margins[k]);
+        scale.data.push_back(d.scale);
+        flags.data.push_back(d.flags);
+    }
+    file.write(group + "/eigenvalues", ev);
+    file.write(group + "/gaps", gaps);
+    file.write(group + "/sign_margins", signs);
+    file.write(group + "/scale", scale);
+    file.write(group + "/flags", flags);
+    file.set_attr(group, "flags_meaning",
+                  "1 nearly equal eigenvalues, 2 sign undetermined, 4 sign from extreme points, 8 points coincide");
+}
+
+nlohmann::json summarize(const std::vector<Diagnostics>& diag, bool signs_used) {
+    nlohmann::json j;
+    std::int64_t unstable = 0, gap = 0, sign = 0, fallback = 0, coll = 0;
+    double min_gap = INFINITY, min_margin = INFINITY;
+    std::vector<std::int64_t> first_unstable;
+    for (std::size_t i = 0; i < diag.size(); ++i) {
+        const auto& d = diag[i];
+        if (d.unstable()) {
+            ++unstable;
+            if (first_unstable.size() < 10) first_unstable.push_back(static_cast<std::int64_t>(i));
+        }
+        gap += (d.flags & flag_eigen_gap) ? 1 : 0;
+        sign += (d.flags & flag_sign) ? 1 : 0;
+        fallback += (d.flags & flag_sign_fallback) ? 1 : 0;
+        coll += (d.flags & flag_collapsed) ? 1 : 0;
+        min_gap = std::min(min_gap, std::min(d.gaps[0], d.gaps[1]));
+        for (int k = 0; k < 3; ++k)
+            if (d.sign_margins[k] > 0) min_margin = std::min(min_margin, d.sign_margins[k]);
+    }
+    j["clouds"] = diag.size();
+    j["unstable"] = unstable;
+    j["unstable_first"] = first_unstable;
+    j["flag_counts"] = {{"eigen_gap", gap}, {"sign_undetermined", sign}, {"sign_fallback", fallback},
+                        {"collapsed", coll}};
+    if (std::isfinite(min_gap)) j["min_eigen_gap"] = min_gap;
+    if (signs_used && std::isfinite(min_margin)) j["min_sign_margin"] = min_margin;
+    return j;
+}
+
+InverseResult write_inverse(const InverseRequest& req, h5::File& out, const h5::File& in) {
+    InverseResult res;
+    const std::string src = req.input == "-" ? "<stdin>" : req.input;
+    // The stored group elements.
+    std::vector<Transform> t;
+    std::vector<std::size_t> lead;
+    {
+        h5::File tf_holder;
+        const h5::File* tf = &in;
+        std::string ds, tsrc = src;
+        if (!req.transforms.empty()) {
+            h5::DatasetRef ref = h5::parse_ref(req.transforms);
+            tf_holder = h5::File::open_read(ref.file);
+            tf = &tf_holder;
+            ds = ref.dataset.empty() ? "/transform" : ref.dataset;
+            tsrc = ref.file;
+        } else {
+            ds = in.exists("/transform") ? "/transform" : in.exists("/frames") ? "/frames" : "";
+            if (ds.empty())
+                throw Error(src + ": no /transform or /frames dataset to invert (name one with --transforms FILE:/DATASET; "
+                                  "MDS outputs carry no group element)");
+        }
+        if (!tf->exists(ds)) throw Error(tsrc + ": missing dataset '" + ds + "'");
+        h5::Array<double> a = tf->read<double>(ds);
+        if (a.rank() < 2 || a.shape[a.rank() - 1] != 4 || a.shape[a.rank() - 2] != 4 || a.rank() > 4)
+            throw Error(tsrc + ":" + ds + ": expected transforms of shape [4,4], [B,4,4] or [B,F,4,4], found " +
+                        shape_string(a.shape));
+        lead.assign(a.shape.begin(), a.shape.end() - 2);
+        const std::size_t n = a.size() / 16;
+        t.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            Eigen::Map<const Eigen::Matrix<double, 4, 4, Eigen::RowMajor>> m(a.data.data() + 16 * i);
+            Transform ti = m;
+            const double det = ti.topLeftCorner<3, 3>().determinant();
+            if (!std::isfinite(det) || std::abs(det) < 1e-300 || !ti.allFinite())
+                throw Error(tsrc + ":" + ds + ": transform " + std::to_string(i) + " is not invertible");
+            t[i] = ti.inverse();
+        }
+        res.transforms_from = tsrc + ":" + ds;
+    }
+
+    res.dataset = req.dataset.empty() ? "/points" : req.dataset;
+    if (!in.exists(res.dataset)) throw Error(src + ": missing dataset '" + res.dataset + "'");
+    const bool is_transform_name = res.dataset.size() >= 10 && res.dataset.substr(res.dataset.size() - 10) == "/transform";
+    res.kind = req.kind ? *req.kind : (is_transform_name ? Kind::transform : Kind::points);
+    const h5::DatasetInfo info = in.info(res.dataset);
+
+    // A point set (single, batch or ragged) with its companions goes through the point-set layer.
+    const bool pointset = res.dataset == "/points" && res.kind == Kind::points && info.shape.size() <= 3 &&
+                          lead.size() <= 1;
+    if (pointset) {
+        io::PointSets sets = io::read_point_sets(in, "", src);
+        if (sets.size() != t.size())
+            throw Error(src + ":/points: " + std::to_string(sets.size()) + " clouds but " + std::to_string(t.size()) +
+                        " transforms in " + res.transforms_from);
+        for (std::size_t i = 0; i < sets.size(); ++i) {
+            auto& p = sets[i];
+            p.points = transform_points(t[i], p.points);
+            if (p.normals.size() > 0) {
+                p.normals = transform_vectors(t[i], p.normals);
+                p.normals.rowwise().normalize();
+            }
+        }
+        io::write_point_sets(out, sets);
+        res.items = sets.size();
+        return res;
+    }
+    h5::Array<double> data = in.read<double>(res.dataset);
+    for (double v : data.data)
+        if (!std::isfinite(v)) throw Error(src + ":" + res.dataset + ": contains NaN or infinite values");
+    apply_to_array(data, lead, t, res.kind, src + ":" + res.dataset);
+    out.write(res.dataset, data);
+    res.items = t.size();
+    return res;
+}
+
+}  // namespace orbit::canon
