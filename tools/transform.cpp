@@ -66,6 +66,10 @@ int main(int argc, char** argv) {
     c.add_option("--resample", o.resample, "Resample each cloud to N points")->check(CLI::PositiveNumber);
     c.add_flag("--shuffle", o.shuffle, "Shuffle the order of the points");
     c.add_flag("--normalize", o.normalize, "Centre and scale to the unit sphere first");
+    std::int64_t copies = 1;
+    c.add_option("--copies", copies, "Make C perturbed copies of every input cloud (each with its own random stream)")
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{100000000}))
+        ->capture_default_str();
     c.add_option("--shard", shard_text, "Process slice K of N of a batch (1-based), for job arrays")->capture_default_str();
     app.require_output();
     app.add_example("orbit-transform bunny.h5 --random-rotation 45 --random-translation 0.5 --crop 0.7 --noise 0.01 "
@@ -74,6 +78,8 @@ int main(int argc, char** argv) {
     app.add_example("orbit-transform bunny.h5 --crop 0.7 --seed 4 -o - | orbit-transform - --random-rotation 180 "
                     "--seed 5 -o - | orbit-info -",
                     "a pipeline through stdin and stdout");
+    app.add_example("orbit-transform bunny.h5 --copies 100 --random-rotation uniform --crop 0.7 -o batch.h5",
+                    "a batch of 100 randomly rotated partial views of one shape");
     app.add_example("orbit-transform clouds.h5 --random-rotation uniform --shard 2/8 -o part2.h5",
                     "the second of eight slices of a batch, rotated uniformly");
 
@@ -119,23 +125,25 @@ int main(int argc, char** argv) {
                             std::to_string(in.size()) + " clouds");
         }
 
-        const auto total = static_cast<std::int64_t>(in.size());
+        const auto total = static_cast<std::int64_t>(in.size()) * copies;
         const std::int64_t begin = shard.begin(total), end = shard.end(total);
         if (begin == end) throw Error("shard " + shard_text + " of " + std::to_string(total) + " clouds is empty");
         // Opened before the work so a bad output path fails fast; removed again if anything fails.
         io::Output output(app.common().output, "pointset");
         std::vector<geometry::Perturbed> results(static_cast<std::size_t>(end - begin));
         parallel_for(end - begin, [&](std::int64_t k) {
-            const std::int64_t i = begin + k;
+            const std::int64_t item = begin + k;           // index in the output batch: the random stream
+            const auto i = static_cast<std::size_t>(item / copies);  // the input cloud it comes from
             geometry::PerturbOptions oi = o;
             Transform pre = given.empty() ? Transform::Identity() : given[given.size() == 1 ? 0 : i];
             oi.fixed = fixed * pre;
-            Rng rng = app.rng(static_cast<std::uint64_t>(i));
+            Rng rng = app.rng(static_cast<std::uint64_t>(item));
             results[static_cast<std::size_t>(k)] = geometry::perturb(in[i].points, in[i].normals, oi, rng);
         });
 
         io::PointSets out;
-        out.layout = (in.layout == io::PointSets::Layout::single && shard.count == 1) ? io::PointSets::Layout::single
+        out.layout = (in.layout == io::PointSets::Layout::single && shard.count == 1 && copies == 1)
+                         ? io::PointSets::Layout::single
                                                                                        : io::PointSets::Layout::batch;
         std::vector<Transform> transforms;
         h5::Array<std::int64_t> indices;
