@@ -272,3 +272,12 @@ TEST_CASE("nn: parameters round-trip through HDF5 and shape mismatches are error
     CHECK_THROWS_AS(load_params(f, "/model/weights", pc), Error);
     CHECK_THROWS_AS(load_params(f, "/nothing", pb), Error);
 }
+
+TEST_CASE("nn: LU composition gradient", "[nn]") {
+    Rng rng(11);
+    M Lp = random_mat(4, 4, rng), Up = random_mat(4, 4, rng), du = random_mat(1, 4, rng, 0.5, 2);
+    CHECK(grad_error({Lp, Up, du}, [](auto& t, auto& v) { return t.lu_compose(v[0], v[1], v[2]); }) < 1e-7);
+    Tape<double> t(false);
+    const M& W = t.value(t.lu_compose(t.constant(Lp), t.constant(Up), t.constant(du)));
+    CHECK(W.determinant() == Approx(du.prod()));
+}

@@ -457,6 +457,35 @@ Var Tape<T>::gather_cols(Var a, const std::vector<int>& index) {
     return y;
 }
 
+template <class T>
+Var Tape<T>::lu_compose(Var Lp, Var Up, Var du) {
+    const Eigen::Index D = value(Lp).rows();
+    require(value(Lp).cols() == D && value(Up).rows() == D && value(Up).cols() == D && value(du).rows() == 1 &&
+                value(du).cols() == D,
+            "nn: lu_compose expects [D,D], [D,D] and [1,D]");
+    Mat<T> L = value(Lp).template triangularView<Eigen::StrictlyLower>();
+    L.diagonal().setOnes();
+    Mat<T> U = value(Up).template triangularView<Eigen::StrictlyUpper>();
+    U.diagonal() = value(du).row(0).transpose();
+    Mat<T> W(D, D);
+    W.noalias() = L * U;
+    Var y = push(std::move(W), needs(Lp) || needs(Up) || needs(du));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, Lp, Up, du, y, L, U] {
+            const Mat<T>& G = nodes_[y.id].grad;
+            if (needs(Lp)) {
+                Mat<T> gL = G * U.transpose();
+                accumulate(Lp.id, Mat<T>(gL.template triangularView<Eigen::StrictlyLower>()));
+            }
+            if (needs(Up) || needs(du)) {
+                Mat<T> gU = L.transpose() * G;
+                if (needs(Up)) accumulate(Up.id, Mat<T>(gU.template triangularView<Eigen::StrictlyUpper>()));
+                if (needs(du)) accumulate_expr(du.id, gU.diagonal().transpose());
+            }
+        };
+    return y;
+}
+
 // ---------------------------------------------------------------------------
 // rational-quadratic spline
 

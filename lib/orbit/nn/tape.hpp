@@ -101,6 +101,10 @@ public:
     Var concat_cols(const std::vector<Var>& parts);
     Var gather_cols(Var a, const std::vector<int>& index);  // out[:,j] = a[:,index[j]]
 
+    // W = L U for an LU-decomposed linear layer: L = I + strictly-lower(Lp),
+    // U = strictly-upper(Up) + diag(du); Lp, Up [D,D], du [1,D].
+    Var lu_compose(Var Lp, Var Up, Var du);
+
     // Rational-quadratic spline (Durkan et al. 2019) applied elementwise to x
     // [B,F], with theta [B, F*(3K-1)] holding for each column, in order, K
     // width logits, K height logits and K-1 interior derivative logits. The

@@ -1,0 +1,144 @@
+#include "orbit/flows/cfm.hpp"
+
+#include <cmath>
+#include <numbers>
+
+#include "orbit/core/error.hpp"
+#include "orbit/ot/exact.hpp"
+#include "orbit/ot/sinkhorn.hpp"
+
+namespace orbit::flows {
+
+nlohmann::json CfmConfig::to_json() const {
+    return {{"dim", dim},           {"hidden", hidden},     {"blocks", blocks}, {"freqs", freqs},
+            {"activation", activation}, {"coupling", coupling}, {"sigma", sigma},   {"sinkhorn_eps", sinkhorn_eps}};
+}
+
+CfmConfig CfmConfig::from_json(const nlohmann::json& j) {
+    CfmConfig c;
+    c.dim = j.at("dim").get<int>();
+    c.hidden = j.at("hidden").get<int>();
+    c.blocks = j.at("blocks").get<int>();
+    c.freqs = j.at("freqs").get<int>();
+    c.activation = j.at("activation").get<std::string>();
+    c.coupling = j.at("coupling").get<std::string>();
+    c.sigma = j.at("sigma").get<double>();
+    c.sinkhorn_eps = j.at("sinkhorn_eps").get<double>();
+    return c;
+}
+
+template <class T>
+VelocityField<T>::VelocityField(CfmConfig cfg, Rng& rng) : cfg_(std::move(cfg)) {
+    if (cfg_.dim < 1) throw Error("flow matching needs at least one dimension");
+    if (cfg_.hidden < 1 || cfg_.blocks < 0 || cfg_.freqs < 0 || cfg_.freqs > 16)
+        throw UsageError("flow matching: hidden >= 1, blocks >= 0 and 0 <= freqs <= 16 are required");
+    if (cfg_.coupling != "none" && cfg_.coupling != "exact" && cfg_.coupling != "sinkhorn")
+        throw UsageError("unknown coupling '" + cfg_.coupling + "' (expected none, exact or sinkhorn)");
+    if (!(cfg_.sigma >= 0) || !(cfg_.sinkhorn_eps > 0)) throw UsageError("sigma must be >= 0 and sinkhorn eps > 0");
+    net_ = nn::ResidualNet<T>("field", cfg_.dim + 1 + 2 * cfg_.freqs, cfg_.hidden, cfg_.dim, cfg_.blocks,
+                              nn::parse_activation(cfg_.activation), rng, -1.0);
+}
+
+template <class T>
+nn::ParamList<T> VelocityField<T>::params() {
+    nn::ParamList<T> out;
+    net_.params(out);
+    return out;
+}
+
+template <class T>
+Mat<T> VelocityField<T>::input(const Mat<T>& x, const Eigen::Matrix<T, Eigen::Dynamic, 1>& t) const {
+    const int D = cfg_.dim, F = cfg_.freqs;
+    Mat<T> in(x.rows(), D + 1 + 2 * F);
+    in.leftCols(D) = x;
+    in.col(D) = t;
+    for (int k = 0; k < F; ++k) {
+        const T w = T(std::numbers::pi * double(1 << k));
+        in.col(D + 1 + 2 * k) = (w * t.array()).sin().matrix();
+        in.col(D + 2 + 2 * k) = (w * t.array()).cos().matrix();
+    }
+    return in;
+}
+
+template <class T>
+Var VelocityField<T>::forward(Tape<T>& tape, Var in) {
+    return net_.forward(tape, in, nullptr);
+}
+
+template <class T>
+Mat<T> VelocityField<T>::velocity(const Mat<T>& x, double t) {
+    Tape<T> tape(false);
+    Eigen::Matrix<T, Eigen::Dynamic, 1> tv = Eigen::Matrix<T, Eigen::Dynamic, 1>::Constant(x.rows(), T(t));
+    return tape.value(forward(tape, tape.constant(input(x, tv))));
+}
+
+template <class T>
+Mat<T> VelocityField<T>::velocity_div(const Mat<T>& x, double t, Mat<T>& div) {
+    Eigen::Matrix<T, Eigen::Dynamic, 1> tv = Eigen::Matrix<T, Eigen::Dynamic, 1>::Constant(x.rows(), T(t));
+    std::vector<int> cols(static_cast<std::size_t>(cfg_.dim));
+    for (int j = 0; j < cfg_.dim; ++j) cols[static_cast<std::size_t>(j)] = j;
+    return net_.forward_with_trace(input(x, tv), cols, div);
+}
+
+template <class T>
+void VelocityField<T>::couple(Mat<T>& x0, Mat<T>& x1, Rng& rng) const {
+    if (cfg_.coupling == "none") return;
+    const Eigen::Index n = x0.rows();
+    require(x1.rows() == n, "flow matching: OT coupling needs equal batches");
+    Matrix cost(n, n);
+    for (Eigen::Index i = 0; i < n; ++i)
+        for (Eigen::Index j = 0; j < n; ++j) cost(i, j) = double((x0.row(i) - x1.row(j)).squaredNorm());
+    if (cfg_.coupling == "exact") {
+        const std::vector<int> perm = ot::assignment(cost);
+        Mat<T> matched(n, x1.cols());
+        for (Eigen::Index i = 0; i < n; ++i) matched.row(i) = x1.row(perm[static_cast<std::size_t>(i)]);
+        x1 = std::move(matched);
+        return;
+    }
+    // Sinkhorn: draw n pairs from the entropic plan (as torchcfm does).
+    ot::SinkhornOptions opt;
+    opt.eps = cfg_.sinkhorn_eps * cost.mean();
+    opt.plan = ot::PlanKind::Dense;
+    opt.max_iter = 200;
+    opt.tol = 1e-4;
+    const Vector a = Vector::Constant(n, 1.0 / double(n));
+    auto res = ot::sinkhorn(cost, a, a, opt);
+    require(res.plan.has_value() && res.finite, "flow matching: the Sinkhorn coupling failed");
+    const Matrix& P = *res.plan;
+    std::vector<double> cum(static_cast<std::size_t>(n * n));
+    double acc = 0;
+    for (Eigen::Index i = 0; i < n; ++i)
+        for (Eigen::Index j = 0; j < n; ++j) cum[static_cast<std::size_t>(i * n + j)] = (acc += std::max(0.0, P(i, j)));
+    Mat<T> a0(n, x0.cols()), a1(n, x1.cols());
+    for (Eigen::Index k = 0; k < n; ++k) {
+        const double u = rng.uniform() * acc;
+        const auto it = std::upper_bound(cum.begin(), cum.end(), u);
+        const Eigen::Index idx = std::min<Eigen::Index>(n * n - 1, it - cum.begin());
+        a0.row(k) = x0.row(idx / n);
+        a1.row(k) = x1.row(idx % n);
+    }
+    x0 = std::move(a0);
+    x1 = std::move(a1);
+}
+
+template <class T>
+Var VelocityField<T>::loss(Tape<T>& tape, const Mat<T>& x1_in, Rng& rng) {
+    const Eigen::Index n = x1_in.rows(), D = cfg_.dim;
+    require(x1_in.cols() == D, "flow matching: batch has the wrong number of columns");
+    Mat<T> x0(n, D), x1 = x1_in;
+    for (Eigen::Index i = 0; i < x0.size(); ++i) x0.data()[i] = T(rng.normal());
+    couple(x0, x1, rng);
+    Eigen::Matrix<T, Eigen::Dynamic, 1> t(n);
+    for (Eigen::Index i = 0; i < n; ++i) t(i) = T(rng.uniform());
+    Mat<T> xt = (x1.array().colwise() * t.array() + x0.array().colwise() * (T(1) - t.array())).matrix();
+    if (cfg_.sigma > 0)
+        for (Eigen::Index i = 0; i < xt.size(); ++i) xt.data()[i] += T(cfg_.sigma * rng.normal());
+    Var v = forward(tape, tape.constant(input(xt, t)));
+    Var u = tape.constant(x1 - x0);
+    return tape.mean(tape.square(tape.sub(v, u)));
+}
+
+template class VelocityField<float>;
+template class VelocityField<double>;
+
+}  // namespace orbit::flows

@@ -1,0 +1,507 @@
+#include "orbit/flows/model.hpp"
+
+#include <Eigen/Core>
+#include <cmath>
+#include <exception>
+#include <mutex>
+#include <numbers>
+#include <set>
+
+#include "orbit/core/error.hpp"
+#include "orbit/core/parallel.hpp"
+#include "orbit/core/timer.hpp"
+#include "orbit/nn/store.hpp"
+
+namespace orbit::flows {
+
+namespace {
+
+constexpr const char* kFormat = "orbit-flow/1";
+
+// Runs body(c) for every chunk in parallel and rethrows the first exception outside the parallel region.
+void for_chunks(std::int64_t rows, std::int64_t chunk, const std::function<void(std::int64_t, std::int64_t, std::int64_t)>& body) {
+    const std::int64_t n = (rows + chunk - 1) / chunk;
+    std::exception_ptr err;
+    std::mutex mu;
+    parallel_for(n, [&](std::int64_t c) {
+        try {
+            body(c, c * chunk, std::min(rows, (c + 1) * chunk));
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(mu);
+            if (!err) err = std::current_exception();
+        }
+    });
+    if (err) std::rethrow_exception(err);
+}
+
+template <class J>
+void take(const nlohmann::json& o, const char* key, J& out, std::set<std::string>& used) {
+    if (o.contains(key)) {
+        out = o.at(key).get<J>();
+        used.insert(key);
+    }
+}
+
+}  // namespace
+
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
+void check_training_data(const Points& x, int batch, const std::string& what) {
+    if (x.rows() == 0 || x.cols() == 0) throw Error(what + ": no data (" + std::to_string(x.rows()) + " rows)");
+    for (Eigen::Index i = 0; i < x.rows(); ++i)
+        for (Eigen::Index j = 0; j < x.cols(); ++j)
+            if (!std::isfinite(x(i, j)))
+                throw Error(what + ": row " + std::to_string(i) + " column " + std::to_string(j) +
+                            " is NaN or infinite; remove or impute such rows before training");
+    for (Eigen::Index j = 0; j < x.cols(); ++j) {
+        const double lo = x.col(j).minCoeff(), hi = x.col(j).maxCoeff();
+        if (hi - lo <= 1e-12 * std::max(1.0, std::abs(hi)))
+            throw Error(what + ": column " + std::to_string(j) + " is constant (" + std::to_string(lo) +
+                        "); a density needs variation in every column, drop it first");
+    }
+    if (batch > 0 && x.rows() < batch)
+        throw Error(what + ": " + std::to_string(x.rows()) + " training rows, fewer than the batch size " +
+                    std::to_string(batch) + " (lower --batch or --val)");
+}
+
+void split_rows(const Points& x, double val_fraction, std::uint64_t seed, Points& train, Points& val) {
+    require(val_fraction >= 0 && val_fraction < 1, "the validation fraction must lie in [0, 1)");
+    const std::int64_t n = x.rows();
+    const std::int64_t nv = static_cast<std::int64_t>(std::floor(val_fraction * double(n)));
+    Rng rng(seed, 0x5b117);
+    auto perm = rng.permutation(n);
+    train.resize(n - nv, x.cols());
+    val.resize(nv, x.cols());
+    for (std::int64_t i = 0; i < n - nv; ++i) train.row(i) = x.row(perm[static_cast<std::size_t>(i)]);
+    for (std::int64_t i = 0; i < nv; ++i) val.row(i) = x.row(perm[static_cast<std::size_t>(n - nv + i)]);
+}
+
+Model Model::create(const std::string& kind, const nlohmann::json& options, const Points& train, std::uint64_t seed) {
+    Model m;
+    m.kind_ = kind;
+    m.seed_ = seed;
+    const int D = static_cast<int>(train.cols());
+    require(train.rows() >= 2, "training data needs at least 2 rows");
+    m.mean_ = train.colwise().mean();
+    m.std_ = ((train.rowwise() - m.mean_).array().square().colwise().sum() / double(train.rows() - 1)).sqrt();
+    for (int j = 0; j < D; ++j)
+        require(m.std_(j) > 0, "column " + std::to_string(j) + " is constant; a density needs variation in every column");
+    std::set<std::string> used;
+    Rng rng(seed, 0x1417);
+    if (kind == "nsf" || kind == "realnvp") {
+        CouplingConfig c;
+        c.dim = D;
+        c.transform = kind == "nsf" ? "spline" : "affine";
+        take(options, "layers", c.layers, used);
+        take(options, "hidden", c.hidden, used);
+        take(options, "blocks", c.blocks, used);
+        take(options, "bins", c.bins, used);
+        take(options, "tail_bound", c.tail_bound, used);
+        take(options, "scale_clamp", c.scale_clamp, used);
+        take(options, "permutation", c.permutation, used);
+        take(options, "actnorm", c.actnorm, used);
+        take(options, "lu", c.lu, used);
+        take(options, "dropout", c.dropout, used);
+        take(options, "activation", c.activation, used);
+        m.flow_ = std::make_unique<CouplingFlow<float>>(c, rng);
+        if (c.actnorm) m.flow_->init_actnorm(m.standardize(train.topRows(std::min<Eigen::Index>(train.rows(), 1024))));
+    } else if (kind == "cfm" || kind == "ot-cfm") {
+        CfmConfig c;
+        c.dim = D;
+        c.coupling = kind == "cfm" ? "none" : "exact";
+        take(options, "hidden", c.hidden, used);
+        take(options, "blocks", c.blocks, used);
+        take(options, "freqs", c.freqs, used);
+        take(options, "activation", c.activation, used);
+        take(options, "coupling", c.coupling, used);
+        take(options, "sigma", c.sigma, used);
+        take(options, "sinkhorn_eps", c.sinkhorn_eps, used);
+        if (kind == "cfm" && c.coupling != "none") throw UsageError("--coupling applies to --model ot-cfm");
+        if (kind == "ot-cfm" && c.coupling == "none") throw UsageError("ot-cfm needs --coupling exact or sinkhorn");
+        m.field_ = std::make_unique<VelocityField<float>>(c, rng);
+    } else {
+        throw UsageError("unknown model '" + kind + "' (expected nsf, realnvp, cfm or ot-cfm)");
+    }
+    for (auto& [k, v] : options.items())
+        if (!used.count(k)) throw UsageError("option '" + k + "' does not apply to a " + kind + " model");
+    return m;
+}
+
+nn::ParamList<float> Model::params() const {
+    return flow_ ? flow_->params() : field_->params();
+}
+
+std::int64_t Model::parameter_count() const {
+    std::int64_t n = 0;
+    for (auto* p : params()) n += p->value.size();
+    return n;
+}
+
+std::int64_t Model::steps_done() const { return opt_ ? opt_->steps() : 0; }
+
+nlohmann::json Model::config() const {
+    nlohmann::json j = {{"format", kFormat}, {"kind", kind_}, {"dim", dim()}};
+    j["architecture"] = flow_ ? flow_->config().to_json() : field_->config().to_json();
+    return j;
+}
+
+void Model::check_dim(const Points& x, const std::string& what) const {
+    if (x.cols() != dim())
+        throw Error(what + " has " + std::to_string(x.cols()) + " columns but the model was trained on " +
+                    std::to_string(dim()) + "-dimensional data");
+}
+
+Mat<float> Model::standardize(const Points& x) const {
+    return ((x.rowwise() - mean_).array().rowwise() / std_.array()).cast<float>().matrix();
+}
+
+Points Model::unstandardize(const Mat<float>& z) const {
+    Points x = z.cast<double>();
+    x = (x.array().rowwise() * std_.array()).matrix();
+    x.rowwise() += mean_;
+    return x;
+}
+
+double Model::log_std_sum() const { return std_.array().log().sum(); }
+
+nlohmann::json Model::train(const Points& train, const Points& val, const TrainOptions& o,
+                            const std::function<void(const EpochInfo&)>& on_epoch) {
+    check_dim(train, "the training data");
+    if (val.rows() > 0) check_dim(val, "the validation data");
+    require(o.batch >= 1 && o.epochs >= 0 && o.lr > 0, "training needs batch >= 1, epochs >= 0 and lr > 0");
+    if (train.rows() < o.batch)
+        throw Error("the training split has " + std::to_string(train.rows()) + " rows, fewer than the batch size " +
+                    std::to_string(o.batch));
+    // One thread for the networks: Eigen's blocking depends on its thread count,
+    // and training must give the same bits whatever -j says.
+    Eigen::setNbThreads(1);
+    auto ps = params();
+    nn::AdamOptions ao;
+    ao.lr = o.lr;
+    ao.weight_decay = o.weight_decay;
+    {
+        auto fresh = std::make_unique<nn::Adam<float>>(ps, ao);
+        if (opt_) {  // resumed: keep the moments and the step count
+            fresh->m() = opt_->m();
+            fresh->v() = opt_->v();
+            fresh->set_steps(opt_->steps());
+        }
+        opt_ = std::move(fresh);
+    }
+    stopper_.patience = o.patience;
+    const Mat<float> xs = standardize(train);
+    const std::int64_t n = xs.rows(), B = o.batch, spe = n / B;
+    const std::int64_t total = std::int64_t(o.epochs) * spe;
+    const double shift = log_std_sum();
+    Timer timer;
+    double train_seconds = 0;
+    std::int64_t run_steps = 0;
+    int run_epochs = 0;
+    bool stopped = false;
+    for (auto key : {"train_loss", "val_loss", "lr", "seconds"})
+        if (!history_.contains(key)) history_[key] = nlohmann::json::array();
+    Mat<float> xb(B, xs.cols());
+    while (epoch_ < o.epochs) {
+        Timer et;
+        Rng shuffle(seed_, mix64(0x5eed, std::uint64_t(epoch_)));
+        const auto perm = shuffle.permutation(n);
+        double sum = 0;
+        double lr = o.lr;
+        for (std::int64_t s = 0; s < spe; ++s) {
+            for (std::int64_t i = 0; i < B; ++i) xb.row(i) = xs.row(perm[static_cast<std::size_t>(s * B + i)]);
+            Rng rng(seed_, mix64(std::uint64_t(epoch_) + 1, std::uint64_t(s) + 1));
+            Tape<float> tape(true);
+            Var loss;
+            if (flow_) loss = tape.scale(tape.mean(flow_->log_prob(tape, tape.constant(xb), &rng)), -1.0f);
+            else loss = field_->loss(tape, xb, rng);
+            opt_->zero_grad();
+            tape.backward(loss);
+            const double lv = double(tape.value(loss)(0, 0));
+            if (!std::isfinite(lv))
+                throw Error("training diverged at epoch " + std::to_string(epoch_ + 1) + " (loss is NaN or inf); lower --lr");
+            if (o.clip > 0) nn::clip_grad_norm(ps, o.clip);
+            lr = o.cosine ? nn::cosine_lr(o.lr, o.lr_min, opt_->steps(), total) : o.lr;
+            opt_->step(lr);
+            sum += lv;
+            ++run_steps;
+        }
+        train_seconds += et.seconds();
+        EpochInfo info;
+        info.epoch = epoch_ + 1;
+        info.epochs = o.epochs;
+        info.train_loss = sum / double(std::max<std::int64_t>(1, spe)) + (flow_ ? shift : 0.0);
+        info.val_loss = val.rows() > 0 ? loss(val, seed_) : info.train_loss;
+        info.lr = lr;
+        info.seconds = et.seconds();
+        history_["train_loss"].push_back(info.train_loss);
+        history_["val_loss"].push_back(info.val_loss);
+        history_["lr"].push_back(info.lr);
+        history_["seconds"].push_back(info.seconds);
+        ++epoch_;
+        ++run_epochs;
+        if (stopper_.improved(info.val_loss) && o.patience > 0) {
+            best_.clear();
+            for (auto* p : ps) best_.push_back(p->value);
+        }
+        if (on_epoch) on_epoch(info);
+        if (stopper_.stop()) {
+            stopped = true;
+            break;
+        }
+        if (o.stop_after > 0 && run_epochs >= o.stop_after) break;
+    }
+    const bool finished = stopped || epoch_ >= o.epochs;
+    if (finished && o.patience > 0 && best_.size() == ps.size())
+        for (std::size_t i = 0; i < ps.size(); ++i) ps[i]->value = best_[i];
+    nlohmann::json rep = {{"epochs_run", run_epochs},
+                          {"epochs_done", epoch_},
+                          {"steps", run_steps},
+                          {"seconds", timer.seconds()},
+                          {"train_seconds", train_seconds},
+                          {"steps_per_second", train_seconds > 0 ? double(run_steps) / train_seconds : 0.0},
+                          {"stopped_early", stopped},
+                          {"finished", finished},
+                          {"best_val_loss", stopper_.best}};
+    const auto& tl = history_["train_loss"];
+    if (!tl.empty()) {
+        rep["final_train_loss"] = tl.back();
+        rep["final_val_loss"] = history_["val_loss"].back();
+    }
+    rep["loss"] = flow_ ? "negative log-likelihood (nats, data coordinates)" : "flow-matching mean squared error";
+    return rep;
+}
+
+double Model::loss(const Points& x, std::uint64_t seed) const {
+    check_dim(x, "the data");
+    if (x.rows() == 0) return 0.0;
+    if (flow_) return -log_prob(x).mean();
+    const Mat<float> xs = standardize(x);
+    const std::int64_t chunk = 1024, nc = (xs.rows() + chunk - 1) / chunk;
+    std::vector<double> part(static_cast<std::size_t>(nc));
+    for_chunks(xs.rows(), chunk, [&](std::int64_t c, std::int64_t b, std::int64_t e) {
+        Rng rng(seed, mix64(0xc0ffee, std::uint64_t(c)));
+        Tape<float> tape(false);
+        part[static_cast<std::size_t>(c)] =
+            double(tape.value(field_->loss(tape, xs.middleRows(b, e - b), rng))(0, 0)) * double(e - b);
+    });
+    double s = 0;
+    for (double p : part) s += p;
+    return s / double(xs.rows());
+}
+
+Vector Model::log_prob(const Points& x, const InferOptions& o) const {
+    check_dim(x, "the data");
+    const Mat<float> xs = standardize(x);
+    Vector out(x.rows());
+    const double shift = log_std_sum();
+    const int D = dim();
+    for_chunks(xs.rows(), o.chunk, [&](std::int64_t, std::int64_t b, std::int64_t e) {
+        if (flow_) {
+            Tape<float> tape(false);
+            const Mat<float>& lp = tape.value(flow_->log_prob(tape, tape.constant(xs.middleRows(b, e - b))));
+            for (std::int64_t i = b; i < e; ++i) out(i) = double(lp(i - b, 0)) - shift;
+            return;
+        }
+        // state [x, l] from t = 1 back to 0 with dl/dt = div v; log p1(x) = log N(x(0)) + l(0)
+        Mat<float> s(e - b, D + 1);
+        s.leftCols(D) = xs.middleRows(b, e - b);
+        s.col(D).setZero();
+        auto f = [&](double t, const Mat<float>& y, Mat<float>& dy) {
+            Mat<float> div;
+            dy.resize(y.rows(), y.cols());
+            dy.leftCols(D) = field_->velocity_div(y.leftCols(D), t, div);
+            dy.col(D) = div.col(0);
+        };
+        integrate(f, s, 1.0, 0.0, o.ode);
+        const double c = -0.5 * D * std::log(2 * std::numbers::pi);
+        for (std::int64_t i = b; i < e; ++i)
+            out(i) = c - 0.5 * double(s.row(i - b).head(D).squaredNorm()) + double(s(i - b, D)) - shift;
+    });
+    return out;
+}
+
+Points Model::to_latent(const Points& x, const InferOptions& o) const {
+    check_dim(x, "the data");
+    const Mat<float> xs = standardize(x);
+    Points z(x.rows(), dim());
+    for_chunks(xs.rows(), o.chunk, [&](std::int64_t, std::int64_t b, std::int64_t e) {
+        Mat<float> s = xs.middleRows(b, e - b);
+        if (flow_) {
+            Tape<float> tape(false);
+            s = tape.value(flow_->forward(tape, tape.constant(s)).first);
+        } else {
+            integrate([&](double t, const Mat<float>& y, Mat<float>& dy) { dy = field_->velocity(y, t); }, s, 1.0, 0.0,
+                      o.ode);
+        }
+        z.middleRows(b, e - b) = s.cast<double>();
+    });
+    return z;
+}
+
+Points Model::from_latent(const Points& z, const InferOptions& o) const {
+    check_dim(z, "the latent data");
+    Points x(z.rows(), dim());
+    const Mat<float> zs = z.cast<float>();
+    for_chunks(zs.rows(), o.chunk, [&](std::int64_t, std::int64_t b, std::int64_t e) {
+        Mat<float> s = zs.middleRows(b, e - b);
+        if (flow_) s = flow_->inverse(s);
+        else
+            integrate([&](double t, const Mat<float>& y, Mat<float>& dy) { dy = field_->velocity(y, t); }, s, 0.0, 1.0,
+                      o.ode);
+        x.middleRows(b, e - b) = unstandardize(s);
+    });
+    return x;
+}
+
+Points Model::sample(std::int64_t n, std::uint64_t seed, const InferOptions& o) const {
+    require(n >= 1, "the number of samples must be >= 1");
+    Points z(n, dim());
+    // one stream per chunk of 4096 rows, whatever the chunk used for the work
+    const std::int64_t zc = 4096;
+    parallel_for((n + zc - 1) / zc, [&](std::int64_t c) {
+        Rng rng(seed, mix64(0x5a3b1e, std::uint64_t(c)));
+        for (std::int64_t i = c * zc; i < std::min(n, (c + 1) * zc); ++i)
+            for (int j = 0; j < dim(); ++j) z(i, j) = rng.normal();
+    });
+    return from_latent(z, o);
+}
+
+Matrix Model::log_prob_grid(double x0, double x1, double y0, double y1, int n, const InferOptions& o) const {
+    require(dim() == 2, "density grids need a 2-D model");
+    require(n >= 2, "grid size must be >= 2");
+    Points g(std::int64_t(n) * n, 2);
+    for (int iy = 0; iy < n; ++iy)
+        for (int ix = 0; ix < n; ++ix) {
+            g(std::int64_t(iy) * n + ix, 0) = x0 + (x1 - x0) * (ix + 0.5) / n;
+            g(std::int64_t(iy) * n + ix, 1) = y0 + (y1 - y0) * (iy + 0.5) / n;
+        }
+    Vector lp = log_prob(g, o);
+    Matrix out(n, n);
+    for (int iy = 0; iy < n; ++iy)
+        for (int ix = 0; ix < n; ++ix) out(iy, ix) = lp(std::int64_t(iy) * n + ix);
+    return out;
+}
+
+void Model::save(h5::File& file, bool with_state) const {
+    file.create_group("/model");
+    file.set_attr_json("/model", "config", config());
+    h5::Array<double> a;
+    a.shape = {static_cast<std::size_t>(dim())};
+    a.data.assign(mean_.data(), mean_.data() + dim());
+    file.write("/model/mean", a);
+    a.data.assign(std_.data(), std_.data() + dim());
+    file.write("/model/std", a);
+    nn::save_params(file, "/model/weights", params());
+    nlohmann::json tr = {{"epoch", epoch_}, {"seed", seed_}, {"steps", steps_done()},
+                         {"best_val_loss", std::isfinite(stopper_.best) ? nlohmann::json(stopper_.best) : nlohmann::json()},
+                         {"bad_epochs", stopper_.bad_epochs}, {"history", history_}};
+    file.set_attr_json("/model", "training", tr);
+    if (with_state && opt_) {
+        nn::save_mats(file, "/model/optimizer/m", opt_->m());
+        nn::save_mats(file, "/model/optimizer/v", opt_->v());
+        if (!best_.empty()) nn::save_mats(file, "/model/best", best_);
+    }
+}
+
+Model Model::load(const std::string& path) {
+    auto f = h5::File::open_read(path);
+    return load(f);
+}
+
+Model Model::load(const h5::File& file) {
+    const std::string where = file.name();
+    if (!file.exists("/model") || !file.has_attr("/model", "config"))
+        throw Error(where + ": not an orbit flow model (no /model group with a config attribute)");
+    nlohmann::json cfg;
+    try {
+        cfg = file.attr_json("/model", "config");
+        if (cfg.value("format", "") != kFormat) throw Error("format is '" + cfg.value("format", "") + "'");
+    } catch (const std::exception& e) {
+        throw Error(where + ": /model config is not an " + std::string(kFormat) + " model: " + e.what());
+    }
+    Model m;
+    try {
+        m.kind_ = cfg.at("kind").get<std::string>();
+        Rng rng(0, 0);
+        if (m.kind_ == "nsf" || m.kind_ == "realnvp")
+            m.flow_ = std::make_unique<CouplingFlow<float>>(CouplingConfig::from_json(cfg.at("architecture")), rng);
+        else if (m.kind_ == "cfm" || m.kind_ == "ot-cfm")
+            m.field_ = std::make_unique<VelocityField<float>>(CfmConfig::from_json(cfg.at("architecture")), rng);
+        else
+            throw Error("unknown kind '" + m.kind_ + "'");
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(where + ": /model config is incomplete: " + e.what());
+    }
+    const int D = cfg.at("dim").get<int>();
+    auto mean = file.read<double>("/model/mean", 1), sd = file.read<double>("/model/std", 1);
+    if (int(mean.size()) != D || int(sd.size()) != D)
+        throw Error(where + ": /model/mean and /model/std must hold " + std::to_string(D) + " values");
+    m.mean_ = Eigen::Map<Eigen::RowVectorXd>(mean.data.data(), D);
+    m.std_ = Eigen::Map<Eigen::RowVectorXd>(sd.data.data(), D);
+    for (int j = 0; j < D; ++j)
+        if (!(m.std_(j) > 0) || !std::isfinite(m.mean_(j))) throw Error(where + ": /model/std must be positive and finite");
+    auto ps = m.params();
+    nn::load_params(file, "/model/weights", ps);
+    if (file.has_attr("/model", "training")) {
+        auto tr = file.attr_json("/model", "training");
+        m.epoch_ = tr.value("epoch", 0);
+        m.seed_ = tr.value("seed", std::uint64_t(0));
+        m.history_ = tr.value("history", nlohmann::json::object());
+        if (tr.contains("best_val_loss") && tr["best_val_loss"].is_number()) m.stopper_.best = tr["best_val_loss"].get<double>();
+        m.stopper_.bad_epochs = tr.value("bad_epochs", 0);
+        if (file.exists("/model/optimizer/m")) {
+            m.opt_ = std::make_unique<nn::Adam<float>>(ps, nn::AdamOptions{});
+            nn::load_mats(file, "/model/optimizer/m", m.opt_->m());
+            nn::load_mats(file, "/model/optimizer/v", m.opt_->v());
+            m.opt_->set_steps(tr.value("steps", std::int64_t(0)));
+        }
+        if (file.exists("/model/best")) {
+            for (auto* p : ps) m.best_.push_back(p->value);
+            nn::load_mats(file, "/model/best", m.best_);
+        }
+    }
+    return m;
+}
+
+Points toy_data(const std::string& name, std::int64_t n, std::uint64_t seed) {
+    require(n >= 1, "toy data needs n >= 1");
+    Rng rng(seed, 0x70e);
+    Points x(n, 2);
+    if (name == "checkerboard") {
+        for (std::int64_t i = 0; i < n; ++i) {
+            const double x1 = rng.uniform() * 4 - 2;
+            const double x2 = rng.uniform() - double(rng.below(2)) * 2 + std::fmod(std::floor(x1) + 4, 2.0);
+            x(i, 0) = 2 * x1;
+            x(i, 1) = 2 * x2;
+        }
+    } else if (name == "moons") {
+        for (std::int64_t i = 0; i < n; ++i) {
+            const double t = std::numbers::pi * rng.uniform();
+            double a, b;
+            if (i % 2 == 0) {
+                a = std::cos(t);
+                b = std::sin(t);
+            } else {
+                a = 1 - std::cos(t);
+                b = 1 - std::sin(t) - 0.5;
+            }
+            x(i, 0) = 2 * (a + 0.1 * rng.normal()) - 1;
+            x(i, 1) = 2 * (b + 0.1 * rng.normal()) - 0.2;
+        }
+    } else if (name == "8gaussians") {
+        const double r = 1 / std::sqrt(2.0);
+        const double cx[8] = {1, -1, 0, 0, r, r, -r, -r}, cy[8] = {0, 0, 1, -1, r, -r, r, -r};
+        for (std::int64_t i = 0; i < n; ++i) {
+            const auto k = rng.below(8);
+            x(i, 0) = (0.5 * rng.normal() + 4 * cx[k]) / 1.414;
+            x(i, 1) = (0.5 * rng.normal() + 4 * cy[k]) / 1.414;
+        }
+    } else {
+        throw UsageError("unknown toy data '" + name + "' (expected checkerboard, moons or 8gaussians)");
+    }
+    return x;
+}
+
+}  // namespace orbit::flows

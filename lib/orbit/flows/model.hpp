@@ -1,0 +1,119 @@
+#pragma once
+// A density model as the tools see it: a coupling flow (nsf, realnvp) or a
+// flow-matching field (cfm, ot-cfm) in float32, behind the standardization
+// of the training data, with training, sampling, log-densities, the latent
+// map both ways, and saving/loading under /model in HDF5 (configuration and
+// training state as JSON attributes, weights and Adam moments as datasets),
+// so a saved model can be resumed.
+//
+// Determinism: training runs on one thread and draws every random number from
+// a stream named by (seed, epoch, step); inference splits rows into fixed
+// chunks, each with its own stream, run in parallel. The same seed gives the
+// same bits for any thread count.
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "orbit/core/types.hpp"
+#include "orbit/flows/cfm.hpp"
+#include "orbit/flows/coupling.hpp"
+#include "orbit/io/h5.hpp"
+#include "orbit/nn/optim.hpp"
+
+namespace orbit::flows {
+
+struct TrainOptions {
+    int epochs = 100;
+    int batch = 256;
+    double lr = 1e-3;
+    double lr_min = 0.0;
+    bool cosine = true;
+    double weight_decay = 0.0;  // AdamW when > 0
+    double clip = 5.0;          // global gradient norm (0: off)
+    int patience = 0;           // early stopping on the validation loss (0: off)
+    int stop_after = 0;         // stop after this many epochs of this run (resume later); 0: off
+    std::uint64_t seed = 0;
+};
+
+struct EpochInfo {
+    int epoch = 0, epochs = 0;
+    double train_loss = 0, val_loss = 0, lr = 0, seconds = 0;
+};
+
+struct InferOptions {
+    OdeOptions ode;                 // flow matching only
+    std::int64_t chunk = 4096;      // rows per parallel work item
+};
+
+class Model {
+public:
+    // kind: nsf | realnvp | cfm | ot-cfm. options: architecture keys (layers, hidden,
+    // blocks, bins, tail_bound, permutation, actnorm, lu, dropout, activation,
+    // freqs, sigma, coupling, sinkhorn_eps); unknown keys are errors.
+    static Model create(const std::string& kind, const nlohmann::json& options, const Points& train,
+                        std::uint64_t seed);
+    // Reads /model from an orbit model file ("-" reads stdin).
+    static Model load(const h5::File& file);
+    static Model load(const std::string& path);
+    // Writes /model into the file (with the optimizer state when with_state).
+    void save(h5::File& file, bool with_state = true) const;
+
+    Model(Model&&) noexcept;
+    Model& operator=(Model&&) noexcept;
+    ~Model();
+
+    const std::string& kind() const { return kind_; }
+    int dim() const { return static_cast<int>(mean_.size()); }
+    bool is_cfm() const { return static_cast<bool>(field_); }
+    nlohmann::json config() const;
+    const nlohmann::json& history() const { return history_; }
+    int epochs_done() const { return epoch_; }
+    std::int64_t steps_done() const;
+    std::int64_t parameter_count() const;
+
+    // Trains from the current state up to opt.epochs; on_epoch is called after each epoch.
+    // Returns the training report (also merged into history()).
+    nlohmann::json train(const Points& train, const Points& val, const TrainOptions& opt,
+                         const std::function<void(const EpochInfo&)>& on_epoch = {});
+
+    // Log-density of each row in data coordinates.
+    Vector log_prob(const Points& x, const InferOptions& o = {}) const;
+    Points sample(std::int64_t n, std::uint64_t seed, const InferOptions& o = {}) const;
+    // Data -> latent (standard normal) and back.
+    Points to_latent(const Points& x, const InferOptions& o = {}) const;
+    Points from_latent(const Points& z, const InferOptions& o = {}) const;
+    // Mean flow-matching (or negative log-likelihood) loss over rows, with a fixed stream.
+    double loss(const Points& x, std::uint64_t seed) const;
+    // log p on an n x n grid over [x0,x1] x [y0,y1] (2-D models), row 0 at y0.
+    Matrix log_prob_grid(double x0, double x1, double y0, double y1, int n, const InferOptions& o = {}) const;
+
+private:
+    Model() = default;
+    std::string kind_;
+    std::unique_ptr<CouplingFlow<float>> flow_;
+    std::unique_ptr<VelocityField<float>> field_;
+    Eigen::RowVectorXd mean_, std_;
+    std::unique_ptr<nn::Adam<float>> opt_;
+    std::vector<Mat<float>> best_;  // best parameters so far (early stopping)
+    nn::EarlyStopping stopper_;
+    int epoch_ = 0;
+    std::uint64_t seed_ = 0;
+    nlohmann::json history_ = nlohmann::json::object();
+    nn::ParamList<float> params() const;
+    void check_dim(const Points& x, const std::string& what) const;
+    Mat<float> standardize(const Points& x) const;
+    Points unstandardize(const Mat<float>& z) const;
+    double log_std_sum() const;
+};
+
+// Splits rows into a training and a validation set with a seeded shuffle.
+void split_rows(const Points& x, double val_fraction, std::uint64_t seed, Points& train, Points& val);
+
+// Checks data for training: finite, enough rows, no constant column. `what` names the source.
+void check_training_data(const Points& x, int batch, const std::string& what);
+
+// 2-D toy distributions (FFJORD's definitions): checkerboard, moons, 8gaussians.
+Points toy_data(const std::string& name, std::int64_t n, std::uint64_t seed);
+
+}  // namespace orbit::flows
