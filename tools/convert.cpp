@@ -51,7 +51,12 @@ int main(int argc, char** argv) {
         if (sample > 0) {
             if (in.faces.rows() == 0)
                 throw orbit::Error(input + ": --sample needs a mesh with faces, this input has only points");
-            auto s = orbit::geometry::sample_surface(sets[0].points, in.faces, sample, app.rng(0));
+            orbit::geometry::SurfaceSamples s;
+            try {
+                s = orbit::geometry::sample_surface(sets[0].points, in.faces, sample, app.rng(0));
+            } catch (const orbit::Error& e) {
+                throw orbit::Error(input + ": " + e.what());
+            }
             sets[0] = orbit::io::PointSet{std::move(s.points), std::move(s.normals), {}, {}};
             in.faces.resize(0, 3);
         }
@@ -61,6 +66,8 @@ int main(int argc, char** argv) {
         std::int64_t total = 0;
         for (auto& p : sets.items) total += p.points.rows();
         const bool normals = sets[0].normals.rows() == sets[0].points.rows();
+        const auto dimension = sets[0].points.cols();
+        const auto faces = in.faces.rows();
         if (to_hdf5) {
             orbit::io::Output o(out, "pointset");
             o.add_history_lines(sets.history);
@@ -88,15 +95,16 @@ int main(int argc, char** argv) {
                             static_cast<std::size_t>(sets[0].points.cols())});
         } else {
             if (fmt::extension(out) == ".npy" && normals) orbit::log::warn("NPY output holds the points only; normals dropped");
-            fmt::write_shape(out, fmt::Shape{sets[0].points, normals ? sets[0].normals : orbit::Points(), in.faces, in.columns});
+            fmt::write_shape(out, fmt::Shape{std::move(sets[0].points), normals ? std::move(sets[0].normals) : orbit::Points(),
+                                             std::move(in.faces), std::move(in.columns)});
         }
         auto& js = app.summary();
         js["input"] = input;
         js["output"] = out;
         js["clouds"] = sets.size();
         js["points"] = total;
-        js["dimension"] = sets[0].points.cols();
-        js["faces"] = in.faces.rows();
+        js["dimension"] = dimension;
+        js["faces"] = faces;
         js["normals"] = normals;
         js["seconds"] = timer.seconds();
         orbit::log::detail("wrote " + std::to_string(total) + " points to " + out);

@@ -1,6 +1,7 @@
 #include "orbit/io/formats.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string_view>
@@ -28,14 +30,22 @@ using u64 = std::uint64_t;
 // ---------------------------------------------------------------------------
 // Whole-file input: one read, no initialisation of the buffer.
 
+// The file is mapped rather than copied: reading a large binary file then
+// costs no more than the conversion into the destination matrix.
 struct Bytes {
-    std::unique_ptr<char[]> data;
+    const char* ptr = nullptr;
     std::size_t size = 0;
-    const char* begin() const { return data.get(); }
-    const char* end() const { return data.get() + size; }
+    Bytes() = default;
+    Bytes(const Bytes&) = delete;
+    Bytes& operator=(const Bytes&) = delete;
+    ~Bytes() {
+        if (ptr) ::munmap(const_cast<char*>(ptr), size);
+    }
+    const char* begin() const { return ptr; }
+    const char* end() const { return ptr + size; }
 };
 
-Bytes read_all(const std::string& path) {
+void read_all(const std::string& path, Bytes& b) {
     int fd = ::open(path.c_str(), O_RDONLY);
     if (fd < 0) throw Error("cannot open '" + path + "': " + std::strerror(errno));
     struct stat st {};
@@ -43,21 +53,17 @@ Bytes read_all(const std::string& path) {
         ::close(fd);
         throw Error("cannot read '" + path + "': not a regular file");
     }
-    Bytes b;
-    b.size = static_cast<std::size_t>(st.st_size);
-    b.data.reset(new char[b.size + 1]);
-    std::size_t got = 0;
-    while (got < b.size) {
-        ssize_t r = ::read(fd, b.data.get() + got, b.size - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        got += static_cast<std::size_t>(r);
+    if (st.st_size == 0) {
+        ::close(fd);
+        throw Error(path + ": file is empty");
     }
+    void* m = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    int err = errno;
     ::close(fd);
-    if (got != b.size) throw Error("cannot read '" + path + "': short read");
-    b.data[b.size] = '\0';
-    if (b.size == 0) throw Error(path + ": file is empty");
-    return b;
+    if (m == MAP_FAILED) throw Error("cannot read '" + path + "': " + std::strerror(err));
+    ::madvise(m, static_cast<std::size_t>(st.st_size), MADV_SEQUENTIAL);
+    b.ptr = static_cast<const char*>(m);
+    b.size = static_cast<std::size_t>(st.st_size);
 }
 
 // ---------------------------------------------------------------------------
@@ -85,7 +91,12 @@ void on_signal(int sig) {
     std::raise(sig);
 }
 
-void write_atomic(const std::string& path, const std::string& header, const char* body, std::size_t body_size) {
+// Receives the bytes of an output in pieces.
+using Put = std::function<void(const char*, std::size_t)>;
+
+// Writes what `produce` emits to a temporary file in the destination folder,
+// then renames it into place; on any failure the temporary file is removed.
+void write_atomic(const std::string& path, const std::function<void(const Put&)>& produce) {
     namespace fs = std::filesystem;
     fs::path p(path);
     fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
@@ -109,19 +120,33 @@ void write_atomic(const std::string& path, const std::string& header, const char
         g_temp_used = 0;
         for (int i = 0; i < 3; ++i) ::sigaction(kSignals[i], &g_previous[i], nullptr);
     };
-    auto put = [&](const char* p, std::size_t n) {
-        while (n > 0) {
+    bool ok = true;
+    int err = 0;
+    Put put = [&](const char* p, std::size_t n) {
+        while (ok && n > 0) {
             ssize_t w = ::write(fd, p, n);
             if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) return false;
+            if (w <= 0) {
+                ok = false;
+                err = w < 0 ? errno : ENOSPC;
+                return;
+            }
             p += w;
             n -= static_cast<std::size_t>(w);
         }
-        return true;
     };
-    bool ok = put(header.data(), header.size()) && put(body, body_size);
-    int err = errno;
-    ok = (::close(fd) == 0) && ok;
+    try {
+        produce(put);
+    } catch (...) {
+        ::close(fd);
+        ::unlink(buf.data());
+        restore();
+        throw;
+    }
+    if (::close(fd) != 0 && ok) {
+        ok = false;
+        err = errno;
+    }
     if (!ok || std::rename(buf.data(), path.c_str()) != 0) {
         if (ok) err = errno;
         ::unlink(buf.data());
@@ -130,6 +155,31 @@ void write_atomic(const std::string& path, const std::string& header, const char
     }
     restore();
 }
+
+// Collects small writes into 1 MiB pieces, so large outputs need no
+// full-size staging buffer.
+class Chunks {
+public:
+    explicit Chunks(const Put& put) : put_(put), buf_(kSize) {}
+    ~Chunks() = default;
+    // Room for at least n more bytes; flushes when needed.
+    char* reserve(std::size_t n) {
+        if (used_ + n > buf_.size()) flush();
+        if (n > buf_.size()) buf_.resize(n);
+        return buf_.data() + used_;
+    }
+    void commit(char* end) { used_ = static_cast<std::size_t>(end - buf_.data()); }
+    void flush() {
+        if (used_) put_(buf_.data(), used_);
+        used_ = 0;
+    }
+
+private:
+    static constexpr std::size_t kSize = 1 << 20;
+    const Put& put_;
+    std::vector<char> buf_;
+    std::size_t used_ = 0;
+};
 
 // ---------------------------------------------------------------------------
 // Text scanning helpers.
@@ -401,7 +451,8 @@ void add_polygon(std::vector<std::int64_t>& tris, const std::int64_t* idx, std::
 }  // namespace
 
 Shape read_ply(const std::string& path) {
-    Bytes bytes = read_all(path);
+    Bytes bytes;
+    read_all(path, bytes);
     Lines lines(bytes.begin(), bytes.end());
     std::string_view line;
     if (!lines.next(line) || trim(line) != "ply") throw Error(path + ": not a PLY file (the first line is not 'ply')");
@@ -454,6 +505,13 @@ Shape read_ply(const std::string& path) {
     const std::size_t body_size = static_cast<std::size_t>(bytes.end() - body);
     const bool swap = (format == Format::le) != host_little();
 
+    for (auto& e : elements)
+        if (e.name == "vertex") {
+            auto has = [&](const char* n) {
+                return std::any_of(e.props.begin(), e.props.end(), [&](const PlyProperty& p) { return p.name == n; });
+            };
+            if (!has("x") || !has("y") || !has("z")) throw Error(path + ": element 'vertex': expected properties x, y and z");
+        }
     // Check the declared counts against the body size before allocating anything.
     {
         u64 need = 0;
@@ -461,8 +519,9 @@ Shape read_ply(const std::string& path) {
             u64 per = format == Format::ascii ? 2 * e.props.size() : e.fixed_size();
             if (e.count > 0 && per == 0) throw Error(path + ": element '" + e.name + "' has no properties");
             if (exceeds(e.count, per, body_size + 1) || need + e.count * per > body_size + 1)
-                throw Error(path + ": header declares " + std::to_string(e.count) + " " + e.name +
-                            " records, more than the " + std::to_string(body_size) + " bytes after the header can hold");
+                throw Error(path + ": header declares " + std::to_string(e.count) + " " + e.name + " records of at least " +
+                            std::to_string(per) + " bytes, but only " + std::to_string(body_size) +
+                            " bytes follow the header (truncated file or corrupt header)");
             need += e.count * per;
         }
     }
@@ -503,7 +562,15 @@ Shape read_ply(const std::string& path) {
                 if (e.props[i].is_list && (e.props[i].name == "vertex_indices" || e.props[i].name == "vertex_index"))
                     face_list = static_cast<int>(i);
         }
-        std::vector<double> values(is_vertex ? e.count * ncols : 0);
+        // Vertex values go straight into the output matrices (no staging copy).
+        Points verts, norms;
+        if (is_vertex) {
+            verts.resize(static_cast<Eigen::Index>(e.count), 3);
+            if (ncols == 6) norms.resize(static_cast<Eigen::Index>(e.count), 3);
+        }
+        auto slot = [&](u64 r, int c) -> double& {
+            return c < 3 ? verts.data()[r * 3 + static_cast<std::size_t>(c)] : norms.data()[r * 3 + static_cast<std::size_t>(c - 3)];
+        };
 
         if (format != Format::ascii && !e.has_list()) {
             // Fixed-size records: one bounds check, then direct loads.
@@ -524,7 +591,11 @@ Shape read_ply(const std::string& path) {
                     }
                     off += kind_size(e.props[i].kind);
                 }
-                gather(p, stride, e.count, offs, kinds, swap, values.data(), ncols, 0);
+                gather(p, stride, e.count, {offs.begin(), offs.begin() + 3}, {kinds.begin(), kinds.begin() + 3}, swap,
+                       verts.data(), 3, 0);
+                if (ncols == 6)
+                    gather(p, stride, e.count, {offs.begin() + 3, offs.end()}, {kinds.begin() + 3, kinds.end()}, swap,
+                           norms.data(), 3, 0);
             }
             p += need;
         } else if (format != Format::ascii) {
@@ -536,7 +607,7 @@ Shape read_ply(const std::string& path) {
                     if (!pr.is_list) {
                         std::size_t s = kind_size(pr.kind);
                         if (s > remain) throw Error(what + ": file is truncated in record " + std::to_string(r));
-                        if (column[i] >= 0) values[r * ncols + static_cast<std::size_t>(column[i])] = load_value(p, pr.kind, swap);
+                        if (column[i] >= 0) slot(r, column[i]) = load_value(p, pr.kind, swap);
                         p += s;
                         continue;
                     }
@@ -579,7 +650,7 @@ Shape read_ply(const std::string& path) {
                             if (!parse_double(v, d))
                                 throw Error(at_line(path, tokens.line) + "expected a number in " + e.name + " " +
                                             std::to_string(r) + ", found " + quote(v));
-                            values[r * ncols + static_cast<std::size_t>(column[i])] = d;
+                            slot(r, column[i]) = d;
                         }
                         continue;
                     }
@@ -612,9 +683,8 @@ Shape read_ply(const std::string& path) {
             }
         }
         if (is_vertex) {
-            Points all = to_points(values, e.count, ncols);
-            shape.vertices = all.leftCols(3);
-            if (ncols == 6) shape.normals = all.rightCols(3);
+            shape.vertices = std::move(verts);
+            shape.normals = std::move(norms);
             check_values(shape.vertices, path, "vertex");
             if (ncols == 6) check_values(shape.normals, path, "normal of vertex");
         }
@@ -634,7 +704,8 @@ Shape read_ply(const std::string& path) {
 // OFF
 
 Shape read_off(const std::string& path) {
-    Bytes bytes = read_all(path);
+    Bytes bytes;
+    read_all(path, bytes);
     Lines lines(bytes.begin(), bytes.end());
     std::string_view line;
     std::vector<std::string_view> t;
@@ -729,7 +800,8 @@ Shape read_off(const std::string& path) {
 // XYZ / PTS / TXT
 
 Shape read_xyz(const std::string& path) {
-    Bytes bytes = read_all(path);
+    Bytes bytes;
+    read_all(path, bytes);
     Lines lines(bytes.begin(), bytes.end());
     std::string_view line;
     std::vector<std::string_view> t;
@@ -773,7 +845,8 @@ Shape read_xyz(const std::string& path) {
 // CSV
 
 Shape read_csv(const std::string& path) {
-    Bytes bytes = read_all(path);
+    Bytes bytes;
+    read_all(path, bytes);
     Lines lines(bytes.begin(), bytes.end());
     std::string_view line;
     std::vector<std::string_view> fields;
@@ -823,15 +896,24 @@ Shape read_csv(const std::string& path) {
     if (rows == 0) throw Error(path + ": contains no data rows");
     Shape shape;
     shape.vertices = to_points(v, rows, cols);
-    if (header.size() == cols) shape.columns = std::move(header);
+    // Names only when they are names: scikit-learn's first row ("150,4,setosa,...") describes the table instead.
+    double d;
+    bool names = header.size() == cols &&
+                 std::none_of(header.begin(), header.end(), [&](const std::string& h) { return parse_double(h, d); });
+    if (names) shape.columns = std::move(header);
     return shape;
 }
 
 // ---------------------------------------------------------------------------
 // NPY
 
-Shape read_npy(const std::string& path) {
-    Bytes bytes = read_all(path);
+namespace {
+
+// Reads an NPY array of rank 1..max_rank as rows of its last axis
+// ([N] -> N x 1, [N,D] -> N x D, [B,N,D] -> B*N x D); `shape` gets the stored shape.
+Points read_npy_rows(const std::string& path, std::vector<u64>& shape, std::size_t max_rank) {
+    Bytes bytes;
+    read_all(path, bytes);
     const char* b = bytes.begin();
     if (bytes.size < 10 || std::memcmp(b, "\x93NUMPY", 6) != 0) throw Error(path + ": not an NPY file (bad magic)");
     int major = static_cast<unsigned char>(b[6]);
@@ -868,7 +950,7 @@ Shape read_npy(const std::string& path) {
     if (sh.empty() || sh[0] != '(') throw Error(path + ": malformed NPY shape");
     auto close = sh.find(')');
     if (close == std::string_view::npos) throw Error(path + ": malformed NPY shape");
-    std::vector<u64> shape;
+    shape.clear();
     {
         std::string_view inner = sh.substr(1, close - 1);
         std::size_t start = 0;
@@ -902,9 +984,12 @@ Shape read_npy(const std::string& path) {
     else if (code == "i8") kind = Kind::i64;
     else if (code == "u8") kind = Kind::u64;
     else throw Error(path + ": unsupported NPY dtype '" + descr + "' (expected float32, float64 or an integer type)");
-    if (shape.size() != 1 && shape.size() != 2)
-        throw Error(path + ": expected an NPY array of rank 1 or 2, found shape " + shape_string(shape));
-    u64 rows = shape[0], cols = shape.size() == 2 ? shape[1] : 1;
+    if (shape.empty() || shape.size() > max_rank)
+        throw Error(path + ": expected an NPY array of rank 1 " + (max_rank == 3 ? "to 3" : "or 2") + ", found shape " +
+                    shape_string(shape));
+    u64 rows = shape[0], cols = shape.size() >= 2 ? shape.back() : 1;
+    if (shape.size() == 3 && !exceeds(shape[0], shape[1], std::numeric_limits<u64>::max())) rows = shape[0] * shape[1];
+    else if (shape.size() == 3) throw Error(path + ": shape " + shape_string(shape) + " is too large");
     if (rows == 0 || cols == 0) throw Error(path + ": array is empty, shape " + shape_string(shape));
     const std::size_t s = kind_size(kind);
     const std::size_t avail = bytes.size - hstart - hlen;
@@ -915,16 +1000,24 @@ Shape read_npy(const std::string& path) {
                     " bytes of data, the file holds " + std::to_string(avail));
     const char* data = b + hstart + hlen;
     const bool swap = (big != !host_little()) && s > 1 && order != '|';
-    Shape out;
-    out.vertices.resize(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
-    double* o = out.vertices.data();
+    Points out(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
+    double* o = out.data();
     const std::size_t n = rows * cols;
     if (kind == Kind::f64 && !swap) std::memcpy(o, data, n * 8);
     else if (kind == Kind::f32 && !swap)
         for (std::size_t i = 0; i < n; ++i) o[i] = load<float>(data + 4 * i, false);
     else
         for (std::size_t i = 0; i < n; ++i) o[i] = load_value(data + s * i, kind, swap);
-    check_values(out.vertices, path, "row");
+    check_values(out, path, "row");
+    return out;
+}
+
+}  // namespace
+
+Shape read_npy(const std::string& path) {
+    std::vector<u64> shape;
+    Shape out;
+    out.vertices = read_npy_rows(path, shape, 2);
     return out;
 }
 
@@ -932,7 +1025,8 @@ Shape read_npy(const std::string& path) {
 // PCD
 
 Shape read_pcd(const std::string& path) {
-    Bytes bytes = read_all(path);
+    Bytes bytes;
+    read_all(path, bytes);
     Lines lines(bytes.begin(), bytes.end());
     std::string_view line;
     std::vector<std::string_view> t;
@@ -1156,6 +1250,18 @@ Input read_input(const std::string& arg, const std::string& dataset) {
         }
         return in;
     }
+    if (extension(ref.file) == ".npy") {  // NPY may hold a batch [B,N,D]
+        std::vector<u64> shape;
+        Points rows = read_npy_rows(ref.file, shape, 3);
+        const auto b = static_cast<Eigen::Index>(shape.size() == 3 ? shape[0] : 1);
+        const Eigen::Index n = rows.rows() / b;
+        if (b == 1) in.sets.items.push_back(PointSet{std::move(rows), {}, {}, {}});
+        else
+            for (Eigen::Index i = 0; i < b; ++i) in.sets.items.push_back(PointSet{rows.middleRows(i * n, n), {}, {}, {}});
+        in.sets.layout = shape.size() == 3 ? PointSets::Layout::batch : PointSets::Layout::single;
+        in.sets.source = ref.file;
+        return in;
+    }
     if (!is_known(ref.file))
         throw Error(ref.file + ": unknown format '" + extension(ref.file) +
                     "' (expected .ply .off .xyz .pts .txt .csv .npy .pcd, or an HDF5 file)");
@@ -1186,29 +1292,32 @@ void write_ply(const std::string& path, const Shape& shape) {
     if (normals) header += "property double nx\nproperty double ny\nproperty double nz\n";
     if (nf) header += "element face " + std::to_string(nf) + "\nproperty list uchar int vertex_indices\n";
     header += "end_header\n";
-    const std::size_t cols = normals ? 6 : 3;
-    std::vector<char> body(n * cols * 8 + nf * 13);
-    char* o = body.data();
-    auto put_double = [&](double d) {
-        if (!host_little()) d = load<double>(reinterpret_cast<const char*>(&d), true);
-        std::memcpy(o, &d, 8);
-        o += 8;
-    };
-    for (std::size_t i = 0; i < n; ++i) {
-        for (int j = 0; j < 3; ++j) put_double(shape.vertices(static_cast<Eigen::Index>(i), j));
-        if (normals)
-            for (int j = 0; j < 3; ++j) put_double(shape.normals(static_cast<Eigen::Index>(i), j));
-    }
-    for (std::size_t f = 0; f < nf; ++f) {
-        *o++ = 3;
-        for (int j = 0; j < 3; ++j) {
-            auto idx = static_cast<std::int32_t>(shape.faces(static_cast<Eigen::Index>(f), j));
-            if (!host_little()) idx = load<std::int32_t>(reinterpret_cast<const char*>(&idx), true);
-            std::memcpy(o, &idx, 4);
-            o += 4;
+    write_atomic(path, [&](const Put& put) {
+        put(header.data(), header.size());
+        Chunks out(put);
+        auto put_double = [](char* o, double d) {
+            if (!host_little()) d = load<double>(reinterpret_cast<const char*>(&d), true);
+            std::memcpy(o, &d, 8);
+        };
+        for (std::size_t i = 0; i < n; ++i) {
+            char* o = out.reserve(48);
+            for (int j = 0; j < 3; ++j, o += 8) put_double(o, shape.vertices(static_cast<Eigen::Index>(i), j));
+            if (normals)
+                for (int j = 0; j < 3; ++j, o += 8) put_double(o, shape.normals(static_cast<Eigen::Index>(i), j));
+            out.commit(o);
         }
-    }
-    write_atomic(path, header, body.data(), body.size());
+        for (std::size_t f = 0; f < nf; ++f) {
+            char* o = out.reserve(13);
+            *o++ = 3;
+            for (int j = 0; j < 3; ++j, o += 4) {
+                auto idx = static_cast<std::int32_t>(shape.faces(static_cast<Eigen::Index>(f), j));
+                if (!host_little()) idx = load<std::int32_t>(reinterpret_cast<const char*>(&idx), true);
+                std::memcpy(o, &idx, 4);
+            }
+            out.commit(o);
+        }
+        out.flush();
+    });
 }
 
 void write_csv(const std::string& path, const Points& table, const std::vector<std::string>& names) {
@@ -1219,19 +1328,22 @@ void write_csv(const std::string& path, const Points& table, const std::vector<s
         out += '\n';
     }
     const auto rows = static_cast<std::size_t>(table.rows()), cols = static_cast<std::size_t>(table.cols());
-    std::string body(rows * cols * 25 + rows, '\0');
-    char* o = body.data();
     const double* v = table.data();
-    for (std::size_t i = 0; i < rows; ++i) {
-        for (std::size_t j = 0; j < cols; ++j) {
-            if (j) *o++ = ',';
-            // Shortest text that reads back to the same double.
-            o = std::to_chars(o, o + 25, v[i * cols + j]).ptr;
+    write_atomic(path, [&](const Put& put) {
+        put(out.data(), out.size());
+        Chunks chunks(put);
+        for (std::size_t i = 0; i < rows; ++i) {
+            char* o = chunks.reserve(cols * 25 + 1);
+            for (std::size_t j = 0; j < cols; ++j) {
+                if (j) *o++ = ',';
+                // Shortest text that reads back to the same double.
+                o = std::to_chars(o, o + 25, v[i * cols + j]).ptr;
+            }
+            *o++ = '\n';
+            chunks.commit(o);
         }
-        *o++ = '\n';
-    }
-    body.resize(static_cast<std::size_t>(o - body.data()));
-    write_atomic(path, out, body.data(), body.size());
+        chunks.flush();
+    });
 }
 
 void write_npy(const std::string& path, const double* data, const std::vector<std::size_t>& shape) {
@@ -1251,10 +1363,18 @@ void write_npy(const std::string& path, const double* data, const std::vector<st
     header += static_cast<char>(dict.size() & 0xff);
     header += static_cast<char>(dict.size() >> 8);
     header += dict;
-    if (host_little()) return write_atomic(path, header, reinterpret_cast<const char*>(data), n * 8);
-    std::vector<double> swapped(n);
-    for (std::size_t i = 0; i < n; ++i) swapped[i] = load<double>(reinterpret_cast<const char*>(data + i), true);
-    write_atomic(path, header, reinterpret_cast<const char*>(swapped.data()), n * 8);
+    write_atomic(path, [&](const Put& put) {
+        put(header.data(), header.size());
+        if (host_little()) return put(reinterpret_cast<const char*>(data), n * 8);
+        Chunks chunks(put);
+        for (std::size_t i = 0; i < n; ++i) {
+            double d = load<double>(reinterpret_cast<const char*>(data + i), true);
+            char* o = chunks.reserve(8);
+            std::memcpy(o, &d, 8);
+            chunks.commit(o + 8);
+        }
+        chunks.flush();
+    });
 }
 
 void write_npy(const std::string& path, const Points& table) {

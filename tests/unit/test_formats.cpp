@@ -1,0 +1,472 @@
+// Readers and writers of io/formats: hand-written files of every format,
+// round trips, and the bad inputs that must give one clear error.
+#include <catch2/catch.hpp>
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "orbit/core/error.hpp"
+#include "orbit/io/formats.hpp"
+
+namespace fs = std::filesystem;
+namespace fmt = orbit::io::formats;
+using orbit::Points;
+
+namespace {
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        std::string tmpl = (fs::temp_directory_path() / "orbit-formats-XXXXXX").string();
+        std::vector<char> buf(tmpl.begin(), tmpl.end());
+        buf.push_back('\0');
+        REQUIRE(::mkdtemp(buf.data()) != nullptr);
+        path = buf.data();
+    }
+    ~TempDir() { fs::remove_all(path); }
+    std::string file(const std::string& name, const std::string& content) const {
+        std::string p = (path / name).string();
+        std::ofstream(p, std::ios::binary).write(content.data(), static_cast<std::streamsize>(content.size()));
+        return p;
+    }
+    std::string name(const std::string& n) const { return (path / n).string(); }
+    std::size_t entries() const {
+        std::size_t n = 0;
+        for (auto& e : fs::directory_iterator(path)) n += e.is_regular_file();
+        return n;
+    }
+};
+
+// Appends a value's bytes in the requested byte order.
+template <class T>
+void put(std::string& s, T v, bool big) {
+    char b[sizeof(T)];
+    std::memcpy(b, &v, sizeof(T));
+    if (big == (std::endian::native == std::endian::little)) std::reverse(b, b + sizeof(T));
+    s.append(b, sizeof(T));
+}
+
+// The message of the orbit::Error thrown by f (fails the test when none is thrown).
+template <class F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const orbit::Error& e) {
+        std::string m = e.what();
+        UNSCOPED_INFO("message: " << m);
+        CHECK(m.find('\n') == std::string::npos);  // one line
+        return m;
+    }
+    FAIL("no orbit::Error thrown");
+    return "";
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+const double kV[4][3] = {{0.5, -1.25, 2.0}, {3.0, 4.5, -6.0}, {-7.0, 8.0, 9.25}, {10.0, -11.0, 12.5}};
+
+}  // namespace
+
+TEST_CASE("PLY ascii: vertices, normals, extra properties, quads and other elements") {
+    TempDir d;
+    std::string ply =
+        "ply\r\nformat ascii 1.0\ncomment hand written\nobj_info nothing\n"
+        "element vertex 4\nproperty float x\nproperty float y\nproperty float z\n"
+        "property uchar red\nproperty float nx\nproperty float ny\nproperty float nz\n"
+        "element face 2\nproperty list uchar int vertex_indices\nproperty uchar flags\n"
+        "element edge 1\nproperty int vertex1\nproperty int vertex2\n"
+        "end_header\n"
+        "0.5 -1.25 2 255 1 0 0\n3 4.5 -6 0 0 1 0\n-7 8 9.25 12 0 0 1\n10 -11 12.5 7 0 0 -1\n"
+        "4 0 1 2 3 9\n3 3 2 1 0\n"
+        "0 1\n";
+    fmt::Shape s = fmt::read_ply(d.file("a.ply", ply));
+    REQUIRE(s.vertices.rows() == 4);
+    REQUIRE(s.vertices.cols() == 3);
+    for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 3; ++j) CHECK(s.vertices(i, j) == kV[i][j]);
+    REQUIRE(s.normals.rows() == 4);
+    CHECK(s.normals(0, 0) == 1.0);
+    CHECK(s.normals(3, 2) == -1.0);
+    REQUIRE(s.faces.rows() == 3);  // quad -> 2 fan triangles, plus one triangle
+    CHECK(s.faces.row(0) == Eigen::RowVector3<std::int64_t>(0, 1, 2));
+    CHECK(s.faces.row(1) == Eigen::RowVector3<std::int64_t>(0, 2, 3));
+    CHECK(s.faces.row(2) == Eigen::RowVector3<std::int64_t>(3, 2, 1));
+    // Reading by extension goes the same way.
+    CHECK(fmt::read_shape(d.name("a.ply")).vertices == s.vertices);
+}
+
+// A binary PLY with every property type, in either byte order.
+std::string binary_ply(bool big) {
+    std::string h = std::string("ply\nformat ") + (big ? "binary_big_endian" : "binary_little_endian") +
+                    " 1.0\n"
+                    "element vertex 4\n"
+                    "property char c\nproperty float x\nproperty uint8 u8\nproperty double y\nproperty short s\n"
+                    "property int16 z\nproperty ushort us\nproperty int i\nproperty uint ui\nproperty int32 i32\n"
+                    "property float64 f64\nproperty uchar uc\n"
+                    "element face 2\nproperty list uchar int vertex_indices\n"
+                    "element extra 1\nproperty list int float values\nproperty double w\n"
+                    "end_header\n";
+    const std::int16_t zs[4] = {2, -6, 9, 12};
+    const float xs[4] = {0.5f, 3.0f, -7.0f, 10.0f};
+    for (int i = 0; i < 4; ++i) {
+        put<std::int8_t>(h, -3, big);
+        put<float>(h, xs[i], big);
+        put<std::uint8_t>(h, 200, big);
+        put<double>(h, kV[i][1], big);
+        put<std::int16_t>(h, -5, big);
+        put<std::int16_t>(h, zs[i], big);
+        put<std::uint16_t>(h, 60000, big);
+        put<std::int32_t>(h, -100000, big);
+        put<std::uint32_t>(h, 4000000000u, big);
+        put<std::int32_t>(h, 7, big);
+        put<double>(h, 1e300, big);
+        put<std::uint8_t>(h, 1, big);
+    }
+    // A quad and a triangle.
+    put<std::uint8_t>(h, 4, big);
+    for (int k : {0, 1, 2, 3}) put<std::int32_t>(h, k, big);
+    put<std::uint8_t>(h, 3, big);
+    for (int k : {3, 1, 0}) put<std::int32_t>(h, k, big);
+    // An element with a list of floats, which must be skipped correctly.
+    put<std::int32_t>(h, 2, big);
+    put<float>(h, 1.5f, big);
+    put<float>(h, 2.5f, big);
+    put<double>(h, 3.0, big);
+    return h;
+}
+
+TEST_CASE("PLY binary little and big endian: all property types, lists skipped") {
+    TempDir d;
+    for (bool big : {false, true}) {
+        INFO((big ? "big endian" : "little endian"));
+        fmt::Shape s = fmt::read_ply(d.file(big ? "be.ply" : "le.ply", binary_ply(big)));
+        REQUIRE(s.vertices.rows() == 4);
+        CHECK(s.normals.size() == 0);
+        for (int i = 0; i < 4; ++i) {
+            CHECK(s.vertices(i, 0) == kV[i][0]);
+            CHECK(s.vertices(i, 1) == kV[i][1]);
+            CHECK(s.vertices(i, 2) == std::trunc(kV[i][2]));  // int16
+        }
+        REQUIRE(s.faces.rows() == 3);
+        CHECK(s.faces.row(1) == Eigen::RowVector3<std::int64_t>(0, 2, 3));
+        CHECK(s.faces.row(2) == Eigen::RowVector3<std::int64_t>(3, 1, 0));
+    }
+}
+
+TEST_CASE("PLY writer round trip: float64 exact, normals, faces, atomic") {
+    TempDir d;
+    fmt::Shape s;
+    s.vertices = Points::Random(50, 3) * 1e3;
+    s.vertices(0, 0) = 1.0 / 3.0;
+    s.normals = Points::Random(50, 3);
+    s.faces.resize(20, 3);
+    for (int f = 0; f < 20; ++f) s.faces.row(f) << f, f + 1, 49 - f;
+    std::string p = d.name("out.ply");
+    fmt::write_ply(p, s);
+    CHECK(d.entries() == 1);  // no temporary file left behind
+    fmt::Shape r = fmt::read_ply(p);
+    CHECK(r.vertices == s.vertices);
+    CHECK(r.normals == s.normals);
+    CHECK(r.faces == s.faces);
+    // Without normals or faces.
+    fmt::Shape q;
+    q.vertices = s.vertices;
+    fmt::write_shape(d.name("pts.ply"), q);
+    fmt::Shape rq = fmt::read_shape(d.name("pts.ply"));
+    CHECK(rq.vertices == q.vertices);
+    CHECK(rq.normals.size() == 0);
+    CHECK(rq.faces.size() == 0);
+}
+
+TEST_CASE("PLY bad inputs give one-line errors") {
+    TempDir d;
+    auto ply = [&](const std::string& name, const std::string& text) { return d.file(name, text); };
+    const std::string head = "ply\nformat binary_little_endian 1.0\nelement vertex ";
+    // A header declaring 10^12 vertices: refused before allocating.
+    std::string m = error_of([&] {
+        fmt::read_ply(ply("huge.ply", head + "1000000000000\nproperty float x\nproperty float y\nproperty float z\nend_header\n" +
+                                          std::string(24, '\0')));
+    });
+    CHECK(contains(m, "huge.ply"));
+    CHECK(contains(m, "1000000000000"));
+    m = error_of([&] {
+        fmt::read_ply(ply("hugea.ply", "ply\nformat ascii 1.0\nelement vertex 1000000000000\nproperty float x\n"
+                                       "property float y\nproperty float z\nend_header\n1 2 3\n"));
+    });
+    CHECK(contains(m, "1000000000000"));
+    // Truncated body.
+    std::string body;
+    for (int i = 0; i < 5; ++i) put<float>(body, 1.0f, false);
+    m = error_of([&] {
+        fmt::read_ply(ply("trunc.ply", head + "2\nproperty float x\nproperty float y\nproperty float z\nend_header\n" + body));
+    });
+    CHECK(contains(m, "trunc.ply"));
+    m = error_of([&] {
+        fmt::read_ply(ply("trunca.ply", "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\n"
+                                        "property float z\nend_header\n1 2 3\n4 5 6\n7 8                \n"));
+    });
+    CHECK(contains(m, "ends in record 2"));
+    // Truncated list in a face element.
+    std::string fb;
+    for (int i = 0; i < 9; ++i) put<float>(fb, 1.0f, false);
+    put<std::uint8_t>(fb, 3, false);
+    put<std::int32_t>(fb, 0, false);
+    m = error_of([&] {
+        fmt::read_ply(ply("tface.ply", head + "3\nproperty float x\nproperty float y\nproperty float z\n"
+                                              "element face 1\nproperty list uchar int vertex_indices\nend_header\n" + fb));
+    });
+    CHECK(contains(m, "face"));
+    // Malformed headers.
+    CHECK(contains(error_of([&] { fmt::read_ply(ply("m1.ply", "plx\n")); }), "not a PLY file"));
+    CHECK(contains(error_of([&] {
+                       fmt::read_ply(ply("m2.ply", "ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\n"));
+                   }),
+                   "end_header"));
+    CHECK(contains(error_of([&] {
+                       fmt::read_ply(ply("m3.ply", "ply\nformat ascii 1.0\nelement vertex 1\nproperty quad x\nend_header\n1\n"));
+                   }),
+                   "line 4"));
+    CHECK(contains(error_of([&] {
+                       fmt::read_ply(ply("m4.ply", "ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\n"
+                                                   "property float y\nend_header\n1 2\n"));
+                   }),
+                   "x, y and z"));
+    CHECK(contains(error_of([&] { fmt::read_ply(ply("m5.ply", "ply\nformat binary_middle_endian 1.0\nend_header\n")); }),
+                   "unknown PLY format"));
+    // Empty file, NaN values, bad face indices, missing file.
+    CHECK(contains(error_of([&] { fmt::read_ply(ply("empty.ply", "")); }), "empty"));
+    CHECK(contains(error_of([&] {
+                       fmt::read_ply(ply("nan.ply", "ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\n"
+                                                    "property float y\nproperty float z\nend_header\n1 2 3\n4 nan 6\n"));
+                   }),
+                   "vertex 1 has a NaN"));
+    CHECK(contains(error_of([&] {
+                       fmt::read_ply(ply("idx.ply", "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\n"
+                                                    "property float y\nproperty float z\nelement face 1\n"
+                                                    "property list uchar int vertex_indices\nend_header\n"
+                                                    "0 0 0\n1 0 0\n0 1 0\n3 0 1 7\n"));
+                   }),
+                   "vertex 7"));
+    CHECK(contains(error_of([&] { fmt::read_ply(d.name("missing.ply")); }), "cannot open"));
+}
+
+TEST_CASE("OFF: comments, colours, polygons, normals, counts on the keyword line") {
+    TempDir d;
+    fmt::Shape s = fmt::read_off(d.file("a.off",
+                                        "# a comment\nCOFF\n4 2 0 # counts\n\n0.5 -1.25 2 255 0 0 255\n3 4.5 -6 0 0 0 255\n"
+                                        "-7 8 9.25 1 2 3 4\n10 -11 12.5 9 9 9 9\n4 0 1 2 3 255 0 0\n3 3 2 1\n"));
+    REQUIRE(s.vertices.rows() == 4);
+    for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 3; ++j) CHECK(s.vertices(i, j) == kV[i][j]);
+    REQUIRE(s.faces.rows() == 3);
+    CHECK(s.faces.row(1) == Eigen::RowVector3<std::int64_t>(0, 2, 3));
+    fmt::Shape n = fmt::read_shape(d.file("n.off", "NOFF 3 1 0\n0 0 0 0 0 1\n1 0 0 0 0 1\n0 1 0 0 0 1\n3 0 1 2\n"));
+    REQUIRE(n.normals.rows() == 3);
+    CHECK(n.normals(2, 2) == 1.0);
+    CHECK(n.faces.rows() == 1);
+
+    CHECK(contains(error_of([&] { fmt::read_off(d.file("huge.off", "OFF\n1000000000000 1 0\n0 0 0\n")); }), "1000000000000"));
+    CHECK(contains(error_of([&] { fmt::read_off(d.file("short.off", "OFF\n3 1 0\n0 0 0\n1 0 0\n# padding comment\n")); }), "after 2 of 3 vertices"));
+    CHECK(contains(error_of([&] { fmt::read_off(d.file("bad.off", "OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 3\n")); }), "vertex 3"));
+    CHECK(contains(error_of([&] { fmt::read_off(d.file("nan.off", "OFF\n3 0 0\n0 0 0\n1 nan 0\n0 1 0\n")); }), "line 4"));
+    CHECK(contains(error_of([&] { fmt::read_off(d.file("word.off", "PLY\n3 0 0\n")); }), "not an OFF file"));
+    CHECK(contains(error_of([&] { fmt::read_off(d.file("e.off", "")); }), "empty"));
+}
+
+TEST_CASE("XYZ/PTS/TXT: columns, normals, count line, comments, errors") {
+    TempDir d;
+    fmt::Shape s = fmt::read_shape(d.file("a.xyz", "# x y z\n0.5 -1.25 2\n3\t4.5 -6\n\n-7 8 9.25\r\n10 -11 +12.5\n"));
+    REQUIRE(s.vertices.rows() == 4);
+    for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 3; ++j) CHECK(s.vertices(i, j) == kV[i][j]);
+    fmt::Shape n = fmt::read_shape(d.file("b.pts", "2\n1 2 3 0 0 1\n4 5 6 1 0 0\n"));
+    REQUIRE(n.vertices.rows() == 2);
+    REQUIRE(n.normals.rows() == 2);
+    CHECK(n.normals(1, 0) == 1.0);
+    fmt::Shape t = fmt::read_shape(d.file("c.txt", "1 2 3 4\n5 6 7 8\n"));
+    CHECK(t.vertices.cols() == 4);
+    CHECK(t.normals.size() == 0);
+    CHECK(contains(error_of([&] { fmt::read_xyz(d.file("cols.xyz", "1 2 3\n4 5\n")); }), "line 2"));
+    CHECK(contains(error_of([&] { fmt::read_xyz(d.file("nan.xyz", "1 2 3\n4 NaN 6\n")); }), "NaN"));
+    CHECK(contains(error_of([&] { fmt::read_xyz(d.file("word.xyz", "1 2 3\n4 five 6\n")); }), "'five'"));
+    CHECK(contains(error_of([&] { fmt::read_xyz(d.file("none.xyz", "# nothing\n\n")); }), "no points"));
+}
+
+TEST_CASE("CSV: header detection, scikit-learn description rows, exact round trip, errors") {
+    TempDir d;
+    fmt::Shape h = fmt::read_csv(d.file("h.csv", "a,\"b\", c\n1,2,3\n4,5,6\n"));
+    REQUIRE(h.vertices.rows() == 2);
+    CHECK(h.columns == std::vector<std::string>{"a", "b", "c"});
+    CHECK(h.vertices(1, 2) == 6.0);
+    fmt::Shape n = fmt::read_csv(d.file("n.csv", "1,2\r\n3,4\r\n"));
+    CHECK(n.vertices.rows() == 2);
+    CHECK(n.columns.empty());
+    // scikit-learn's files start with "rows,cols,class names": a header with another width.
+    fmt::Shape sk = fmt::read_csv(d.file("sk.csv", "2,3,yes,no\n1,2,3,0\n4,5,6,1\n"));
+    CHECK(sk.vertices.rows() == 2);
+    CHECK(sk.vertices.cols() == 4);
+    CHECK(sk.columns.empty());
+
+    Points t = Points::Random(30, 5);
+    t(0, 0) = 0.1;
+    t(1, 1) = 1e-300;
+    t(2, 2) = -123456789.123456789;
+    fmt::write_csv(d.name("rt.csv"), t, {"a", "b", "c", "d", "e"});
+    fmt::Shape r = fmt::read_csv(d.name("rt.csv"));
+    CHECK(r.vertices == t);
+    CHECK(r.columns.size() == 5);
+    fmt::write_csv(d.name("rt2.csv"), t);
+    CHECK(fmt::read_csv(d.name("rt2.csv")).vertices == t);
+
+    CHECK(contains(error_of([&] { fmt::read_csv(d.file("w.csv", "1,2,3\n4,5\n")); }), "line 2"));
+    CHECK(contains(error_of([&] { fmt::read_csv(d.file("e.csv", "1,2,3\n4,,6\n")); }), "column 2 is empty"));
+    CHECK(contains(error_of([&] { fmt::read_csv(d.file("nan.csv", "x,y\n1,2\nnan,3\n")); }), "line 3"));
+    CHECK(contains(error_of([&] { fmt::read_csv(d.file("only.csv", "x,y\n")); }), "no data rows"));
+}
+
+// An NPY file with a given header dictionary and raw data.
+std::string npy(int major, const std::string& dict, const std::string& data) {
+    std::string h = dict;
+    std::size_t prefix = major == 1 ? 10 : 12;
+    while ((prefix + h.size() + 1) % 64) h += ' ';
+    h += '\n';
+    std::string s = "\x93NUMPY";
+    s += static_cast<char>(major);
+    s += '\0';
+    if (major == 1) put<std::uint16_t>(s, static_cast<std::uint16_t>(h.size()), false);
+    else put<std::uint32_t>(s, static_cast<std::uint32_t>(h.size()), false);
+    return s + h + data;
+}
+
+TEST_CASE("NPY: v1 and v2 headers, float32/float64, both byte orders, integers") {
+    TempDir d;
+    std::string f4le, f8be, i4;
+    for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 3; ++j) {
+            put<float>(f4le, static_cast<float>(kV[i][j]), false);
+            put<double>(f8be, kV[i][j], true);
+            put<std::int32_t>(i4, i * 3 + j - 5, false);
+        }
+    fmt::Shape a = fmt::read_npy(d.file("a.npy", npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), }", f4le)));
+    fmt::Shape b = fmt::read_npy(d.file("b.npy", npy(2, "{'descr': '>f8', 'fortran_order': False, 'shape': (4, 3), }", f8be)));
+    fmt::Shape c = fmt::read_npy(d.file("c.npy", npy(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (12,), }", i4)));
+    for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 3; ++j) {
+            CHECK(a.vertices(i, j) == kV[i][j]);
+            CHECK(b.vertices(i, j) == kV[i][j]);
+        }
+    REQUIRE(c.vertices.cols() == 1);
+    CHECK(c.vertices(11, 0) == 6.0);
+
+    Points t = Points::Random(17, 4);
+    fmt::write_npy(d.name("rt.npy"), t);
+    CHECK(fmt::read_shape(d.name("rt.npy")).vertices == t);
+
+    CHECK(contains(error_of([&] {
+                       fmt::read_npy(d.file("f.npy", npy(1, "{'descr': '<f8', 'fortran_order': True, 'shape': (4, 3), }", f8be)));
+                   }),
+                   "Fortran"));
+    CHECK(contains(error_of([&] {
+                       fmt::read_npy(d.file("t.npy", npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (5, 3), }", f8be)));
+                   }),
+                   "the file holds 96"));
+    CHECK(contains(error_of([&] {
+                       fmt::read_npy(d.file("h.npy", npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000, 3), }",
+                                                         f8be)));
+                   }),
+                   "1000000000000"));
+    CHECK(contains(error_of([&] {
+                       fmt::read_npy(d.file("s.npy", npy(1, "{'descr': '<U4', 'fortran_order': False, 'shape': (4,), }", "abcd")));
+                   }),
+                   "unsupported NPY dtype"));
+    CHECK(contains(error_of([&] {
+                       fmt::read_npy(d.file("r3.npy", npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2, 2), }",
+                                                          std::string(32, '\0'))));
+                   }),
+                   "rank 1 or 2"));
+    std::string nan;
+    put<double>(nan, 1.0, false);
+    put<double>(nan, std::nan(""), false);
+    CHECK(contains(error_of([&] {
+                       fmt::read_npy(d.file("nan.npy", npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 1), }", nan)));
+                   }),
+                   "row 1 has a NaN"));
+    CHECK(contains(error_of([&] { fmt::read_npy(d.file("magic.npy", "not an npy file")); }), "bad magic"));
+}
+
+TEST_CASE("PCD: ascii and binary, normals, multi-count fields skipped, errors") {
+    TempDir d;
+    const std::string head =
+        "# .PCD v0.7\nVERSION 0.7\nFIELDS x y z normal_x normal_y normal_z fpfh label\nSIZE 4 4 8 4 4 4 4 1\n"
+        "TYPE F F F F F F F U\nCOUNT 1 1 1 1 1 1 3 1\nWIDTH 4\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS 4\n";
+    std::string ascii = head + "DATA ascii\n";
+    std::string bin;
+    for (int i = 0; i < 4; ++i) {
+        ascii += std::to_string(kV[i][0]) + " " + std::to_string(kV[i][1]) + " " + std::to_string(kV[i][2]) +
+                 " 0 0 1 0.1 0.2 0.3 7\n";
+        put<float>(bin, static_cast<float>(kV[i][0]), false);
+        put<float>(bin, static_cast<float>(kV[i][1]), false);
+        put<double>(bin, kV[i][2], false);
+        put<float>(bin, 0.f, false);
+        put<float>(bin, 0.f, false);
+        put<float>(bin, 1.f, false);
+        for (int k = 0; k < 3; ++k) put<float>(bin, 0.5f, false);
+        put<std::uint8_t>(bin, 7, false);
+    }
+    for (const std::string& content : {ascii, head + "DATA binary\n" + bin}) {
+        fmt::Shape s = fmt::read_shape(d.file("a.pcd", content));
+        REQUIRE(s.vertices.rows() == 4);
+        REQUIRE(s.normals.rows() == 4);
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 3; ++j) CHECK(s.vertices(i, j) == Approx(kV[i][j]).margin(1e-6));
+        CHECK(s.normals(3, 2) == 1.0);
+    }
+    CHECK(contains(error_of([&] { fmt::read_pcd(d.file("c.pcd", head + "DATA binary_compressed\n" + bin)); }), "binary_compressed"));
+    CHECK(contains(error_of([&] { fmt::read_pcd(d.file("t.pcd", head + "DATA binary\n" + bin.substr(0, 100))); }), "4 points"));
+    std::string huge = head;
+    huge.replace(huge.find("POINTS 4"), 8, "POINTS 1000000000000");
+    CHECK(contains(error_of([&] { fmt::read_pcd(d.file("h.pcd", huge + "DATA binary\n" + bin)); }), "1000000000000"));
+    CHECK(contains(error_of([&] { fmt::read_pcd(d.file("s.pcd", head + "DATA ascii\n1 2 3 0 0 1 0.1 0.2 0.3 7\n1 2 3\n" +
+                                                      "1 2 3 0 0 1 0.1 0.2 0.3 7\n1 2 3 0 0 1 0.1 0.2 0.3 7\n")); }),
+                   "line 13"));
+    CHECK(contains(error_of([&] {
+                       fmt::read_pcd(d.file("n.pcd", "FIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nCOUNT 1 1 1\nWIDTH 1\nHEIGHT 1\n"
+                                                     "POINTS 1\nDATA ascii\nnan nan nan\n"));
+                   }),
+                   "NaN"));
+    CHECK(contains(error_of([&] {
+                       fmt::read_pcd(d.file("f.pcd", "FIELDS a b\nSIZE 4 4\nTYPE F F\nCOUNT 1 1\nWIDTH 1\nPOINTS 1\nDATA ascii\n1 2\n"));
+                   }),
+                   "x, y and z"));
+}
+
+TEST_CASE("Dispatch by extension and atomic writers") {
+    TempDir d;
+    CHECK(fmt::is_known("a.PLY"));
+    CHECK(fmt::is_known("dir.v2/b.npy"));
+    CHECK_FALSE(fmt::is_known("c.h5"));
+    CHECK_FALSE(fmt::is_known("noext"));
+    CHECK(fmt::is_writable("x.csv"));
+    CHECK_FALSE(fmt::is_writable("x.pcd"));
+    CHECK(contains(error_of([&] { fmt::read_shape(d.file("x.obj", "v 1 2 3\n")); }), "unknown format"));
+    Points t = Points::Ones(3, 3);
+    CHECK(contains(error_of([&] { fmt::write_npy(d.name("nofolder/x.npy"), t); }), "does not exist"));
+    CHECK(contains(error_of([&] { fmt::write_csv(d.path.string(), t); }), "directory"));
+    fmt::Shape s;
+    s.vertices = t;
+    CHECK(contains(error_of([&] { fmt::write_shape(d.name("x.obj"), s); }), "unknown output format"));
+    CHECK(d.entries() == 1);  // only x.obj, no temporary files left
+    // A failing write leaves an existing file untouched.
+    fmt::write_csv(d.name("keep.csv"), t);
+    fmt::Shape bad;
+    bad.vertices = Points::Ones(2, 3);
+    bad.faces.resize(1, 3);
+    bad.faces << 0, 1, 5;
+    CHECK(contains(error_of([&] { fmt::write_ply(d.name("keep.csv"), bad); }), "outside"));
+    CHECK(fmt::read_csv(d.name("keep.csv")).vertices == t);
+}
