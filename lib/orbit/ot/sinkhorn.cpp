@@ -1,0 +1,341 @@
+#include "orbit/ot/sinkhorn.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "orbit/core/error.hpp"
+#include "orbit/core/parallel.hpp"
+#include "orbit/ot/kernels.hpp"
+#include "orbit/ot/solver.hpp"
+
+namespace orbit::ot {
+
+using detail::CostKernel;
+using Index = Eigen::Index;
+
+namespace {
+
+std::string num(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
+void check_weights(const Vector& w, Index n, const char* name) {
+    require(w.size() == n, std::string("sinkhorn: expected ") + name + " of length " + std::to_string(n) +
+                               ", found " + std::to_string(w.size()));
+    require(w.allFinite(), std::string("sinkhorn: the weights ") + name + " contain NaN or infinite values");
+    require(w.minCoeff() >= 0, std::string("sinkhorn: the weights ") + name + " must be non-negative, found " +
+                                   num(w.minCoeff()));
+    require(w.sum() > 0, std::string("sinkhorn: the weights ") + name + " must have a positive sum");
+}
+
+double lambda(double rho, double eps) { return std::isinf(rho) ? 1.0 : rho / (rho + eps); }
+
+double norm_of(const Vector& v, Norm n) {
+    switch (n) {
+        case Norm::L1: return v.lpNorm<1>();
+        case Norm::L2: return v.norm();
+        default: return v.lpNorm<Eigen::Infinity>();
+    }
+}
+
+// Residual of the marginal optimality condition: P1 = a (hard) or
+// P1 = a exp(-f/rho) (KL penalty). `ratio` holds (P1)_i / a_i.
+Vector marginal_residual(const Vector& a, const Vector& ratio, const Vector& f, double rho) {
+    Vector r(a.size());
+    for (Index i = 0; i < a.size(); ++i) {
+        const double target = std::isinf(rho) ? 1.0 : std::exp(-f[i] / rho);
+        r[i] = a[i] * (ratio[i] - target);
+    }
+    return r;
+}
+
+double kl(const Vector& p, const Vector& q) {
+    double s = 0;
+    for (Index i = 0; i < p.size(); ++i) {
+        if (p[i] > 0) s += p[i] * std::log(p[i] / q[i]);
+        s += q[i] - p[i];
+    }
+    return s;
+}
+
+Vector safe_log(const Vector& w) {
+    Vector l(w.size());
+    for (Index i = 0; i < w.size(); ++i) l[i] = w[i] > 0 ? std::log(w[i]) : -std::numeric_limits<double>::infinity();
+    return l;
+}
+
+}  // namespace
+
+namespace detail {
+
+std::vector<double> eps_schedule(const SinkhornOptions& opt, double max_cost) {
+    std::vector<double> eps;
+    if (opt.eps_scaling) {
+        double e = opt.eps_start > 0 ? opt.eps_start : max_cost;
+        while (e > opt.eps) {
+            eps.push_back(e);
+            e *= opt.scaling;
+        }
+    }
+    eps.push_back(opt.eps);
+    return eps;
+}
+
+void validate(const SinkhornOptions& opt) {
+    require(std::isfinite(opt.eps) && opt.eps > 0, "sinkhorn: eps must be a positive number, found " + num(opt.eps));
+    require(opt.rho_a > 0 && opt.rho_b > 0, "sinkhorn: the marginal penalties rho must be positive (inf for hard)");
+    require(opt.tol > 0, "sinkhorn: the tolerance must be positive, found " + num(opt.tol));
+    require(opt.max_iter >= 1, "sinkhorn: max_iter must be at least 1");
+    require(opt.check_every >= 1, "sinkhorn: check_every must be at least 1");
+    require(!opt.eps_scaling || (opt.scaling > 0 && opt.scaling < 1),
+            "sinkhorn: the eps scaling ratio must lie in (0,1), found " + num(opt.scaling));
+    require(opt.iters_per_level >= 1, "sinkhorn: iters_per_level must be at least 1");
+    require(opt.plan_topk >= 0 && opt.plan_threshold >= 0, "sinkhorn: plan threshold and top-k must be >= 0");
+}
+
+// Totals of the plan at (f, g): marginals, <C,P>, objectives.
+void finish(const CostKernel& K, const Vector& a, const Vector& b, const SinkhornOptions& opt, double eps,
+            SinkhornResult& r) {
+    const Index N = K.n(), M = K.m();
+    const Vector la = safe_log(a), lb = safe_log(b);
+    const Vector F = r.f + eps * la, G = r.g + eps * lb;
+    Vector rows(N), wrows(N), cols(M);
+    K.sums(0, G.data(), F.data(), 1.0 / eps, rows.data(), wrows.data());
+    K.sums(1, F.data(), G.data(), 1.0 / eps, cols.data(), nullptr);
+    r.row_marginal = rows;
+    r.col_marginal = cols;
+    r.cost = deterministic_sum(N, [&](std::int64_t i) { return wrows[i]; });
+    r.mass = deterministic_sum(N, [&](std::int64_t i) { return rows[i]; });
+    const double ab = a.sum() * b.sum();
+    auto phi = [](const Vector& w, const Vector& f, double rho) {
+        double s = 0;
+        for (Index i = 0; i < w.size(); ++i)
+            s += w[i] * (std::isinf(rho) ? f[i] : -rho * std::expm1(-f[i] / rho));
+        return s;
+    };
+    r.dual = phi(a, r.f, opt.rho_a) + phi(b, r.g, opt.rho_b) - eps * (r.mass - ab);
+    double primal = rows.dot(r.f) + cols.dot(r.g) - eps * r.mass + eps * ab;
+    if (!std::isinf(opt.rho_a)) primal += opt.rho_a * kl(rows, a);
+    if (!std::isinf(opt.rho_b)) primal += opt.rho_b * kl(cols, b);
+    r.primal = primal;
+    // The reported violation is the one of the returned plan.
+    Vector ra(N), rb(M);
+    for (Index i = 0; i < N; ++i) ra[i] = a[i] > 0 ? rows[i] / a[i] : 0;
+    for (Index j = 0; j < M; ++j) rb[j] = b[j] > 0 ? cols[j] / b[j] : 0;
+    const double ea = norm_of(marginal_residual(a, ra, r.f, opt.rho_a), opt.norm);
+    const double eb = norm_of(marginal_residual(b, rb, r.g, opt.rho_b), opt.norm);
+    // Both marginals: with alternating updates one of them is exact by
+    // construction, so only the pair tells the truth about the returned plan.
+    r.marginal_error = std::max(ea, eb);
+    r.finite = r.finite && std::isfinite(r.cost) && std::isfinite(r.primal) && std::isfinite(r.dual);
+    r.eps = eps;
+}
+
+void extract_plan(const CostKernel& K, const Vector& a, const Vector& b, const SinkhornOptions& opt, double eps,
+                  SinkhornResult& r) {
+    if (opt.plan == PlanKind::None) return;
+    const Index N = K.n(), M = K.m();
+    const Vector la = safe_log(a), lb = safe_log(b);
+    if (opt.plan == PlanKind::Dense) {
+        const double bytes = double(N) * double(M) * 8.0;
+        require(bytes <= double(opt.memory_budget),
+                "sinkhorn: a dense plan of " + std::to_string(N) + "x" + std::to_string(M) + " needs " +
+                    num(bytes / 1048576.0) + " MiB, over the memory budget of " +
+                    num(double(opt.memory_budget) / 1048576.0) + " MiB; ask for a sparse plan");
+        Matrix P(N, M);
+#pragma omp parallel if (double(N) * M > (1 << 20))
+        {
+            std::vector<double> c(M);
+#pragma omp for schedule(static)
+            for (Index i = 0; i < N; ++i) {
+                K.costs(0, i, c.data());
+                const double Fi = r.f[i] + eps * la[i];
+                for (Index j = 0; j < M; ++j) P(i, j) = std::exp((Fi + r.g[j] + eps * lb[j] - c[j]) / eps);
+            }
+        }
+        r.plan = std::move(P);
+        return;
+    }
+    // Sparse: CSR rows, entries >= threshold, at most top-k per row.
+    std::vector<std::vector<std::pair<double, std::int64_t>>> rows(N);
+#pragma omp parallel if (double(N) * M > (1 << 20))
+    {
+        std::vector<double> c(M);
+        std::vector<std::pair<double, std::int64_t>> buf;
+#pragma omp for schedule(static)
+        for (Index i = 0; i < N; ++i) {
+            K.costs(0, i, c.data());
+            const double Fi = r.f[i] + eps * la[i];
+            buf.clear();
+            for (Index j = 0; j < M; ++j) {
+                const double v = std::exp((Fi + r.g[j] + eps * lb[j] - c[j]) / eps);
+                if (v > 0 && v >= opt.plan_threshold) buf.emplace_back(v, j);
+            }
+            if (opt.plan_topk > 0 && buf.size() > std::size_t(opt.plan_topk)) {
+                std::nth_element(buf.begin(), buf.begin() + opt.plan_topk, buf.end(),
+                                 [](auto& x, auto& y) { return x.first > y.first || (x.first == y.first && x.second < y.second); });
+                buf.resize(opt.plan_topk);
+            }
+            std::sort(buf.begin(), buf.end(), [](auto& x, auto& y) { return x.second < y.second; });
+            rows[i] = buf;
+        }
+    }
+    SparsePlan sp;
+    sp.rows = N;
+    sp.cols = M;
+    sp.indptr.reserve(N + 1);
+    sp.indptr.push_back(0);
+    for (auto& row : rows) {
+        for (auto& [v, j] : row) {
+            sp.data.push_back(v);
+            sp.indices.push_back(j);
+        }
+        sp.indptr.push_back(static_cast<std::int64_t>(sp.data.size()));
+    }
+    r.sparse_plan = std::move(sp);
+}
+
+SinkhornResult solve(const CostKernel& K, const Vector& a, const Vector& b, const SinkhornOptions& opt) {
+    validate(opt);
+    const Index N = K.n(), M = K.m();
+    require(N > 0 && M > 0, "sinkhorn: expected non-empty inputs, found " + std::to_string(N) + " and " +
+                                std::to_string(M) + " points");
+    check_weights(a, N, "a");
+    check_weights(b, M, "b");
+    SinkhornResult r;
+    r.storage = K.name();
+    r.f = opt.f_init.size() ? opt.f_init : Vector::Zero(N);
+    r.g = opt.g_init.size() ? opt.g_init : Vector::Zero(M);
+    require(r.f.size() == N && r.g.size() == M && r.f.allFinite() && r.g.allFinite(),
+            "sinkhorn: the warm-start potentials must be finite with lengths " + std::to_string(N) + " and " +
+                std::to_string(M));
+    const Vector la = safe_log(a), lb = safe_log(b);
+    const std::vector<double> schedule = eps_schedule(opt, K.max_cost());
+    Vector sm_f, sm_g, ratio_a, ratio_b, h;
+    double err = std::numeric_limits<double>::infinity();
+    for (std::size_t level = 0; level < schedule.size() && r.finite && !r.converged; ++level) {
+        const double eps = schedule[level];
+        const bool last = level + 1 == schedule.size();
+        const double lam_a = lambda(opt.rho_a, eps), lam_b = lambda(opt.rho_b, eps);
+        const int iters = last ? opt.max_iter : opt.iters_per_level;
+        for (int it = 1; it <= iters; ++it) {
+            const Vector f_old = r.f, g_old = r.g;
+            bool check = last && (it % opt.check_every == 0 || it == iters);
+            double ea = 0, eb = 0;
+            if (opt.symmetric) {
+                h = r.g + eps * lb;
+                detail::softmin(K, 0, h, r.f, eps, sm_f, ratio_a);
+                h = r.f + eps * la;
+                detail::softmin(K, 1, h, r.g, eps, sm_g, ratio_b);
+                if (check) {
+                    ea = norm_of(marginal_residual(a, ratio_a, f_old, opt.rho_a), opt.norm);
+                    eb = norm_of(marginal_residual(b, ratio_b, g_old, opt.rho_b), opt.norm);
+                }
+                r.f = 0.5 * (r.f + lam_a * sm_f);
+                r.g = 0.5 * (r.g + lam_b * sm_g);
+            } else {
+                // g from f (the plan at (f, g_new) then meets the b-condition exactly),
+                // then f from g, whose pass measures the a-condition of that plan.
+                h = r.f + eps * la;
+                detail::softmin(K, 1, h, r.g, eps, sm_g, ratio_b);
+                if (check) eb = norm_of(marginal_residual(b, ratio_b, g_old, opt.rho_b), opt.norm);
+                r.g = lam_b * sm_g;
+                h = r.g + eps * lb;
+                detail::softmin(K, 0, h, r.f, eps, sm_f, ratio_a);
+                if (check) ea = norm_of(marginal_residual(a, ratio_a, f_old, opt.rho_a), opt.norm);
+                if (check && opt.check != Marginal::B && ea <= opt.tol) {
+                    // (f_old, g) is the certified plan: keep it.
+                    ++r.iterations;
+                    err = ea;
+                    r.converged = true;
+                    break;
+                }
+                r.f = lam_a * sm_f;
+            }
+            ++r.iterations;
+            if (!r.f.allFinite() || !r.g.allFinite()) {
+                r.f = f_old;
+                r.g = g_old;
+                r.finite = false;
+                break;
+            }
+            if (check) {
+                err = opt.check == Marginal::A ? ea : opt.check == Marginal::B ? eb : std::max(ea, eb);
+                if (std::isnan(err)) {
+                    r.finite = false;
+                    break;
+                }
+                if (err <= opt.tol) {
+                    r.converged = true;
+                    break;
+                }
+            }
+        }
+    }
+    finish(K, a, b, opt, schedule.back(), r);
+    extract_plan(K, a, b, opt, schedule.back(), r);
+    return r;
+}
+
+}  // namespace detail
+
+SinkhornResult sinkhorn(const Matrix& cost, const Vector& a, const Vector& b, const SinkhornOptions& opt) {
+    require(cost.rows() == a.size() && cost.cols() == b.size(),
+            "sinkhorn: expected a cost matrix of " + std::to_string(a.size()) + "x" + std::to_string(b.size()) +
+                ", found " + std::to_string(cost.rows()) + "x" + std::to_string(cost.cols()));
+    require(cost.size() > 0, "sinkhorn: the cost matrix is empty");
+    require(cost.allFinite(), "sinkhorn: the cost matrix contains NaN or infinite values");
+    if (!opt.log_domain) return detail::solve_kernel_mode(cost, a, b, opt);
+    auto K = detail::dense_kernel(cost);
+    return detail::solve(*K, a, b, opt);
+}
+
+SinkhornResult sinkhorn(const Points& x, const Vector& a, const Points& y, const Vector& b, const CostSpec& c,
+                        const SinkhornOptions& opt) {
+    require(x.rows() > 0 && y.rows() > 0, "sinkhorn: expected non-empty point sets, found " +
+                                              std::to_string(x.rows()) + " and " + std::to_string(y.rows()) +
+                                              " points");
+    require(x.cols() == y.cols(), "sinkhorn: the point sets have different dimensions: " + std::to_string(x.cols()) +
+                                      " and " + std::to_string(y.cols()));
+    require(x.allFinite() && y.allFinite(), "sinkhorn: the points contain NaN or infinite values");
+    const double pairs_bytes = double(x.rows()) * double(y.rows()) * 8.0;
+    const bool dense = !opt.log_domain ||
+                       (opt.storage == Storage::Dense && pairs_bytes <= double(opt.memory_budget));
+    if (opt.storage == Storage::Dense)
+        require(pairs_bytes <= double(opt.memory_budget),
+                "sinkhorn: a dense cost matrix needs " + num(pairs_bytes / 1048576.0) +
+                    " MiB, over the memory budget; use online storage");
+    if (dense) {
+        require(pairs_bytes <= double(opt.memory_budget),
+                "sinkhorn: kernel mode needs a dense matrix of " + num(pairs_bytes / 1048576.0) +
+                    " MiB, over the memory budget");
+        Matrix C(x.rows(), y.rows());
+        auto P = detail::point_kernel(x, y, c.p, c.half);
+        for (Index i = 0; i < x.rows(); ++i) {
+            Vector row(y.rows());
+            P->costs(0, i, row.data());
+            C.row(i) = row.transpose();
+        }
+        return sinkhorn(C, a, b, opt);
+    }
+    std::unique_ptr<CostKernel> K;
+    if (opt.device != Device::CPU) K = detail::cuda_point_kernel(x, y, c.p, c.half, opt.device == Device::CUDA);
+    if (!K) K = detail::point_kernel(x, y, c.p, c.half);
+    return detail::solve(*K, a, b, opt);
+}
+
+std::vector<SinkhornResult> sinkhorn_batch(const std::vector<Points>& x, const std::vector<Vector>& a,
+                                           const std::vector<Points>& y, const std::vector<Vector>& b,
+                                           const CostSpec& c, const SinkhornOptions& opt) {
+    require(x.size() == y.size() && x.size() == a.size() && x.size() == b.size(),
+            "sinkhorn: batches of different sizes: " + std::to_string(x.size()) + " and " + std::to_string(y.size()));
+    std::vector<SinkhornResult> out;
+    out.reserve(x.size());
+    for (std::size_t k = 0; k < x.size(); ++k) out.push_back(sinkhorn(x[k], a[k], y[k], b[k], c, opt));
+    return out;
+}
+
+}  // namespace orbit::ot
