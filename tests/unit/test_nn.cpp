@@ -1,5 +1,6 @@
 // Gradient checks of every tape op against central finite differences (float64),
 // plus layers, the optimizer and saving/loading.
+#include <Eigen/Dense>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <functional>
