@@ -470,3 +470,51 @@ TEST_CASE("Dispatch by extension and atomic writers") {
     CHECK(contains(error_of([&] { fmt::write_ply(d.name("keep.csv"), bad); }), "outside"));
     CHECK(fmt::read_csv(d.name("keep.csv")).vertices == t);
 }
+
+TEST_CASE("damaged files: truncations and flipped bytes never crash, they read or throw orbit::Error") {
+    TempDir d;
+    std::string pcd_bin = "FIELDS x y z normal_x normal_y normal_z\nSIZE 4 4 4 4 4 4\nTYPE F F F F F F\nCOUNT 1 1 1 1 1 1\n"
+                          "WIDTH 3\nHEIGHT 1\nPOINTS 3\nDATA binary\n";
+    for (int i = 0; i < 18; ++i) put<float>(pcd_bin, static_cast<float>(i), false);
+    const std::vector<std::pair<std::string, std::string>> samples = {
+        {"le.ply", binary_ply(false)},
+        {"be.ply", binary_ply(true)},
+        {"a.ply", "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
+                  "element face 1\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n"},
+        {"a.off", "OFF\n4 2 0\n0 0 0\n1 0 0\n0 1 0\n0 0 1\n3 0 1 2\n4 0 1 2 3\n"},
+        {"a.npy", npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", std::string(48, '\1'))},
+        {"a.pcd", pcd_bin},
+        {"a.csv", "x,y,z\n1,2,3\n4,5,6\n"},
+        {"a.xyz", "3\n1 2 3\n4 5 6\n7 8 9\n"},
+    };
+    std::uint64_t state = 12345;
+    auto next = [&] {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        return state >> 33;
+    };
+    int read = 0, refused = 0;
+    for (auto& [name, content] : samples) {
+        for (int trial = 0; trial < 150; ++trial) {
+            std::string bytes = content;
+            if (trial % 3 == 0) {
+                bytes.resize(next() % bytes.size());  // truncated
+            } else {
+                for (int k = 0; k < 1 + trial % 4; ++k) bytes[next() % bytes.size()] = static_cast<char>(next() & 0xff);
+            }
+            std::string p = d.file(name, bytes);
+            try {
+                fmt::Shape s = fmt::read_shape(p);
+                // What was read is consistent.
+                REQUIRE(s.vertices.rows() > 0);
+                REQUIRE(std::isfinite(s.vertices.sum()));
+                if (s.faces.size()) REQUIRE((s.faces.minCoeff() >= 0 && s.faces.maxCoeff() < s.vertices.rows()));
+                ++read;
+            } catch (const orbit::Error& e) {
+                REQUIRE(std::string(e.what()).find('\n') == std::string::npos);
+                ++refused;
+            }
+        }
+    }
+    CHECK(read + refused == 8 * 150);
+    CHECK(refused > 0);
+}

@@ -1087,6 +1087,8 @@ Shape read_pcd(const std::string& path) {
                     std::to_string(counts.size()) + " COUNT entries");
     if (points < 0) {
         if (width < 0) throw Error(path + ": PCD header has neither POINTS nor WIDTH");
+        if (height > 0 && width > std::numeric_limits<long long>::max() / height)
+            throw Error(path + ": WIDTH x HEIGHT is too large");
         points = width * height;
     }
     if (points == 0) throw Error(path + ": the file declares 0 points");
