@@ -64,7 +64,10 @@ MdsResult mds_coordinates(const Points& x, const MdsOptions& opt) {
     if (opt.landmarks < opt.dim + 1)
         throw UsageError("mds: --landmarks must be at least dim + 1 = " + std::to_string(opt.dim + 1));
     MdsResult out;
-    const int d = opt.dim;
+    // Embed in the full point dimension (at most 3), fix the axes on all points, then keep
+    // the first opt.dim: a lower-dimensional result is then the top of the full embedding,
+    // not the landmarks' own principal plane.
+    const int d = std::max(opt.dim, static_cast<int>(std::min<Eigen::Index>(x.cols(), 3)));
     const std::vector<Eigen::Index> lm = farthest_point_landmarks(x, opt.landmarks);
     const Eigen::Index m = static_cast<Eigen::Index>(lm.size());
     out.landmarks_used = static_cast<int>(m);
@@ -149,7 +152,7 @@ MdsResult mds_coordinates(const Points& x, const MdsOptions& opt) {
         }
         if (sign < 0) z.col(k) = -z.col(k);
     }
-    out.coords = std::move(z);
+    out.coords = z.leftCols(opt.dim);
     return out;
 }
 

@@ -29,8 +29,8 @@ struct MdsOptions {
 
 struct MdsResult {
     Points coords;          // N x dim, invariant coordinates
-    Diagnostics diag;       // eigenvalues / gaps / sign margins of the final axes (first dim entries)
-    double residual = 0;    // share of the landmark Gram spectrum left out by dim (0 for exact embeddings)
+    Diagnostics diag;       // eigenvalues / gaps / sign margins of the final axes
+    double residual = 0;    // share of the landmark Gram spectrum beyond the point dimension (0 for Euclidean input)
     int landmarks_used = 0;
 };
 
