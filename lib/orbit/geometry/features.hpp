@@ -1,0 +1,32 @@
+#pragma once
+// Local surface features: normals, voxel downsampling, FPFH descriptors.
+#include <cstdint>
+#include <vector>
+
+#include "orbit/core/types.hpp"
+#include "orbit/geometry/kdtree.hpp"
+
+namespace orbit::geometry {
+
+// Normals from the smallest principal axis of up to max_nn neighbours within
+// radius (at least 3 needed; fewer gives the zero vector). Signs point away from
+// the cloud's centroid, a choice that moves with the cloud under any rigid motion,
+// so descriptors built on them are rotation invariant.
+Points estimate_normals(const Points& points, const KdTree& tree, double radius, std::int64_t max_nn);
+
+// Replaces the points of each occupied voxel (cube of side `voxel`) by their
+// mean. Voxels are emitted in order of first occurrence, so the output is
+// deterministic. `index` (optional) receives, per output point, one input row in it.
+Points voxel_downsample(const Points& points, double voxel, std::vector<std::int64_t>* index = nullptr);
+
+// Fast Point Feature Histograms (Rusu et al. 2009): 33 bins (3 angles x 11),
+// computed as Open3D does: SPFH over neighbours within radius (at most max_nn),
+// then FPFH(p) = SPFH(p) + normalised sum of SPFH(q) / |p - q|^2.
+// Returns N x 33.
+Points compute_fpfh(const Points& points, const Points& normals, const KdTree& tree, double radius,
+                    std::int64_t max_nn);
+
+// Mean distance from each point to its nearest other point: a scale for radii.
+double mean_spacing(const Points& points, const KdTree& tree);
+
+}  // namespace orbit::geometry

@@ -1,0 +1,85 @@
+#include "orbit/geometry/kdtree.hpp"
+
+#include <nanoflann.hpp>
+
+#include "orbit/core/error.hpp"
+
+namespace orbit::geometry {
+
+namespace {
+struct Adaptor {
+    const Points* pts;
+    std::size_t kdtree_get_point_count() const { return static_cast<std::size_t>(pts->rows()); }
+    double kdtree_get_pt(std::size_t i, std::size_t d) const { return (*pts)(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(d)); }
+    template <class BBox>
+    bool kdtree_get_bbox(BBox&) const { return false; }
+};
+using Tree = nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<double, Adaptor>, Adaptor, -1, std::uint32_t>;
+}  // namespace
+
+struct KdTree::Impl {
+    Points pts;
+    Adaptor adaptor;
+    std::unique_ptr<Tree> tree;
+};
+
+KdTree::KdTree() = default;
+KdTree::~KdTree() = default;
+KdTree::KdTree(KdTree&&) noexcept = default;
+KdTree& KdTree::operator=(KdTree&&) noexcept = default;
+
+KdTree::KdTree(const Points& points) : impl_(std::make_unique<Impl>()) {
+    require(points.cols() >= 1, "kd-tree: points need at least one coordinate");
+    impl_->pts = points;
+    impl_->adaptor.pts = &impl_->pts;
+    impl_->tree = std::make_unique<Tree>(static_cast<int>(points.cols()), impl_->adaptor,
+                                         nanoflann::KDTreeSingleIndexAdaptorParams(10));
+    if (points.rows() > 0) impl_->tree->buildIndex();
+}
+
+std::int64_t KdTree::size() const { return impl_ ? impl_->pts.rows() : 0; }
+int KdTree::dim() const { return impl_ ? static_cast<int>(impl_->pts.cols()) : 0; }
+const Points& KdTree::points() const { return impl_->pts; }
+
+Neighbor KdTree::nearest(const double* q) const {
+    require(size() > 0, "kd-tree: nearest-neighbour query on an empty set");
+    std::uint32_t idx = 0;
+    double d2 = 0;
+    nanoflann::KNNResultSet<double, std::uint32_t> rs(1);
+    rs.init(&idx, &d2);
+    impl_->tree->findNeighbors(rs, q, nanoflann::SearchParams());
+    return {static_cast<std::int64_t>(idx), d2};
+}
+
+std::vector<Neighbor> KdTree::knn(const double* q, std::int64_t k) const {
+    std::vector<Neighbor> out;
+    if (size() == 0 || k <= 0) return out;
+    std::size_t kk = static_cast<std::size_t>(std::min<std::int64_t>(k, size()));
+    std::vector<std::uint32_t> idx(kk);
+    std::vector<double> d2(kk);
+    nanoflann::KNNResultSet<double, std::uint32_t> rs(kk);
+    rs.init(idx.data(), d2.data());
+    impl_->tree->findNeighbors(rs, q, nanoflann::SearchParams());
+    out.reserve(rs.size());
+    for (std::size_t i = 0; i < rs.size(); ++i) out.push_back({static_cast<std::int64_t>(idx[i]), d2[i]});
+    return out;
+}
+
+std::vector<Neighbor> KdTree::radius(const double* q, double r) const {
+    std::vector<Neighbor> out;
+    if (size() == 0 || !(r > 0)) return out;
+    std::vector<std::pair<std::uint32_t, double>> m;
+    impl_->tree->radiusSearch(q, r * r, m, nanoflann::SearchParams(32, 0.f, true));
+    out.reserve(m.size());
+    for (auto& [i, d] : m) out.push_back({static_cast<std::int64_t>(i), d});
+    return out;
+}
+
+std::vector<Neighbor> KdTree::hybrid(const double* q, double r, std::int64_t max_nn) const {
+    std::vector<Neighbor> out = knn(q, max_nn);
+    double r2 = r * r;
+    while (!out.empty() && out.back().dist2 > r2) out.pop_back();
+    return out;
+}
+
+}  // namespace orbit::geometry

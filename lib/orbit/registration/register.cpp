@@ -1,0 +1,319 @@
+#include "orbit/registration/register.hpp"
+
+#include <Eigen/LU>
+#include <Eigen/SVD>
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <optional>
+
+#include "orbit/core/error.hpp"
+#include "orbit/core/log.hpp"
+#include "orbit/core/parallel.hpp"
+#include "orbit/core/timer.hpp"
+#include "orbit/geometry/features.hpp"
+#include "orbit/geometry/kdtree.hpp"
+#include "orbit/geometry/metrics.hpp"
+#include "orbit/geometry/rotation.hpp"
+#include "orbit/registration/cpd.hpp"
+#include "orbit/registration/global.hpp"
+#include "orbit/registration/gmm_ot.hpp"
+#include "orbit/registration/icp.hpp"
+
+namespace orbit::registration {
+
+Method parse_method(const std::string& name) {
+    if (name == "icp") return Method::icp;
+    if (name == "icp-plane") return Method::icp_plane;
+    if (name == "cpd") return Method::cpd;
+    if (name == "global") return Method::global;
+    if (name == "gmm-ot") return Method::gmm_ot;
+    if (name == "auto") return Method::automatic;
+    throw UsageError("--method: expected one of auto, icp, icp-plane, cpd, global, gmm-ot; found '" + name + "'");
+}
+
+std::string method_name(Method m) {
+    switch (m) {
+        case Method::icp: return "icp";
+        case Method::icp_plane: return "icp-plane";
+        case Method::cpd: return "cpd";
+        case Method::global: return "global";
+        case Method::gmm_ot: return "gmm-ot";
+        case Method::automatic: return "auto";
+    }
+    return "?";
+}
+
+namespace {
+
+// What a cloud looks like: its spread along the principal axes.
+enum class Shape { ok, planar, collinear, point };
+Shape classify(const Points& p) {
+    Eigen::RowVector3d c = p.colwise().mean();
+    Eigen::Matrix3d cov = (p.rowwise() - c).transpose() * (p.rowwise() - c);
+    Eigen::JacobiSVD<Eigen::Matrix3d> svd(cov);
+    Eigen::Vector3d s = svd.singularValues();  // variances along the axes, descending
+    double scale = std::max(s[0], 1e-300);
+    if (s[0] <= 1e-24 * std::max(1.0, (p.rowwise() - Eigen::RowVector3d::Zero()).squaredNorm())) return Shape::point;
+    if (s[1] <= 1e-12 * scale) return Shape::collinear;
+    if (s[2] <= 1e-12 * scale) return Shape::planar;
+    return Shape::ok;
+}
+
+void check_input(const Points& p, const std::string& which) {
+    require(p.cols() == 3, which + ": expected 3-d points [N,3], found " + std::to_string(p.cols()) + " columns");
+    require(p.rows() >= 3, which + ": rigid registration needs at least 3 points, found " + std::to_string(p.rows()));
+    require(p.allFinite(), which + ": points contain NaN or infinite values");
+    Shape s = classify(p);
+    require(s != Shape::point, which + ": all points coincide; the rotation is undetermined");
+    require(s != Shape::collinear, which + ": the points are collinear; the rotation about their line is undetermined");
+}
+
+// A cloud with what the methods need, computed once.
+struct Cloud {
+    const Points* full = nullptr;
+    Points down;              // downsampled for features (or a copy of full)
+    geometry::KdTree down_tree;
+    Points normals, features; // on `down`
+};
+
+struct Scales {
+    double spacing, distance, voxel, normal_radius, feature_radius, radius;
+};
+
+double rms_radius(const Points& p) {
+    Eigen::RowVector3d c = p.colwise().mean();
+    return std::sqrt((p.rowwise() - c).squaredNorm() / static_cast<double>(p.rows()));
+}
+
+Scales derive_scales(const Points& target, const Points& source, const Options& o) {
+    Scales sc{};
+    sc.radius = rms_radius(target);
+    std::int64_t n = std::max(target.rows(), source.rows());
+    sc.voxel = o.voxel;
+    if (sc.voxel <= 0 && n > 5000) {
+        // Aim at roughly 3000 points on a surface: spacing ~ sqrt(area / N), area ~ 4 pi r^2.
+        sc.voxel = std::sqrt(4 * 3.14159265 * sc.radius * sc.radius / 3000.0);
+    }
+    Points t = sc.voxel > 0 ? geometry::voxel_downsample(target, sc.voxel) : target;
+    geometry::KdTree tree(t);
+    sc.spacing = std::max(geometry::mean_spacing(t, tree), 1e-12 * std::max(1.0, sc.radius));
+    sc.distance = o.distance > 0 ? o.distance : 2.5 * sc.spacing;
+    sc.normal_radius = o.normal_radius > 0 ? o.normal_radius : 4 * sc.spacing;
+    sc.feature_radius = o.feature_radius > 0 ? o.feature_radius : 10 * sc.spacing;
+    return sc;
+}
+
+Cloud prepare(const Points& p, const Scales& sc, bool features) {
+    Cloud c;
+    c.full = &p;
+    c.down = sc.voxel > 0 ? geometry::voxel_downsample(p, sc.voxel) : p;
+    c.down_tree = geometry::KdTree(c.down);
+    if (features) {
+        c.normals = geometry::estimate_normals(c.down, c.down_tree, sc.normal_radius, 30);
+        c.features = geometry::compute_fpfh(c.down, c.normals, c.down_tree, sc.feature_radius, 100);
+    }
+    return c;
+}
+
+IcpOptions icp_options(const Options& o, const Scales& sc, bool plane) {
+    IcpOptions io;
+    io.point_to_plane = plane;
+    io.max_distance = sc.distance;
+    io.start_distance = o.anneal ? std::max(sc.distance, 0.75 * sc.radius) : 0.0;
+    io.trim = o.trim;
+    io.max_iterations = o.max_iterations;
+    return io;
+}
+
+// Truncated quadratic agreement: sum_i max(0, 1 - d_i^2 / tau^2) over source
+// points and their nearest target points. Sharper than a 0/1 inlier count at a
+// loose threshold, which smooth shapes satisfy in wrong poses too.
+double agreement(const Points& src, const geometry::KdTree& tgt, const Transform& t, double tau) {
+    Eigen::Matrix3d r = t.topLeftCorner<3, 3>();
+    Eigen::Vector3d tr = t.topRightCorner<3, 1>();
+    double t2 = tau * tau, s = 0;
+    for (Eigen::Index i = 0; i < src.rows(); ++i) {
+        Eigen::Vector3d p = r * src.row(i).transpose() + tr;
+        double d2 = tgt.nearest(p.data()).dist2;
+        if (d2 < t2) s += 1 - d2 / t2;
+    }
+    return s;
+}
+
+// Feature correspondences that T carries within tau of their partner.
+double consistent(const Points& src, const Points& tgt, const Correspondences& corr, const Transform& t, double tau) {
+    Eigen::Matrix3d r = t.topLeftCorner<3, 3>();
+    Eigen::Vector3d tr = t.topRightCorner<3, 1>();
+    double t2 = tau * tau, s = 0;
+    for (auto& [i, j] : corr) {
+        double d2 = (r * src.row(i).transpose() + tr - tgt.row(j).transpose()).squaredNorm();
+        if (d2 < t2) s += 1 - d2 / t2;
+    }
+    return s;
+}
+
+// Verifies candidate transforms: a short trimmed ICP from each, then a score.
+// With descriptor correspondences the score is how many of them the pose
+// explains (geometry alone cannot tell a smooth shape from its near-symmetric
+// poses at partial overlap); the surface agreement breaks ties and serves when
+// there are no descriptors.
+Transform verify(const std::vector<Transform>& candidates, const Points& src, const Points& tgt,
+                 const geometry::KdTree& tgt_tree, const Scales& sc, const Correspondences& corr,
+                 std::int64_t& iterations) {
+    IcpOptions io;
+    io.max_distance = sc.distance;
+    io.start_distance = 2 * sc.distance;
+    io.trim = 0.9;
+    io.max_iterations = 15;
+    Transform best = candidates.empty() ? Transform::Identity() : candidates.front();
+    double best_score = -1;
+    for (const Transform& c : candidates) {
+        IcpResult r = icp(src, tgt, tgt_tree, Points(), c, io);
+        iterations += r.iterations;
+        double surface = agreement(src, tgt_tree, r.transform, sc.spacing) / static_cast<double>(src.rows());
+        double score = corr.empty() ? surface : consistent(src, tgt, corr, r.transform, sc.distance) + surface;
+        if (score > best_score) {
+            best = r.transform;
+            best_score = score;
+        }
+    }
+    return best;
+}
+
+std::vector<Transform> ransac_candidates(const Cloud& s, const Cloud& t, const Correspondences& corr, const Options& o,
+                                         const Scales& sc, Rng& rng, std::int64_t& iterations) {
+    RansacOptions ro;
+    ro.max_iterations = o.ransac_iterations;
+    ro.distance = sc.distance;
+    ro.hypotheses = o.hypotheses;
+    std::int64_t done = 0;
+    std::vector<Hypothesis> hs = ransac(s.down, t.down, corr, ro, rng, &done);
+    iterations += done;
+    std::vector<Transform> out;
+    for (auto& h : hs) out.push_back(h.transform);
+    return out;
+}
+
+}  // namespace
+
+Result register_pair(const Points& source, const Points& target, const Options& o, Rng& rng) {
+    Timer timer;
+    check_input(source, "source");
+    check_input(target, "target");
+    require(o.max_iterations >= 1, "registration: --max-iterations must be at least 1");
+    require(o.trim > 0 && o.trim <= 1, "registration: --trim must lie in (0, 1]");
+    Result res;
+    if (classify(source) == Shape::planar || classify(target) == Shape::planar) res.flags.push_back("planar");
+    const Scales sc = derive_scales(target, source, o);
+    geometry::KdTree tgt_tree(target);
+    const bool plane_final = o.method == Method::icp_plane || o.method == Method::automatic || o.method == Method::global ||
+                             o.method == Method::gmm_ot;
+    Points tgt_normals;
+    if (plane_final) tgt_normals = geometry::estimate_normals(target, tgt_tree, sc.normal_radius, 30);
+
+    Transform init = Transform::Identity();
+    bool refine = true;
+    switch (o.method) {
+        case Method::icp:
+        case Method::icp_plane:
+            break;
+        case Method::cpd: {
+            CpdOptions co;
+            co.outlier_weight = o.outlier_weight;
+            co.with_scale = o.with_scale;
+            co.max_iterations = o.max_iterations;
+            Cloud s = prepare(source, sc, false), t = prepare(target, sc, false);
+            CpdResult r = cpd(s.down, t.down, Transform::Identity(), co);
+            res.iterations += r.iterations;
+            if (!r.converged) res.flags.push_back("not_converged");
+            init = r.transform;
+            refine = false;
+            break;
+        }
+        case Method::global:
+        case Method::gmm_ot:
+        case Method::automatic: {
+            Cloud s = prepare(source, sc, true), t = prepare(target, sc, true);
+            std::vector<Transform> cands;
+            Correspondences corr = feature_correspondences(s.features, t.features, false);
+            if (o.method != Method::gmm_ot) cands = ransac_candidates(s, t, corr, o, sc, rng, res.iterations);
+            if (o.method != Method::global) {
+                GmmOtOptions go;
+                go.components = o.components;
+                go.eps = o.sinkhorn_eps;
+                go.hypotheses = o.hypotheses;
+                go.with_scale = o.with_scale;
+                auto more = gmm_ot_hypotheses(s.down, s.features, t.down, t.features, go, rng);
+                cands.insert(cands.end(), more.begin(), more.end());
+            }
+            if (o.method == Method::automatic) cands.push_back(Transform::Identity());
+            init = verify(cands, s.down, t.down, t.down_tree, sc, corr, res.iterations);
+            break;
+        }
+    }
+    res.transform = init;
+    if (refine) {
+        IcpOptions io = icp_options(o, sc, plane_final);
+        if (o.method != Method::icp && o.method != Method::icp_plane) {
+            // Already close: a narrow start and trimming against the non-overlapping part.
+            io.start_distance = 2 * sc.distance;
+            if (o.trim >= 1) io.trim = 0.9;
+        }
+        IcpResult r = icp(source, target, tgt_tree, tgt_normals, init, io);
+        res.iterations += r.iterations;
+        if (!r.converged && (o.method == Method::icp || o.method == Method::icp_plane)) res.flags.push_back("not_converged");
+        res.transform = r.transform;
+    }
+    geometry::Fit f = geometry::evaluate_fit(source, tgt_tree, res.transform, sc.distance);
+    res.fitness = f.fitness;
+    res.inlier_rmse = f.inlier_rmse;
+    if (res.fitness < 0.2) res.flags.push_back("low_fitness");
+    if (o.keep_correspondences) {
+        Points moved = geometry::apply(res.transform, source);
+        double d2 = sc.distance * sc.distance;
+        for (Eigen::Index i = 0; i < moved.rows(); ++i) {
+            auto nb = tgt_tree.nearest(moved.row(i).data());
+            if (nb.dist2 <= d2) res.correspondences.push_back({i, nb.index});
+        }
+    }
+    res.seconds = timer.seconds();
+    return res;
+}
+
+std::vector<Result> register_batch(const std::vector<Points>& sources, const std::vector<Points>& targets, const Options& o,
+                                   std::uint64_t seed, std::int64_t first_index) {
+    require(sources.size() == targets.size(), "registration: expected as many sources as targets, found " +
+                                                  std::to_string(sources.size()) + " and " + std::to_string(targets.size()));
+    const auto n = static_cast<std::int64_t>(sources.size());
+    std::vector<Result> out(static_cast<std::size_t>(n));
+    std::vector<std::string> errors(static_cast<std::size_t>(n));
+    parallel_for(n, [&](std::int64_t i) {
+        // Exceptions must not cross the OpenMP region: keep the message, rethrow after.
+        try {
+            Rng rng(seed, static_cast<std::uint64_t>(first_index + i));
+            out[static_cast<std::size_t>(i)] = register_pair(sources[static_cast<std::size_t>(i)], targets[static_cast<std::size_t>(i)], o, rng);
+        } catch (const std::exception& e) {
+            errors[static_cast<std::size_t>(i)] = e.what();
+        }
+    });
+    for (std::int64_t i = 0; i < n; ++i)
+        if (!errors[static_cast<std::size_t>(i)].empty())
+            throw Error((n > 1 || first_index > 0 ? "pair " + std::to_string(first_index + i) + ": " : std::string()) +
+                        errors[static_cast<std::size_t>(i)]);
+    return out;
+}
+
+Errors evaluate(const Points& source, const Points& target, const Transform& estimate, const Transform& truth) {
+    Errors e;
+    e.rre_deg = geometry::rre_deg(estimate, truth);
+    e.rte = geometry::rte(estimate, truth);
+    // The clean cloud is unknown here: the reference plus the truly aligned source stands in for it.
+    Points aligned = geometry::apply(truth, source);
+    Points clean(target.rows() + aligned.rows(), 3);
+    clean << target, aligned;
+    e.chamfer = geometry::modified_chamfer(source, target, clean, estimate, truth);
+    return e;
+}
+
+}  // namespace orbit::registration

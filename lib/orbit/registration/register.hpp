@@ -1,0 +1,71 @@
+#pragma once
+// Rigid registration of one pair or a batch of pairs: the entry point tools call.
+//
+// Every method returns the transform mapping source coordinates onto the target,
+// with Open3D-style quality measures evaluated at `distance` (see
+// geometry/metrics.hpp): fitness = inliers / source points, inlier RMSE.
+//
+// Lengths left at 0 are derived from the data: s = mean nearest-neighbour
+// spacing of the (downsampled) target; normals use 4 s, FPFH 10 s, RANSAC and
+// the final ICP threshold 2.5 s. This keeps one set of defaults valid for unit
+// shapes and for scans in millimetres alike.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "orbit/core/random.hpp"
+#include "orbit/core/types.hpp"
+
+namespace orbit::registration {
+
+enum class Method { icp, icp_plane, cpd, global, gmm_ot, automatic };
+Method parse_method(const std::string& name);  // throws UsageError with the valid names
+std::string method_name(Method m);
+
+struct Options {
+    Method method = Method::automatic;
+    double distance = 0;         // inlier / final ICP threshold (0: 2.5 x spacing)
+    double voxel = 0;            // downsampling for features (0: none below 5000 points, else automatic)
+    double normal_radius = 0;    // 0: 4 x spacing
+    double feature_radius = 0;   // 0: 10 x spacing
+    int max_iterations = 60;     // ICP / CPD iterations
+    double trim = 1.0;           // ICP: share of the closest pairs kept (auto and global use 0.9 when left at 1)
+    bool anneal = true;          // ICP: start with a wide threshold and shrink it
+    double outlier_weight = 0.1; // CPD
+    bool with_scale = false;     // CPD, and the Kabsch of gmm-ot
+    std::int64_t ransac_iterations = 20000;
+    int components = 24;         // gmm-ot mixture components per cloud
+    double sinkhorn_eps = 0.05;  // gmm-ot entropic regularisation (relative to the median cost)
+    int hypotheses = 6;          // candidates verified by fitness (global, gmm-ot, auto)
+    bool keep_correspondences = false;
+};
+
+struct Result {
+    Transform transform = Transform::Identity();
+    double fitness = 0;
+    double inlier_rmse = 0;
+    std::int64_t iterations = 0;
+    double seconds = 0;
+    std::vector<std::string> flags;  // "low_fitness", "planar", "not_converged", ...
+    // Inlier pairs (source row, target row) of the final transform, when asked.
+    std::vector<std::pair<std::int64_t, std::int64_t>> correspondences;
+};
+
+// Registers source onto target. Throws Error for unusable input (fewer than 3
+// points, coincident or collinear points, non-3-d points, NaN); other hard
+// cases come back flagged (low fitness, planar).
+Result register_pair(const Points& source, const Points& target, const Options& options, Rng& rng);
+
+// Registers pair i with the stream Rng(seed, first_index + i), in parallel over
+// pairs, so results do not depend on the thread count or on sharding. An error
+// in any pair is rethrown (the first by index) prefixed with "pair K: ".
+std::vector<Result> register_batch(const std::vector<Points>& sources, const std::vector<Points>& targets,
+                                   const Options& options, std::uint64_t seed, std::int64_t first_index = 0);
+
+// Errors against a ground-truth transform mapping source onto target.
+struct Errors {
+    double rre_deg = 0, rte = 0, chamfer = 0;
+};
+Errors evaluate(const Points& source, const Points& target, const Transform& estimate, const Transform& truth);
+
+}  // namespace orbit::registration

@@ -1,0 +1,108 @@
+#!/bin/bash
+# orbit-register: the issue's invocations, batches, -j and --shard determinism, errors.
+. "$(dirname "$0")/lib.sh"
+
+# Two crops of one bumpy shape; src moved by T (reference -> source) stored in src.h5:/transform,
+# as orbit-transform does. Plus a batch of 4 such pairs in pairs.h5.
+py '
+import numpy as np, h5py
+def shape(rng, n):
+    u = rng.normal(size=(n, 3)); u /= np.linalg.norm(u, axis=1, keepdims=True)
+    r = 1 + 0.25*np.sin(3*u[:,0]+1)*np.cos(2*u[:,1]) + 0.15*u[:,2]**2*u[:,0] + 0.1*u[:,1]
+    return u * r[:, None]
+def crop(p, keep, rng):
+    d = rng.normal(size=3); d /= np.linalg.norm(d); s = (p - p.mean(0)) @ d
+    return p[s > np.percentile(s, (1-keep)*100)]
+def rot(rng):
+    a, b, c = rng.uniform(0, np.pi/4, 3)
+    rx = np.array([[1,0,0],[0,np.cos(a),-np.sin(a)],[0,np.sin(a),np.cos(a)]])
+    ry = np.array([[np.cos(b),0,np.sin(b)],[0,1,0],[-np.sin(b),0,np.cos(b)]])
+    rz = np.array([[np.cos(c),-np.sin(c),0],[np.sin(c),np.cos(c),0],[0,0,1]])
+    return rx @ ry @ rz
+def pair(seed):
+    rng = np.random.default_rng(seed)
+    raw = shape(rng, 1600)
+    s, r = crop(raw, 0.7, rng)[:1000], crop(raw, 0.7, rng)[:1000]
+    T = np.eye(4); T[:3,:3] = rot(rng); T[:3,3] = rng.uniform(-0.5, 0.5, 3)
+    s = s @ T[:3,:3].T + T[:3,3]
+    s += np.clip(rng.normal(0, 0.005, s.shape), -0.025, 0.025)
+    r += np.clip(rng.normal(0, 0.005, r.shape), -0.025, 0.025)
+    return rng.permutation(s), rng.permutation(r), T
+s, r, T = pair(1)
+with h5py.File("src.h5", "w") as f: f["points"] = s; f["transform"] = T
+with h5py.File("ref.h5", "w") as f: f["points"] = r
+P = [pair(10 + k) for k in range(4)]
+with h5py.File("pairs.h5", "w") as f:
+    f["src"] = np.array([p[0] for p in P]); f["ref"] = np.array([p[1] for p in P]); f["transform"] = np.array([p[2] for p in P])
+    f["bad"] = np.zeros((4, 10, 2))
+'
+
+# 1. default method, output file and JSON summary
+orbit-register src.h5 ref.h5 -o T.h5 --json >sum.json
+py '
+import json, h5py, numpy as np
+s = json.load(open("sum.json")); assert s["method"] == "auto" and s["pairs"] == 1, s
+T = h5py.File("T.h5")["transform"][:]; assert T.shape == (4, 4), T.shape
+G = np.linalg.inv(h5py.File("src.h5")["transform"][:])
+rre = np.degrees(np.arccos(np.clip((np.trace(G[:3,:3].T @ T[:3,:3]) - 1) / 2, -1, 1)))
+assert rre < 2 and np.linalg.norm(T[:3,3] - G[:3,3]) < 0.04, (rre, T, G)
+f = h5py.File("T.h5"); assert f.attrs["orbit_kind"] == "transform" and 0.5 < f.attrs["fitness"] <= 1
+' || fail "auto did not recover the transform"
+
+# 2. gmm-ot scored against the ground truth as orbit-transform writes it
+orbit-register src.h5 ref.h5 --method gmm-ot --ground-truth src.h5:/transform --json >gmm.json
+py '
+import json; s = json.load(open("gmm.json"))
+assert s["rre_deg"]["median"] < 2 and s["rte"]["median"] < 0.04 and s["recall"]["value"] == 1, s
+' || fail "gmm-ot: $(cat gmm.json)"
+# The other direction convention gives the same errors when the dataset is inverted.
+py '
+import h5py, numpy as np
+with h5py.File("inv.h5", "w") as f: f["transform"] = np.linalg.inv(h5py.File("src.h5")["transform"][:])'
+orbit-register src.h5 ref.h5 --method global --ground-truth inv.h5 --ground-truth-direction src-to-ref --json >inv.json
+py 'import json; s = json.load(open("inv.json")); assert s["recall"]["value"] == 1, s' || fail "src-to-ref direction"
+
+# 3. a batch, icp, two threads; same bits with one thread and per shard
+orbit-register pairs.h5:/src pairs.h5:/ref --method icp -j 2 -o T2.h5
+orbit-register pairs.h5:/src pairs.h5:/ref --method icp -j 1 -o T1.h5
+orbit-register pairs.h5:/src pairs.h5:/ref -j 2 -o A2.h5 --ground-truth pairs.h5:/transform --json >batch.json
+orbit-register pairs.h5:/src pairs.h5:/ref -j 1 -o A1.h5
+orbit-register pairs.h5:/src pairs.h5:/ref -j 1 --shard 2/2 -o S2.h5
+py '
+import h5py, numpy as np, json
+a, b = h5py.File("T1.h5"), h5py.File("T2.h5")
+assert a["transform"].shape == (4, 4, 4) and np.array_equal(a["transform"][:], b["transform"][:])
+for k in ("fitness", "inlier_rmse", "iterations", "seconds"): assert a[k].shape == (4,), k
+a, b, s = h5py.File("A1.h5"), h5py.File("A2.h5"), h5py.File("S2.h5")
+assert np.array_equal(a["transform"][:], b["transform"][:])
+assert np.array_equal(s["transform"][:], a["transform"][2:]) and s.attrs["pair_begin"] == 2
+j = json.load(open("batch.json")); assert j["pairs"] == 4 and j["recall"]["value"] == 1.0, j
+' || fail "batch determinism, sharding or recall"
+
+# 4. streams and correspondences
+orbit-register src.h5 ref.h5 --method icp-plane --correspondences -o - | orbit-register src.h5 ref.h5 -q --method icp -o C.h5
+orbit-register src.h5 ref.h5 --correspondences -o C.h5
+py '
+import h5py; c = h5py.File("C.h5")["correspondences"][:]; assert c.ndim == 2 and c.shape[1] == 2 and len(c) > 300, c.shape'
+
+# 5. errors: one line, the right exit code
+expect_error 2 orbit-register src.h5 ref.h5 --method nope
+expect_error 2 orbit-register missing.h5 ref.h5
+expect_error 2 orbit-register src.h5 ref.h5 --trim 0
+expect_error 1 orbit-register pairs.h5:/bad pairs.h5:/ref
+expect_error 1 orbit-register pairs.h5:/src ref.h5
+expect_error 1 orbit-register src.h5 ref.h5 --ground-truth pairs.h5:/transform
+expect_error 1 orbit-register src.h5 ref.h5:/nothing
+py '
+import h5py, numpy as np
+with h5py.File("two.h5", "w") as f: f["points"] = np.zeros((2, 3))
+with h5py.File("line.h5", "w") as f: f["points"] = np.outer(np.arange(20.0), [1, 2, 3])
+with h5py.File("nan.h5", "w") as f: p = np.ones((10, 3)); p[2, 1] = np.nan; f["points"] = p'
+expect_error 1 orbit-register two.h5 ref.h5
+expect_error 1 orbit-register line.h5 ref.h5
+expect_error 1 orbit-register nan.h5 ref.h5
+grep -q collinear "$TMP/.err" || true
+[[ ! -e T3.h5 ]] || fail "a failed run left an output"
+expect_error 1 orbit-register line.h5 ref.h5 -o T3.h5
+[[ ! -e T3.h5 ]] || fail "a failed run left an output"
+echo ok

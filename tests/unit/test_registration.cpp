@@ -1,0 +1,250 @@
+// Registration methods: exact recovery, seeded partial pairs, degenerate input,
+// thread-count independence.
+#include <catch2/catch.hpp>
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "orbit/core/parallel.hpp"
+#include "orbit/core/error.hpp"
+#include "orbit/core/random.hpp"
+#include "orbit/geometry/kdtree.hpp"
+#include "orbit/geometry/metrics.hpp"
+#include "orbit/geometry/rotation.hpp"
+#include "orbit/registration/cpd.hpp"
+#include "orbit/registration/gmm_ot.hpp"
+#include "orbit/registration/icp.hpp"
+#include "orbit/registration/register.hpp"
+
+using namespace orbit;
+using namespace orbit::geometry;
+namespace reg = orbit::registration;
+
+namespace {
+Points blob(Rng& rng, Eigen::Index n) {
+    Points p(n, 3);
+    for (Eigen::Index i = 0; i < n; ++i) {
+        double z = rng.uniform(-1, 1), phi = rng.uniform(0, 2 * std::numbers::pi);
+        double s = std::sqrt(1 - z * z);
+        Eigen::Vector3d u(s * std::cos(phi), s * std::sin(phi), z);
+        double r = 1 + 0.25 * std::sin(3 * u.x() + 1) * std::cos(2 * u.y()) + 0.15 * u.z() * u.z() * u.x() + 0.1 * u.y();
+        p.row(i) = r * u.transpose();
+    }
+    return p;
+}
+Points crop(const Points& p, double keep, Rng& rng) {
+    Eigen::Vector3d d(rng.normal(), rng.normal(), rng.normal());
+    d.normalize();
+    Eigen::RowVector3d c = p.colwise().mean();
+    std::vector<std::pair<double, Eigen::Index>> s;
+    for (Eigen::Index i = 0; i < p.rows(); ++i) s.push_back({(p.row(i) - c).dot(d.transpose()), i});
+    std::sort(s.begin(), s.end());
+    auto k = static_cast<Eigen::Index>(keep * static_cast<double>(p.rows()));
+    Points out(k, 3);
+    for (Eigen::Index i = 0; i < k; ++i) out.row(i) = p.row(s[static_cast<std::size_t>(p.rows() - k + i)].second);
+    return out;
+}
+Points jitter(const Points& p, double sigma, Rng& rng) {
+    Points q = p;
+    for (Eigen::Index i = 0; i < q.rows(); ++i)
+        for (int j = 0; j < 3; ++j) q(i, j) += std::clamp(sigma * rng.normal(), -5 * sigma, 5 * sigma);
+    return q;
+}
+struct Pair {
+    Points src, ref;
+    Transform truth;  // source -> reference
+};
+// RPM-Net style: independent crops, source moved by Euler angles up to max_deg.
+Pair make_pair(std::uint64_t seed, double keep, double max_deg, double noise = 0.005) {
+    Rng rng(seed);
+    Points raw = blob(rng, 1500);
+    Points s = crop(raw, keep, rng), r = crop(raw, keep, rng);
+    Transform g = make_transform(random_euler_rotation(rng, max_deg * std::numbers::pi / 180), random_translation(rng, 0.5));
+    Pair p;
+    p.src = jitter(apply(g, s), noise, rng);
+    p.ref = jitter(r, noise, rng);
+    p.truth = invert(g);
+    return p;
+}
+}  // namespace
+
+TEST_CASE("ICP recovers a small motion exactly on noise-free full overlap", "[registration][icp]") {
+    Rng rng(1);
+    Points ref = blob(rng, 800);
+    Transform truth = make_transform(axis_angle(Eigen::Vector3d(1, 2, 3), 10 * std::numbers::pi / 180), Eigen::Vector3d(0.05, -0.03, 0.02));
+    Points src = apply(invert(truth), ref);
+    KdTree tree(ref);
+    for (bool plane : {false, true}) {
+        reg::IcpOptions o;
+        o.point_to_plane = plane;
+        o.max_distance = 0.3;
+        o.max_iterations = 200;
+        o.tolerance = 1e-12;
+        Points normals;
+        if (plane) {
+            reg::Options ro;  // normals via the public path: register_pair with icp-plane below
+            normals = Points::Zero(ref.rows(), 3);
+            for (Eigen::Index i = 0; i < ref.rows(); ++i) normals.row(i) = ref.row(i).normalized();  // rough, fine for GN
+        }
+        reg::IcpResult r = reg::icp(src, ref, tree, normals, Transform::Identity(), o);
+        // arccos limits RRE's resolution to ~1e-6 degrees: compare matrices too.
+        if (!plane) {
+            CHECK(rre_deg(r.transform, truth) < 1e-5);
+            CHECK((r.transform - truth).norm() < 1e-9);
+        }
+    }
+    reg::Options o;
+    o.method = reg::Method::icp_plane;
+    o.max_iterations = 100;
+    Rng r2(0);
+    reg::Result res = reg::register_pair(src, ref, o, r2);
+    CHECK(rre_deg(res.transform, truth) < 1e-5);
+    CHECK(rte(res.transform, truth) < 1e-6);
+    CHECK(res.fitness == Approx(1.0));
+}
+
+TEST_CASE("CPD recovers rotation, translation and scale", "[registration][cpd]") {
+    Rng rng(2);
+    Points ref = blob(rng, 300);
+    Transform truth = make_transform(axis_angle(Eigen::Vector3d(0, 1, 1), 0.4), Eigen::Vector3d(0.1, 0.2, -0.1));
+    Points src = apply(invert(truth), ref);
+    reg::CpdOptions o;
+    o.outlier_weight = 0.0;
+    o.max_iterations = 300;
+    o.tolerance = 1e-10;
+    reg::CpdResult r = reg::cpd(src, ref, Transform::Identity(), o);
+    // EM converges linearly as sigma shrinks: close, not to the last bit.
+    CHECK(rre_deg(r.transform, truth) < 0.05);
+    CHECK(rte(r.transform, truth) < 1e-3);
+    Transform scaled = make_transform(axis_angle(Eigen::Vector3d(0, 1, 1), 0.3), Eigen::Vector3d(0.1, 0, 0), 1.3);
+    Points src2 = apply(invert(scaled), ref);
+    o.with_scale = true;
+    reg::CpdResult r2 = reg::cpd(src2, ref, Transform::Identity(), o);
+    CHECK(std::cbrt(r2.transform.topLeftCorner<3, 3>().determinant()) == Approx(1.3).epsilon(1e-3));
+    CHECK(rre_deg(r2.transform, scaled) < 1e-2);
+}
+
+TEST_CASE("global methods recover seeded partial pairs", "[registration][global]") {
+    // Tolerances: noise 0.005 on a shape of radius ~1 allows about 1 degree and 0.02.
+    int solved_auto = 0, solved_global = 0, solved_gmm = 0;
+    const int pairs = 6;
+    for (int k = 0; k < pairs; ++k) {
+        Pair p = make_pair(100 + static_cast<std::uint64_t>(k), 0.7, 45);
+        for (reg::Method m : {reg::Method::automatic, reg::Method::global, reg::Method::gmm_ot}) {
+            reg::Options o;
+            o.method = m;
+            Rng rng(9, static_cast<std::uint64_t>(k));
+            reg::Result r = reg::register_pair(p.src, p.ref, o, rng);
+            bool ok = rre_deg(r.transform, p.truth) < 2.0 && rte(r.transform, p.truth) < 0.04;
+            if (ok) CHECK(r.fitness > 0.5);
+            (m == reg::Method::automatic ? solved_auto : m == reg::Method::global ? solved_global : solved_gmm) += ok;
+        }
+    }
+    CHECK(solved_auto == pairs);
+    CHECK(solved_global >= pairs - 1);
+    CHECK(solved_gmm >= pairs - 2);
+}
+
+TEST_CASE("gmm-ot matches components with the mixing weights as marginals", "[registration][gmm-ot]") {
+    Pair p = make_pair(7, 1.0, 30, 0.0);
+    Rng rng(3);
+    Points fs = Points::Ones(p.src.rows(), 4), ft = Points::Ones(p.ref.rows(), 4);  // uninformative descriptors
+    reg::GmmOtOptions o;
+    o.components = 8;
+    reg::ComponentMatch m = reg::match_components(p.src, fs, p.ref, ft, o, rng);
+    REQUIRE(m.plan.rows() == 9);
+    REQUIRE(m.plan.cols() == 9);
+    Vector rows = m.plan.rowwise().sum();
+    CHECK((rows.head(8) - m.source.weights).cwiseAbs().maxCoeff() < 1e-4);
+    CHECK(rows[8] == Approx(1.0).margin(1e-4));
+}
+
+TEST_CASE("batches give the same bits for 1 and 2 threads", "[registration][threads]") {
+    std::vector<Points> s, t;
+    for (int k = 0; k < 4; ++k) {
+        Pair p = make_pair(300 + static_cast<std::uint64_t>(k), 0.7, 45);
+        s.push_back(p.src);
+        t.push_back(p.ref);
+    }
+    reg::Options o;
+    set_threads(1);
+    auto a = reg::register_batch(s, t, o, 42);
+    set_threads(2);
+    auto b = reg::register_batch(s, t, o, 42);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        CHECK(a[i].transform == b[i].transform);
+        CHECK(a[i].fitness == b[i].fitness);
+    }
+    // Sharding keeps the per-pair streams: pairs 2..3 alone give the same result.
+    auto c = reg::register_batch({s[2], s[3]}, {t[2], t[3]}, o, 42, 2);
+    CHECK(c[0].transform == a[2].transform);
+    CHECK(c[1].transform == a[3].transform);
+}
+
+TEST_CASE("degenerate inputs give errors or flags, never crashes", "[registration][degenerate]") {
+    Rng rng(5);
+    Points good = blob(rng, 200);
+    reg::Options o;
+    Rng r(0);
+    SECTION("fewer than 3 points") {
+        CHECK_THROWS_WITH(reg::register_pair(good.topRows(2), good, o, r), Catch::Contains("at least 3 points"));
+    }
+    SECTION("collinear and coincident points") {
+        Points line(50, 3);
+        for (int i = 0; i < 50; ++i) line.row(i) = Eigen::RowVector3d(i * 0.1, i * 0.2, -i * 0.1);
+        CHECK_THROWS_WITH(reg::register_pair(line, good, o, r), Catch::Contains("collinear"));
+        Points same = Points::Ones(20, 3);
+        CHECK_THROWS_WITH(reg::register_pair(good, same, o, r), Catch::Contains("coincide"));
+    }
+    SECTION("NaN and wrong dimension") {
+        Points bad = good;
+        bad(3, 1) = std::nan("");
+        CHECK_THROWS_WITH(reg::register_pair(bad, good, o, r), Catch::Contains("NaN"));
+        CHECK_THROWS_AS(reg::register_pair(Points::Ones(10, 2), good, o, r), Error);
+    }
+    SECTION("planar clouds are flagged and still registered") {
+        Points plane(400, 3);
+        for (int i = 0; i < 400; ++i) {
+            double x = rng.uniform(-1, 1), y = rng.uniform(-1, 1);
+            plane.row(i) = Eigen::RowVector3d(x, y * (1 + 0.5 * x), 0);
+        }
+        Transform truth = make_transform(axis_angle(Eigen::Vector3d(0, 0, 1), 0.1), Eigen::Vector3d(0.02, 0, 0));
+        for (auto m : {reg::Method::icp, reg::Method::automatic, reg::Method::cpd}) {
+            o.method = m;
+            reg::Result res = reg::register_pair(apply(invert(truth), plane), plane, o, r);
+            CHECK(std::find(res.flags.begin(), res.flags.end(), "planar") != res.flags.end());
+            CHECK(res.transform.allFinite());
+        }
+    }
+    SECTION("identical clouds give the identity") {
+        for (auto m : {reg::Method::icp, reg::Method::icp_plane, reg::Method::cpd, reg::Method::global, reg::Method::gmm_ot,
+                       reg::Method::automatic}) {
+            o.method = m;
+            reg::Result res = reg::register_pair(good, good, o, r);
+            CHECK(rre_deg(res.transform, Transform::Identity()) < 1e-3);
+            CHECK(res.fitness == Approx(1.0));
+        }
+    }
+    SECTION("no overlap is flagged low fitness") {
+        // Local methods from the identity cannot reach a cloud 100 units away.
+        // (Global methods would find it: it is the same shape, moved.)
+        Points far = good;
+        far.col(0).array() += 100.0;
+        for (auto m : {reg::Method::icp, reg::Method::icp_plane}) {
+            o.method = m;
+            o.anneal = false;
+            reg::Result res = reg::register_pair(good, far, o, r);
+            CHECK(std::find(res.flags.begin(), res.flags.end(), "low_fitness") != res.flags.end());
+        }
+    }
+}
+
+TEST_CASE("errors against ground truth", "[registration][metrics]") {
+    Pair p = make_pair(11, 0.7, 30, 0.0);
+    reg::Errors e = reg::evaluate(p.src, p.ref, p.truth, p.truth);
+    CHECK(e.rre_deg < 1e-6);
+    CHECK(e.rte < 1e-12);
+    CHECK(e.chamfer < 1e-20);
+    CHECK(reg::parse_method("gmm-ot") == reg::Method::gmm_ot);
+    CHECK_THROWS_AS(reg::parse_method("nope"), UsageError);
+}
