@@ -205,6 +205,10 @@ SinkhornResult solve(const CostKernel& K, const Vector& a, const Vector& b, cons
                                 std::to_string(M) + " points");
     check_weights(a, N, "a");
     check_weights(b, M, "b");
+    if (std::isinf(opt.rho_a) && std::isinf(opt.rho_b))
+        require(std::abs(a.sum() - b.sum()) <= 1e-9 * std::max(a.sum(), b.sum()),
+                "sinkhorn: balanced transport needs equal total masses, found " + num(a.sum()) + " and " +
+                    num(b.sum()) + " (normalize the weights, or relax a marginal with rho)");
     SinkhornResult r;
     r.storage = K.name();
     r.f = opt.f_init.size() ? opt.f_init : Vector::Zero(N);

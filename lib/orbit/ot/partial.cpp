@@ -1,0 +1,146 @@
+#include "orbit/ot/partial.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "orbit/core/error.hpp"
+#include "orbit/core/parallel.hpp"
+#include "orbit/ot/solver.hpp"
+
+namespace orbit::ot {
+namespace {
+
+using detail::CostKernel;
+using Index = Eigen::Index;
+
+std::string num(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
+double norm_of(const Vector& v, Norm n) {
+    return n == Norm::L1 ? v.lpNorm<1>() : n == Norm::L2 ? v.norm() : v.lpNorm<Eigen::Infinity>();
+}
+
+// KKT residual of P1 <= a with multiplier f <= 0: equality where f < 0.
+Vector residual(const Vector& sums, const Vector& cap, const Vector& f) {
+    Vector r(sums.size());
+    for (Index i = 0; i < sums.size(); ++i)
+        r[i] = f[i] < 0 ? sums[i] - cap[i] : std::max(0.0, sums[i] - cap[i]);
+    return r;
+}
+
+SinkhornResult solve_partial(const CostKernel& K, const Vector& a, const Vector& b, double mass,
+                             const SinkhornOptions& opt) {
+    detail::validate(opt);
+    const Index N = K.n(), M = K.m();
+    require(N > 0 && M > 0, "partial: expected non-empty inputs");
+    require(a.size() == N && b.size() == M, "partial: the weights do not match the inputs");
+    require(a.allFinite() && b.allFinite() && a.minCoeff() >= 0 && b.minCoeff() >= 0,
+            "partial: expected finite non-negative weights");
+    const double cap = std::min(a.sum(), b.sum());
+    require(std::isfinite(mass) && mass > 0 && mass <= cap * (1 + 1e-12),
+            "partial: the mass must lie in (0, min(|a|,|b|)] = (0, " + num(cap) + "], found " + num(mass));
+    const double eps = opt.eps, inv = 1.0 / eps;
+    Vector la(N), lb(M);
+    for (Index i = 0; i < N; ++i) la[i] = a[i] > 0 ? std::log(a[i]) : -std::numeric_limits<double>::infinity();
+    for (Index j = 0; j < M; ++j) lb[j] = b[j] > 0 ? std::log(b[j]) : -std::numeric_limits<double>::infinity();
+    SinkhornResult r;
+    r.storage = K.name();
+    Vector f = Vector::Zero(N), g = Vector::Zero(M), sm, ratio, h, rows(N), cols(M);
+    double k = 0;
+    Vector sk = Vector::Zero(N), sk_new;  // previous row log-sums: the fast pass's shift
+    // k from f, g: total mass = mass. Row log-sums first, then a stable sum over rows.
+    auto update_k = [&]() {
+        detail::softmin(K, 0, g, sk, eps, sk_new, ratio);  // sk_i = -eps LSE_j((g_j - C_ij)/eps)
+        sk = sk_new;
+        double mx = -std::numeric_limits<double>::infinity();
+        for (Index i = 0; i < N; ++i) mx = std::max(mx, (f[i] - sk[i]) * inv);
+        double s = 0;
+        for (Index i = 0; i < N; ++i) s += std::exp((f[i] - sk[i]) * inv - mx);
+        k = eps * std::log(mass) - eps * (mx + std::log(s));
+    };
+    auto totals = [&]() {
+        const Vector F = f.array() + k;
+        K.sums(0, g.data(), F.data(), inv, rows.data(), nullptr);
+        K.sums(1, F.data(), g.data(), inv, cols.data(), nullptr);
+    };
+    update_k();
+    double err = std::numeric_limits<double>::infinity();
+    for (int it = 1; it <= opt.max_iter; ++it) {
+        const Vector f_old = f, g_old = g;
+        const double k_old = k;
+        h = g.array() + k;
+        detail::softmin(K, 0, h, f, eps, sm, ratio);
+        for (Index i = 0; i < N; ++i) f[i] = std::min(0.0, eps * la[i] + sm[i]);
+        h = f.array() + k;
+        detail::softmin(K, 1, h, g, eps, sm, ratio);
+        for (Index j = 0; j < M; ++j) g[j] = std::min(0.0, eps * lb[j] + sm[j]);
+        update_k();
+        ++r.iterations;
+        if (!f.allFinite() || !g.allFinite() || !std::isfinite(k)) {
+            f = f_old, g = g_old, k = k_old;
+            r.finite = false;
+            break;
+        }
+        if (it % opt.check_every == 0 || it == opt.max_iter) {
+            totals();
+            err = std::max(norm_of(residual(rows, a, f), opt.norm), norm_of(residual(cols, b, g), opt.norm));
+            if (err <= opt.tol) {
+                r.converged = true;
+                break;
+            }
+        }
+    }
+    totals();
+    Vector F = f.array() + k, wrows(N);
+    K.sums(0, g.data(), F.data(), inv, rows.data(), wrows.data());
+    r.f = F;
+    r.g = g;
+    r.eps = eps;
+    r.row_marginal = rows;
+    r.col_marginal = cols;
+    r.mass = deterministic_sum(N, [&](std::int64_t i) { return rows[i]; });
+    r.cost = deterministic_sum(N, [&](std::int64_t i) { return wrows[i]; });
+    // sum P (log P - 1) = <P, (f + g + k - C)/eps> - mass
+    r.primal = rows.dot(F) + cols.dot(g) - eps * r.mass;
+    r.dual = a.dot(f) + b.dot(g) + k * mass - eps * r.mass;
+    r.marginal_error = std::max(norm_of(residual(rows, a, f), opt.norm), norm_of(residual(cols, b, g), opt.norm));
+    r.finite = r.finite && std::isfinite(r.cost) && std::isfinite(r.primal);
+    // Plans: extract_plan multiplies by a_i b_j; divide it out through the potentials.
+    if (opt.plan != PlanKind::None) {
+        SinkhornResult tmp;
+        tmp.f = F - eps * la;
+        tmp.g = g - eps * lb;
+        for (Index i = 0; i < N; ++i)
+            if (!(a[i] > 0)) tmp.f[i] = 0;
+        for (Index j = 0; j < M; ++j)
+            if (!(b[j] > 0)) tmp.g[j] = 0;
+        detail::extract_plan(K, a.cwiseMax(0.0), b.cwiseMax(0.0), opt, eps, tmp);
+        r.plan = std::move(tmp.plan);
+        r.sparse_plan = std::move(tmp.sparse_plan);
+    }
+    return r;
+}
+
+}  // namespace
+
+SinkhornResult partial(const Matrix& cost, const Vector& a, const Vector& b, double mass, const SinkhornOptions& opt) {
+    require(cost.rows() == a.size() && cost.cols() == b.size() && cost.size() > 0,
+            "partial: expected a cost matrix of " + std::to_string(a.size()) + "x" + std::to_string(b.size()));
+    require(cost.allFinite(), "partial: the cost matrix contains NaN or infinite values");
+    auto K = detail::dense_kernel(cost);
+    return solve_partial(*K, a, b, mass, opt);
+}
+
+SinkhornResult partial(const Points& x, const Vector& a, const Points& y, const Vector& b, const CostSpec& c,
+                       double mass, const SinkhornOptions& opt) {
+    require(x.rows() > 0 && y.rows() > 0 && x.cols() == y.cols(), "partial: expected non-empty point sets of one dimension");
+    require(x.allFinite() && y.allFinite(), "partial: the points contain NaN or infinite values");
+    auto K = detail::point_kernel(x, y, c.p, c.half);
+    return solve_partial(*K, a, b, mass, opt);
+}
+
+}  // namespace orbit::ot
