@@ -46,6 +46,22 @@ int main(int argc, char** argv) {
             throw orbit::UsageError("unknown output format '" + fmt::extension(out) +
                                     "' for '" + out + "' (expected .h5 .hdf5 .ply .csv .npy or -)");
 
+        auto& js = app.summary();
+        js["input"] = input;
+        js["output"] = out;
+        // One cloud between files on disk, nothing else to do: converted block by block.
+        fmt::StreamSummary streamed;
+        if (sample == 0 && !normalize && fmt::convert_streaming(input, dataset, out, streamed)) {
+            if (streamed.normals && fmt::extension(out) == ".npy")
+                orbit::log::warn("NPY output holds the points only; normals dropped");
+            js["clouds"] = 1;
+            js["points"] = streamed.points;
+            js["dimension"] = streamed.dimension;
+            js["faces"] = 0;
+            js["normals"] = streamed.normals;
+            js["seconds"] = timer.seconds();
+            return;
+        }
         fmt::Input in = fmt::read_input(input, dataset);
         auto& sets = in.sets;
         if (sample > 0) {
@@ -98,9 +114,6 @@ int main(int argc, char** argv) {
             fmt::write_shape(out, fmt::Shape{std::move(sets[0].points), normals ? std::move(sets[0].normals) : orbit::Points(),
                                              std::move(in.faces), std::move(in.columns)});
         }
-        auto& js = app.summary();
-        js["input"] = input;
-        js["output"] = out;
         js["clouds"] = sets.size();
         js["points"] = total;
         js["dimension"] = dimension;

@@ -12,6 +12,7 @@
 
 #include "orbit/core/error.hpp"
 #include "orbit/io/formats.hpp"
+#include "orbit/io/pointset.hpp"
 
 namespace fs = std::filesystem;
 namespace fmt = orbit::io::formats;
@@ -517,4 +518,66 @@ TEST_CASE("damaged files: truncations and flipped bytes never crash, they read o
     }
     CHECK(read + refused == 8 * 150);
     CHECK(refused > 0);
+}
+
+TEST_CASE("block-wise conversion gives what the general readers and writers give") {
+    TempDir d;
+    const int n = 70000;  // more than two blocks
+    fmt::Shape s;
+    s.vertices = Points::Random(n, 3) * 100;
+    s.normals = Points::Random(n, 3);
+    fmt::write_ply(d.name("in.ply"), s);
+    fmt::write_npy(d.name("in.npy"), s.vertices);
+    Points table = Points::Random(n, 5);
+    fmt::write_npy(d.name("tab.npy"), table);
+    // A float32 big-endian NPY, converted exactly to float64.
+    std::string f4;
+    for (int i = 0; i < 300; ++i) put<float>(f4, static_cast<float>(i) * 0.25f, true);
+    d.file("f4.npy", npy(1, "{'descr': '>f4', 'fortran_order': False, 'shape': (100, 3), }", f4));
+
+    fmt::StreamSummary sum;
+    REQUIRE(fmt::convert_streaming(d.name("in.ply"), "", d.name("a.h5"), sum));
+    CHECK(sum.points == n);
+    CHECK(sum.normals);
+    auto a = orbit::io::read_point_sets(d.name("a.h5"));
+    CHECK(a[0].points == s.vertices);
+    CHECK(a[0].normals == s.normals);
+    REQUIRE(fmt::convert_streaming(d.name("a.h5"), "", d.name("b.ply"), sum));
+    fmt::Shape b = fmt::read_ply(d.name("b.ply"));
+    CHECK(b.vertices == s.vertices);
+    CHECK(b.normals == s.normals);
+    REQUIRE(fmt::convert_streaming(d.name("a.h5"), "", d.name("c.npy"), sum));
+    CHECK(fmt::read_npy(d.name("c.npy")).vertices == s.vertices);
+    REQUIRE(fmt::convert_streaming(d.name("in.npy"), "", d.name("d.h5"), sum));
+    CHECK(orbit::io::read_point_sets(d.name("d.h5"))[0].points == s.vertices);
+    REQUIRE(fmt::convert_streaming(d.name("tab.npy"), "", d.name("t.h5"), sum));
+    CHECK(sum.dimension == 5);
+    CHECK(orbit::io::read_point_sets(d.name("t.h5"))[0].points == table);
+    REQUIRE(fmt::convert_streaming(d.name("t.h5"), "/points", d.name("t.npy"), sum));
+    CHECK(fmt::read_npy(d.name("t.npy")).vertices == table);
+    REQUIRE(fmt::convert_streaming(d.name("f4.npy"), "", d.name("f4.h5"), sum));
+    CHECK(orbit::io::read_point_sets(d.name("f4.h5"))[0].points == fmt::read_npy(d.name("f4.npy")).vertices);
+    CHECK(orbit::io::read_point_sets(d.name("f4.h5"))[0].points(99, 2) == 299 * 0.25);
+
+    // Not for this path: ascii inputs, meshes, streams, CSV outputs, 5-D to PLY.
+    std::size_t before = d.entries();
+    fmt::Shape mesh = s;
+    mesh.faces.resize(1, 3);
+    mesh.faces << 0, 1, 2;
+    fmt::write_ply(d.name("mesh.ply"), mesh);
+    CHECK_FALSE(fmt::convert_streaming(d.name("mesh.ply"), "", d.name("x.h5"), sum));
+    CHECK_FALSE(fmt::convert_streaming(d.name("in.npy"), "", d.name("x.csv"), sum));
+    CHECK_FALSE(fmt::convert_streaming(d.name("in.npy"), "", "-", sum));
+    CHECK_FALSE(fmt::convert_streaming("-", "", d.name("x.h5"), sum));
+    CHECK_FALSE(fmt::convert_streaming(d.name("tab.npy"), "", d.name("x.ply"), sum));
+    CHECK(d.entries() == before + 1);  // only mesh.ply was added
+
+    // A NaN in the third block: an error naming the row, and no output.
+    Points bad = s.vertices;
+    bad(66000, 1) = std::nan("");
+    fmt::write_npy(d.name("bad.npy"), bad);
+    before = d.entries();
+    CHECK(contains(error_of([&] { fmt::convert_streaming(d.name("bad.npy"), "", d.name("bad.h5"), sum); }), "row 66000"));
+    CHECK(contains(error_of([&] { fmt::convert_streaming(d.name("bad.npy"), "", d.name("bad.ply"), sum); }), "row 66000"));
+    CHECK(d.entries() == before);
 }

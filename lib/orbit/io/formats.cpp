@@ -21,6 +21,7 @@
 
 #include "orbit/core/error.hpp"
 #include "orbit/io/h5.hpp"
+#include "orbit/io/output.hpp"
 
 namespace orbit::io::formats {
 namespace {
@@ -1402,6 +1403,318 @@ void write_shape(const std::string& path, const Shape& shape) {
     }
     if (e == ".npy") return write_npy(path, shape.vertices);
     throw Error("cannot write '" + path + "': unknown output format '" + e + "' (expected .h5 .hdf5 .ply .csv .npy or -)");
+}
+
+// ---------------------------------------------------------------------------
+// Block-wise conversion of one cloud.
+
+namespace {
+
+constexpr std::size_t kBlockRows = 1 << 15;  // 32768 rows: ~0.75 MiB per block of 3 doubles
+
+// Where rows come from: fills `pts` (rows x dim) and `nrm` (rows x 3, when normals) for rows [begin, begin+rows).
+struct RowSource {
+    std::string name;
+    std::size_t rows = 0, dim = 0;
+    bool normals = false;
+    std::vector<std::string> history;
+    virtual ~RowSource() = default;
+    virtual void read(std::size_t begin, std::size_t count, double* pts, double* nrm) = 0;
+};
+
+struct NpySource : RowSource {
+    Bytes bytes;
+    const char* data = nullptr;
+    Kind kind = Kind::f64;
+    bool swap = false;
+    void read(std::size_t begin, std::size_t count, double* pts, double*) override {
+        const std::size_t s = kind_size(kind), n = count * dim;
+        const char* src = data + begin * dim * s;
+        if (kind == Kind::f64 && !swap) std::memcpy(pts, src, n * 8);
+        else
+            for (std::size_t i = 0; i < n; ++i) pts[i] = load_value(src + i * s, kind, swap);
+    }
+};
+
+struct PlySource : RowSource {
+    Bytes bytes;
+    const char* data = nullptr;
+    std::size_t stride = 0;
+    std::vector<std::size_t> offs;
+    std::vector<Kind> kinds;
+    bool swap = false;
+    void read(std::size_t begin, std::size_t count, double* pts, double* nrm) override {
+        const char* base = data + begin * stride;
+        gather(base, stride, count, {offs.begin(), offs.begin() + 3}, {kinds.begin(), kinds.begin() + 3}, swap, pts, 3, 0);
+        if (normals) gather(base, stride, count, {offs.begin() + 3, offs.end()}, {kinds.begin() + 3, kinds.end()}, swap, nrm, 3, 0);
+    }
+};
+
+struct H5Source : RowSource {
+    h5::File file;
+    h5::Handle points, norms;
+    static void read_rows(hid_t ds, std::size_t begin, std::size_t count, std::size_t cols, double* out, const std::string& what) {
+        h5::Handle space(H5Dget_space(ds), H5Sclose);
+        hsize_t start[2] = {begin, 0}, n[2] = {count, cols};
+        h5::Handle mem(H5Screate_simple(2, n, nullptr), H5Sclose);
+        if (!space || !mem || H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, n, nullptr) < 0 ||
+            H5Dread(ds, H5T_NATIVE_DOUBLE, mem.get(), space.get(), H5P_DEFAULT, out) < 0)
+            throw Error(what + ": cannot read rows " + std::to_string(begin) + ".." + std::to_string(begin + count - 1) +
+                        " (file damaged?)");
+    }
+    void read(std::size_t begin, std::size_t count, double* pts, double* nrm) override {
+        read_rows(points.get(), begin, count, dim, pts, name);
+        if (normals) read_rows(norms.get(), begin, count, 3, nrm, name + ":/normals");
+    }
+};
+
+// Shape of a numeric 2-D dataset, or false.
+bool numeric_2d(hid_t file, const std::string& path, hsize_t dims[2]) {
+    if (H5Lexists(file, path.c_str(), H5P_DEFAULT) <= 0) return false;
+    h5::Handle ds(H5Dopen2(file, path.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!ds) return false;
+    h5::Handle type(H5Dget_type(ds.get()), H5Tclose);
+    H5T_class_t c = H5Tget_class(type.get());
+    if (c != H5T_FLOAT && c != H5T_INTEGER) return false;
+    h5::Handle space(H5Dget_space(ds.get()), H5Sclose);
+    return H5Sget_simple_extent_ndims(space.get()) == 2 && H5Sget_simple_extent_dims(space.get(), dims, nullptr) == 2;
+}
+
+std::unique_ptr<RowSource> open_source(const std::string& arg, const std::string& dataset) {
+    h5::DatasetRef ref = h5::parse_ref(arg);
+    if (!dataset.empty()) {
+        if (!ref.dataset.empty()) return nullptr;
+        ref.dataset = dataset.front() == '/' ? dataset : "/" + dataset;
+    }
+    if (ref.file == "-" || !std::filesystem::is_regular_file(ref.file)) return nullptr;
+    const std::string e = extension(ref.file);
+    if (!ref.dataset.empty() || h5::looks_like_hdf5(ref.file)) {
+        auto src = std::make_unique<H5Source>();
+        src->file = h5::File::open_read(ref.file);
+        hid_t f = src->file.id();
+        const bool whole = ref.dataset.empty();
+        const std::string path = whole ? "/points" : ref.dataset;
+        hsize_t dims[2];
+        if (!numeric_2d(f, path, dims) || dims[0] == 0 || dims[1] == 0) return nullptr;  // the general reader explains
+        if (whole)
+            for (const char* other : {"/offsets", "/faces", "/weights", "/features", "/labels"})
+                if (H5Lexists(f, other, H5P_DEFAULT) > 0) return nullptr;
+        src->rows = dims[0];
+        src->dim = dims[1];
+        src->name = ref.file + ":" + path;
+        src->points = h5::Handle(H5Dopen2(f, path.c_str(), H5P_DEFAULT), H5Dclose);
+        if (whole && H5Lexists(f, "/normals", H5P_DEFAULT) > 0) {
+            hsize_t nd[2];
+            if (!numeric_2d(f, "/normals", nd) || nd[0] != dims[0] || nd[1] != dims[1] || dims[1] != 3) return nullptr;
+            src->normals = true;
+            src->norms = h5::Handle(H5Dopen2(f, "/normals", H5P_DEFAULT), H5Dclose);
+        }
+        src->history = read_history(src->file);
+        return src;
+    }
+    if (e == ".npy") {
+        // Peek at the header through the general reader's checks, on the mapped file.
+        auto src = std::make_unique<NpySource>();
+        read_all(ref.file, src->bytes);
+        const char* b = src->bytes.begin();
+        if (src->bytes.size < 10 || std::memcmp(b, "\x93NUMPY", 6) != 0 || b[6] != 1) return nullptr;
+        std::size_t hlen = static_cast<unsigned char>(b[8]) | (static_cast<std::size_t>(static_cast<unsigned char>(b[9])) << 8);
+        if (hlen > src->bytes.size - 10) return nullptr;
+        std::string_view h(b + 10, hlen);
+        std::string_view descr;
+        for (std::string_view d : {"'<f8'", "'<f4'", "'>f8'", "'>f4'"})
+            if (h.find("'descr': " + std::string(d)) != std::string_view::npos) descr = d;
+        if (descr.empty() || h.find("'fortran_order': False") == std::string_view::npos) return nullptr;
+        auto sh = h.find("'shape': (");
+        if (sh == std::string_view::npos) return nullptr;
+        long long r = 0, c = 0;
+        const char* p = h.data() + sh + 10;
+        const char* end = h.data() + h.size();
+        auto r1 = std::from_chars(p, end, r);
+        if (r1.ec != std::errc() || r1.ptr + 2 >= end || r1.ptr[0] != ',' || r1.ptr[1] != ' ') return nullptr;
+        auto r2 = std::from_chars(r1.ptr + 2, end, c);
+        if (r2.ec != std::errc() || r2.ptr >= end || *r2.ptr != ')' || r <= 0 || c <= 0) return nullptr;
+        src->kind = descr[2] == 'f' && descr[3] == '8' ? Kind::f64 : Kind::f32;
+        src->swap = (descr[1] == '>') == host_little();
+        const std::size_t avail = src->bytes.size - 10 - hlen;
+        if (exceeds(static_cast<u64>(r), static_cast<u64>(c) * kind_size(src->kind), avail) ||
+            static_cast<u64>(r) * static_cast<u64>(c) * kind_size(src->kind) != avail)
+            return nullptr;  // the general reader gives the size error
+        src->rows = static_cast<std::size_t>(r);
+        src->dim = static_cast<std::size_t>(c);
+        src->data = b + 10 + hlen;
+        src->name = ref.file;
+        return src;
+    }
+    if (e == ".ply") {
+        // Only binary point clouds whose vertex element comes first and is fixed-size, with no faces.
+        auto src = std::make_unique<PlySource>();
+        read_all(ref.file, src->bytes);
+        Lines lines(src->bytes.begin(), src->bytes.end());
+        std::string_view line;
+        std::vector<std::string_view> t;
+        if (!lines.next(line) || trim(line) != "ply") return nullptr;
+        bool le = false, be = false, in_vertex = false, ended = false;
+        long long count = -1;
+        std::vector<PlyProperty> props;
+        while (lines.next(line)) {
+            split_ws(line, t);
+            if (t.empty() || t[0] == "comment" || t[0] == "obj_info") continue;
+            if (t[0] == "end_header") {
+                ended = true;
+                break;
+            }
+            if (t[0] == "format" && t.size() == 3) {
+                le = t[1] == "binary_little_endian";
+                be = t[1] == "binary_big_endian";
+            } else if (t[0] == "element" && t.size() == 3) {
+                if (count >= 0) {
+                    long long other;
+                    if (!parse_int(t[2], other) || other != 0) return nullptr;  // faces or other data after the vertices
+                    in_vertex = false;
+                    continue;
+                }
+                if (t[1] != "vertex" || !parse_int(t[2], count) || count <= 0) return nullptr;
+                in_vertex = true;
+            } else if (t[0] == "property" && in_vertex && t.size() == 3) {
+                PlyProperty pr;
+                if (!ply_kind(t[1], pr.kind)) return nullptr;
+                pr.name = t[2];
+                props.push_back(pr);
+            } else if (t[0] != "property" || in_vertex) {
+                return nullptr;
+            }
+        }
+        if (!ended || !(le || be) || count <= 0) return nullptr;
+        const char* names[6] = {"x", "y", "z", "nx", "ny", "nz"};
+        int found[6] = {-1, -1, -1, -1, -1, -1};
+        std::size_t off = 0;
+        std::vector<std::size_t> at(props.size());
+        for (std::size_t i = 0; i < props.size(); ++i) {
+            at[i] = off;
+            off += kind_size(props[i].kind);
+            for (int j = 0; j < 6; ++j)
+                if (props[i].name == names[j]) found[j] = static_cast<int>(i);
+        }
+        if (found[0] < 0 || found[1] < 0 || found[2] < 0) return nullptr;
+        src->normals = found[3] >= 0 && found[4] >= 0 && found[5] >= 0;
+        for (int j = 0; j < (src->normals ? 6 : 3); ++j) {
+            src->offs.push_back(at[static_cast<std::size_t>(found[j])]);
+            src->kinds.push_back(props[static_cast<std::size_t>(found[j])].kind);
+        }
+        src->stride = off;
+        const auto remain = static_cast<std::size_t>(src->bytes.end() - lines.p);
+        if (exceeds(static_cast<u64>(count), off, remain)) return nullptr;  // the general reader gives the error
+        src->rows = static_cast<std::size_t>(count);
+        src->dim = 3;
+        src->data = lines.p;
+        src->swap = be == host_little();
+        src->name = ref.file;
+        return src;
+    }
+    return nullptr;
+}
+
+// The first non-finite value of a block, as an error naming the row.
+void check_block(const double* v, std::size_t count, std::size_t cols, std::size_t first_row, const std::string& what) {
+    auto i = first_non_finite(v, count * cols);
+    if (i < 0) return;
+    throw Error(what + ": row " + std::to_string(first_row + static_cast<std::size_t>(i) / cols) + " has a " +
+                (std::isnan(v[i]) ? "NaN" : "infinite") + " value");
+}
+
+}  // namespace
+
+bool convert_streaming(const std::string& input, const std::string& dataset, const std::string& output,
+                       StreamSummary& summary) {
+    const std::string e = extension(output);
+    const bool to_h5 = e == ".h5" || e == ".hdf5";
+    if (output == "-" || !(to_h5 || e == ".npy" || e == ".ply")) return false;
+    std::unique_ptr<RowSource> src = open_source(input, dataset);
+    if (!src) return false;
+    if (e == ".ply" && src->dim != 3) return false;  // the general writer gives the error
+    const std::size_t n = src->rows, d = src->dim;
+    const bool normals = src->normals && e != ".npy";
+    std::vector<double> pts(kBlockRows * d), nrm(src->normals ? kBlockRows * 3 : 0);
+    auto for_blocks = [&](auto&& sink) {
+        for (std::size_t b = 0; b < n; b += kBlockRows) {
+            const std::size_t c = std::min(kBlockRows, n - b);
+            src->read(b, c, pts.data(), nrm.data());
+            check_block(pts.data(), c, d, b, src->name);
+            if (src->normals) check_block(nrm.data(), c, 3, b, src->name + " (normals)");
+            sink(b, c);
+        }
+    };
+    if (to_h5) {
+        Output out(output, "pointset");
+        out.add_history_lines(src->history);
+        hid_t f = out.file().id();
+        auto create = [&](const char* name, std::size_t cols) {
+            hsize_t dims[2] = {n, cols};
+            h5::Handle space(H5Screate_simple(2, dims, nullptr), H5Sclose);
+            h5::Handle ds(H5Dcreate2(f, name, H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+            if (!ds) throw Error("cannot create " + std::string(name) + " in '" + output + "'");
+            return ds;
+        };
+        h5::Handle dp = create("/points", d), dn;
+        if (normals) dn = create("/normals", 3);
+        auto write_rows = [&](hid_t ds, std::size_t begin, std::size_t count, std::size_t cols, const double* v) {
+            h5::Handle space(H5Dget_space(ds), H5Sclose);
+            hsize_t start[2] = {begin, 0}, cnt[2] = {count, cols};
+            h5::Handle mem(H5Screate_simple(2, cnt, nullptr), H5Sclose);
+            if (H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, cnt, nullptr) < 0 ||
+                H5Dwrite(ds, H5T_NATIVE_DOUBLE, mem.get(), space.get(), H5P_DEFAULT, v) < 0)
+                throw Error("cannot write '" + output + "' (disk full?)");
+        };
+        for_blocks([&](std::size_t b, std::size_t c) {
+            write_rows(dp.get(), b, c, d, pts.data());
+            if (normals) write_rows(dn.get(), b, c, 3, nrm.data());
+        });
+        dp.reset();
+        dn.reset();
+        out.commit();
+    } else if (e == ".npy") {
+        std::string dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (" + std::to_string(n) + ", " +
+                           std::to_string(d) + "), }";
+        dict.append((64 - (10 + dict.size() + 1) % 64) % 64, ' ');
+        dict += '\n';
+        std::string header("\x93NUMPY\x01\x00", 8);
+        header += static_cast<char>(dict.size() & 0xff);
+        header += static_cast<char>(dict.size() >> 8);
+        header += dict;
+        write_atomic(output, [&](const Put& put) {
+            put(header.data(), header.size());
+            for_blocks([&](std::size_t, std::size_t c) {
+                if (!host_little())
+                    for (std::size_t i = 0; i < c * d; ++i) pts[i] = load<double>(reinterpret_cast<const char*>(&pts[i]), true);
+                put(reinterpret_cast<const char*>(pts.data()), c * d * 8);
+            });
+        });
+    } else {
+        std::string header = "ply\nformat binary_little_endian 1.0\ncomment written by orbit\nelement vertex " +
+                             std::to_string(n) + "\nproperty double x\nproperty double y\nproperty double z\n";
+        if (normals) header += "property double nx\nproperty double ny\nproperty double nz\n";
+        header += "end_header\n";
+        std::vector<double> rec(kBlockRows * 6);
+        write_atomic(output, [&](const Put& put) {
+            put(header.data(), header.size());
+            for_blocks([&](std::size_t, std::size_t c) {
+                const std::size_t w = normals ? 6 : 3;
+                for (std::size_t i = 0; i < c; ++i) {
+                    for (std::size_t j = 0; j < 3; ++j) rec[i * w + j] = pts[i * 3 + j];
+                    if (normals)
+                        for (std::size_t j = 0; j < 3; ++j) rec[i * w + 3 + j] = nrm[i * 3 + j];
+                }
+                if (!host_little())
+                    for (std::size_t i = 0; i < c * w; ++i) rec[i] = load<double>(reinterpret_cast<const char*>(&rec[i]), true);
+                put(reinterpret_cast<const char*>(rec.data()), c * w * 8);
+            });
+        });
+    }
+    summary.points = static_cast<std::int64_t>(n);
+    summary.dimension = static_cast<std::int64_t>(d);
+    summary.normals = src->normals;
+    return true;
 }
 
 }  // namespace orbit::io::formats
