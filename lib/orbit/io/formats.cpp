@@ -1628,8 +1628,8 @@ void check_block(const double* v, std::size_t count, std::size_t cols, std::size
 bool convert_streaming(const std::string& input, const std::string& dataset, const std::string& output,
                        StreamSummary& summary) {
     const std::string e = extension(output);
-    const bool to_h5 = e == ".h5" || e == ".hdf5";
-    if (output == "-" || !(to_h5 || e == ".npy" || e == ".ply")) return false;
+    const bool to_h5 = e == ".h5" || e == ".hdf5" || output == "-";
+    if (!(to_h5 || e == ".npy" || e == ".ply")) return false;
     std::unique_ptr<RowSource> src = open_source(input, dataset);
     if (!src) return false;
     if (e == ".ply" && src->dim != 3) return false;  // the general writer gives the error

@@ -68,7 +68,7 @@ Input read_input(const std::string& arg, const std::string& dataset = "");
 // Converts one cloud block by block, without holding it in memory, when the
 // input is NPY [N,D], a binary PLY point cloud (no faces) or an HDF5 [N,D]
 // dataset (an orbit file without faces, weights or features, or FILE:/dataset),
-// and the output is .h5/.hdf5, .npy or .ply on disk. Values are checked as
+// and the output is .h5/.hdf5 (or "-", an HDF5 stream), .npy or .ply. Values are checked as
 // they stream; outputs stay atomic. Returns false, having read nothing, when
 // the pair is not one of these (the caller then reads the whole input).
 struct StreamSummary {
