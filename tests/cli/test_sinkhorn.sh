@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# orbit-sinkhorn: the issue's invocations, agreement with POT, batches, streams and bad input.
+. "$(dirname "$0")/lib.sh"
+
+py '
+import h5py, numpy as np
+r = np.random.default_rng(3)
+x = r.random((300, 3)); y = r.random((250, 3)) + 0.1
+with h5py.File("x.h5", "w") as f: f["points"] = x
+with h5py.File("y.h5", "w") as f: f["points"] = y
+C = ((x[:40, None, :] - y[None, :30, :]) ** 2).sum(-1)
+with h5py.File("C.h5", "w") as f: f["cost"] = C
+with h5py.File("a.h5", "w") as f: f["w"] = np.full(40, 1 / 40)
+with h5py.File("b.h5", "w") as f: f["w"] = np.full(30, 1 / 30)
+with h5py.File("batch_x.h5", "w") as f: f["points"] = r.random((3, 50, 2))
+with h5py.File("batch_y.h5", "w") as f: f["points"] = r.random((3, 40, 2))
+with h5py.File("sx.h5", "w") as f: f["points"] = r.random((30, 2))
+with h5py.File("sy.h5", "w") as f: f["points"] = r.random((30, 2))
+'
+
+# ---- the invocations of the issue, exactly as written ----------------------
+orbit-sinkhorn x.h5 y.h5 --eps 0.01 --tol 1e-6 -o ot.h5 --json > s1.json
+orbit-sinkhorn x.h5 y.h5 --eps 0.01 --plan sparse -o ot.h5
+orbit-sinkhorn x.h5 y.h5 --divergence --blur 0.05 --scaling 0.9 --json > s3.json
+orbit-sinkhorn --cost C.h5:/cost --a a.h5:/w --b b.h5:/w --eps 0.1 --reach 1.0 -o ot4.h5
+py '
+import json, h5py, numpy as np
+s = json.load(open("s1.json"))
+assert s["converged"] and s["marginal_error"] <= 1e-6, s
+for k in ("cost", "primal", "dual", "iterations", "marginal_error", "seconds"): assert k in s, k
+assert abs(s["primal"] - s["dual"]) < 1e-5 * abs(s["dual"]), s
+with h5py.File("ot.h5") as f:
+    assert f.attrs["orbit_kind"] == "plan"
+    n, m = f["f"].shape[0], f["g"].shape[0]
+    assert (n, m) == (300, 250)
+    assert f["plan"].attrs["format"] == "csr"
+    data, ind, ptr = f["plan/data"][()], f["plan/indices"][()], f["plan/indptr"][()]
+    assert ptr.shape == (301,) and ptr[-1] == data.size == ind.size
+    P = np.zeros((n, m))
+    for i in range(n): P[i, ind[ptr[i]:ptr[i+1]]] = data[ptr[i]:ptr[i+1]]
+    # the sparse plan drops only entries below 1e-12: marginals hold
+    assert abs(P.sum(0) - 1 / m).max() < 1e-9, abs(P.sum(0) - 1/m).max()
+    assert abs(P.sum(1) - 1 / n).max() < 1e-6
+d = json.load(open("s3.json"))
+assert d["converged"] and d["divergence"] > 0, d
+with h5py.File("ot4.h5") as f:
+    assert f["f"].shape == (40,) and f["g"].shape == (30,)
+    assert f.attrs["converged"] == 1
+'
+
+# identical inputs: the divergence is exactly zero
+orbit-sinkhorn x.h5 x.h5 --divergence --blur 0.05 --json > s0.json
+py 'import json; d = json.load(open("s0.json")); assert d["divergence"] == 0.0, d'
+
+# ---- agreement with POT (skipped when POT is missing) -----------------------
+if /usr/bin/python3 -c 'import ot' 2>/dev/null; then
+  py '
+import numpy as np, h5py
+r = np.random.default_rng(1)
+x = r.random((120, 3)); y = r.random((100, 3))
+a = r.random(120) + 0.5; a /= a.sum(); b = r.random(100) + 0.5; b /= b.sum()
+for nm, p, w in (("px", x, a), ("py", y, b)):
+    with h5py.File(nm + ".h5", "w") as f: f["points"] = p; f["weights"] = w
+M = ((x[:, None] - y[None]) ** 2).sum(-1)
+eps = 0.01
+with h5py.File("M.h5", "w") as f: f["cost"] = M; f["cost_ab"] = M + eps * (np.log(a)[:, None] + np.log(b)[None, :])
+with h5py.File("w.h5", "w") as f: f["a"] = a; f["b"] = b
+'
+  orbit-sinkhorn px.h5 py.h5 --eps 0.01 --tol 1e-13 --norm l2 --max-iter 100000 --plan dense -o bal.h5 -q
+  # POT leaves the entropy without a reference measure: shifting the cost by eps*(log a + log b) maps one onto the other.
+  orbit-sinkhorn --cost M.h5:/cost_ab --a w.h5:/a --b w.h5:/b --eps 0.01 --rho 0.5 --tol 1e-13 --max-iter 100000 --plan dense -o unb.h5 -q
+  orbit-sinkhorn --cost M.h5:/cost --a w.h5:/a --b w.h5:/b --eps 0.05 --mass 0.6 --tol 1e-12 --max-iter 100000 --plan dense -o par.h5 -q
+  py '
+import numpy as np, h5py, ot
+with h5py.File("M.h5") as f: M = f["cost"][()]
+with h5py.File("w.h5") as f: a = f["a"][()]; b = f["b"][()]
+eps = 0.01
+P, log = ot.sinkhorn(a, b, M, eps, method="sinkhorn_log", numItermax=100000, stopThr=1e-13, log=True)
+with h5py.File("bal.h5") as f: Q = f["plan"][()]; fo = f["f"][()]; go = f["g"][()]
+assert np.abs(P - Q).max() / P.max() < 1e-6, np.abs(P - Q).max() / P.max()
+fp = eps * log["log_u"] - eps * np.log(a); gp = eps * log["log_v"] - eps * np.log(b); k = np.mean(fo - fp)
+assert np.abs(fo - fp - k).max() / np.abs(fo).max() < 1e-6
+assert np.abs(go - gp + k).max() / np.abs(go).max() < 1e-6
+Pu = ot.sinkhorn_unbalanced(a, b, M, eps, 0.5, numItermax=100000, stopThr=1e-14)
+with h5py.File("unb.h5") as f: Qu = f["plan"][()]
+assert np.abs(Pu - Qu).max() / Pu.max() < 1e-6, np.abs(Pu - Qu).max() / Pu.max()
+Pp = ot.partial.entropic_partial_wasserstein(a, b, M, 0.05, 0.6, numItermax=20000)
+with h5py.File("par.h5") as f: Qp = f["plan"][()]
+assert np.abs(Pp - Qp).max() / Pp.max() < 1e-6, np.abs(Pp - Qp).max() / Pp.max()
+'
+else
+  echo "note: POT not found, comparisons with POT skipped"
+fi
+
+# ---- exact transport, sliced, batches, streams, warm start -------------------
+orbit-sinkhorn sx.h5 sy.h5 --exact --plan dense -o ex.h5 --json > ex.json
+py '
+import json, h5py, numpy as np
+from scipy.optimize import linear_sum_assignment
+with h5py.File("sx.h5") as f: x = f["points"][()]
+with h5py.File("sy.h5") as f: y = f["points"][()]
+C = ((x[:, None] - y[None]) ** 2).sum(-1)
+r, c = linear_sum_assignment(C)
+e = json.load(open("ex.json"))
+assert abs(e["cost"] - C[r, c].sum() / 30) < 1e-12, (e, C[r, c].sum() / 30)
+with h5py.File("ex.h5") as f: P = f["plan"][()]
+assert abs(P.sum(1) - 1 / 30).max() < 1e-12
+'
+orbit-sinkhorn x.h5 y.h5 --sliced 100 --seed 4 --json > sl.json
+orbit-sinkhorn x.h5 y.h5 --sliced 100 --seed 4 -j 1 --json > sl1.json
+py '
+import json
+a, b = json.load(open("sl.json")), json.load(open("sl1.json"))
+assert a["sliced"] == b["sliced"] and a["sliced"] > 0, (a, b)
+'
+orbit-sinkhorn batch_x.h5 batch_y.h5 --eps 0.02 -o batch.h5 --json > batch.json
+py '
+import json, h5py
+s = json.load(open("batch.json"))
+assert s["problems"] == 3 and all(r["converged"] for r in s["results"])
+with h5py.File("batch.h5") as f:
+    assert list(f["f_offsets"][()]) == [0, 50, 100, 150] and f["cost"].shape == (3,)
+'
+cat x.h5 | orbit-sinkhorn - y.h5 --eps 0.01 -o - -q > streamed.h5
+orbit-sinkhorn x.h5 y.h5 --eps 0.01 --warm ot.h5 --json > warm.json
+py '
+import json, h5py, numpy as np
+with h5py.File("streamed.h5") as f: assert f["f"].shape == (300,)
+assert json.load(open("warm.json"))["iterations"] <= 3
+'
+
+# ---- honesty: no convergence, numerical trouble ------------------------------
+expect_error 1 orbit-sinkhorn x.h5 y.h5 --eps 0.001 --max-iter 5 -o nc.h5
+[[ ! -e nc.h5 ]] || fail "an unconverged run left an output"
+grep -q "did not converge" "$TMP/.err" || fail "unclear message: $(cat "$TMP/.err")"
+orbit-sinkhorn x.h5 y.h5 --eps 0.001 --max-iter 5 --allow-unconverged -o nc.h5 -q
+[[ -e nc.h5 ]] || fail "--allow-unconverged did not write the output"
+
+# ---- bad input: exit 1 (data) or 2 (usage), one line ------------------------
+py '
+import h5py, numpy as np
+r = np.random.default_rng(0)
+with h5py.File("neg.h5", "w") as f: f["points"] = r.random((10, 3)); f["weights"] = -np.ones(10)
+with h5py.File("zero.h5", "w") as f: f["points"] = r.random((10, 3)); f["weights"] = np.zeros(10)
+p = r.random((10, 3)); p[3, 1] = np.nan
+with h5py.File("nan.h5", "w") as f: f["points"] = p
+with h5py.File("d2.h5", "w") as f: f["points"] = r.random((10, 2))
+with h5py.File("empty.h5", "w") as f: f["points"] = np.zeros((0, 3))
+with h5py.File("mass.h5", "w") as f: f["points"] = r.random((10, 3)); f["weights"] = np.full(10, 0.5)
+with h5py.File("Cbad.h5", "w") as f: f["cost"] = np.ones(5)
+'
+expect_error 1 orbit-sinkhorn neg.h5 y.h5
+expect_error 1 orbit-sinkhorn zero.h5 y.h5
+expect_error 1 orbit-sinkhorn nan.h5 y.h5
+expect_error 1 orbit-sinkhorn d2.h5 y.h5
+expect_error 1 orbit-sinkhorn empty.h5 y.h5
+expect_error 1 orbit-sinkhorn mass.h5 y.h5
+expect_error 1 orbit-sinkhorn x.h5 y.h5 --eps 0
+expect_error 1 orbit-sinkhorn x.h5 y.h5 --eps -1
+expect_error 1 orbit-sinkhorn --cost Cbad.h5:/cost
+expect_error 1 orbit-sinkhorn --cost C.h5:/nothing
+expect_error 1 orbit-sinkhorn --cost C.h5:/cost --a b.h5:/w
+expect_error 1 orbit-sinkhorn x.h5 y.h5 --mass 2
+expect_error 2 orbit-sinkhorn x.h5
+expect_error 2 orbit-sinkhorn x.h5 y.h5 --cost C.h5:/cost
+expect_error 2 orbit-sinkhorn x.h5 y.h5 --p 3
+expect_error 2 orbit-sinkhorn x.h5 y.h5 --scaling 1.5
+expect_error 2 orbit-sinkhorn x.h5 y.h5 --plan dense
+expect_error 2 orbit-sinkhorn x.h5 y.h5 --divergence --mass 0.5
+echo "ok"
