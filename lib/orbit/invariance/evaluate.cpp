@@ -1,0 +1,313 @@
+#include "orbit/invariance/evaluate.hpp"
+
+#include <Eigen/LU>
+#include <algorithm>
+#include <cmath>
+
+#include "orbit/core/error.hpp"
+#include "orbit/core/log.hpp"
+#include "orbit/io/plot.hpp"
+
+namespace orbit::invariance {
+namespace {
+
+std::vector<double> block_of(const h5::Array<double>& y, std::size_t item, std::size_t per) {
+    return std::vector<double>(y.data.begin() + static_cast<long>(item * per),
+                               y.data.begin() + static_cast<long>((item + 1) * per));
+}
+
+double label_of(const std::vector<double>& v) {
+    if (v.size() == 1) return std::round(v[0]);
+    return static_cast<double>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+double norm2(const std::vector<double>& v) {
+    double s = 0;
+    for (double x : v) s += x * x;
+    return std::sqrt(s);
+}
+
+std::vector<std::int64_t> invert_perm(const std::vector<std::int64_t>& p) {
+    std::vector<std::int64_t> q(p.size());
+    for (std::size_t i = 0; i < p.size(); ++i) q[static_cast<std::size_t>(p[i])] = static_cast<std::int64_t>(i);
+    return q;
+}
+
+}  // namespace
+
+EvalReport evaluate(Model& model, const Group& g, const std::vector<Points>& clouds, const EvalOptions& opt) {
+    if (clouds.empty()) throw Error("evaluate: no clouds");
+    if (!opt.exhaustive && opt.samples < 1) throw UsageError("--samples must be at least 1");
+    if (!(opt.lie_step > 0)) throw UsageError("--lie-step must be positive");
+    EvalReport r;
+    r.group = g.name;
+    r.model = model.describe();
+    r.output_type = output_type_name(opt.type);
+    r.tolerance = opt.tolerance;
+    r.atol = opt.atol;
+    if (opt.exhaustive) {
+        r.elements = enumerate(g);
+    } else {
+        for (int k = 0; k < opt.samples; ++k) r.elements.push_back(sample(g, opt.seed, static_cast<std::uint64_t>(k)));
+    }
+    const std::vector<Generator> gens = opt.lie && opt.type != OutputType::labels ? generators(g) : std::vector<Generator>{};
+    const std::size_t B = clouds.size(), K = r.elements.size(), G = gens.size();
+    const std::size_t M = 1 + K + 2 * G;  // inputs per cloud: itself, the K elements, +-h along each generator
+    const double h = opt.lie_step;
+
+    std::vector<Transform> lie_plus(G), lie_minus(G);
+    for (std::size_t q = 0; q < G; ++q) {
+        lie_plus[q] = gens[q].exp(h);
+        lie_minus[q] = gens[q].exp(-h);
+    }
+    std::vector<Points> inputs;
+    inputs.reserve(B * M);
+    for (std::size_t b = 0; b < B; ++b) {
+        inputs.push_back(clouds[b]);
+        for (auto& e : r.elements) inputs.push_back(act(e, clouds[b], b));
+        for (std::size_t q = 0; q < G; ++q) {
+            Element ep, em;
+            ep.t = lie_plus[q];
+            em.t = lie_minus[q];
+            inputs.push_back(act(ep, clouds[b], b));
+            inputs.push_back(act(em, clouds[b], b));
+        }
+    }
+    h5::Array<double> y = model.evaluate(inputs);
+    r.evaluations = static_cast<std::int64_t>(inputs.size());
+    inputs.clear();
+    inputs.shrink_to_fit();
+    if (y.rank() == 0 || y.shape[0] != B * M)
+        throw Error("model returned shape " + shape_string(y.shape) + " for " + std::to_string(B * M) + " clouds");
+    r.output_shape.assign(y.shape.begin() + 1, y.shape.end());
+    const std::size_t per = y.data.size() / (B * M);
+    if (per == 0) throw Error("model output is empty (shape " + shape_string(y.shape) + ")");
+    if (opt.per_point)
+        for (std::size_t b = 0; b < B; ++b)
+            if (r.output_shape.empty() || r.output_shape[0] != static_cast<std::size_t>(clouds[b].rows()))
+                throw Error("--per-point: the model's per-cloud output " + shape_string(r.output_shape) +
+                            " has no row per point (cloud " + std::to_string(b) + " has " +
+                            std::to_string(clouds[b].rows()) + " points)");
+
+    r.abs_max.setZero(B, K);
+    r.abs_mean.setZero(B, K);
+    r.rel.setZero(B, K);
+    if (opt.type == OutputType::labels) r.consistent.setZero(B, K);
+    double mean_norm = 0;
+    for (std::size_t b = 0; b < B; ++b) mean_norm += norm2(block_of(y, b * M, per)) / static_cast<double>(B);
+
+    // Aligned outputs rho(g)^-1 f(g x) for the normalized variance.
+    std::vector<std::vector<double>> aligned(B * (K + 1));
+    for (std::size_t b = 0; b < B; ++b) {
+        const std::vector<double> y0 = block_of(y, b * M, per);
+        aligned[b * (K + 1)] = y0;
+        for (std::size_t k = 0; k < K; ++k) {
+            const Element& e = r.elements[k];
+            std::vector<std::int64_t> perm;
+            const bool perm_used = opt.per_point && e.permute;
+            if (perm_used) perm = e.permutation(b, clouds[b].rows());
+            std::vector<double> expected = y0;
+            move_output(opt.type, e.t, perm_used ? &perm : nullptr, expected, r.output_shape);
+            const std::vector<double> yk = block_of(y, b * M + 1 + k, per);
+            double amax = 0, asum = 0, d2 = 0;
+            for (std::size_t j = 0; j < per; ++j) {
+                const double d = std::abs(yk[j] - expected[j]);
+                amax = std::max(amax, d);
+                asum += d;
+                d2 += d * d;
+            }
+            const double en = norm2(expected);
+            const double denom = en > 0 ? en : mean_norm;
+            if (std::sqrt(d2) > opt.tolerance * en + opt.atol) r.failures++;
+            r.abs_max(b, k) = amax;
+            r.abs_mean(b, k) = asum / static_cast<double>(per);
+            r.rel(b, k) = denom > 0 ? std::sqrt(d2) / denom : std::sqrt(d2);
+            if (opt.type == OutputType::labels) r.consistent(b, k) = label_of(yk) == label_of(y0) ? 1.0 : 0.0;
+            std::vector<double> al = yk;
+            if (opt.type != OutputType::invariant && opt.type != OutputType::labels) {
+                std::vector<std::int64_t> inv;
+                if (perm_used) inv = invert_perm(perm);
+                move_output(opt.type, e.t.inverse(), perm_used ? &inv : nullptr, al, r.output_shape);
+            } else if (perm_used) {
+                std::vector<std::int64_t> inv = invert_perm(perm);
+                move_output(opt.type, Transform::Identity(), &inv, al, r.output_shape);
+            }
+            aligned[b * (K + 1) + 1 + k] = std::move(al);
+        }
+    }
+    r.max_abs = r.abs_max.maxCoeff();
+    r.mean_abs = r.abs_mean.mean();
+    r.max_rel = r.rel.maxCoeff();
+    r.mean_rel = r.rel.mean();
+    if (opt.type == OutputType::labels) r.consistency = r.consistent.mean();
+
+    // Normalized variance.
+    {
+        double var_t = 0, var_s = 0;
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t j = 0; j < per; ++j) {
+                double m = 0, m2 = 0;
+                for (std::size_t k = 0; k <= K; ++k) {
+                    const double v = aligned[b * (K + 1) + k][j];
+                    m += v;
+                    m2 += v * v;
+                }
+                m /= static_cast<double>(K + 1);
+                var_t += std::max(0.0, m2 / static_cast<double>(K + 1) - m * m);
+            }
+        var_t /= static_cast<double>(B * per);
+        if (B >= 2) {
+            double sq = 0;  // mean square of the outputs, to tell "identical clouds" from real spread
+            for (std::size_t j = 0; j < per; ++j) {
+                double m = 0, m2 = 0;
+                for (std::size_t b = 0; b < B; ++b) {
+                    const double v = aligned[b * (K + 1)][j];
+                    m += v;
+                    m2 += v * v;
+                }
+                m /= static_cast<double>(B);
+                var_s += std::max(0.0, m2 / static_cast<double>(B) - m * m);
+                sq += m2 / static_cast<double>(B);
+            }
+            var_s /= static_cast<double>(per);
+            sq /= static_cast<double>(per);
+            // Outputs that do not vary across clouds (copies of one shape) leave the ratio undefined.
+            if (var_s > 1e-20 * sq && var_s > 0) r.normalized_variance = var_t / var_s;
+        }
+    }
+
+    // Lie derivatives.
+    for (std::size_t q = 0; q < G; ++q) {
+        LieStat s;
+        s.name = gens[q].name;
+        for (std::size_t b = 0; b < B; ++b) {
+            std::vector<double> yp = block_of(y, b * M + 1 + K + 2 * q, per);
+            std::vector<double> ym = block_of(y, b * M + 2 + K + 2 * q, per);
+            move_output(opt.type, lie_minus[q], nullptr, yp, r.output_shape);
+            move_output(opt.type, lie_plus[q], nullptr, ym, r.output_shape);
+            double n2 = 0;
+            for (std::size_t j = 0; j < per; ++j) {
+                const double d = (yp[j] - ym[j]) / (2 * h);
+                n2 += d * d;
+            }
+            s.per_cloud.push_back(std::sqrt(n2));
+        }
+        s.mean = Eigen::Map<const Vector>(s.per_cloud.data(), static_cast<Eigen::Index>(B)).mean();
+        s.max = *std::max_element(s.per_cloud.begin(), s.per_cloud.end());
+        r.lie.push_back(std::move(s));
+    }
+
+    // The breakdown axis.
+    if (g.rotates()) r.magnitude_name = "rotation angle (deg)";
+    else if (g.has(Factor::T3)) r.magnitude_name = "translation";
+    else if (g.has(Factor::scaling)) r.magnitude_name = "log scale";
+    else r.magnitude_name = "element";
+    for (std::size_t k = 0; k < K; ++k) {
+        const Element& e = r.elements[k];
+        r.magnitude.push_back(g.rotates() ? e.angle_deg
+                              : g.has(Factor::T3) ? e.translation
+                              : g.has(Factor::scaling) ? e.log_scale
+                                                       : static_cast<double>(k));
+    }
+    r.passed = opt.type == OutputType::labels ? r.consistency >= 1.0 : r.failures == 0;
+    return r;
+}
+
+nlohmann::json EvalReport::json() const {
+    nlohmann::json j;
+    j["group"] = group;
+    j["model"] = model;
+    j["output_type"] = output_type;
+    j["output_shape"] = output_shape;
+    j["clouds"] = abs_max.rows();
+    j["elements"] = elements.size();
+    j["evaluations"] = evaluations;
+    j["max_abs_error"] = max_abs;
+    j["mean_abs_error"] = mean_abs;
+    j["max_rel_error"] = max_rel;
+    j["mean_rel_error"] = mean_rel;
+    if (consistency >= 0) j["consistency"] = consistency;
+    j["normalized_variance"] = normalized_variance >= 0 ? nlohmann::json(normalized_variance) : nlohmann::json(nullptr);
+    nlohmann::json lj = nlohmann::json::object();
+    for (auto& s : lie) lj[s.name] = {{"mean", s.mean}, {"max", s.max}};
+    j["lie_derivative"] = lj;
+    j["tolerance"] = tolerance;
+    j["atol"] = atol;
+    j["failing_pairs"] = failures;
+    const bool equi = output_type != "invariant" && output_type != "labels";
+    j["verdict"] = passed ? (equi ? "equivariant" : "invariant") : (equi ? "not equivariant" : "not invariant");
+    j["passed"] = passed;
+    // The worst elements, for a quick look.
+    nlohmann::json worst = nlohmann::json::array();
+    std::vector<std::size_t> order(elements.size());
+    for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+    const Vector per_elem = abs_max.colwise().maxCoeff();
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return per_elem[static_cast<Eigen::Index>(a)] > per_elem[static_cast<Eigen::Index>(b)]; });
+    for (std::size_t i = 0; i < std::min<std::size_t>(3, order.size()); ++i) {
+        const auto k = order[i];
+        worst.push_back({{"element", elements[k].label}, {magnitude_name, magnitude[k]},
+                         {"max_abs_error", per_elem[static_cast<Eigen::Index>(k)]}});
+    }
+    j["worst_elements"] = worst;
+    return j;
+}
+
+void write_report(h5::File& f, const EvalReport& r) {
+    const std::size_t B = static_cast<std::size_t>(r.abs_max.rows()), K = r.elements.size();
+    h5::Array<double> tr{{K, 4, 4}, {}}, mag{{K}, {}};
+    for (std::size_t k = 0; k < K; ++k) {
+        for (int a = 0; a < 4; ++a)
+            for (int c = 0; c < 4; ++c) tr.data.push_back(r.elements[k].t(a, c));
+        mag.data.push_back(r.magnitude[k]);
+    }
+    f.write("/elements/transform", tr);
+    f.write("/elements/magnitude", mag);
+    f.set_attr("/elements/magnitude", "meaning", r.magnitude_name);
+    auto mat = [&](const std::string& path, const Matrix& m) {
+        h5::Array<double> a{{B, K}, {}};
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t k = 0; k < K; ++k) a.data.push_back(m(static_cast<Eigen::Index>(b), static_cast<Eigen::Index>(k)));
+        f.write(path, a);
+    };
+    mat("/errors/abs_max", r.abs_max);
+    mat("/errors/abs_mean", r.abs_mean);
+    mat("/errors/rel", r.rel);
+    if (r.consistent.size() > 0) mat("/errors/consistent", r.consistent);
+    h5::Array<double> pmax{{K}, {}}, pmean{{K}, {}}, prel{{K}, {}};
+    for (std::size_t k = 0; k < K; ++k) {
+        const auto kk = static_cast<Eigen::Index>(k);
+        pmax.data.push_back(r.abs_max.col(kk).maxCoeff());
+        pmean.data.push_back(r.abs_mean.col(kk).mean());
+        prel.data.push_back(r.rel.col(kk).maxCoeff());
+    }
+    f.write("/per_element/abs_max", pmax);
+    f.write("/per_element/abs_mean", pmean);
+    f.write("/per_element/rel_max", prel);
+    for (auto& s : r.lie) f.write("/lie/" + s.name, h5::Array<double>{{s.per_cloud.size()}, s.per_cloud});
+    f.set_attr_json("/", "summary", r.json());
+}
+
+void plot_report(const std::string& path, const EvalReport& r) {
+    const std::size_t K = r.elements.size();
+    plot::Series smax, smean;
+    smax.label = "max |error| over clouds";
+    smean.label = "mean |error|";
+    smax.points = smean.points = true;
+    // A log axis cannot show exact zeros: they are drawn at 1e-18 (below float64 round-off).
+    const double floor = 1e-18;
+    for (std::size_t k = 0; k < K; ++k) {
+        const auto kk = static_cast<Eigen::Index>(k);
+        smax.x.push_back(r.magnitude[k]);
+        smax.y.push_back(std::max(floor, r.abs_max.col(kk).maxCoeff()));
+        smean.x.push_back(r.magnitude[k]);
+        smean.y.push_back(std::max(floor, r.abs_mean.col(kk).mean()));
+    }
+    plot::Axes ax;
+    ax.title = "invariance error, " + r.group + ", " + r.output_type + " outputs";
+    ax.xlabel = r.magnitude_name;
+    ax.ylabel = "absolute error";
+    ax.log_y = true;
+    plot::line_chart(path, ax, {smax, smean});
+}
+
+}  // namespace orbit::invariance
