@@ -23,14 +23,16 @@ int main(int argc, char** argv) {
     std::int64_t sample = 0;
     bool normalize = false;
     app.cli()
-        .add_option("input", input, "input file (by extension), HDF5 FILE or FILE:/dataset, or '-' for stdin")
+        .add_option("input", input, "Input file (format by extension), HDF5 FILE or FILE:/dataset, or '-' for an HDF5 stream on stdin")
         ->required()
         ->check(orbit::cli::ExistingFileOrStream);
-    app.cli().add_option("--sample", sample, "sample N points uniformly on the mesh surface (needs faces)")
+    app.cli().add_option("--sample", sample, "Sample N points uniformly (by area) on the mesh surface, with face normals")
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
-    app.cli().add_option("--dataset", dataset, "dataset to read from an HDF5 input (same as INPUT:/DATASET)");
-    app.cli().add_flag("--normalize", normalize, "centre each cloud on its centroid and scale it into the unit sphere");
+    app.cli().add_option("--dataset", dataset, "Dataset to read from an HDF5 input (same as INPUT:/DATASET)");
+    app.cli().add_flag("--normalize", normalize, "Centre each cloud on its centroid and scale it into the unit sphere");
     app.require_output();
+    app.cli().get_option("--output")->description(
+        "Output file by extension: .h5/.hdf5 (orbit point set), .ply, .csv, .npy; '-' writes HDF5 to stdout");
     app.add_example("orbit-convert bunny00.off --sample 2048 --seed 1 -o bunny.h5",
                     "2048 points with normals on the surface of a mesh");
     app.add_example("orbit-convert scan.ply -o scan.h5", "a PLY scan (points, normals, faces) to an orbit point-set file");
