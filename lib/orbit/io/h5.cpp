@@ -1,9 +1,10 @@
 #include "orbit/io/h5.hpp"
 
-#include <hdf5_hl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -112,10 +113,15 @@ File File::open_read(const std::string& path) {
     if (path == "-") {
         if (::isatty(STDIN_FILENO)) throw UsageError("input '-' is a terminal; pipe an HDF5 file into it");
         std::vector<char> buf;
-        char chunk[1 << 16];
+        std::size_t size = 0;
+        buf.resize(1 << 20);
         std::size_t n;
-        while ((n = std::fread(chunk, 1, sizeof chunk, stdin)) > 0) buf.insert(buf.end(), chunk, chunk + n);
-        if (buf.empty()) throw Error("standard input is empty: expected an HDF5 file image");
+        while ((n = std::fread(buf.data() + size, 1, buf.size() - size, stdin)) > 0) {
+            size += n;
+            if (size == buf.size()) buf.resize(buf.size() * 2);
+        }
+        if (size == 0) throw Error("standard input is empty: expected an HDF5 file image");
+        buf.resize(size);
         return open_image(std::move(buf), "<stdin>");
     }
     std::error_code ec;
@@ -131,14 +137,36 @@ File File::open_read(const std::string& path) {
     return f;
 }
 
+namespace {
+// Zero-copy, read-only file image callbacks: every "copy" HDF5 asks for is the
+// caller's buffer itself, and nothing is freed by HDF5. (The high-level
+// H5LTopen_file_image does the same but leaks its bookkeeping in HDF5 1.10.)
+void* image_malloc(size_t, H5FD_file_image_op_t, void* udata) { return static_cast<std::vector<char>*>(udata)->data(); }
+void* image_memcpy(void* dest, const void* src, size_t size, H5FD_file_image_op_t, void*) {
+    if (dest != src) std::memcpy(dest, src, size);
+    return dest;
+}
+void* image_realloc(void*, size_t, H5FD_file_image_op_t, void*) { return nullptr; }  // read only
+herr_t image_free(void*, H5FD_file_image_op_t, void*) { return 0; }
+void* udata_copy(void* udata) { return udata; }
+herr_t udata_free(void*) { return 0; }
+}  // namespace
+
 File File::open_image(std::vector<char> image, const std::string& display_name) {
     silence_errors();
     if (image.size() < 8 || std::memcmp(image.data(), "\x89HDF\r\n\x1a\n", 8) != 0)
         throw Error(display_name + " is not an HDF5 file image (no HDF5 signature)");
     File f;
-    f.image_ = std::move(image);
-    hid_t id = H5LTopen_file_image(f.image_.data(), f.image_.size(),
-                                   H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
+    f.image_ = std::make_shared<std::vector<char>>(std::move(image));
+    Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+    H5Pset_fapl_core(fapl.get(), 1 << 16, 0);
+    H5FD_file_image_callbacks_t cb = {image_malloc, image_memcpy, image_realloc, image_free,
+                                      udata_copy,   udata_free,   f.image_.get()};
+    H5Pset_file_image_callbacks(fapl.get(), &cb);
+    H5Pset_file_image(fapl.get(), f.image_->data(), f.image_->size());
+    static int counter = 0;
+    std::string internal = "orbit-image-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".h5";
+    hid_t id = H5Fopen(internal.c_str(), H5F_ACC_RDONLY, fapl.get());
     if (id < 0) throw Error("cannot open " + display_name + " as HDF5: the image is truncated or damaged");
     f.file_ = Handle(id, H5Fclose);
     f.name_ = display_name;
@@ -172,7 +200,7 @@ File File::create_in_memory(const std::string& display_name) {
 
 void File::close() {
     file_.reset();
-    image_.clear();
+    image_.reset();
 }
 
 std::vector<char> File::image() {

@@ -8,6 +8,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -136,9 +137,10 @@ public:
     nlohmann::json attr_any(const std::string& object, const std::string& name) const;
 
 private:
+    // Declared before file_ so the HDF5 file closes before its image is freed.
+    std::shared_ptr<std::vector<char>> image_;  // the bytes of an opened image, kept alive while open
     Handle file_;
     std::string name_;
-    std::vector<char> image_;  // keeps an opened image alive
     Handle open_object(const std::string& path) const;
     Handle open_dataset(const std::string& path) const;
     void ensure_parents(const std::string& path);
