@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
         std::unique_ptr<io::Output> out;
         if (!app.common().output.empty()) out = std::make_unique<io::Output>(app.common().output, "report");
 
-        log::info("evaluating " + model->describe() + " on " + std::to_string(clouds.size()) + " clouds under " + group);
+        log::detail("evaluating " + model->describe() + " on " + std::to_string(clouds.size()) + " clouds under " + group);
         EvalReport r = evaluate(*model, g, clouds, opt);
         app.summary() = r.json();
         app.summary()["model_calls"] = cmd.calls();
