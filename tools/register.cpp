@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
     auto& c = app.cli();
     c.add_option("source", source, "Source point set: FILE, FILE:/dataset or '-'")->required()->check(orbit::cli::ExistingFileOrStream);
     c.add_option("target", target, "Target (reference) point set: FILE, FILE:/dataset or '-'")->required()->check(orbit::cli::ExistingFileOrStream);
-    c.add_option("-m,--method", method, "auto (default: FPFH+RANSAC and GMM+OT hypotheses, verified, ICP-refined), icp, icp-plane, cpd, global, gmm-ot")
+    c.add_option("-m,--method", method, "auto (default: FPFH+RANSAC hypotheses, GMM+OT ones too when the fit is poor, verified, ICP-refined), icp, icp-plane, cpd, global, gmm-ot")
         ->capture_default_str();
     c.add_option("--ground-truth", truth_arg, "Ground-truth transforms (FILE or FILE:/dataset, [4,4] or [B,4,4]) for RRE, RTE, Chamfer and recall")
         ->check(orbit::cli::ExistingFileOrStream);
@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
     c.add_option("--max-distance", o.distance, "Inlier distance for ICP, RANSAC and fitness (0: 2.5 x mean point spacing)")->check(CLI::NonNegativeNumber);
     c.add_option("--voxel", o.voxel, "Voxel size for feature computation (0: automatic above 5000 points)")->check(CLI::NonNegativeNumber);
     c.add_option("--normal-radius", o.normal_radius, "Normal estimation radius (0: 4 x spacing)")->check(CLI::NonNegativeNumber);
-    c.add_option("--feature-radius", o.feature_radius, "FPFH radius (0: 10 x spacing)")->check(CLI::NonNegativeNumber);
+    c.add_option("--feature-radius", o.feature_radius, "FPFH radius (0: 12 x spacing)")->check(CLI::NonNegativeNumber);
     c.add_option("--max-iterations", o.max_iterations, "ICP / CPD iterations")->check(CLI::Range(1, 100000))->capture_default_str();
     c.add_option("--trim", o.trim, "ICP: share of the closest pairs kept each iteration, in (0,1]")->check(CLI::Range(1e-6, 1.0))->capture_default_str();
     c.add_flag("--no-anneal", no_anneal, "ICP: use --max-distance from the first iteration instead of shrinking a wide threshold");

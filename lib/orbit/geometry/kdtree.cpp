@@ -1,5 +1,6 @@
 #include "orbit/geometry/kdtree.hpp"
 
+#include <algorithm>
 #include <nanoflann.hpp>
 
 #include "orbit/core/error.hpp"
@@ -14,13 +15,21 @@ struct Adaptor {
     template <class BBox>
     bool kdtree_get_bbox(BBox&) const { return false; }
 };
-using Tree = nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<double, Adaptor>, Adaptor, -1, std::uint32_t>;
+using TreeN = nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<double, Adaptor>, Adaptor, -1, std::uint32_t>;
+// A fixed dimension lets the compiler unroll the distance loops (most trees are 3-d).
+using Tree3 = nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<double, Adaptor>, Adaptor, 3, std::uint32_t>;
 }  // namespace
 
 struct KdTree::Impl {
     Points pts;
     Adaptor adaptor;
-    std::unique_ptr<Tree> tree;
+    std::unique_ptr<TreeN> treen;
+    std::unique_ptr<Tree3> tree3;
+    template <class R>
+    void find(R& rs, const double* q, const nanoflann::SearchParams& sp) const {
+        if (tree3) tree3->findNeighbors(rs, q, sp);
+        else treen->findNeighbors(rs, q, sp);
+    }
 };
 
 KdTree::KdTree() = default;
@@ -32,9 +41,14 @@ KdTree::KdTree(const Points& points) : impl_(std::make_unique<Impl>()) {
     require(points.cols() >= 1, "kd-tree: points need at least one coordinate");
     impl_->pts = points;
     impl_->adaptor.pts = &impl_->pts;
-    impl_->tree = std::make_unique<Tree>(static_cast<int>(points.cols()), impl_->adaptor,
-                                         nanoflann::KDTreeSingleIndexAdaptorParams(10));
-    if (points.rows() > 0) impl_->tree->buildIndex();
+    if (points.cols() == 3) {
+        impl_->tree3 = std::make_unique<Tree3>(3, impl_->adaptor, nanoflann::KDTreeSingleIndexAdaptorParams(10));
+        if (points.rows() > 0) impl_->tree3->buildIndex();
+    } else {
+        impl_->treen = std::make_unique<TreeN>(static_cast<int>(points.cols()), impl_->adaptor,
+                                               nanoflann::KDTreeSingleIndexAdaptorParams(10));
+        if (points.rows() > 0) impl_->treen->buildIndex();
+    }
 }
 
 std::int64_t KdTree::size() const { return impl_ ? impl_->pts.rows() : 0; }
@@ -47,7 +61,7 @@ Neighbor KdTree::nearest(const double* q) const {
     double d2 = 0;
     nanoflann::KNNResultSet<double, std::uint32_t> rs(1);
     rs.init(&idx, &d2);
-    impl_->tree->findNeighbors(rs, q, nanoflann::SearchParams());
+    impl_->find(rs, q, nanoflann::SearchParams());
     return {static_cast<std::int64_t>(idx), d2};
 }
 
@@ -59,7 +73,7 @@ std::vector<Neighbor> KdTree::knn(const double* q, std::int64_t k) const {
     std::vector<double> d2(kk);
     nanoflann::KNNResultSet<double, std::uint32_t> rs(kk);
     rs.init(idx.data(), d2.data());
-    impl_->tree->findNeighbors(rs, q, nanoflann::SearchParams());
+    impl_->find(rs, q, nanoflann::SearchParams());
     out.reserve(rs.size());
     for (std::size_t i = 0; i < rs.size(); ++i) out.push_back({static_cast<std::int64_t>(idx[i]), d2[i]});
     return out;
@@ -69,7 +83,9 @@ std::vector<Neighbor> KdTree::radius(const double* q, double r) const {
     std::vector<Neighbor> out;
     if (size() == 0 || !(r > 0)) return out;
     std::vector<std::pair<std::uint32_t, double>> m;
-    impl_->tree->radiusSearch(q, r * r, m, nanoflann::SearchParams(32, 0.f, true));
+    nanoflann::RadiusResultSet<double, std::uint32_t> rs(r * r, m);
+    impl_->find(rs, q, nanoflann::SearchParams(32, 0.f, true));
+    std::sort(m.begin(), m.end(), nanoflann::IndexDist_Sorter());
     out.reserve(m.size());
     for (auto& [i, d] : m) out.push_back({static_cast<std::int64_t>(i), d});
     return out;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "orbit/core/error.hpp"
@@ -14,10 +15,32 @@ namespace orbit::registration {
 Correspondences feature_correspondences(const Points& sf, const Points& tf, bool mutual) {
     Correspondences out;
     if (sf.rows() == 0 || tf.rows() == 0) return out;
-    geometry::KdTree ts(tf), ss(sf);
+    require(sf.cols() == tf.cols(), "feature matching: descriptors differ in length");
     std::vector<std::int64_t> s2t(static_cast<std::size_t>(sf.rows())), t2s(static_cast<std::size_t>(tf.rows()));
-    for (Eigen::Index i = 0; i < sf.rows(); ++i) s2t[static_cast<std::size_t>(i)] = ts.nearest(sf.row(i).data()).index;
-    for (Eigen::Index j = 0; j < tf.rows(); ++j) t2s[static_cast<std::size_t>(j)] = ss.nearest(tf.row(j).data()).index;
+    // Descriptors are 33-d, where kd-trees degrade to scanning: a blocked brute
+    // force through one matrix product is faster up to tens of thousands of points.
+    Eigen::VectorXd ns = sf.rowwise().squaredNorm(), nt = tf.rowwise().squaredNorm();
+    std::vector<double> best_t(static_cast<std::size_t>(tf.rows()), std::numeric_limits<double>::infinity());
+    const Eigen::Index block = 512;
+    for (Eigen::Index b0 = 0; b0 < sf.rows(); b0 += block) {
+        Eigen::Index nb = std::min(block, sf.rows() - b0);
+        Matrix d = -2.0 * (sf.middleRows(b0, nb) * tf.transpose());
+        d.colwise() += ns.segment(b0, nb);
+        d.rowwise() += nt.transpose();
+        for (Eigen::Index i = 0; i < nb; ++i) {
+            Eigen::Index j;
+            d.row(i).minCoeff(&j);
+            s2t[static_cast<std::size_t>(b0 + i)] = j;
+        }
+        for (Eigen::Index j = 0; j < tf.rows(); ++j) {
+            Eigen::Index i;
+            double v = d.col(j).minCoeff(&i);
+            if (v < best_t[static_cast<std::size_t>(j)]) {
+                best_t[static_cast<std::size_t>(j)] = v;
+                t2s[static_cast<std::size_t>(j)] = b0 + i;
+            }
+        }
+    }
     if (mutual) {
         for (Eigen::Index i = 0; i < sf.rows(); ++i)
             if (t2s[static_cast<std::size_t>(s2t[static_cast<std::size_t>(i)])] == i) out.push_back({i, s2t[static_cast<std::size_t>(i)]});
@@ -70,6 +93,12 @@ std::vector<Hypothesis> ransac(const Points& s, const Points& t, const Correspon
         std::sort(best.begin(), best.end(), [](auto& a, auto& b) { return a.inliers > b.inliers; });
         if (static_cast<int>(best.size()) > o.hypotheses) best.pop_back();
     };
+    const std::int64_t probe_size = 64;
+    Correspondences probe;
+    if (nc > 4 * probe_size) {
+        std::vector<std::int64_t> perm = rng.permutation(nc);
+        for (std::int64_t k = 0; k < probe_size; ++k) probe.push_back(corr[static_cast<std::size_t>(perm[static_cast<std::size_t>(k)])]);
+    }
     for (; it < std::min(needed, o.max_iterations); ++it) {
         std::int64_t a = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(nc)));
         std::int64_t b = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(nc)));
@@ -87,6 +116,15 @@ std::vector<Hypothesis> ransac(const Points& s, const Points& t, const Correspon
         if (!ok) continue;
         Correspondences sample = {corr[a], corr[b], corr[c]};
         Transform tr = geometry::kabsch_pairs(s, t, sample);
+        // Pre-test on a fixed random subset: once the list of best hypotheses is
+        // full, a draw that explains less than half the worst one's inlier rate
+        // on the subset is dropped without counting all correspondences.
+        if (static_cast<int>(best.size()) >= o.hypotheses && nc > 4 * probe_size) {
+            std::int64_t hits = count_inliers(s, t, probe, tr, d2);
+            if (static_cast<double>(hits) * static_cast<double>(nc) / static_cast<double>(probe_size) <
+                0.5 * static_cast<double>(best.back().inliers))
+                continue;
+        }
         std::int64_t inl = count_inliers(s, t, corr, tr, d2);
         if (inl < 3) continue;
         if (best.size() < static_cast<std::size_t>(o.hypotheses) || inl > best.back().inliers) {

@@ -13,7 +13,7 @@ namespace orbit::registration {
 Matrix GeometricPosteriors::posteriors(const Points& x, const Points&, Rng& rng) const {
     gmm::FitOptions fo;
     fo.components = components_;
-    fo.max_iterations = 30;
+    fo.max_iterations = 20;
     return gmm::fit(x, fo, rng).gamma;
 }
 

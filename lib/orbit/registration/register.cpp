@@ -100,7 +100,7 @@ Scales derive_scales(const Points& target, const Points& source, const Options& 
     sc.spacing = std::max(geometry::mean_spacing(t, tree), 1e-12 * std::max(1.0, sc.radius));
     sc.distance = o.distance > 0 ? o.distance : 2.5 * sc.spacing;
     sc.normal_radius = o.normal_radius > 0 ? o.normal_radius : 4 * sc.spacing;
-    sc.feature_radius = o.feature_radius > 0 ? o.feature_radius : 10 * sc.spacing;
+    sc.feature_radius = o.feature_radius > 0 ? o.feature_radius : 12 * sc.spacing;
     return sc;
 }
 
@@ -165,7 +165,7 @@ Transform verify(const std::vector<Transform>& candidates, const Points& src, co
     io.max_distance = sc.distance;
     io.start_distance = 2 * sc.distance;
     io.trim = 0.9;
-    io.max_iterations = 15;
+    io.max_iterations = 10;
     Transform best = candidates.empty() ? Transform::Identity() : candidates.front();
     double best_score = -1;
     for (const Transform& c : candidates) {
@@ -237,18 +237,26 @@ Result register_pair(const Points& source, const Points& target, const Options& 
             Cloud s = prepare(source, sc, true), t = prepare(target, sc, true);
             std::vector<Transform> cands;
             Correspondences corr = feature_correspondences(s.features, t.features, false);
-            if (o.method != Method::gmm_ot) cands = ransac_candidates(s, t, corr, o, sc, rng, res.iterations);
-            if (o.method != Method::global) {
+            auto gmm_candidates = [&] {
                 GmmOtOptions go;
                 go.components = o.components;
                 go.eps = o.sinkhorn_eps;
                 go.hypotheses = o.hypotheses;
                 go.with_scale = o.with_scale;
-                auto more = gmm_ot_hypotheses(s.down, s.features, t.down, t.features, go, rng);
-                cands.insert(cands.end(), more.begin(), more.end());
-            }
+                return gmm_ot_hypotheses(s.down, s.features, t.down, t.features, go, rng);
+            };
+            if (o.method != Method::gmm_ot) cands = ransac_candidates(s, t, corr, o, sc, rng, res.iterations);
+            if (o.method == Method::gmm_ot) cands = gmm_candidates();
             if (o.method == Method::automatic) cands.push_back(Transform::Identity());
             init = verify(cands, s.down, t.down, t.down_tree, sc, corr, res.iterations);
+            // auto: the GMM+OT hypotheses cost about as much again, so they are
+            // added only when the best RANSAC pose leaves most of the source unexplained.
+            if (o.method == Method::automatic &&
+                geometry::evaluate_fit(s.down, t.down_tree, init, sc.distance).fitness < o.auto_gmm_below) {
+                std::vector<Transform> more = gmm_candidates();
+                more.push_back(init);
+                init = verify(more, s.down, t.down, t.down_tree, sc, corr, res.iterations);
+            }
             break;
         }
     }

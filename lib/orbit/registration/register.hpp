@@ -6,7 +6,7 @@
 // geometry/metrics.hpp): fitness = inliers / source points, inlier RMSE.
 //
 // Lengths left at 0 are derived from the data: s = mean nearest-neighbour
-// spacing of the (downsampled) target; normals use 4 s, FPFH 10 s, RANSAC and
+// spacing of the (downsampled) target; normals use 4 s, FPFH 12 s, RANSAC and
 // the final ICP threshold 2.5 s. This keeps one set of defaults valid for unit
 // shapes and for scans in millimetres alike.
 #include <cstdint>
@@ -27,16 +27,17 @@ struct Options {
     double distance = 0;         // inlier / final ICP threshold (0: 2.5 x spacing)
     double voxel = 0;            // downsampling for features (0: none below 5000 points, else automatic)
     double normal_radius = 0;    // 0: 4 x spacing
-    double feature_radius = 0;   // 0: 10 x spacing
+    double feature_radius = 0;   // 0: 12 x spacing
     int max_iterations = 60;     // ICP / CPD iterations
     double trim = 1.0;           // ICP: share of the closest pairs kept (auto and global use 0.9 when left at 1)
     bool anneal = true;          // ICP: start with a wide threshold and shrink it
     double outlier_weight = 0.1; // CPD
     bool with_scale = false;     // CPD, and the Kabsch of gmm-ot
-    std::int64_t ransac_iterations = 20000;
+    std::int64_t ransac_iterations = 50000;
     int components = 24;         // gmm-ot mixture components per cloud
     double sinkhorn_eps = 0.05;  // gmm-ot entropic regularisation (relative to the median cost)
-    int hypotheses = 6;          // candidates verified by fitness (global, gmm-ot, auto)
+    int hypotheses = 12;         // candidates verified per generator (global, gmm-ot, auto)
+    double auto_gmm_below = 0.6; // auto: add GMM+OT hypotheses when the RANSAC pose's fitness is below this
     bool keep_correspondences = false;
 };
 
