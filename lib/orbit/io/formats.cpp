@@ -1420,6 +1420,8 @@ struct RowSource {
     std::vector<std::string> history;
     virtual ~RowSource() = default;
     virtual void read(std::size_t begin, std::size_t count, double* pts, double* nrm) = 0;
+    // The points of rows [begin, ...) in place, when the input already holds native doubles.
+    virtual const double* direct(std::size_t) const { return nullptr; }
 };
 
 struct NpySource : RowSource {
@@ -1427,6 +1429,11 @@ struct NpySource : RowSource {
     const char* data = nullptr;
     Kind kind = Kind::f64;
     bool swap = false;
+    const double* direct(std::size_t begin) const override {
+        // Native doubles, 8-byte aligned (NPY pads its header to 64 bytes): no copy needed.
+        bool ok = kind == Kind::f64 && !swap && host_little() && reinterpret_cast<std::uintptr_t>(data) % alignof(double) == 0;
+        return ok ? reinterpret_cast<const double*>(data) + begin * dim : nullptr;
+    }
     void read(std::size_t begin, std::size_t count, double* pts, double*) override {
         const std::size_t s = kind_size(kind), n = count * dim;
         const char* src = data + begin * dim * s;
@@ -1636,11 +1643,16 @@ bool convert_streaming(const std::string& input, const std::string& dataset, con
     const std::size_t n = src->rows, d = src->dim;
     const bool normals = src->normals && e != ".npy";
     std::vector<double> pts(kBlockRows * d), nrm(src->normals ? kBlockRows * 3 : 0);
+    const double* P = pts.data();  // the current block's points (in place when the input allows it)
     auto for_blocks = [&](auto&& sink) {
         for (std::size_t b = 0; b < n; b += kBlockRows) {
             const std::size_t c = std::min(kBlockRows, n - b);
-            src->read(b, c, pts.data(), nrm.data());
-            check_block(pts.data(), c, d, b, src->name);
+            P = src->direct(b);
+            if (!P) {
+                src->read(b, c, pts.data(), nrm.data());
+                P = pts.data();
+            }
+            check_block(P, c, d, b, src->name);
             if (src->normals) check_block(nrm.data(), c, 3, b, src->name + " (normals)");
             sink(b, c);
         }
@@ -1667,7 +1679,7 @@ bool convert_streaming(const std::string& input, const std::string& dataset, con
                 throw Error("cannot write '" + output + "' (disk full?)");
         };
         for_blocks([&](std::size_t b, std::size_t c) {
-            write_rows(dp.get(), b, c, d, pts.data());
+            write_rows(dp.get(), b, c, d, P);
             if (normals) write_rows(dn.get(), b, c, 3, nrm.data());
         });
         dp.reset();
@@ -1685,9 +1697,11 @@ bool convert_streaming(const std::string& input, const std::string& dataset, con
         write_atomic(output, [&](const Put& put) {
             put(header.data(), header.size());
             for_blocks([&](std::size_t, std::size_t c) {
-                if (!host_little())
-                    for (std::size_t i = 0; i < c * d; ++i) pts[i] = load<double>(reinterpret_cast<const char*>(&pts[i]), true);
-                put(reinterpret_cast<const char*>(pts.data()), c * d * 8);
+                if (!host_little()) {
+                    for (std::size_t i = 0; i < c * d; ++i) pts[i] = load<double>(reinterpret_cast<const char*>(P + i), true);
+                    P = pts.data();
+                }
+                put(reinterpret_cast<const char*>(P), c * d * 8);
             });
         });
     } else {
@@ -1701,7 +1715,7 @@ bool convert_streaming(const std::string& input, const std::string& dataset, con
             for_blocks([&](std::size_t, std::size_t c) {
                 const std::size_t w = normals ? 6 : 3;
                 for (std::size_t i = 0; i < c; ++i) {
-                    for (std::size_t j = 0; j < 3; ++j) rec[i * w + j] = pts[i * 3 + j];
+                    for (std::size_t j = 0; j < 3; ++j) rec[i * w + j] = P[i * 3 + j];
                     if (normals)
                         for (std::size_t j = 0; j < 3; ++j) rec[i * w + 3 + j] = nrm[i * 3 + j];
                 }
