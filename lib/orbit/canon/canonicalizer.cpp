@@ -50,6 +50,21 @@ BatchCanonical canonicalize_batch(const Canonicalizer& c, const std::vector<cons
     return out;
 }
 
+InPlaceResult canonicalize_in_place(const Canonicalizer& c, double* data, std::size_t b, std::size_t n, std::size_t d) {
+    InPlaceResult out;
+    out.transforms.resize(b);
+    out.diag.resize(b);
+    for_clouds(b, [&](std::size_t i) {
+        Eigen::Map<Points> x(data + i * n * d, static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(d));
+        Canonical r = c.canonicalize(x);
+        transform_points_in_place(r.transform, x);
+        out.transforms[i] = r.transform;
+        out.diag[i] = r.diag;
+    });
+    for (auto& dg : out.diag) out.unstable += dg.unstable() ? 1 : 0;
+    return out;
+}
+
 BatchFrames frames_batch(const Options& opt, const std::vector<const Points*>& clouds, bool with_copies) {
     BatchFrames out;
     const std::size_t n = clouds.size();

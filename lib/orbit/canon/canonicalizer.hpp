@@ -20,14 +20,14 @@ public:
     virtual ~Canonicalizer() = default;
     virtual std::string name() const = 0;
     // The group element (original -> canonical) of one cloud, with its diagnostics.
-    virtual Canonical canonicalize(const Points& x) const = 0;
+    virtual Canonical canonicalize(const PointsRef& x) const = 0;
 };
 
 class PcaCanonicalizer : public Canonicalizer {
 public:
     explicit PcaCanonicalizer(Options opt) : opt_(std::move(opt)) {}
     std::string name() const override { return "pca-" + group_name(opt_.group); }
-    Canonical canonicalize(const Points& x) const override { return pca_canonical(x, opt_); }
+    Canonical canonicalize(const PointsRef& x) const override { return pca_canonical(x, opt_); }
     const Options& options() const { return opt_; }
 
 private:
@@ -44,6 +44,15 @@ struct BatchCanonical {
 // Canonicalizes every cloud, in parallel over clouds (results do not depend on
 // the thread count). Errors name the cloud: "cloud 12: ...".
 BatchCanonical canonicalize_batch(const Canonicalizer& c, const std::vector<const Points*>& clouds);
+
+// Fast path for a dense batch [B,N,D] in one buffer (as read from HDF5): every
+// cloud is replaced by its canonical copy in place, no per-cloud copies.
+struct InPlaceResult {
+    std::vector<Transform> transforms;
+    std::vector<Diagnostics> diag;
+    std::int64_t unstable = 0;
+};
+InPlaceResult canonicalize_in_place(const Canonicalizer& c, double* data, std::size_t b, std::size_t n, std::size_t d);
 
 struct BatchFrames {
     std::vector<std::vector<Transform>> frames;  // [B][F]

@@ -58,6 +58,26 @@ nlohmann::json summarize(const std::vector<Diagnostics>& diag, bool signs_used) 
     return j;
 }
 
+std::optional<h5::Array<double>> read_dense_batch(const h5::File& file, const std::string& dataset,
+                                                  const std::string& source) {
+    const std::string ds = dataset.empty() ? "/points" : dataset;
+    if (!file.is_dataset(ds)) return std::nullopt;
+    if (dataset.empty())
+        for (const char* c : {"/normals", "/weights", "/features", "/offsets"})
+            if (file.exists(c)) return std::nullopt;
+    if (file.info(ds).shape.size() != 3) return std::nullopt;
+    h5::Array<double> a = file.read<double>(ds, 3);
+    const std::string where = source + ":" + ds;
+    if (a.size() == 0) throw Error(where + ": point set is empty, shape " + shape_string(a.shape));
+    const std::size_t per = a.shape[1] * a.shape[2];
+    for (std::size_t i = 0; i < a.data.size(); ++i)
+        if (!std::isfinite(a.data[i]))
+            throw Error(where + " (cloud " + std::to_string(i / per) + "): value at row " +
+                        std::to_string(i % per / a.shape[2]) + ", column " + std::to_string(i % a.shape[2]) + " is " +
+                        (std::isnan(a.data[i]) ? "NaN" : "infinite"));
+    return a;
+}
+
 InverseResult write_inverse(const InverseRequest& req, h5::File& out, const h5::File& in) {
     InverseResult res;
     const std::string src = req.input == "-" ? "<stdin>" : req.input;

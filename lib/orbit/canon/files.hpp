@@ -17,6 +17,13 @@ void write_diagnostics(h5::File& file, const std::vector<Diagnostics>& diag, con
 // Counts and extremes for --json: clouds, unstable, per-flag counts, smallest gap and sign margin.
 nlohmann::json summarize(const std::vector<Diagnostics>& diag, bool signs_used);
 
+// The clouds as one dense [B,N,D] array when the input is a batch without
+// companions (normals, weights, features): the fast path that canonicalizes in
+// place. Checks emptiness and finiteness like the point-set reader. Returns
+// nothing for other layouts, which go through io::read_point_sets.
+std::optional<h5::Array<double>> read_dense_batch(const h5::File& file, const std::string& dataset,
+                                                  const std::string& source);
+
 struct InverseRequest {
     std::string input;          // FILE or "-"
     std::string transforms;     // FILE or FILE:/dataset; empty = the input's /transform (or /frames)

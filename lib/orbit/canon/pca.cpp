@@ -27,7 +27,7 @@ struct Moments {
 
 // Two passes (centroid, then centered products) keep the covariance accurate
 // for clouds far from the origin.
-Moments moments(const Points& x) {
+Moments moments(const PointsRef& x) {
     const Eigen::Index n = x.rows(), d = x.cols();
     Moments m;
     for (Eigen::Index i = 0; i < n; ++i)
@@ -56,7 +56,7 @@ Moments moments(const Points& x) {
     return m;
 }
 
-void check_input(const Points& x, const Options& opt) {
+void check_input(const PointsRef& x, const Options& opt) {
     if (x.rows() == 0) throw Error("canonicalize: the point cloud is empty");
     if (x.cols() != 2 && x.cols() != 3)
         throw Error("canonicalize: expected points with 2 or 3 coordinates, found " + std::to_string(x.cols()));
@@ -135,7 +135,7 @@ struct PlaneFrame {
     double l0 = 0, l1 = 0, m3 = 0, lo = 0, hi = 0;
 };
 
-PlaneFrame plane_frame(const Points& x, const Moments& m, const Eigen::Vector3d& axis3) {
+PlaneFrame plane_frame(const PointsRef& x, const Moments& m, const Eigen::Vector3d& axis3) {
     PlaneFrame f;
     f.axis = x.cols() == 2 ? Eigen::Vector3d::UnitZ() : axis3.normalized();
     plane_basis(f.axis, f.u, f.w);
@@ -231,7 +231,7 @@ int frame_count(Group g) {
     return 0;
 }
 
-Canonical pca_canonical(const Points& x, const Options& opt) {
+Canonical pca_canonical(const PointsRef& x, const Options& opt) {
     check_input(x, opt);
     const Moments m = moments(x);
     Canonical out;
@@ -295,7 +295,7 @@ Canonical pca_canonical(const Points& x, const Options& opt) {
     return out;
 }
 
-std::vector<Transform> pca_frames(const Points& x, const Options& opt, Diagnostics* diag) {
+std::vector<Transform> pca_frames(const PointsRef& x, const Options& opt, Diagnostics* diag) {
     check_input(x, opt);
     const Moments m = moments(x);
     Diagnostics dg;
@@ -334,27 +334,32 @@ std::vector<Transform> pca_frames(const Points& x, const Options& opt, Diagnosti
     return frames;
 }
 
-Points transform_points(const Transform& t, const Points& x) {
-    Points y(x.rows(), x.cols());
+void transform_points_in_place(const Transform& t, Eigen::Ref<Points> x) {
     const Eigen::Matrix3d a = t.topLeftCorner<3, 3>();
     const Eigen::Vector3d b = t.topRightCorner<3, 1>();
     if (x.cols() == 3) {
         for (Eigen::Index i = 0; i < x.rows(); ++i) {
             const Eigen::Vector3d p = a * Eigen::Vector3d(x(i, 0), x(i, 1), x(i, 2)) + b;
-            y(i, 0) = p[0]; y(i, 1) = p[1]; y(i, 2) = p[2];
+            x(i, 0) = p[0]; x(i, 1) = p[1]; x(i, 2) = p[2];
         }
     } else if (x.cols() == 2) {
         for (Eigen::Index i = 0; i < x.rows(); ++i) {
-            y(i, 0) = a(0, 0) * x(i, 0) + a(0, 1) * x(i, 1) + b[0];
-            y(i, 1) = a(1, 0) * x(i, 0) + a(1, 1) * x(i, 1) + b[1];
+            const double u = x(i, 0), v = x(i, 1);
+            x(i, 0) = a(0, 0) * u + a(0, 1) * v + b[0];
+            x(i, 1) = a(1, 0) * u + a(1, 1) * v + b[1];
         }
     } else {
         throw Error("transform: expected points with 2 or 3 coordinates, found " + std::to_string(x.cols()));
     }
+}
+
+Points transform_points(const Transform& t, const PointsRef& x) {
+    Points y = x;
+    transform_points_in_place(t, y);
     return y;
 }
 
-Points transform_vectors(const Transform& t, const Points& v) {
+Points transform_vectors(const Transform& t, const PointsRef& v) {
     Transform lin = t;
     lin.topRightCorner<3, 1>().setZero();
     return transform_points(lin, v);

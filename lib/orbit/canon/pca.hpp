@@ -29,6 +29,9 @@
 
 namespace orbit::canon {
 
+// Clouds are passed as views so batches held in one buffer need no copies.
+using PointsRef = Eigen::Ref<const Points>;
+
 enum class Group { SO2, SO3, O3, SE3, E3 };
 
 // Accepts SO3, so(3), SO(3), se3, ... (case and parentheses ignored). Throws UsageError.
@@ -79,18 +82,19 @@ struct Canonical {
 };
 
 // The canonical group element of one cloud (N x 2 or N x 3).
-Canonical pca_canonical(const Points& x, const Options& opt);
+Canonical pca_canonical(const PointsRef& x, const Options& opt);
 
 // All frames for frame averaging: 8 for O3/E3, 4 for SO3/SE3, 2 for SO2, each a
 // transform original -> canonical copy. Only eigenvalue gaps matter here (no sign rule).
-std::vector<Transform> pca_frames(const Points& x, const Options& opt, Diagnostics* diag = nullptr);
+std::vector<Transform> pca_frames(const PointsRef& x, const Options& opt, Diagnostics* diag = nullptr);
 
 // Number of frames pca_frames returns for a group.
 int frame_count(Group g);
 
 // Applies a transform to N x D points (D = 2 uses the x,y block, z = 0), and its
 // linear part to vectors.
-Points transform_points(const Transform& t, const Points& x);
-Points transform_vectors(const Transform& t, const Points& v);
+Points transform_points(const Transform& t, const PointsRef& x);
+Points transform_vectors(const Transform& t, const PointsRef& v);
+void transform_points_in_place(const Transform& t, Eigen::Ref<Points> x);
 
 }  // namespace orbit::canon
