@@ -1,14 +1,38 @@
 #include "orbit/nn/tape.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
 #include "orbit/core/error.hpp"
+#include "orbit/core/parallel.hpp"
 
 namespace orbit::nn {
 
 namespace {
+
+// Runs fn(begin, end) over the rows of a product in two fixed halves, on two
+// threads when -j allows. The split depends on the sizes only, never on the
+// thread count, and each half is an ordinary serial Eigen product, so the
+// bits are the same for -j 1 and -j 2.
+template <class Fn>
+void split_rows(Eigen::Index rows, double flops, Fn&& fn) {
+    // Only large products are worth a parallel region (small ones lose more to
+    // thread wake-ups than they gain, badly so on a loaded machine).
+    if (flops < 3e7 || rows < 32) {
+        fn(Eigen::Index(0), rows);
+        return;
+    }
+    const Eigen::Index mid = rows / 2;
+    const int nt = std::min(2, threads());
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+    for (int b = 0; b < 2; ++b) {
+        if (b == 0) fn(Eigen::Index(0), mid);
+        else fn(mid, rows);
+    }
+}
 
 template <class T>
 Mat<T> zeros_like(const Mat<T>& m) {
@@ -21,6 +45,20 @@ std::string dims(Eigen::Index r, Eigen::Index c) { return "[" + std::to_string(r
 
 // ---------------------------------------------------------------------------
 // bookkeeping
+
+template <class T>
+void Tape<T>::tune_allocator() {
+    static const bool done = [] {
+        // orbit parallelizes products itself (split_rows), deterministically
+        Eigen::setNbThreads(1);
+#ifdef M_MMAP_THRESHOLD
+        mallopt(M_MMAP_THRESHOLD, 256 << 20);
+        mallopt(M_TRIM_THRESHOLD, 512 << 20);
+#endif
+        return true;
+    }();
+    (void)done;
+}
 
 template <class T>
 Var Tape<T>::push(Mat<T>&& value, bool needs_grad) {
@@ -36,6 +74,14 @@ void Tape<T>::accumulate(int id, const Mat<T>& g) {
     Node& n = nodes_[id];
     if (!n.needs_grad) return;
     if (n.grad.size() == 0) n.grad = g;
+    else n.grad += g;
+}
+
+template <class T>
+void Tape<T>::accumulate(int id, Mat<T>&& g) {
+    Node& n = nodes_[id];
+    if (!n.needs_grad) return;
+    if (n.grad.size() == 0) n.grad = std::move(g);
     else n.grad += g;
 }
 
@@ -104,21 +150,30 @@ Var Tape<T>::linear(Var x, Var W, Var b) {
         throw Error("nn: linear layer with input " + dims(X.rows(), X.cols()) + ", weight " +
                     dims(Wm.rows(), Wm.cols()) + ", bias " + dims(bm.rows(), bm.cols()));
     Mat<T> Y(X.rows(), Wm.rows());
-    Y.noalias() = X * Wm.transpose();
-    Y.rowwise() += bm.row(0);
+    const double flops = 2.0 * double(X.rows()) * double(X.cols()) * double(Wm.rows());
+    split_rows(X.rows(), flops, [&](Eigen::Index r0, Eigen::Index r1) {
+        Y.middleRows(r0, r1 - r0).noalias() = X.middleRows(r0, r1 - r0) * Wm.transpose();
+        Y.middleRows(r0, r1 - r0).rowwise() += bm.row(0);
+    });
     Var y = push(std::move(Y), needs(x) || needs(W) || needs(b));
     if (nodes_[y.id].needs_grad) {
-        nodes_[y.id].back = [this, x, W, b, y] {
+        nodes_[y.id].back = [this, x, W, b, y, flops] {
             const Mat<T>& G = nodes_[y.id].grad;
+            const Mat<T>& Wv = value(W);
+            const Mat<T>& Xv = value(x);
             if (needs(x)) {
-                Mat<T> gx(G.rows(), value(W).cols());
-                gx.noalias() = G * value(W);
-                accumulate(x.id, gx);
+                Mat<T> gx(G.rows(), Wv.cols());
+                split_rows(G.rows(), flops, [&](Eigen::Index r0, Eigen::Index r1) {
+                    gx.middleRows(r0, r1 - r0).noalias() = G.middleRows(r0, r1 - r0) * Wv;
+                });
+                accumulate(x.id, std::move(gx));
             }
             if (needs(W)) {
-                Mat<T> gW(G.cols(), value(x).cols());
-                gW.noalias() = G.transpose() * value(x);
-                accumulate(W.id, gW);
+                Mat<T> gW(G.cols(), Xv.cols());
+                split_rows(G.cols(), flops, [&](Eigen::Index r0, Eigen::Index r1) {
+                    gW.middleRows(r0, r1 - r0).noalias() = G.middleCols(r0, r1 - r0).transpose() * Xv;
+                });
+                accumulate(W.id, std::move(gW));
             }
             if (needs(b)) accumulate_expr(b.id, G.colwise().sum());
         };
@@ -290,7 +345,6 @@ Var Tape<T>::add_scalar(Var a, T c) {
         return y;                                                                                  \
     }
 
-ORBIT_NN_POINTWISE(relu, X.array().max(T(0)), (X.array() > T(0)).template cast<T>())
 ORBIT_NN_POINTWISE(tanh, X.array().tanh(), (T(1) - Y.array().square()))
 ORBIT_NN_POINTWISE(sigmoid, (T(1) / (T(1) + (-X.array()).exp())), (Y.array() * (T(1) - Y.array())))
 ORBIT_NN_POINTWISE(silu, (X.array() / (T(1) + (-X.array()).exp())),
@@ -305,6 +359,18 @@ ORBIT_NN_POINTWISE(exp, X.array().exp(), Y.array())
 ORBIT_NN_POINTWISE(log, X.array().log(), (T(1) / X.array()))
 ORBIT_NN_POINTWISE(square, X.array().square(), (T(2) * X.array()))
 #undef ORBIT_NN_POINTWISE
+
+template <class T>
+Var Tape<T>::relu(Var a) {
+    Var y = push(value(a).cwiseMax(T(0)), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, y] {
+            // select keeps the backward a single vectorized pass
+            Mat<T> g = (value(a).array() > T(0)).select(nodes_[y.id].grad.array(), T(0)).matrix();
+            accumulate(a.id, std::move(g));
+        };
+    return y;
+}
 
 template <class T>
 Var Tape<T>::softclamp(Var a, T c) {
@@ -402,9 +468,13 @@ Var Tape<T>::cols(Var a, int begin, int count) {
     Var y = push(X.middleCols(begin, count), needs(a));
     if (nodes_[y.id].needs_grad)
         nodes_[y.id].back = [this, a, begin, count, y] {
-            Mat<T> g = zeros_like(value(a));
-            g.middleCols(begin, count) = nodes_[y.id].grad;
-            accumulate(a.id, g);
+            Node& n = nodes_[a.id];
+            if (n.grad.size() == 0) {
+                n.grad = zeros_like(value(a));
+                n.grad.middleCols(begin, count) = nodes_[y.id].grad;
+            } else {
+                n.grad.middleCols(begin, count) += nodes_[y.id].grad;
+            }
         };
     return y;
 }
@@ -672,8 +742,8 @@ std::pair<Var, Var> Tape<T>::rq_spline(Var x, Var theta, int K, T bound, bool in
                     if (b + 1 <= K - 1) out[2 * K + b] = T(g_d1 * k.sig[b + 1]);
                 }
             }
-            accumulate(x.id, gx);
-            accumulate(theta.id, gth);
+            accumulate(x.id, std::move(gx));
+            accumulate(theta.id, std::move(gth));
         };
     }
     return {y, ldv};

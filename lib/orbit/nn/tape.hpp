@@ -43,7 +43,12 @@ struct Var {
 template <class T>
 class Tape {
 public:
-    explicit Tape(bool recording = true) : recording_(recording) {}
+    explicit Tape(bool recording = true) : recording_(recording) { tune_allocator(); }
+
+    // Keeps freed activation buffers in the heap instead of returning them to
+    // the kernel (glibc maps blocks over 128 KiB afresh each time, and the page
+    // faults cost more than the arithmetic of a small network). Called once.
+    static void tune_allocator();
 
     bool recording() const { return recording_; }
     void clear() { nodes_.clear(); }
@@ -129,6 +134,7 @@ private:
     bool needs(Var v) const { return recording_ && nodes_[v.id].needs_grad; }
     Var push(Mat<T>&& value, bool needs_grad);
     void accumulate(int id, const Mat<T>& g);
+    void accumulate(int id, Mat<T>&& g);  // moves g in when the node has no gradient yet
     template <class Expr>
     void accumulate_expr(int id, const Expr& g);
     void check_same(Var a, Var b, const char* op) const;
