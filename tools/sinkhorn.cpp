@@ -184,6 +184,11 @@ int main(int argc, char** argv) {
             o.g_init = Eigen::Map<const Vector>(g.data.data(), Eigen::Index(g.data.size()));
         }
         const ot::CostSpec spec{p, half};
+        if (app.common().verbose)
+            o.monitor = [](int it, double e, double err) {
+                log::detail("iteration " + std::to_string(it) + ", eps " + fmt(e) +
+                            (std::isinf(err) ? std::string(" (annealing)") : ", marginal error " + fmt(err)));
+            };
 
         // ---- inputs: a list of independent problems ----------------------
         struct Problem {

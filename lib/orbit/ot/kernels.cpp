@@ -15,6 +15,8 @@ namespace {
 using Index = Eigen::Index;
 constexpr Index kOutBlock = 16;   // outputs per parallel work item
 constexpr Index kTile = 2048;     // summed elements per cache tile
+// Outputs are independent, so the dynamic schedules (which keep both threads
+// busy on a loaded machine) do not change any result.
 // Below this many pairs a pass runs on one thread: waking a second thread costs
 // more than it saves, badly so on a busy machine.
 constexpr double kParallelPairs = 1 << 20;
@@ -44,7 +46,7 @@ public:
         const double* C = c_.data();
         if (side == 1) {
             // Column j is contiguous: one reduction per output.
-#pragma omp parallel for schedule(static) if (double(N) * M > kParallelPairs)
+#pragma omp parallel for schedule(dynamic, 16) if (double(N) * M > kParallelPairs)
             for (Index j = 0; j < M; ++j) {
                 const double* col = C + j * N;
                 const double sh = shift[j];
@@ -67,7 +69,7 @@ public:
         }
         // Rows: walk columns, accumulating a block of rows elementwise.
         const Index blocks = (N + 255) / 256;
-#pragma omp parallel for schedule(static) if (double(N) * M > kParallelPairs)
+#pragma omp parallel for schedule(dynamic, 16) if (double(N) * M > kParallelPairs)
         for (Index bi = 0; bi < blocks; ++bi) {
             const Index i0 = bi * 256, i1 = std::min(N, i0 + 256), len = i1 - i0;
             double acc[256], wacc[256];
@@ -170,7 +172,7 @@ private:
 #pragma omp parallel if (double(na) * nb > kParallelPairs)
         {
             std::vector<double> cbuf(D == 0 ? kTile : 0);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 4)
             for (Index bk = 0; bk < blocks; ++bk) {
                 const Index k0 = bk * kOutBlock, k1 = std::min(na, k0 + kOutBlock);
                 double acc[kOutBlock] = {}, wacc[kOutBlock] = {};

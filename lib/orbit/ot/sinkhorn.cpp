@@ -225,6 +225,7 @@ SinkhornResult solve(const CostKernel& K, const Vector& a, const Vector& b, cons
         const bool last = level + 1 == schedule.size();
         const double lam_a = lambda(opt.rho_a, eps), lam_b = lambda(opt.rho_b, eps);
         const int iters = last ? opt.max_iter : opt.iters_per_level;
+        if (opt.monitor && !last) opt.monitor(r.iterations, eps, std::numeric_limits<double>::infinity());
         for (int it = 1; it <= iters; ++it) {
             const Vector f_old = r.f, g_old = r.g;
             bool check = last && (it % opt.check_every == 0 || it == iters);
@@ -255,6 +256,7 @@ SinkhornResult solve(const CostKernel& K, const Vector& a, const Vector& b, cons
                     ++r.iterations;
                     err = ea;
                     r.converged = true;
+                    if (opt.monitor) opt.monitor(r.iterations, eps, err);
                     break;
                 }
                 r.f = lam_a * sm_f;
@@ -268,6 +270,7 @@ SinkhornResult solve(const CostKernel& K, const Vector& a, const Vector& b, cons
             }
             if (check) {
                 err = opt.check == Marginal::A ? ea : opt.check == Marginal::B ? eb : std::max(ea, eb);
+                if (opt.monitor) opt.monitor(r.iterations, eps, err);
                 if (std::isnan(err)) {
                     r.finite = false;
                     break;

@@ -16,6 +16,7 @@
 // exponential, OpenMP-parallel over rows, and gives the same bits for any
 // thread count. Matrix-free ("online") passes use O(N + M) memory.
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
@@ -62,6 +63,10 @@ struct SinkhornOptions {
     PlanKind plan = PlanKind::None;
     double plan_threshold = 0;  // sparse plan: keep entries >= threshold (absolute)
     int plan_topk = 0;          // sparse plan: keep the k largest entries of each row (0: threshold only)
+    // Called after each annealing level and at each stopping test with the
+    // iteration count, the current eps and the marginal violation (inf when
+    // not measured); for progress reports. Not called from parallel code.
+    std::function<void(int iteration, double eps, double marginal_error)> monitor;
 };
 
 // A sparse plan in CSR form (rows x cols), as written under /plan/ in HDF5.
