@@ -65,8 +65,11 @@ int main(int argc, char** argv) {
                     "--output-type labels -o report.h5 --plot err.svg",
                     "label consistency under the 4 quarter turns, with a report and a plot");
     app.add_example("orbit-eval-invariance clouds.h5 --group SE3+perm --per-point --output-type points "
-                    "--model-cmd 'orbit-canonicalize {in} --inverse --transforms t.h5 -o {out}'",
+                    "--model-cmd 'python3 denoise.py {in} {out}'",
                     "equivariance of per-point outputs under rigid motions and permutations");
+    app.add_example("orbit-eval-invariance clouds.h5 --group E3 --model-cmd 'orbit-canonicalize {in} --method mds -q -o {out}' "
+                    "--model-output /points",
+                    "orbit's own tools work as models: MDS coordinates under rotations, reflections, translations");
 
     return app.run(argc, argv, [&] {
         GroupOptions gopt;
@@ -74,6 +77,11 @@ int main(int argc, char** argv) {
         gopt.max_translation = max_translation;
         gopt.max_scale = max_scale;
         const Group g = parse_group(group, gopt);
+        auto ends_with = [](const std::string& s, const std::string& e) {
+            return s.size() >= e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0;
+        };
+        if (!plot_path.empty() && !ends_with(plot_path, ".svg") && !ends_with(plot_path, ".png"))
+            throw UsageError("--plot expects a file name ending in .svg or .png, found '" + plot_path + "'");
         if (exhaustive && !g.finite()) throw UsageError("--exhaustive needs a finite group such as C4, not " + group);
         if (!canonicalize.empty() && !frame_average.empty())
             throw UsageError("choose one of --canonicalize and --frame-average");

@@ -114,5 +114,6 @@ expect_error 2 orbit-eval-invariance clouds.h5 --group SO3 --exhaustive --model-
 expect_error 2 orbit-eval-invariance clouds.h5 --group SU3 --model-cmd 'true'
 expect_error 2 orbit-eval-invariance clouds.h5 --output-type banana --model-cmd 'true'
 expect_error 2 orbit-eval-invariance clouds.h5 --canonicalize SO3 --frame-average O3 --model-cmd 'true'
+expect_error 2 orbit-eval-invariance clouds.h5 --model-cmd 'true' --plot err.pdf
 expect_error 2 orbit-eval-invariance clouds.h5
 echo "ok"
