@@ -203,14 +203,16 @@ for key in args.settings.split(","):
     pf = os.path.join(work, f"pairs_{key}.h5")
     with h5py.File(pf, "w") as f:
         f["src"], f["ref"], f["transform"] = src, ref, gt
-    rows = []
+    rows, raw = [], {}
     for m in args.methods.split(","):
         r = run_orbit(pf, m, args.pairs)
         if r is not None:
             rows.append(summary(f"orbit {m}", r))
+            raw[f"orbit {m}"] = r
     if not args.no_open3d:
         for which, name in (("ransac", "open3d fpfh+ransac+icp"), ("fgr", "open3d fgr+icp"), ("icp", "open3d icp")):
-            rows.append(summary(name, run_open3d(src, ref, gt, which)))
+            raw[name] = run_open3d(src, ref, gt, which)
+            rows.append(summary(name, raw[name]))
     base = next((x for x in rows if x["name"] == "open3d fpfh+ransac+icp"), None)
     print(f"\n== {label}: {args.pairs} pairs, 717 points, noise 0.01 clipped 0.05 ==")
     print(f"{'method':26s} {'recall':>7s} {'med RRE':>9s} {'med RTE':>9s} {'med s/pair':>11s} {'time/o3d-ransac':>16s} {'recall-o3d':>11s}")
@@ -218,6 +220,15 @@ for key in args.settings.split(","):
         ratio = x["sec"] / base["sec"] if base else float("nan")
         dr = x["recall"] - base["recall"] if base else float("nan")
         print(f"{x['name']:26s} {x['recall']:7.3f} {x['rre']:9.3f} {x['rte']:9.4f} {x['sec']:11.4f} {ratio:16.3f} {dr:+11.3f}")
+    if "orbit icp" in raw and "open3d icp" in raw:
+        a, b = raw["orbit icp"], raw["open3d icp"]
+        solved = (b["rre"] < 5) & (b["rte"] < 0.1)
+        if solved.any():
+            ok = (a["rre"][solved] < 5) & (a["rte"][solved] < 0.1)
+            print(f"on the {solved.sum()} pairs Open3D's ICP solves: orbit icp solves {ok.mean():.3f}, median RRE "
+                  f"{np.median(a['rre'][solved]):.3f} vs {np.median(b['rre'][solved]):.3f} deg, RTE "
+                  f"{np.median(a['rte'][solved]):.4f} vs {np.median(b['rte'][solved]):.4f}, seconds "
+                  f"{np.median(a['sec'][solved]):.4f} vs {np.median(b['sec'][solved]):.4f}")
     all_rows[key] = rows
 with open(os.path.join(work, "results.json"), "w") as f:
     json.dump(all_rows, f, indent=1, default=float)
