@@ -112,17 +112,22 @@ File File::open_read(const std::string& path) {
     silence_errors();
     if (path == "-") {
         if (::isatty(STDIN_FILENO)) throw UsageError("input '-' is a terminal; pipe an HDF5 file into it");
-        std::vector<char> buf;
-        std::size_t size = 0;
-        buf.resize(1 << 20);
+        auto image = std::make_shared<ImageBuffer>();
+        std::size_t cap = std::size_t(1) << 22;
+        image->data = static_cast<char*>(std::malloc(cap));
+        if (!image->data) throw std::bad_alloc();
         std::size_t n;
-        while ((n = std::fread(buf.data() + size, 1, buf.size() - size, stdin)) > 0) {
-            size += n;
-            if (size == buf.size()) buf.resize(buf.size() * 2);
+        while ((n = std::fread(image->data + image->size, 1, cap - image->size, stdin)) > 0) {
+            image->size += n;
+            if (image->size == cap) {
+                char* grown = static_cast<char*>(std::realloc(image->data, cap * 2));
+                if (!grown) throw std::bad_alloc();
+                image->data = grown;
+                cap *= 2;
+            }
         }
-        if (size == 0) throw Error("standard input is empty: expected an HDF5 file image");
-        buf.resize(size);
-        return open_image(std::move(buf), "<stdin>");
+        if (image->size == 0) throw Error("standard input is empty: expected an HDF5 file image");
+        return open_image_buffer(std::move(image), "<stdin>");
     }
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) throw Error("cannot open " + quoted(path) + ": no such file");
@@ -141,7 +146,7 @@ namespace {
 // Zero-copy, read-only file image callbacks: every "copy" HDF5 asks for is the
 // caller's buffer itself, and nothing is freed by HDF5. (The high-level
 // H5LTopen_file_image does the same but leaks its bookkeeping in HDF5 1.10.)
-void* image_malloc(size_t, H5FD_file_image_op_t, void* udata) { return static_cast<std::vector<char>*>(udata)->data(); }
+void* image_malloc(size_t, H5FD_file_image_op_t, void* udata) { return static_cast<ImageBuffer*>(udata)->data; }
 void* image_memcpy(void* dest, const void* src, size_t size, H5FD_file_image_op_t, void*) {
     if (dest != src) std::memcpy(dest, src, size);
     return dest;
@@ -153,17 +158,26 @@ herr_t udata_free(void*) { return 0; }
 }  // namespace
 
 File File::open_image(std::vector<char> image, const std::string& display_name) {
+    auto buffer = std::make_shared<ImageBuffer>();
+    buffer->data = static_cast<char*>(std::malloc(std::max<std::size_t>(image.size(), 1)));
+    if (!buffer->data) throw std::bad_alloc();
+    std::memcpy(buffer->data, image.data(), image.size());
+    buffer->size = image.size();
+    return open_image_buffer(std::move(buffer), display_name);
+}
+
+File File::open_image_buffer(std::shared_ptr<ImageBuffer> image, const std::string& display_name) {
     silence_errors();
-    if (image.size() < 8 || std::memcmp(image.data(), "\x89HDF\r\n\x1a\n", 8) != 0)
+    if (image->size < 8 || std::memcmp(image->data, "\x89HDF\r\n\x1a\n", 8) != 0)
         throw Error(display_name + " is not an HDF5 file image (no HDF5 signature)");
     File f;
-    f.image_ = std::make_shared<std::vector<char>>(std::move(image));
+    f.image_ = std::move(image);
     Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
     H5Pset_fapl_core(fapl.get(), 1 << 16, 0);
     H5FD_file_image_callbacks_t cb = {image_malloc, image_memcpy, image_realloc, image_free,
                                       udata_copy,   udata_free,   f.image_.get()};
     H5Pset_file_image_callbacks(fapl.get(), &cb);
-    H5Pset_file_image(fapl.get(), f.image_->data(), f.image_->size());
+    H5Pset_file_image(fapl.get(), f.image_->data, f.image_->size);
     static int counter = 0;
     std::string internal = "orbit-image-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".h5";
     hid_t id = H5Fopen(internal.c_str(), H5F_ACC_RDONLY, fapl.get());
@@ -186,7 +200,7 @@ File File::create(const std::string& path) {
 File File::create_in_memory(const std::string& display_name) {
     silence_errors();
     Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-    H5Pset_fapl_core(fapl.get(), 1 << 20, 0);
+    H5Pset_fapl_core(fapl.get(), std::size_t(1) << 24, 0);  // large steps: few reallocations
     // The name must be unique among open in-memory files of this process.
     static int counter = 0;
     std::string internal = "orbit-memory-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".h5";
@@ -203,13 +217,17 @@ void File::close() {
     image_.reset();
 }
 
-std::vector<char> File::image() {
+void File::write_image(std::FILE* out) {
     H5Fflush(id(), H5F_SCOPE_GLOBAL);
     ssize_t size = H5Fget_file_image(id(), nullptr, 0);
     if (size < 0) throw Error("cannot take the image of " + name_);
-    std::vector<char> buf(static_cast<std::size_t>(size));
-    if (H5Fget_file_image(id(), buf.data(), buf.size()) < 0) throw Error("cannot take the image of " + name_);
-    return buf;
+    // Uninitialised storage: the image overwrites every byte, zero-filling would double the cost.
+    std::unique_ptr<char[]> buf(new char[static_cast<std::size_t>(size)]);
+    if (H5Fget_file_image(id(), buf.get(), static_cast<std::size_t>(size)) < 0)
+        throw Error("cannot take the image of " + name_);
+    std::size_t written = std::fwrite(buf.get(), 1, static_cast<std::size_t>(size), out);
+    std::fflush(out);
+    if (written != static_cast<std::size_t>(size)) throw Error("writing the HDF5 stream failed (closed pipe?)");
 }
 
 Handle File::open_object(const std::string& path) const {

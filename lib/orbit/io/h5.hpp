@@ -8,6 +8,8 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -72,6 +74,16 @@ struct DatasetInfo {
     std::vector<std::size_t> shape;
 };
 
+// The bytes of a file image read from a stream (malloc'd, so it can grow without zero-filling).
+struct ImageBuffer {
+    char* data = nullptr;
+    std::size_t size = 0;
+    ImageBuffer() = default;
+    ImageBuffer(const ImageBuffer&) = delete;
+    ImageBuffer& operator=(const ImageBuffer&) = delete;
+    ~ImageBuffer() { std::free(data); }
+};
+
 class File {
 public:
     enum class Mode { read, write };
@@ -94,8 +106,8 @@ public:
     bool is_open() const { return static_cast<bool>(file_); }
     void close();
 
-    // The bytes of the file as written so far (for in-memory files written to stdout).
-    std::vector<char> image();
+    // Writes the bytes of an in-memory file to `out` (for outputs named "-").
+    void write_image(std::FILE* out);
 
     bool exists(const std::string& path) const;     // dataset or group
     bool is_dataset(const std::string& path) const;
@@ -138,7 +150,8 @@ public:
 
 private:
     // Declared before file_ so the HDF5 file closes before its image is freed.
-    std::shared_ptr<std::vector<char>> image_;  // the bytes of an opened image, kept alive while open
+    std::shared_ptr<ImageBuffer> image_;  // the bytes of an opened image, kept alive while open
+    static File open_image_buffer(std::shared_ptr<ImageBuffer> image, const std::string& display_name);
     Handle file_;
     std::string name_;
     Handle open_object(const std::string& path) const;

@@ -152,11 +152,8 @@ void Output::commit() {
     history += history_line();
     file_.set_attr("/", "history", history);
     if (path_ == "-") {
-        std::vector<char> image = file_.image();
+        file_.write_image(stdout);
         file_.close();
-        std::size_t written = std::fwrite(image.data(), 1, image.size(), stdout);
-        std::fflush(stdout);
-        if (written != image.size()) throw Error("writing to stdout failed (closed pipe?)");
     } else {
         file_.close();
         if (std::rename(temp_.c_str(), path_.c_str()) != 0)
