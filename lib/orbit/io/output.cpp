@@ -1,5 +1,6 @@
 #include "orbit/io/output.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -122,6 +123,10 @@ Output::Output(const std::string& path, const std::string& kind) : path_(path), 
     buf.push_back('\0');
     int fd = ::mkstemp(buf.data());
     if (fd < 0) throw Error("cannot write in folder '" + dir.string() + "' (permission denied?)");
+    // mkstemp creates the file private (0600); give it the mode any new file would get.
+    mode_t mask = ::umask(0);
+    ::umask(mask);
+    ::fchmod(fd, 0666 & ~mask);
     ::close(fd);
     temp_ = buf.data();
     slot_ = register_temp(temp_);
