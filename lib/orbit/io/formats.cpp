@@ -67,60 +67,15 @@ void read_all(const std::string& path, Bytes& b) {
     b.size = static_cast<std::size_t>(st.st_size);
 }
 
-// ---------------------------------------------------------------------------
-// Atomic output: a temporary file next to the target, renamed on success and
-// removed on failure or on SIGINT/SIGTERM/SIGHUP (the handler chains to any
-// handler installed before it).
-
-char g_temp[4096];
-volatile std::sig_atomic_t g_temp_used = 0;
-struct sigaction g_previous[3];
-const int kSignals[3] = {SIGINT, SIGTERM, SIGHUP};
-
-void on_signal(int sig) {
-    if (g_temp_used) ::unlink(g_temp);
-    for (int i = 0; i < 3; ++i) {
-        if (kSignals[i] != sig) continue;
-        auto h = g_previous[i].sa_handler;
-        if (!(g_previous[i].sa_flags & SA_SIGINFO) && h != SIG_DFL && h != SIG_IGN && h != nullptr) {
-            h(sig);
-            return;
-        }
-        if (h == SIG_IGN) return;
-    }
-    std::signal(sig, SIG_DFL);
-    std::raise(sig);
-}
-
 // Receives the bytes of an output in pieces.
 using Put = std::function<void(const char*, std::size_t)>;
 
 // Writes what `produce` emits to a temporary file in the destination folder,
 // then renames it into place; on any failure the temporary file is removed.
 void write_atomic(const std::string& path, const std::function<void(const Put&)>& produce) {
-    namespace fs = std::filesystem;
-    fs::path p(path);
-    fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec)) throw Error("cannot write '" + path + "': folder '" + dir.string() + "' does not exist");
-    if (fs::is_directory(p, ec)) throw Error("cannot write '" + path + "': it is a directory");
-    std::string tmpl = (dir / ("." + p.filename().string() + ".tmp-XXXXXX")).string();
-    if (tmpl.size() >= sizeof g_temp) throw Error("cannot write '" + path + "': path too long");
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    int fd = ::mkstemp(buf.data());
-    if (fd < 0) throw Error("cannot write in folder '" + dir.string() + "': " + std::strerror(errno));
-    ::fchmod(fd, 0644 & ~[] { mode_t m = ::umask(0); ::umask(m); return m; }());
-    std::memcpy(g_temp, buf.data(), buf.size());
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < 3; ++i) ::sigaction(kSignals[i], &sa, &g_previous[i]);
-    g_temp_used = 1;
-    auto restore = [&] {
-        g_temp_used = 0;
-        for (int i = 0; i < 3; ++i) ::sigaction(kSignals[i], &g_previous[i], nullptr);
-    };
+    TempFile temp(path);  // removed on failure and on SIGINT/SIGTERM/SIGHUP
+    int fd = ::open(temp.name().c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) throw Error("cannot write '" + path + "': " + std::strerror(errno));
     bool ok = true;
     int err = 0;
     Put put = [&](const char* p, std::size_t n) {
@@ -140,21 +95,14 @@ void write_atomic(const std::string& path, const std::function<void(const Put&)>
         produce(put);
     } catch (...) {
         ::close(fd);
-        ::unlink(buf.data());
-        restore();
         throw;
     }
     if (::close(fd) != 0 && ok) {
         ok = false;
         err = errno;
     }
-    if (!ok || std::rename(buf.data(), path.c_str()) != 0) {
-        if (ok) err = errno;
-        ::unlink(buf.data());
-        restore();
-        throw Error("cannot write '" + path + "': " + std::strerror(err));
-    }
-    restore();
+    if (!ok) throw Error("cannot write '" + path + "': " + std::strerror(err));
+    temp.commit();
 }
 
 // Collects small writes into 1 MiB pieces, so large outputs need no

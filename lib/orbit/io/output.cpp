@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -112,17 +113,27 @@ Output::Output(const std::string& path, const std::string& kind) : path_(path), 
         file_ = h5::File::create_in_memory("<stdout>");
         return;
     }
+    temp_ = std::make_unique<TempFile>(path);
+    file_ = h5::File::create(temp_->name());
+}
+
+Output::~Output() {
+    if (!committed_) file_.close();  // before the TempFile removes the file
+}
+
+TempFile::TempFile(const std::string& final_path) : final_(final_path) {
     namespace fs = std::filesystem;
-    fs::path p(path);
+    fs::path p(final_path);
     fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
     std::error_code ec;
-    if (!fs::is_directory(dir, ec)) throw Error("cannot write '" + path + "': folder '" + dir.string() + "' does not exist");
-    if (fs::is_directory(p, ec)) throw Error("cannot write '" + path + "': it is a directory");
+    if (!fs::is_directory(dir, ec))
+        throw Error("cannot write '" + final_path + "': folder '" + dir.string() + "' does not exist");
+    if (fs::is_directory(p, ec)) throw Error("cannot write '" + final_path + "': it is a directory");
     std::string tmpl = (dir / ("." + p.filename().string() + ".tmp-XXXXXX")).string();
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     int fd = ::mkstemp(buf.data());
-    if (fd < 0) throw Error("cannot write in folder '" + dir.string() + "' (permission denied?)");
+    if (fd < 0) throw Error("cannot write in folder '" + dir.string() + "': " + std::strerror(errno));
     // mkstemp creates the file private (0600); give it the mode any new file would get.
     mode_t mask = ::umask(0);
     ::umask(mask);
@@ -130,15 +141,18 @@ Output::Output(const std::string& path, const std::string& kind) : path_(path), 
     ::close(fd);
     temp_ = buf.data();
     slot_ = register_temp(temp_);
-    file_ = h5::File::create(temp_);
 }
 
-Output::~Output() {
-    if (!committed_) {
-        file_.close();
-        if (!temp_.empty()) ::unlink(temp_.c_str());
-    }
+TempFile::~TempFile() {
+    if (!committed_) ::unlink(temp_.c_str());
     release_temp(slot_);
+}
+
+void TempFile::commit() {
+    if (committed_) return;
+    if (std::rename(temp_.c_str(), final_.c_str()) != 0)
+        throw Error("cannot move the finished output into place as '" + final_ + "': " + std::strerror(errno));
+    committed_ = true;
 }
 
 void Output::inherit_history(const h5::File& input) { add_history_lines(read_history(input)); }
@@ -161,8 +175,7 @@ void Output::commit() {
         file_.close();
     } else {
         file_.close();
-        if (std::rename(temp_.c_str(), path_.c_str()) != 0)
-            throw Error("cannot move the finished output into place as '" + path_ + "'");
+        temp_->commit();
     }
     committed_ = true;
 }

@@ -10,12 +10,33 @@
 // commit() also stamps the orbit data-model attributes on the root group:
 // orbit_format, orbit_kind, orbit_version and the history (inherited lines
 // plus one line for this invocation).
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "orbit/io/h5.hpp"
 
 namespace orbit::io {
+
+// A file written beside its final name and moved into place by commit().
+// Until then it is removed by the destructor and also when the process gets
+// SIGINT, SIGTERM or SIGHUP, so no reader ever sees a partial file. Used by
+// Output (HDF5), the foreign-format writers and the plot writers alike.
+class TempFile {
+public:
+    explicit TempFile(const std::string& final_path);
+    ~TempFile();
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+    const std::string& name() const { return temp_; }
+    const std::string& final_path() const { return final_; }
+    void commit();  // renames onto the final path
+
+private:
+    std::string final_, temp_;
+    int slot_ = -1;
+    bool committed_ = false;
+};
 
 class Output {
 public:
@@ -34,11 +55,11 @@ public:
     void commit();
 
 private:
-    std::string path_, kind_, temp_;
+    std::string path_, kind_;
+    std::unique_ptr<TempFile> temp_;  // absent for "-"
     h5::File file_;
     std::vector<std::string> history_;
     bool committed_ = false;
-    int slot_ = -1;
 };
 
 // The invocation recorded in history lines; set once by the command-line shell.

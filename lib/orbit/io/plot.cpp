@@ -1,7 +1,6 @@
 #include "orbit/io/plot.hpp"
 
 #include <png.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -11,6 +10,7 @@
 #include <sstream>
 
 #include "orbit/core/error.hpp"
+#include "orbit/io/output.hpp"
 
 namespace orbit::plot {
 namespace {
@@ -35,22 +35,15 @@ Kind kind_of(const std::string& path) {
     throw UsageError("plot file '" + path + "': expected a .svg or .png name");
 }
 
-// Writes bytes under a temporary name, then renames, so readers never see half a picture.
+// Writes under a temporary name, then renames, so readers never see half a picture.
 void write_atomic(const std::string& path, const std::string& bytes) {
-    std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+    io::TempFile temp(path);
     {
-        std::ofstream out(tmp, std::ios::binary);
-        if (!out) throw Error("cannot write plot '" + path + "'");
+        std::ofstream out(temp.name(), std::ios::binary | std::ios::trunc);
         out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-        if (!out) {
-            std::remove(tmp.c_str());
-            throw Error("cannot write plot '" + path + "' (disk full?)");
-        }
+        if (!out) throw Error("cannot write plot '" + path + "' (disk full?)");
     }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::remove(tmp.c_str());
-        throw Error("cannot move plot into place as '" + path + "'");
-    }
+    temp.commit();
 }
 
 Range padded(double lo, double hi) {
