@@ -1,5 +1,6 @@
 #include "orbit/io/output.hpp"
 
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -132,15 +133,26 @@ TempFile::TempFile(const std::string& final_path) : final_(final_path) {
     std::string tmpl = (dir / ("." + p.filename().string() + ".tmp-XXXXXX")).string();
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
+    // Hold the signals back until the new file is registered for cleanup: a signal
+    // arriving between its creation and its registration would leave it behind.
+    sigset_t stop, previous;
+    sigemptyset(&stop);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop, sig);
+    pthread_sigmask(SIG_BLOCK, &stop, &previous);
     int fd = ::mkstemp(buf.data());
-    if (fd < 0) throw Error("cannot write in folder '" + dir.string() + "': " + std::strerror(errno));
+    if (fd < 0) {
+        int err = errno;
+        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+        throw Error("cannot write in folder '" + dir.string() + "': " + std::strerror(err));
+    }
+    temp_ = buf.data();
+    slot_ = register_temp(temp_);
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     // mkstemp creates the file private (0600); give it the mode any new file would get.
     mode_t mask = ::umask(0);
     ::umask(mask);
     ::fchmod(fd, 0666 & ~mask);
     ::close(fd);
-    temp_ = buf.data();
-    slot_ = register_temp(temp_);
 }
 
 TempFile::~TempFile() {
