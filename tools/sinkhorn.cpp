@@ -249,37 +249,9 @@ int main(int argc, char** argv) {
                 continue;
             }
             if (exact) {
-                Matrix C = pr.cost;
-                if (points) {
+                if (points)
                     require(double(pr.x.rows()) * pr.y.rows() <= 4e6, "--exact is meant for small problems (N*M <= 4e6)");
-                    C.resize(pr.x.rows(), pr.y.rows());
-                    for (Eigen::Index i = 0; i < C.rows(); ++i)
-                        for (Eigen::Index j = 0; j < C.cols(); ++j) {
-                            const double d2 = (pr.x.row(i) - pr.y.row(j)).squaredNorm();
-                            C(i, j) = (half ? 0.5 : 1.0) * (p == 1 ? std::sqrt(d2) : d2);
-                        }
-                }
-                ot::SinkhornResult r;
-                const Matrix P = ot::emd(pr.a, pr.b, C);
-                r.cost = r.primal = r.dual = P.cwiseProduct(C).sum();
-                r.mass = P.sum();
-                r.converged = true;
-                r.storage = "exact";
-                r.row_marginal = P.rowwise().sum();
-                r.col_marginal = P.colwise().sum().transpose();
-                if (o.plan == ot::PlanKind::Dense) r.plan = P;
-                if (o.plan == ot::PlanKind::Sparse) {
-                    ot::SparsePlan sp;
-                    sp.rows = P.rows(), sp.cols = P.cols();
-                    sp.indptr.push_back(0);
-                    for (Eigen::Index i = 0; i < P.rows(); ++i) {
-                        for (Eigen::Index j = 0; j < P.cols(); ++j)
-                            if (P(i, j) > 0 && P(i, j) >= o.plan_threshold) sp.data.push_back(P(i, j)), sp.indices.push_back(j);
-                        sp.indptr.push_back(std::int64_t(sp.data.size()));
-                    }
-                    r.sparse_plan = std::move(sp);
-                }
-                results.push_back(std::move(r));
+                results.push_back(ot::exact_transport(points ? ot::cost_matrix(pr.x, pr.y, spec) : pr.cost, pr.a, pr.b, o));
                 continue;
             }
             if (divergence) {

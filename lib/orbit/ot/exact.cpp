@@ -1,4 +1,5 @@
 #include "orbit/ot/exact.hpp"
+#include "orbit/ot/sinkhorn.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -194,6 +195,46 @@ Matrix emd(const Vector& a, const Vector& b, const Matrix& cost) {
 
 double emd_cost(const Vector& a, const Vector& b, const Matrix& cost) {
     return emd(a, b, cost).cwiseProduct(cost).sum();
+}
+
+Matrix cost_matrix(const Points& x, const Points& y, const CostSpec& spec) {
+    require(x.cols() == y.cols(), "point sets of different dimensions");
+    Matrix c(x.rows(), y.rows());
+    const double factor = spec.half ? 0.5 : 1.0;
+    for (Eigen::Index i = 0; i < c.rows(); ++i)
+        for (Eigen::Index j = 0; j < c.cols(); ++j) {
+            const double d2 = (x.row(i) - y.row(j)).squaredNorm();
+            c(i, j) = factor * (spec.p == 1 ? std::sqrt(d2) : d2);
+        }
+    return c;
+}
+
+SinkhornResult exact_transport(const Matrix& cost, const Vector& a, const Vector& b, const SinkhornOptions& opt) {
+    const Matrix P = emd(a, b, cost);
+    SinkhornResult r;
+    r.cost = r.primal = r.dual = P.cwiseProduct(cost).sum();
+    r.mass = P.sum();
+    r.converged = true;
+    r.storage = "exact";
+    r.row_marginal = P.rowwise().sum();
+    r.col_marginal = P.colwise().sum().transpose();
+    if (opt.plan == PlanKind::Dense) r.plan = P;
+    if (opt.plan == PlanKind::Sparse) {
+        SparsePlan sp;
+        sp.rows = P.rows();
+        sp.cols = P.cols();
+        sp.indptr.push_back(0);
+        for (Eigen::Index i = 0; i < P.rows(); ++i) {
+            for (Eigen::Index j = 0; j < P.cols(); ++j)
+                if (P(i, j) > 0 && P(i, j) >= opt.plan_threshold) {
+                    sp.data.push_back(P(i, j));
+                    sp.indices.push_back(j);
+                }
+            sp.indptr.push_back(static_cast<std::int64_t>(sp.data.size()));
+        }
+        r.sparse_plan = std::move(sp);
+    }
+    return r;
 }
 
 }  // namespace orbit::ot

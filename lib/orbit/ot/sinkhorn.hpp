@@ -99,6 +99,14 @@ struct CostSpec {
     bool half = false;
 };
 
+// The dense cost matrix C_ij = |x_i - y_j|^p (halved with spec.half).
+Matrix cost_matrix(const Points& x, const Points& y, const CostSpec& spec);
+
+// Exact (unregularized) transport solved by the network simplex, reported in the
+// same form as a Sinkhorn solve: cost = primal = dual = <C,P>, marginals, and the
+// plan dense or sparse as opt.plan asks (potentials are left empty).
+SinkhornResult exact_transport(const Matrix& cost, const Vector& a, const Vector& b, const SinkhornOptions& opt = {});
+
 // Explicit cost matrix (N x M), marginals a (N) and b (M).
 SinkhornResult sinkhorn(const Matrix& cost, const Vector& a, const Vector& b, const SinkhornOptions& opt = {});
 // Weighted point sets x (N x D) and y (M x D).
