@@ -32,12 +32,7 @@ int main(int argc, char** argv) {
         io.ode.method = flows::parse_ode_method(ode);
         auto in = h5::File::open_read(model_path);
         auto model = flows::Model::load(in);
-        auto sets = io::read_point_sets(data);
-        if (sets.size() != 1) throw Error(data + ": expected one table of points [N,D], found " + std::to_string(sets.size()) + " sets");
-        const Points& x = sets[0].points;
-        if (x.cols() != model.dim())
-            throw Error(data + " has " + std::to_string(x.cols()) + " columns but the model in " + model_path +
-                        " was trained on " + std::to_string(model.dim()) + "-dimensional data");
+        const Points x = flows::read_rows_for(model, data, model_path);
         Points y = inverse ? model.from_latent(x, io) : model.to_latent(x, io);
         io::Output out(app.common().output, "pointset");
         out.inherit_history(in);

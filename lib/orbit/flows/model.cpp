@@ -10,6 +10,7 @@
 #include "orbit/core/error.hpp"
 #include "orbit/core/parallel.hpp"
 #include "orbit/core/timer.hpp"
+#include "orbit/io/pointset.hpp"
 #include "orbit/nn/store.hpp"
 
 namespace orbit::flows {
@@ -501,6 +502,17 @@ Points toy_data(const std::string& name, std::int64_t n, std::uint64_t seed) {
     } else {
         throw UsageError("unknown toy data '" + name + "' (expected checkerboard, moons or 8gaussians)");
     }
+    return x;
+}
+
+Points read_rows_for(const Model& model, const std::string& data, const std::string& model_path) {
+    io::PointSets sets = io::read_point_sets(data);
+    if (sets.size() != 1)
+        throw Error(data + ": expected one table of points [N,D], found " + std::to_string(sets.size()) + " sets");
+    Points x = std::move(sets[0].points);
+    if (x.cols() != model.dim())
+        throw Error(data + " has " + std::to_string(x.cols()) + " columns but the model in " + model_path +
+                    " was trained on " + std::to_string(model.dim()) + "-dimensional data");
     return x;
 }
 

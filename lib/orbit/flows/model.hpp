@@ -116,4 +116,8 @@ void check_training_data(const Points& x, int batch, const std::string& what);
 // 2-D toy distributions (FFJORD's definitions): checkerboard, moons, 8gaussians.
 Points toy_data(const std::string& name, std::int64_t n, std::uint64_t seed);
 
+// Reads one table of points [N,D] from `data` (FILE, FILE:/dataset or '-') and checks that
+// its dimension is the model's; `model_path` names the model in the error message.
+Points read_rows_for(const Model& model, const std::string& data, const std::string& model_path);
+
 }  // namespace orbit::flows
