@@ -74,7 +74,7 @@ json result_json(const ot::SinkhornResult& r) {
     return {{"cost", r.cost},         {"primal", r.primal},       {"dual", r.dual},
             {"mass", r.mass},         {"iterations", r.iterations}, {"marginal_error", r.marginal_error},
             {"converged", r.converged}, {"finite", r.finite},     {"eps", r.eps},
-            {"storage", r.storage}};
+            {"storage", r.storage},     {"overrelax", r.overrelax}};
 }
 
 }  // namespace
@@ -121,6 +121,9 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"l1", "l2", "linf"}));
     c.add_option("--scaling", scaling, "Epsilon scaling: ratio between successive eps (of blur with --blur)");
     c.add_option("--eps-start", o.eps_start, "First eps of the annealing (default: the largest cost)");
+    c.add_option("--overrelax", o.overrelax,
+                 "Over-relaxation omega in [1,2) of the alternating updates; 1 turns it off, 0 picks it from the "
+                 "observed convergence rate")->capture_default_str();
     c.add_flag("--symmetric", o.symmetric, "Averaged symmetric updates instead of alternating ones");
     c.add_flag("--kernel", kernel, "Kernel mode with absorption (stores the N x M kernel; faster at large eps)");
     c.add_option("--storage", storage, "Cost evaluation: auto, dense or online (matrix-free)")->capture_default_str()

@@ -38,9 +38,10 @@ with h5py.File("ot.h5") as f:
     assert ptr.shape == (301,) and ptr[-1] == data.size == ind.size
     P = np.zeros((n, m))
     for i in range(n): P[i, ind[ptr[i]:ptr[i+1]]] = data[ptr[i]:ptr[i+1]]
-    # the sparse plan drops only entries below 1e-12: marginals hold
-    assert abs(P.sum(0) - 1 / m).max() < 1e-9, abs(P.sum(0) - 1/m).max()
-    assert abs(P.sum(1) - 1 / n).max() < 1e-6
+    # the sparse plan drops only entries below 1e-12: both marginals meet the
+    # default tolerance (1e-6 in L1; over-relaxation leaves neither exact)
+    assert abs(P.sum(0) - 1 / m).sum() < 1e-6 + m * n * 1e-12, abs(P.sum(0) - 1/m).sum()
+    assert abs(P.sum(1) - 1 / n).sum() < 1e-6 + m * n * 1e-12, abs(P.sum(1) - 1/n).sum()
 d = json.load(open("s3.json"))
 assert d["converged"] and d["divergence"] > 0, d
 with h5py.File("ot4.h5") as f:

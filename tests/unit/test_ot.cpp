@@ -9,6 +9,7 @@
 #include "orbit/core/random.hpp"
 #include "orbit/ot/exact.hpp"
 #include "orbit/ot/kernels.hpp"
+#include "orbit/ot/simd.hpp"
 #include "orbit/ot/sinkhorn.hpp"
 
 using namespace orbit;
@@ -65,6 +66,69 @@ TEST_CASE("vectorized exp matches std::exp", "[ot]") {
     REQUIRE(detail::vexp(-1e6) < 1e-300);
     REQUIRE(detail::vexp(1e6) > 1e300);
     REQUIRE(std::isnan(detail::vexp(std::nan(""))));
+}
+
+TEST_CASE("SIMD exp matches std::exp lane by lane", "[ot]") {
+    namespace s = detail::simd;
+    double worst = 0;
+    for (double x = -700; x <= 700; x += 0.0137 * s::W) {
+        s::vd v;
+        for (int t = 0; t < s::W; ++t) v[t] = x + 0.0137 * t;
+        const s::vd e = s::exp(v);
+        for (int t = 0; t < s::W; ++t) worst = std::max(worst, std::abs(e[t] / std::exp(v[t]) - 1));
+    }
+    REQUIRE(worst < 5e-13);
+    const s::vd big = s::exp(s::splat(1e6)), tiny = s::exp(s::splat(-1e6));
+    REQUIRE(big[0] > 1e300);
+    REQUIRE(tiny[s::W - 1] < 1e-300);
+    REQUIRE(s::hsum(s::keep_first(s::splat(1.0), 1)) == 1.0);
+}
+
+TEST_CASE("kernel passes match a plain reference in every dimension, exponent and size", "[ot]") {
+    // Sizes that are not whole vectors, and one that spans several cache tiles.
+    const int shapes[][2] = {{1, 1}, {7, 5}, {37, 53}, {2100, 13}, {13, 2100}};
+    for (int d : {1, 2, 3, 5})
+        for (int p : {1, 2})
+            for (bool half : {false, true})
+                for (auto& sh : shapes) {
+                    const int n = sh[0], m = sh[1];
+                    const Points x = cloud(n, d, 100 + d), y = cloud(m, d, 200 + d, 0.1);
+                    Matrix c(n, m);
+                    for (int i = 0; i < n; ++i)
+                        for (int j = 0; j < m; ++j) {
+                            const double q = (x.row(i) - y.row(j)).squaredNorm();
+                            c(i, j) = (half ? 0.5 : 1.0) * (p == 1 ? std::sqrt(q) : q);
+                        }
+                    auto online = detail::point_kernel(x, y, p, half);
+                    auto dense = detail::dense_kernel(c);
+                    const double inv_eps = 1 / 0.07;
+                    for (int side : {0, 1}) {
+                        const int na = side == 0 ? n : m, nb = side == 0 ? m : n;
+                        Vector h(nb), shift(na);
+                        Rng r(7, side);
+                        for (int l = 0; l < nb; ++l) h[l] = 0.1 * r.uniform();
+                        for (int k = 0; k < na; ++k) shift[k] = 0.1 * r.uniform();
+                        for (auto* K : {online.get(), dense.get()}) {
+                            Vector s(na), w(na), s2(na);
+                            K->sums(side, h.data(), shift.data(), inv_eps, s.data(), w.data());
+                            K->sums(side, h.data(), shift.data(), inv_eps, s2.data(), nullptr);
+                            for (int k = 0; k < na; ++k) {
+                                double rs = 0, rw = 0;
+                                for (int l = 0; l < nb; ++l) {
+                                    const double ckl = side == 0 ? c(k, l) : c(l, k);
+                                    const double e = std::exp((h[l] - ckl + shift[k]) * inv_eps);
+                                    rs += e;
+                                    rw += ckl * e;
+                                }
+                                INFO(K->name() << " d=" << d << " p=" << p << " half=" << half << " " << n << "x"
+                                               << m << " side " << side << " k=" << k);
+                                REQUIRE(s[k] == Approx(rs).epsilon(1e-11));
+                                REQUIRE(s2[k] == s[k]);
+                                REQUIRE(w[k] == Approx(rw).epsilon(1e-11).margin(1e-300));
+                            }
+                        }
+                    }
+                }
 }
 
 TEST_CASE("assignment is optimal against brute force", "[ot][exact]") {
@@ -157,21 +221,27 @@ TEST_CASE("Sinkhorn between Diracs: f + g = C and the cost is C", "[ot][sinkhorn
 TEST_CASE("Sinkhorn marginals meet the tolerance and primal equals dual", "[ot][sinkhorn]") {
     const Points x = cloud(150, 3, 1), y = cloud(120, 3, 2);
     const Vector a = weights(150, 1), b = weights(120, 2);
-    for (Norm nm : {Norm::L1, Norm::L2, Norm::Linf}) {
-        SinkhornOptions o;
-        o.eps = 0.01;
-        o.tol = 1e-9;
-        o.norm = nm;
-        const SinkhornResult r = sinkhorn(x, a, y, b, CostSpec{}, o);
-        REQUIRE(r.converged);
-        REQUIRE(r.finite);
-        REQUIRE(r.marginal_error <= 1e-9);
-        REQUIRE((r.col_marginal - b).cwiseAbs().maxCoeff() < 1e-12);
-        const Vector res = r.row_marginal - a;
-        const double e = nm == Norm::L1 ? res.lpNorm<1>() : nm == Norm::L2 ? res.norm() : res.lpNorm<Eigen::Infinity>();
-        REQUIRE(e <= 1e-9);
-        REQUIRE(r.primal == Approx(r.dual).epsilon(1e-7));
-    }
+    auto norm_of = [](const Vector& v, Norm nm) {
+        return nm == Norm::L1 ? v.lpNorm<1>() : nm == Norm::L2 ? v.norm() : v.lpNorm<Eigen::Infinity>();
+    };
+    for (double omega : {1.0, 0.0, 1.5})
+        for (Norm nm : {Norm::L1, Norm::L2, Norm::Linf}) {
+            SinkhornOptions o;
+            o.eps = 0.01;
+            o.tol = 1e-9;
+            o.norm = nm;
+            o.overrelax = omega;
+            const SinkhornResult r = sinkhorn(x, a, y, b, CostSpec{}, o);
+            REQUIRE(r.converged);
+            REQUIRE(r.finite);
+            REQUIRE(r.marginal_error <= 1e-9);
+            // Plain alternating updates meet the b-marginal exactly; over-relaxed
+            // ones within the tolerance (the stop certifies both).
+            if (omega == 1) REQUIRE((r.col_marginal - b).cwiseAbs().maxCoeff() < 1e-12);
+            REQUIRE(norm_of(r.col_marginal - b, nm) <= 1e-9);
+            REQUIRE(norm_of(r.row_marginal - a, nm) <= 1e-9);
+            REQUIRE(r.primal == Approx(r.dual).epsilon(1e-7));
+        }
 }
 
 TEST_CASE("Sinkhorn approaches the exact cost as eps goes to 0", "[ot][sinkhorn]") {
@@ -314,6 +384,7 @@ TEST_CASE("epsilon scaling and warm starts reach the same solution", "[ot][sinkh
     o.eps = 0.005;
     o.tol = 1e-9;
     o.max_iter = 20000;
+    o.overrelax = 1;  // compare annealing with plain iterations
     const SinkhornResult plain = sinkhorn(x, a, y, b, CostSpec{}, o);
     SinkhornOptions s = o;
     s.eps_scaling = true;
@@ -331,6 +402,49 @@ TEST_CASE("epsilon scaling and warm starts reach the same solution", "[ot][sinkh
     const SinkhornResult warm = sinkhorn(x, a, y, b, CostSpec{}, w);
     REQUIRE(warm.iterations <= 2);
     REQUIRE(warm.cost == Approx(plain.cost).epsilon(1e-9));
+}
+
+TEST_CASE("over-relaxation reaches the plain solution in fewer iterations", "[ot][sinkhorn]") {
+    const Points x = cloud(300, 3, 71), y = cloud(280, 3, 72);
+    const Vector a = weights(300, 3), b = weights(280, 4);
+    for (double rho : {infinity, 0.5}) {
+        SinkhornOptions o;
+        o.eps = 0.005;
+        o.tol = 1e-10;
+        o.max_iter = 20000;
+        o.rho_a = o.rho_b = rho;
+        o.overrelax = 1;
+        const SinkhornResult plain = sinkhorn(x, a, y, b, CostSpec{}, o);
+        o.overrelax = 0;
+        const SinkhornResult automatic = sinkhorn(x, a, y, b, CostSpec{}, o);
+        o.overrelax = 1.6;
+        const SinkhornResult fixed = sinkhorn(x, a, y, b, CostSpec{}, o);
+        INFO("rho " << rho << ": plain " << plain.iterations << ", auto " << automatic.iterations << " (omega "
+                    << automatic.overrelax << "), fixed " << fixed.iterations);
+        REQUIRE(plain.converged);
+        REQUIRE(automatic.converged);
+        REQUIRE(fixed.converged);
+        REQUIRE(plain.overrelax == 1);
+        REQUIRE(automatic.overrelax > 1.2);
+        REQUIRE(fixed.overrelax == 1.6);
+        REQUIRE(automatic.iterations * 2 < plain.iterations);
+        REQUIRE(fixed.iterations < plain.iterations);
+        for (const SinkhornResult* r : {&automatic, &fixed}) {
+            const double k = plain.f[0] - r->f[0];
+            REQUIRE((plain.f.array() - r->f.array() - k).abs().maxCoeff() < 1e-6);
+            REQUIRE(r->cost == Approx(plain.cost).epsilon(1e-7));
+            REQUIRE(r->marginal_error <= 1e-10);
+        }
+    }
+    // Not for the symmetric updates or a test on marginal B alone.
+    SinkhornOptions s;
+    s.symmetric = true;
+    REQUIRE(sinkhorn(x, a, y, b, CostSpec{}, s).overrelax == 1);
+    s.symmetric = false;
+    s.check = Marginal::B;
+    REQUIRE(sinkhorn(x, a, y, b, CostSpec{}, s).overrelax == 1);
+    s.overrelax = 2.0;
+    REQUIRE_THROWS_WITH(sinkhorn(x, a, y, b, CostSpec{}, s), Catch::Contains("over-relaxation"));
 }
 
 TEST_CASE("Sinkhorn rejects bad input with one-line errors", "[ot][sinkhorn]") {

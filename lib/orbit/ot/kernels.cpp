@@ -4,10 +4,7 @@
 #include <limits>
 
 #include "orbit/core/error.hpp"
-
-// The passes are bound by exponentials: let GCC use full-width AVX-512
-// vectors where the processor has them (it prefers 256 bits by default).
-#pragma GCC target("prefer-vector-width=512")
+#include "orbit/ot/simd.hpp"
 
 namespace orbit::ot::detail {
 namespace {
@@ -25,6 +22,9 @@ constexpr double kParallelPairs = 1 << 20;
 // output is recomputed with an exact max-shifted log-sum-exp.
 constexpr double kLow = 1e-250, kHigh = 1e250;
 
+using simd::W, simd::vd, simd::splat, simd::load, simd::hsum, simd::keep_first;
+Index padded(Index n) { return (n + W - 1) / W * W; }
+
 // ---- dense cost, column-major ----------------------------------------------
 class DenseKernel final : public CostKernel {
 public:
@@ -32,7 +32,12 @@ public:
     Index n() const override { return c_.rows(); }
     Index m() const override { return c_.cols(); }
     std::string name() const override { return "dense"; }
-    double max_cost() const override { return c_.maxCoeff(); }
+    double max_cost() const override {
+        // A plain loop: Eigen's AVX-512 max reduction trips a GCC 12 false warning.
+        double mx = -std::numeric_limits<double>::infinity();
+        for (Index t = 0; t < c_.size(); ++t) mx = std::max(mx, c_.data()[t]);
+        return mx;
+    }
 
     void costs(int side, Index k, double* out) const override {
         if (side == 0)
@@ -44,55 +49,71 @@ public:
     void sums(int side, const double* h, const double* shift, double inv_eps, double* s, double* w) const override {
         const Index N = c_.rows(), M = c_.cols();
         const double* C = c_.data();
+        const Index other = side == 1 ? N : M;
+        // The summed potentials over eps, padded to whole vectors.
+        std::vector<double> hs(padded(other), 0.0);
+        for (Index l = 0; l < other; ++l) hs[l] = h[l] * inv_eps;
         if (side == 1) {
-            // Column j is contiguous: one reduction per output.
+            // Column j is contiguous: one vector reduction per output.
+            const Index full = N / W * W;
 #pragma omp parallel for schedule(dynamic, 16) if (double(N) * M > kParallelPairs)
             for (Index j = 0; j < M; ++j) {
                 const double* col = C + j * N;
-                const double sh = shift[j];
-                double acc = 0, wacc = 0;
-                if (w) {
-#pragma omp simd reduction(+ : acc, wacc)
-                    for (Index i = 0; i < N; ++i) {
-                        const double e = vexp((h[i] - col[i] + sh) * inv_eps);
-                        acc += e;
-                        wacc += col[i] * e;
-                    }
-                    w[j] = wacc;
-                } else {
-#pragma omp simd reduction(+ : acc)
-                    for (Index i = 0; i < N; ++i) acc += vexp((h[i] - col[i] + sh) * inv_eps);
+                const vd sh = splat(shift[j] * inv_eps), ie = splat(inv_eps);
+                vd acc = splat(0.0), wacc = splat(0.0);
+                for (Index i = 0; i < full; i += W) {
+                    const vd c = load(col + i);
+                    const vd e = simd::exp(load(&hs[i]) + sh - c * ie);
+                    acc += e;
+                    if (w) wacc += c * e;
                 }
-                s[j] = acc;
+                if (full < N) {
+                    double tail[W] = {};
+                    std::copy(col + full, col + N, tail);
+                    const vd c = load(tail);
+                    const vd e = keep_first(simd::exp(load(&hs[full]) + sh - c * ie), int(N - full));
+                    acc += e;
+                    if (w) wacc += c * e;
+                }
+                s[j] = hsum(acc);
+                if (w) w[j] = hsum(wacc);
             }
             return;
         }
         // Rows: walk columns, accumulating a block of rows elementwise.
-        const Index blocks = (N + 255) / 256;
+        constexpr Index kRows = 256, kVecs = kRows / W;
+        const Index blocks = (N + kRows - 1) / kRows;
+        std::vector<double> shs(padded(N), 0.0);
+        for (Index i = 0; i < N; ++i) shs[i] = shift[i] * inv_eps;
 #pragma omp parallel for schedule(dynamic, 16) if (double(N) * M > kParallelPairs)
         for (Index bi = 0; bi < blocks; ++bi) {
-            const Index i0 = bi * 256, i1 = std::min(N, i0 + 256), len = i1 - i0;
-            double acc[256], wacc[256];
-            for (Index t = 0; t < len; ++t) acc[t] = 0, wacc[t] = 0;
-            const double* sh = shift + i0;
+            const Index i0 = bi * kRows, len = std::min(N, i0 + kRows) - i0;
+            const Index vecs = (len + W - 1) / W;
+            vd acc[kVecs], wacc[kVecs], sh[kVecs];
+            for (Index t = 0; t < vecs; ++t) acc[t] = wacc[t] = splat(0.0), sh[t] = load(&shs[i0 + t * W]);
+            const vd ie = splat(inv_eps);
+            double tail[W] = {};
             for (Index j = 0; j < M; ++j) {
                 const double* col = C + j * N + i0;
-                const double hj = h[j];
-                if (w) {
-#pragma omp simd
-                    for (Index t = 0; t < len; ++t) {
-                        const double e = vexp((hj - col[t] + sh[t]) * inv_eps);
-                        acc[t] += e;
-                        wacc[t] += col[t] * e;
+                const vd hj = splat(hs[j]);
+                for (Index t = 0; t < vecs; ++t) {
+                    const Index rest = len - t * W;
+                    vd c;
+                    if (rest >= W) {
+                        c = load(col + t * W);
+                    } else {
+                        std::copy(col + t * W, col + len, tail);
+                        c = load(tail);
                     }
-                } else {
-#pragma omp simd
-                    for (Index t = 0; t < len; ++t) acc[t] += vexp((hj - col[t] + sh[t]) * inv_eps);
+                    vd e = simd::exp(hj + sh[t] - c * ie);
+                    if (rest < W) e = keep_first(e, int(rest));
+                    acc[t] += e;
+                    if (w) wacc[t] += c * e;
                 }
             }
             for (Index t = 0; t < len; ++t) {
-                s[i0 + t] = acc[t];
-                if (w) w[i0 + t] = wacc[t];
+                s[i0 + t] = acc[t / W][t % W];
+                if (w) w[i0 + t] = wacc[t / W][t % W];
             }
         }
     }
@@ -102,18 +123,19 @@ private:
 };
 
 // ---- |x - y|^p on the fly ---------------------------------------------------
-// Coordinates are stored per dimension (structure of arrays) so the summed
-// index runs over contiguous memory and vectorizes.
+// Coordinates are stored per dimension (structure of arrays, each padded to
+// whole vectors) so the summed index runs over contiguous memory.
 class PointKernel final : public CostKernel {
 public:
     PointKernel(const Points& x, const Points& y, int p, bool half)
-        : n_(x.rows()), m_(y.rows()), d_(x.cols()), p_(p), scale_(half ? 0.5 : 1.0) {
-        xs_.resize(d_ * n_);
-        ys_.resize(d_ * m_);
+        : n_(x.rows()), m_(y.rows()), d_(x.cols()), np_(padded(n_)), mp_(padded(m_)), p_(p),
+          scale_(half ? 0.5 : 1.0) {
+        xs_.assign(d_ * np_, 0.0);
+        ys_.assign(d_ * mp_, 0.0);
         for (Index i = 0; i < n_; ++i)
-            for (Index d = 0; d < d_; ++d) xs_[d * n_ + i] = x(i, d);
+            for (Index d = 0; d < d_; ++d) xs_[d * np_ + i] = x(i, d);
         for (Index j = 0; j < m_; ++j)
-            for (Index d = 0; d < d_; ++d) ys_[d * m_ + j] = y(j, d);
+            for (Index d = 0; d < d_; ++d) ys_[d * mp_ + j] = y(j, d);
     }
     Index n() const override { return n_; }
     Index m() const override { return m_; }
@@ -124,8 +146,8 @@ public:
         double diam2 = 0;
         for (Index d = 0; d < d_; ++d) {
             double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-            for (Index i = 0; i < n_; ++i) lo = std::min(lo, xs_[d * n_ + i]), hi = std::max(hi, xs_[d * n_ + i]);
-            for (Index j = 0; j < m_; ++j) lo = std::min(lo, ys_[d * m_ + j]), hi = std::max(hi, ys_[d * m_ + j]);
+            for (Index i = 0; i < n_; ++i) lo = std::min(lo, xs_[d * np_ + i]), hi = std::max(hi, xs_[d * np_ + i]);
+            for (Index j = 0; j < m_; ++j) lo = std::min(lo, ys_[d * mp_ + j]), hi = std::max(hi, ys_[d * mp_ + j]);
             diam2 += (hi - lo) * (hi - lo);
         }
         return scale_ * (p_ == 1 ? std::sqrt(diam2) : diam2);
@@ -134,12 +156,12 @@ public:
     void costs(int side, Index k, double* out) const override {
         const std::vector<double>& A = side == 0 ? xs_ : ys_;
         const std::vector<double>& B = side == 0 ? ys_ : xs_;
-        const Index na = side == 0 ? n_ : m_, nb = side == 0 ? m_ : n_;
+        const Index sa = side == 0 ? np_ : mp_, sb = side == 0 ? mp_ : np_;
+        const Index nb = side == 0 ? m_ : n_;
         for (Index l = 0; l < nb; ++l) out[l] = 0;
         for (Index d = 0; d < d_; ++d) {
-            const double a = A[d * na + k];
-            const double* b = &B[d * nb];
-#pragma omp simd
+            const double a = A[d * sa + k];
+            const double* b = &B[d * sb];
             for (Index l = 0; l < nb; ++l) out[l] += (a - b[l]) * (a - b[l]);
         }
         for (Index l = 0; l < nb; ++l) out[l] = scale_ * (p_ == 1 ? std::sqrt(out[l]) : out[l]);
@@ -157,91 +179,110 @@ public:
 private:
     template <int D>
     void run(int side, const double* h, const double* shift, double inv_eps, double* s, double* w) const {
-        if (p_ == 1) return run2<D, 1>(side, h, shift, inv_eps, s, w);
-        return run2<D, 2>(side, h, shift, inv_eps, s, w);
+        if (p_ == 1) {
+            if (w) return pass<D, 1, true>(side, h, shift, inv_eps, s, w);
+            return pass<D, 1, false>(side, h, shift, inv_eps, s, w);
+        }
+        if (w) return pass<D, 2, true>(side, h, shift, inv_eps, s, w);
+        return pass<D, 2, false>(side, h, shift, inv_eps, s, w);
     }
 
-    template <int D, int P>
-    void run2(int side, const double* h, const double* shift, double inv_eps, double* s, double* w) const {
+    // Adds, for the outputs k0..k0+R-1 and the summed vector at l,
+    //   exp(h_l/eps + shift_k/eps - C_kl/eps) to acc[r] (and C_kl times it to wacc[r]).
+    // One load of the summed side's coordinates serves R outputs.
+    template <int D, int P, bool Weighted, int R>
+    static void accumulate(const double* B, Index sb, Index dims, const double* hs, Index l, const double (*a)[8],
+                           const vd* sh, vd cs, vd* acc, vd* wacc, int valid) {
+        vd b[D == 0 ? 1 : D];
+        if constexpr (D > 0)
+            for (int d = 0; d < D; ++d) b[d] = load(B + d * sb + l);
+        const vd hv = load(hs + l);
+        for (int r = 0; r < R; ++r) {
+            vd cc = splat(0.0);
+            if constexpr (D > 0) {
+                for (int d = 0; d < D; ++d) {
+                    const vd t = splat(a[r][d]) - b[d];
+                    cc += t * t;
+                }
+            } else {
+                cc = load(B + l);  // generic dimension: B holds the costs' squared distances for this output
+                (void)dims;
+                (void)sb;
+            }
+            if constexpr (P == 1) cc = simd::sqrt(cc);
+            vd e = simd::exp(hv + sh[r] - cc * cs);
+            if (valid < W) e = keep_first(e, valid);
+            acc[r] += e;
+            if constexpr (Weighted) wacc[r] += cc * e;
+        }
+    }
+
+    template <int D, int P, bool Weighted>
+    void pass(int side, const double* h, const double* shift, double inv_eps, double* s, double* w) const {
         const std::vector<double>& A = side == 0 ? xs_ : ys_;
         const std::vector<double>& B = side == 0 ? ys_ : xs_;
         const Index na = side == 0 ? n_ : m_, nb = side == 0 ? m_ : n_;
+        const Index sa = side == 0 ? np_ : mp_, sb = side == 0 ? mp_ : np_;
         const Index dims = D == 0 ? d_ : D;
-        const double scale = scale_;
+        // exp argument: h_l/eps + shift_k/eps - (scale/eps) |x - y|^p
+        std::vector<double> hs(sb, 0.0);
+        for (Index l = 0; l < nb; ++l) hs[l] = h[l] * inv_eps;
+        const vd cs = splat(scale_ * inv_eps);
         const Index blocks = (na + kOutBlock - 1) / kOutBlock;
 #pragma omp parallel if (double(na) * nb > kParallelPairs)
         {
-            std::vector<double> cbuf(D == 0 ? kTile : 0);
+            std::vector<double> dist(D == 0 ? kTile : 0);
 #pragma omp for schedule(dynamic, 4)
             for (Index bk = 0; bk < blocks; ++bk) {
                 const Index k0 = bk * kOutBlock, k1 = std::min(na, k0 + kOutBlock);
-                double acc[kOutBlock] = {}, wacc[kOutBlock] = {};
+                vd acc[kOutBlock], wacc[kOutBlock], sh[kOutBlock];
+                double a[kOutBlock][8] = {};
+                for (Index k = k0; k < k1; ++k) {
+                    acc[k - k0] = wacc[k - k0] = splat(0.0);
+                    sh[k - k0] = splat(shift[k] * inv_eps);
+                    if constexpr (D > 0)
+                        for (int d = 0; d < D; ++d) a[k - k0][d] = A[d * sa + k];
+                }
                 for (Index l0 = 0; l0 < nb; l0 += kTile) {
                     const Index l1 = std::min(nb, l0 + kTile);
-                    for (Index k = k0; k < k1; ++k) {
-                        const double sh = shift[k] * inv_eps;
-                        double a[D == 0 ? 1 : D];
-                        if constexpr (D > 0)
-                            for (int d = 0; d < D; ++d) a[d] = A[d * na + k];
-                        double ts = 0, tw = 0;
-                        if constexpr (D == 0) {
-                            // Generic dimension: build the tile's costs, then exponentiate.
-                            double* c = cbuf.data();
+                    if constexpr (D > 0) {
+                        Index k = k0;
+                        for (; k + 4 <= k1; k += 4)
+                            for (Index l = l0; l < l1; l += W)
+                                accumulate<D, P, Weighted, 4>(B.data(), sb, dims, hs.data(), l, a + (k - k0),
+                                                              sh + (k - k0), cs, acc + (k - k0), wacc + (k - k0),
+                                                              int(std::min<Index>(W, l1 - l)));
+                        for (; k < k1; ++k)
+                            for (Index l = l0; l < l1; l += W)
+                                accumulate<D, P, Weighted, 1>(B.data(), sb, dims, hs.data(), l, a + (k - k0),
+                                                              sh + (k - k0), cs, acc + (k - k0), wacc + (k - k0),
+                                                              int(std::min<Index>(W, l1 - l)));
+                    } else {
+                        // Generic dimension: the tile's squared distances first, then the exponentials.
+                        for (Index k = k0; k < k1; ++k) {
+                            double* c = dist.data();
                             for (Index l = l0; l < l1; ++l) c[l - l0] = 0;
                             for (Index d = 0; d < dims; ++d) {
-                                const double ad = A[d * na + k];
-                                const double* b = &B[d * nb];
-#pragma omp simd
+                                const double ad = A[d * sa + k];
+                                const double* b = &B[d * sb];
                                 for (Index l = l0; l < l1; ++l) c[l - l0] += (ad - b[l]) * (ad - b[l]);
                             }
-#pragma omp simd reduction(+ : ts, tw)
-                            for (Index l = l0; l < l1; ++l) {
-                                double cc = c[l - l0];
-                                if constexpr (P == 1) cc = std::sqrt(cc);
-                                cc *= scale;
-                                const double e = vexp((h[l] - cc) * inv_eps + sh);
-                                ts += e;
-                                tw += cc * e;
-                            }
-                        } else if (w) {
-#pragma omp simd reduction(+ : ts, tw)
-                            for (Index l = l0; l < l1; ++l) {
-                                double cc = 0;
-                                for (int d = 0; d < D; ++d) {
-                                    const double t = a[d] - B[d * nb + l];
-                                    cc = std::fma(t, t, cc);
-                                }
-                                if constexpr (P == 1) cc = std::sqrt(cc);
-                                cc *= scale;
-                                const double e = vexp((h[l] - cc) * inv_eps + sh);
-                                ts += e;
-                                tw += cc * e;
-                            }
-                        } else {
-#pragma omp simd reduction(+ : ts)
-                            for (Index l = l0; l < l1; ++l) {
-                                double cc = 0;
-                                for (int d = 0; d < D; ++d) {
-                                    const double t = a[d] - B[d * nb + l];
-                                    cc = std::fma(t, t, cc);
-                                }
-                                if constexpr (P == 1) cc = std::sqrt(cc);
-                                ts += vexp((h[l] - scale * cc) * inv_eps + sh);
-                            }
+                            for (Index l = l0; l < l1; l += W)
+                                accumulate<0, P, Weighted, 1>(c - l0, 0, dims, hs.data(), l, a, sh + (k - k0), cs,
+                                                              acc + (k - k0), wacc + (k - k0),
+                                                              int(std::min<Index>(W, l1 - l)));
                         }
-                        acc[k - k0] += ts;
-                        wacc[k - k0] += tw;
                     }
                 }
                 for (Index k = k0; k < k1; ++k) {
-                    s[k] = acc[k - k0];
-                    if (w) w[k] = wacc[k - k0];
+                    s[k] = hsum(acc[k - k0]);
+                    if (w) w[k] = scale_ * hsum(wacc[k - k0]);
                 }
             }
         }
     }
 
-    Index n_, m_, d_;
+    Index n_, m_, d_, np_, mp_;
     int p_;
     double scale_;
     std::vector<double> xs_, ys_;
