@@ -57,16 +57,17 @@ Vector weights_of(const io::PointSet& s, const std::string& source) {
     return s.weights;
 }
 
-void write_plan(h5::File& f, const ot::SinkhornResult& r) {
+// The plan of one problem at `path`: a dense [N,M] dataset, or a CSR group.
+void write_plan(h5::File& f, const ot::SinkhornResult& r, const std::string& path = "/plan") {
     if (r.plan) {
-        f.write_matrix("/plan", Points(*r.plan));
+        f.write_matrix(path, Points(*r.plan));
     } else if (r.sparse_plan) {
         const ot::SparsePlan& p = *r.sparse_plan;
-        f.write("/plan/data", h5::Array<double>{{p.data.size()}, p.data}, true);
-        f.write("/plan/indices", h5::Array<std::int64_t>{{p.indices.size()}, p.indices}, true);
-        f.write("/plan/indptr", h5::Array<std::int64_t>{{p.indptr.size()}, p.indptr});
-        f.set_attr("/plan", "format", "csr");
-        f.set_attr_json("/plan", "shape", json::array({p.rows, p.cols}));
+        f.write(path + "/data", h5::Array<double>{{p.data.size()}, p.data}, true);
+        f.write(path + "/indices", h5::Array<std::int64_t>{{p.indices.size()}, p.indices}, true);
+        f.write(path + "/indptr", h5::Array<std::int64_t>{{p.indptr.size()}, p.indptr});
+        f.set_attr(path, "format", "csr");
+        f.set_attr_json(path, "shape", json::array({p.rows, p.cols}));
     }
 }
 
@@ -233,9 +234,6 @@ int main(int argc, char** argv) {
             require(problems[0].b.size() == m, b_arg + ": expected " + std::to_string(m) + " weights, found " +
                                                    std::to_string(problems[0].b.size()));
         }
-        if (o.plan != ot::PlanKind::None)
-            require(problems.size() == 1, "--plan is available for a single problem, not for a batch of " +
-                                              std::to_string(problems.size()));
 
         // ---- solve ---------------------------------------------------------
         timer.reset();  // "seconds" reports the solve, without reading the inputs
@@ -358,6 +356,8 @@ int main(int argc, char** argv) {
                 f.write("/iterations", h5::Array<std::int64_t>{{iters.size()}, iters});
                 f.write("/converged", h5::Array<std::int64_t>{{conv.size()}, conv});
                 if (divergence) f.write("/divergence", h5::Array<double>{{values.size()}, values});
+                // One plan per problem (sizes may differ): /plan/0, /plan/1, ...
+                for (std::size_t k = 0; k < results.size(); ++k) write_plan(f, results[k], "/plan/" + std::to_string(k));
             }
             f.set_attr("/", "seconds", seconds);
             out.commit();

@@ -122,6 +122,27 @@ assert s["problems"] == 3 and all(r["converged"] for r in s["results"])
 with h5py.File("batch.h5") as f:
     assert list(f["f_offsets"][()]) == [0, 50, 100, 150] and f["cost"].shape == (3,)
 '
+# batched plans: one per problem under /plan/K, each the plan of that problem solved alone
+orbit-sinkhorn batch_x.h5 batch_y.h5 --eps 0.02 --tol 1e-9 --plan dense -o bplan.h5 -q
+orbit-sinkhorn batch_x.h5 batch_y.h5 --eps 0.02 --tol 1e-9 --plan sparse -o bsparse.h5 -q
+py '
+import h5py, numpy as np
+with h5py.File("batch_x.h5") as fx, h5py.File("batch_y.h5") as fy, h5py.File("bplan.h5") as fp, \
+     h5py.File("bsparse.h5") as fs:
+    X, Y = fx["points"][()], fy["points"][()]
+    assert sorted(fp["plan"].keys()) == ["0", "1", "2"]
+    for k in range(3):
+        P = fp["plan"][str(k)][()]
+        assert P.shape == (X.shape[1], Y.shape[1])
+        assert abs(P.sum(1) - 1 / X.shape[1]).sum() < 1e-8 and abs(P.sum(0) - 1 / Y.shape[1]).sum() < 1e-8
+        g = fs["plan"][str(k)]
+        Q = np.zeros_like(P)
+        ptr, ind, dat = g["indptr"][()], g["indices"][()], g["data"][()]
+        for i in range(P.shape[0]): Q[i, ind[ptr[i]:ptr[i + 1]]] = dat[ptr[i]:ptr[i + 1]]
+        assert np.abs(P - Q).max() <= 1e-12, np.abs(P - Q).max()
+    # the plans differ between problems (each belongs to its own pair)
+    assert np.abs(fp["plan/0"][()] - fp["plan/1"][()]).max() > 1e-3
+'
 cat x.h5 | orbit-sinkhorn - y.h5 --eps 0.01 -o - -q > streamed.h5
 orbit-sinkhorn x.h5 y.h5 --eps 0.01 --warm ot.h5 --json > warm.json
 py '
