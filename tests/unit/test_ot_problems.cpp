@@ -136,6 +136,17 @@ TEST_CASE("partial transport: full mass is Sinkhorn, inequalities hold, small ep
     REQUIRE(sm.converged);
     REQUIRE(sm.cost >= exact - 1e-12);
     REQUIRE(sm.cost == Approx(exact).epsilon(1e-2));
+    // Epsilon scaling (honoured, not ignored) reaches the same solution; here the
+    // final eps's slow linear rate dominates, so it saves no iterations.
+    SinkhornOptions sc = s;
+    sc.eps_scaling = true;
+    sc.scaling = 0.5;
+    const SinkhornResult scaled = partial(c, a, b, 0.5, sc);
+    INFO("plain " << sm.iterations << " iterations, scaled " << scaled.iterations);
+    REQUIRE(scaled.converged);
+    REQUIRE(scaled.iterations != sm.iterations);
+    REQUIRE(scaled.cost == Approx(sm.cost).epsilon(1e-4));
+    REQUIRE(scaled.mass == Approx(0.5).epsilon(1e-9));
     REQUIRE_THROWS_AS(partial(c, a, b, 1.5, o), Error);
     REQUIRE_THROWS_AS(partial(c, a, b, 0.0, o), Error);
 }

@@ -43,7 +43,10 @@ SinkhornResult solve_partial(const CostKernel& K, const Vector& a, const Vector&
     const double cap = std::min(a.sum(), b.sum());
     require(std::isfinite(mass) && mass > 0 && mass <= cap * (1 + 1e-12),
             "partial: the mass must lie in (0, min(|a|,|b|)] = (0, " + num(cap) + "], found " + num(mass));
-    const double eps = opt.eps, inv = 1.0 / eps;
+    // Epsilon scaling (opt.eps_scaling): a few iterations at each larger eps
+    // warm-start the potentials, which are in cost units and carry over.
+    const std::vector<double> schedule = detail::eps_schedule(opt, K.max_cost());
+    double eps = schedule.front(), inv = 1.0 / eps;
     Vector la(N), lb(M);
     for (Index i = 0; i < N; ++i) la[i] = a[i] > 0 ? std::log(a[i]) : -std::numeric_limits<double>::infinity();
     for (Index j = 0; j < M; ++j) lb[j] = b[j] > 0 ? std::log(b[j]) : -std::numeric_limits<double>::infinity();
@@ -67,9 +70,9 @@ SinkhornResult solve_partial(const CostKernel& K, const Vector& a, const Vector&
         K.sums(0, g.data(), F.data(), inv, rows.data(), nullptr);
         K.sums(1, F.data(), g.data(), inv, cols.data(), nullptr);
     };
-    update_k();
-    double err = std::numeric_limits<double>::infinity();
-    for (int it = 1; it <= opt.max_iter; ++it) {
+    // One sweep: f, g (each capped at 0: the inequality constraints), then k.
+    // On a non-finite result the previous iterate is restored.
+    auto sweep = [&]() {
         const Vector f_old = f, g_old = g;
         const double k_old = k;
         h = g.array() + k;
@@ -80,11 +83,21 @@ SinkhornResult solve_partial(const CostKernel& K, const Vector& a, const Vector&
         for (Index j = 0; j < M; ++j) g[j] = std::min(0.0, eps * lb[j] + sm[j]);
         update_k();
         ++r.iterations;
-        if (!f.allFinite() || !g.allFinite() || !std::isfinite(k)) {
-            f = f_old, g = g_old, k = k_old;
-            r.finite = false;
-            break;
-        }
+        if (f.allFinite() && g.allFinite() && std::isfinite(k)) return true;
+        f = f_old, g = g_old, k = k_old;
+        r.finite = false;
+        return false;
+    };
+    update_k();
+    for (std::size_t level = 0; level + 1 < schedule.size() && r.finite; ++level) {
+        eps = schedule[level], inv = 1.0 / eps;
+        for (int it = 0; it < opt.iters_per_level; ++it)
+            if (!sweep()) break;
+    }
+    eps = schedule.back(), inv = 1.0 / eps;
+    if (schedule.size() > 1) update_k();
+    double err = std::numeric_limits<double>::infinity();
+    for (int it = 1; it <= opt.max_iter && r.finite && sweep(); ++it) {
         if (it % opt.check_every == 0 || it == opt.max_iter) {
             totals();
             err = std::max(norm_of(residual(rows, a, f), opt.norm), norm_of(residual(cols, b, g), opt.norm));
