@@ -151,6 +151,21 @@ with h5py.File("streamed.h5") as f: assert f["f"].shape == (300,)
 assert json.load(open("warm.json"))["iterations"] <= 3
 '
 
+# ---- float32 inputs at eps = 1e-4 of the cost scale stay finite ----------------
+py '
+import h5py, numpy as np
+r = np.random.default_rng(9)
+with h5py.File("x32.h5", "w") as f: f["points"] = r.random((200, 3)).astype("f4")
+with h5py.File("y32.h5", "w") as f: f["points"] = r.random((200, 3)).astype("f4")
+'
+orbit-sinkhorn x32.h5 y32.h5 --eps 3e-4 --max-iter 300 --allow-unconverged -o o32.h5 --json > o32.json
+py '
+import json, h5py, numpy as np
+s = json.load(open("o32.json"))
+assert s["finite"] and np.isfinite(s["cost"]), s
+with h5py.File("o32.h5") as f: assert np.isfinite(f["f"][()]).all() and np.isfinite(f["g"][()]).all()
+'
+
 # ---- honesty: no convergence, numerical trouble ------------------------------
 expect_error 1 orbit-sinkhorn x.h5 y.h5 --eps 0.001 --max-iter 5 -o nc.h5
 [[ ! -e nc.h5 ]] || fail "an unconverged run left an output"
