@@ -213,3 +213,31 @@ TEST_CASE("transforms round-trip and shards partition the items") {
     CHECK_THROWS_AS(io::parse_shard("5/4"), UsageError);
     CHECK_THROWS_AS(io::parse_shard("x"), UsageError);
 }
+
+TEST_CASE("in-memory files stream the same bytes as H5Fget_file_image, and read back") {
+    // Sizes below and above the core driver's 16 MiB growth step.
+    for (std::size_t rows : {std::size_t(10), std::size_t(300000), std::size_t(1200000)}) {
+        Points m(static_cast<Eigen::Index>(rows), 3);
+        for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = 0.5 * double(i % 1013) - double(i % 7);
+        auto f = h5::File::create_in_memory("<test>");
+        f.write_matrix("/points", m);
+        f.set_attr("/", "note", "streamed");
+        H5Fflush(f.id(), H5F_SCOPE_GLOBAL);
+        const ssize_t size = H5Fget_file_image(f.id(), nullptr, 0);
+        REQUIRE(size > 0);
+        std::vector<char> expected(static_cast<std::size_t>(size));
+        REQUIRE(H5Fget_file_image(f.id(), expected.data(), expected.size()) == size);
+        std::FILE* tmp = std::tmpfile();
+        REQUIRE(tmp);
+        f.write_image(tmp);
+        std::vector<char> streamed(static_cast<std::size_t>(std::ftell(tmp)));
+        std::rewind(tmp);
+        REQUIRE(std::fread(streamed.data(), 1, streamed.size(), tmp) == streamed.size());
+        std::fclose(tmp);
+        INFO(rows << " rows");
+        REQUIRE(streamed == expected);
+        auto back = h5::File::open_image(streamed, "<back>");
+        REQUIRE(back.read_matrix("/points") == m);
+        REQUIRE(back.attr_string("/", "note") == "streamed");
+    }
+}

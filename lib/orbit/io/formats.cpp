@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "orbit/core/error.hpp"
+#include "orbit/core/memory.hpp"
 #include "orbit/io/h5.hpp"
 #include "orbit/io/output.hpp"
 
@@ -515,7 +516,11 @@ Shape read_ply(const std::string& path) {
         Points verts, norms;
         if (is_vertex) {
             verts.resize(static_cast<Eigen::Index>(e.count), 3);
-            if (ncols == 6) norms.resize(static_cast<Eigen::Index>(e.count), 3);
+            advise_huge_pages(verts.data(), static_cast<std::size_t>(verts.size()) * sizeof(double));
+            if (ncols == 6) {
+                norms.resize(static_cast<Eigen::Index>(e.count), 3);
+                advise_huge_pages(norms.data(), static_cast<std::size_t>(norms.size()) * sizeof(double));
+            }
         }
         auto slot = [&](u64 r, int c) -> double& {
             return c < 3 ? verts.data()[r * 3 + static_cast<std::size_t>(c)] : norms.data()[r * 3 + static_cast<std::size_t>(c - 3)];
@@ -952,6 +957,7 @@ Points read_npy_rows(const std::string& path, std::vector<u64>& shape, std::size
     Points out(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
     double* o = out.data();
     const std::size_t n = rows * cols;
+    advise_huge_pages(o, n * sizeof(double));
     if (kind == Kind::f64 && !swap) std::memcpy(o, data, n * 8);
     else if (kind == Kind::f32 && !swap)
         for (std::size_t i = 0; i < n; ++i) o[i] = load<float>(data + 4 * i, false);

@@ -1,14 +1,19 @@
 #include "orbit/io/h5.hpp"
 
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <type_traits>
+
+#include "orbit/core/memory.hpp"
 
 namespace orbit::h5 {
 namespace {
@@ -108,23 +113,44 @@ DatasetRef parse_ref(const std::string& arg) {
     return {arg.substr(0, pos), arg.substr(pos + 1)};
 }
 
+bool ImageBuffer::reserve(std::size_t bytes) {
+    if (bytes <= capacity) return true;
+    const std::size_t page = 1 << 12;
+    const std::size_t want = (std::max(bytes, capacity * 2) + page - 1) / page * page;
+    void* p = data ? ::mremap(data, capacity, want, MREMAP_MAYMOVE)
+                   : ::mmap(nullptr, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return false;
+    data = static_cast<char*>(p);
+    capacity = want;
+    advise_huge_pages(data, capacity);
+    return true;
+}
+
+void ImageBuffer::release() {
+    if (data) ::munmap(data, capacity);
+    data = nullptr;
+    size = capacity = 0;
+}
+
 File File::open_read(const std::string& path) {
     silence_errors();
     if (path == "-") {
         if (::isatty(STDIN_FILENO)) throw UsageError("input '-' is a terminal; pipe an HDF5 file into it");
         auto image = std::make_shared<ImageBuffer>();
-        std::size_t cap = std::size_t(1) << 22;
-        image->data = static_cast<char*>(std::malloc(cap));
-        if (!image->data) throw std::bad_alloc();
-        std::size_t n;
-        while ((n = std::fread(image->data + image->size, 1, cap - image->size, stdin)) > 0) {
-            image->size += n;
-            if (image->size == cap) {
-                char* grown = static_cast<char*>(std::realloc(image->data, cap * 2));
-                if (!grown) throw std::bad_alloc();
-                image->data = grown;
-                cap *= 2;
+        // A redirected regular file tells its size; a pipe grows the buffer.
+        struct stat st;
+        std::size_t first = std::size_t(1) << 22;
+        if (::fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+            first = static_cast<std::size_t>(st.st_size) + 1;
+        if (!image->reserve(first)) throw std::bad_alloc();
+        ssize_t n;
+        while ((n = ::read(STDIN_FILENO, image->data + image->size, image->capacity - image->size)) != 0) {
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                throw Error(std::string("reading standard input failed: ") + std::strerror(errno));
             }
+            image->size += static_cast<std::size_t>(n);
+            if (image->size == image->capacity && !image->reserve(image->capacity * 2)) throw std::bad_alloc();
         }
         if (image->size == 0) throw Error("standard input is empty: expected an HDF5 file image");
         return open_image_buffer(std::move(image), "<stdin>");
@@ -155,12 +181,34 @@ void* image_realloc(void*, size_t, H5FD_file_image_op_t, void*) { return nullptr
 herr_t image_free(void*, H5FD_file_image_op_t, void*) { return 0; }
 void* udata_copy(void* udata) { return udata; }
 herr_t udata_free(void*) { return 0; }
+
+// Callbacks that let an in-memory file keep its bytes in an ImageBuffer of
+// ours, so write_image() can write them out without H5Fget_file_image's copy.
+// The core driver holds one buffer at a time, so it is always b->data.
+void* memory_malloc(size_t size, H5FD_file_image_op_t, void* udata) {
+    auto* b = static_cast<ImageBuffer*>(udata);
+    b->release();
+    if (!b->reserve(std::max<std::size_t>(size, 1))) return nullptr;
+    b->size = size;
+    return b->data;
+}
+void* memory_realloc(void* ptr, size_t size, H5FD_file_image_op_t op, void* udata) {
+    auto* b = static_cast<ImageBuffer*>(udata);
+    if (!ptr) return memory_malloc(size, op, udata);
+    if (ptr != b->data || !b->reserve(std::max<std::size_t>(size, 1))) return nullptr;
+    b->size = size;
+    return b->data;
+}
+herr_t memory_free(void* ptr, H5FD_file_image_op_t, void* udata) {
+    auto* b = static_cast<ImageBuffer*>(udata);
+    if (ptr && ptr == b->data) b->release();
+    return 0;
+}
 }  // namespace
 
 File File::open_image(std::vector<char> image, const std::string& display_name) {
     auto buffer = std::make_shared<ImageBuffer>();
-    buffer->data = static_cast<char*>(std::malloc(std::max<std::size_t>(image.size(), 1)));
-    if (!buffer->data) throw std::bad_alloc();
+    if (!buffer->reserve(std::max<std::size_t>(image.size(), 1))) throw std::bad_alloc();
     std::memcpy(buffer->data, image.data(), image.size());
     buffer->size = image.size();
     return open_image_buffer(std::move(buffer), display_name);
@@ -201,12 +249,17 @@ File File::create_in_memory(const std::string& display_name) {
     silence_errors();
     Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
     H5Pset_fapl_core(fapl.get(), std::size_t(1) << 24, 0);  // large steps: few reallocations
+    File f;
+    f.image_ = std::make_shared<ImageBuffer>();
+    f.image_writable_ = true;
+    H5FD_file_image_callbacks_t cb = {memory_malloc, image_memcpy, memory_realloc, memory_free,
+                                      udata_copy,    udata_free,   f.image_.get()};
+    H5Pset_file_image_callbacks(fapl.get(), &cb);
     // The name must be unique among open in-memory files of this process.
     static int counter = 0;
     std::string internal = "orbit-memory-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".h5";
     hid_t id = H5Fcreate(internal.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
     if (id < 0) throw Error("cannot create an in-memory HDF5 file");
-    File f;
     f.file_ = Handle(id, H5Fclose);
     f.name_ = display_name;
     return f;
@@ -219,13 +272,32 @@ void File::close() {
 
 void File::write_image(std::FILE* out) {
     H5Fflush(id(), H5F_SCOPE_GLOBAL);
+    // With no buffer, H5Fget_file_image only reports the image's size (the
+    // end of allocated space), which the core driver's buffer covers.
     ssize_t size = H5Fget_file_image(id(), nullptr, 0);
     if (size < 0) throw Error("cannot take the image of " + name_);
-    // Uninitialised storage: the image overwrites every byte, zero-filling would double the cost.
-    std::unique_ptr<char[]> buf(new char[static_cast<std::size_t>(size)]);
-    if (H5Fget_file_image(id(), buf.get(), static_cast<std::size_t>(size)) < 0)
-        throw Error("cannot take the image of " + name_);
-    std::size_t written = std::fwrite(buf.get(), 1, static_cast<std::size_t>(size), out);
+    const char* bytes = nullptr;
+    std::unique_ptr<char[]> copy;
+    // The superblock's status flags record that the file is open for writing;
+    // H5Fget_file_image clears them in its copy, and so does this header.
+    char header[24];
+    std::size_t header_size = 0;
+    if (image_writable_ && image_ && image_->data && image_->size >= static_cast<std::size_t>(size) &&
+        size >= 24 && std::memcmp(image_->data, "\x89HDF\r\n\x1a\n", 8) == 0 && image_->data[8] <= 3) {
+        bytes = image_->data;
+        header_size = sizeof header;
+        std::memcpy(header, bytes, header_size);
+        if (header[8] < 2) std::memset(header + 20, 0, 4);  // versions 0, 1: four bytes at 20
+        else header[11] = 0;                               // versions 2, 3: one byte at 11
+    } else {
+        // Uninitialised storage: the image overwrites every byte, zero-filling would double the cost.
+        copy.reset(new char[static_cast<std::size_t>(size)]);
+        if (H5Fget_file_image(id(), copy.get(), static_cast<std::size_t>(size)) < 0)
+            throw Error("cannot take the image of " + name_);
+        bytes = copy.get();
+    }
+    std::size_t written = header_size ? std::fwrite(header, 1, header_size, out) : 0;
+    written += std::fwrite(bytes + header_size, 1, static_cast<std::size_t>(size) - header_size, out);
     std::fflush(out);
     if (written != static_cast<std::size_t>(size)) throw Error("writing the HDF5 stream failed (closed pipe?)");
 }
@@ -299,6 +371,22 @@ std::vector<DatasetInfo> File::list_datasets(const std::string& group) const {
 
 template <class T>
 Array<T> File::read(const std::string& path, int expected_rank) const {
+    Array<T> a;
+    read_checked<T>(path, expected_rank, [&](const std::vector<std::size_t>& shape) {
+        a.shape = shape;
+        a.data.reserve(a.size());  // allocate, advise, then zero-fill
+        advise_huge_pages(a.data.data(), a.size() * sizeof(T));
+        a.data.resize(a.size());
+        return a.data.data();
+    });
+    return a;
+}
+
+// Opens `path`, checks it is numeric (integers for integral T) of the expected
+// rank and fits in memory, asks `destination(shape)` where to put the values
+// and reads them there converted to T.
+template <class T, class Destination>
+void File::read_checked(const std::string& path, int expected_rank, Destination&& destination) const {
     Handle ds = open_dataset(path);
     Handle type(H5Dget_type(ds.get()), H5Tclose);
     Handle space(H5Dget_space(ds.get()), H5Sclose);
@@ -311,24 +399,28 @@ Array<T> File::read(const std::string& path, int expected_rank) const {
         if (dt == DType::f32 || dt == DType::f64)
             throw Error(where + ": expected integers, found " + dtype_name(dt));
     }
-    Array<T> a;
-    a.shape = space_shape(space.get());
-    if (expected_rank >= 0 && a.rank() != static_cast<std::size_t>(expected_rank))
+    const std::vector<std::size_t> shape = space_shape(space.get());
+    if (expected_rank >= 0 && shape.size() != static_cast<std::size_t>(expected_rank))
         throw Error(where + ": expected a " + std::to_string(expected_rank) + "-d array, found shape " +
-                    shape_string(a.shape));
-    std::size_t n = a.size();
+                    shape_string(shape));
+    std::size_t n = 1;
+    for (std::size_t s : shape) n *= s;
     if (n > physical_memory_bytes() / sizeof(T))
-        throw Error(where + ": shape " + shape_string(a.shape) + " needs more memory than this machine has");
-    a.data.resize(n);
-    if (n > 0 && H5Dread(ds.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, a.data.data()) < 0)
+        throw Error(where + ": shape " + shape_string(shape) + " needs more memory than this machine has");
+    T* out = destination(shape);
+    if (n > 0 && H5Dread(ds.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
         throw Error(where + ": read failed (the file is truncated or damaged)");
-    return a;
 }
 
 Points File::read_matrix(const std::string& path) const {
-    Array<double> a = read<double>(path, 2);
-    Points m(static_cast<Eigen::Index>(a.shape[0]), static_cast<Eigen::Index>(a.shape[1]));
-    if (a.size() > 0) std::memcpy(m.data(), a.data.data(), a.size() * sizeof(double));
+    // Straight into the matrix: HDF5's C order is Points' row-major order, and
+    // skipping an intermediate array saves a pass over fresh memory.
+    Points m;
+    read_checked<double>(path, 2, [&](const std::vector<std::size_t>& shape) {
+        m.resize(static_cast<Eigen::Index>(shape[0]), static_cast<Eigen::Index>(shape[1]));
+        advise_huge_pages(m.data(), static_cast<std::size_t>(m.size()) * sizeof(double));
+        return m.data();
+    });
     return m;
 }
 
@@ -376,14 +468,21 @@ template <class T>
 void File::write(const std::string& path, const Array<T>& array, bool compress) {
     if (array.data.size() != array.size())
         throw Error("internal: array data does not match its shape " + shape_string(array.shape));
+    write_raw(path, array.shape, array.data.data(), compress);
+}
+
+template <class T>
+void File::write_raw(const std::string& path, const std::vector<std::size_t>& shape, const T* values, bool compress) {
     ensure_parents(path);
     if (exists(path)) H5Ldelete(id(), path.c_str(), H5P_DEFAULT);
-    std::vector<hsize_t> dims(array.shape.begin(), array.shape.end());
+    std::vector<hsize_t> dims(shape.begin(), shape.end());
+    std::size_t count = 1;
+    for (std::size_t d : shape) count *= d;
     Handle space(dims.empty() ? H5Screate(H5S_SCALAR)
                               : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
                  H5Sclose);
     Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-    if (compress && !dims.empty() && array.size() > 4096) {
+    if (compress && !dims.empty() && count > 4096) {
         std::vector<hsize_t> chunk = dims;
         // Chunks of about 1 MB along the first axis.
         hsize_t row = 1;
@@ -398,23 +497,17 @@ void File::write(const std::string& path, const Array<T>& array, bool compress) 
     Handle ds(H5Dcreate2(id(), path.c_str(), native_type<T>(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
               H5Dclose);
     if (!ds) throw Error(name_ + ": cannot create dataset " + quoted(path));
-    if (array.size() > 0 &&
-        H5Dwrite(ds.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, array.data.data()) < 0)
+    if (count > 0 && H5Dwrite(ds.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0)
         throw Error(name_ + ": cannot write dataset " + quoted(path) + " (disk full?)");
 }
 
+// Matrices are written from their own storage (row-major = HDF5's C order).
 void File::write_matrix(const std::string& path, const Points& m) {
-    Array<double> a;
-    a.shape = {static_cast<std::size_t>(m.rows()), static_cast<std::size_t>(m.cols())};
-    a.data.assign(m.data(), m.data() + m.size());
-    write(path, a);
+    write_raw(path, {static_cast<std::size_t>(m.rows()), static_cast<std::size_t>(m.cols())}, m.data(), false);
 }
 
 void File::write_matrix(const std::string& path, const PointsF& m) {
-    Array<float> a;
-    a.shape = {static_cast<std::size_t>(m.rows()), static_cast<std::size_t>(m.cols())};
-    a.data.assign(m.data(), m.data() + m.size());
-    write(path, a);
+    write_raw(path, {static_cast<std::size_t>(m.rows()), static_cast<std::size_t>(m.cols())}, m.data(), false);
 }
 
 void File::write_strings(const std::string& path, const std::vector<std::string>& values) {

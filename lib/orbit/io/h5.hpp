@@ -74,14 +74,20 @@ struct DatasetInfo {
     std::vector<std::size_t> shape;
 };
 
-// The bytes of a file image read from a stream (malloc'd, so it can grow without zero-filling).
+// The bytes of a file image: read from a stream, or the buffer of a file
+// created in memory. Backed by an anonymous mapping that grows in place
+// (mremap), so growing never copies and untouched pages cost nothing.
 struct ImageBuffer {
     char* data = nullptr;
-    std::size_t size = 0;
+    std::size_t size = 0;      // bytes in use
+    std::size_t capacity = 0;  // bytes mapped
     ImageBuffer() = default;
     ImageBuffer(const ImageBuffer&) = delete;
     ImageBuffer& operator=(const ImageBuffer&) = delete;
-    ~ImageBuffer() { std::free(data); }
+    ~ImageBuffer() { release(); }
+    // Makes room for at least `bytes`, keeping the contents; false when out of memory.
+    bool reserve(std::size_t bytes);
+    void release();
 };
 
 class File {
@@ -98,6 +104,7 @@ public:
     static File create_in_memory(const std::string& display_name);
 
     File() = default;
+    ~File() { close(); }  // HDF5 first: closing an in-memory file hands its buffer back
     File(File&&) noexcept = default;
     File& operator=(File&&) noexcept = default;
 
@@ -149,8 +156,14 @@ public:
     nlohmann::json attr_any(const std::string& object, const std::string& name) const;
 
 private:
+    template <class T, class Destination>
+    void read_checked(const std::string& path, int expected_rank, Destination&& destination) const;
+    template <class T>
+    void write_raw(const std::string& path, const std::vector<std::size_t>& shape, const T* values, bool compress);
+
     // Declared before file_ so the HDF5 file closes before its image is freed.
     std::shared_ptr<ImageBuffer> image_;  // the bytes of an opened image, kept alive while open
+    bool image_writable_ = false;         // image_ is the buffer of a file created in memory
     static File open_image_buffer(std::shared_ptr<ImageBuffer> image, const std::string& display_name);
     Handle file_;
     std::string name_;

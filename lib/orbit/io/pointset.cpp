@@ -39,34 +39,34 @@ PointSets read_point_sets(const h5::File& file, const std::string& dataset_in, c
             throw Error(source + ": missing dataset '/points' (name another one with " + source + ":/DATASET)");
         throw Error(source + ": missing dataset '" + dataset + "'");
     }
-    h5::Array<double> a = file.read<double>(dataset);
     std::string where = source + (whole_file ? ":/points" : "");
     PointSets out;
     out.source = source;
     out.history = read_history(file);
-    if (a.rank() == 2) {
+    const h5::DatasetInfo info = file.info(dataset);
+    if (info.shape.size() == 2 && info.shape[0] > 0 && info.shape[1] > 0 && !file.exists(sibling(dataset, "offsets"))) {
+        // One cloud, the common case: read it straight into its matrix.
+        PointSet p;
+        p.points = file.read_matrix(dataset);
+        out.items.push_back(std::move(p));
+        out.layout = PointSets::Layout::single;
+    } else if (h5::Array<double> a = file.read<double>(dataset); a.rank() == 2) {
         std::size_t n = a.shape[0], d = a.shape[1];
         if (n == 0 || d == 0) throw Error(where + ": point set is empty, shape " + shape_string(a.shape));
+        // Ragged clouds (the single-cloud case took the branch above).
         std::string offsets = sibling(dataset, "offsets");
-        if (file.exists(offsets)) {
-            auto off = file.read<std::int64_t>(offsets, 1);
-            if (off.size() < 2 || off.data.front() != 0 || static_cast<std::size_t>(off.data.back()) != n)
-                throw Error(source + ":" + offsets + ": expected offsets from 0 to " + std::to_string(n));
-            for (std::size_t b = 0; b + 1 < off.size(); ++b) {
-                if (off.data[b + 1] <= off.data[b])
-                    throw Error(source + ":" + offsets + ": offsets must increase (cloud " + std::to_string(b) + " is empty)");
-                PointSet p;
-                p.points = slice_rows(a, static_cast<std::size_t>(off.data[b]),
-                                      static_cast<std::size_t>(off.data[b + 1] - off.data[b]), d);
-                out.items.push_back(std::move(p));
-            }
-            out.layout = PointSets::Layout::ragged;
-        } else {
+        auto off = file.read<std::int64_t>(offsets, 1);
+        if (off.size() < 2 || off.data.front() != 0 || static_cast<std::size_t>(off.data.back()) != n)
+            throw Error(source + ":" + offsets + ": expected offsets from 0 to " + std::to_string(n));
+        for (std::size_t b = 0; b + 1 < off.size(); ++b) {
+            if (off.data[b + 1] <= off.data[b])
+                throw Error(source + ":" + offsets + ": offsets must increase (cloud " + std::to_string(b) + " is empty)");
             PointSet p;
-            p.points = slice_rows(a, 0, n, d);
+            p.points = slice_rows(a, static_cast<std::size_t>(off.data[b]),
+                                  static_cast<std::size_t>(off.data[b + 1] - off.data[b]), d);
             out.items.push_back(std::move(p));
-            out.layout = PointSets::Layout::single;
         }
+        out.layout = PointSets::Layout::ragged;
     } else if (a.rank() == 3) {
         std::size_t b = a.shape[0], n = a.shape[1], d = a.shape[2];
         if (b == 0 || n == 0 || d == 0) throw Error(where + ": point set is empty, shape " + shape_string(a.shape));
@@ -160,14 +160,19 @@ void write_point_sets(h5::File& file, const PointSets& sets, const std::string& 
         }
         return a;
     };
-    file.write(group + "/points", gather([](const PointSet& p) -> const Points& { return p.points; }, d));
+    // One cloud is written from its own matrix; several are gathered first.
+    if (single) file.write_matrix(group + "/points", sets[0].points);
+    else file.write(group + "/points", gather([](const PointSet& p) -> const Points& { return p.points; }, d));
     auto all_have = [&](auto&& has) {
         for (auto& p : sets.items)
             if (!has(p)) return false;
         return true;
     };
     if (all_have([](const PointSet& p) { return p.normals.rows() == p.points.rows() && p.normals.size() > 0; }))
-        file.write(group + "/normals", gather([](const PointSet& p) -> const Points& { return p.normals; }, d));
+    {
+        if (single) file.write_matrix(group + "/normals", sets[0].normals);
+        else file.write(group + "/normals", gather([](const PointSet& p) -> const Points& { return p.normals; }, d));
+    }
     if (all_have([](const PointSet& p) { return p.features.rows() == p.points.rows() && p.features.size() > 0; }))
         file.write(group + "/features",
                    gather([](const PointSet& p) -> const Points& { return p.features; },
