@@ -15,7 +15,8 @@ Every method sees exactly the same pairs. Printed per method: recall
 (RRE < 5 deg and RTE < 0.1), median RRE, median RTE, median seconds per pair,
 and ratios against Open3D's RANSAC pipeline.
 
-usage: bench/register_bench.py [--pairs 100] [--orbit build/bin/orbit-register] [--threads 1]
+usage: bench/register_bench.py [--pairs 100] [--orbit build/bin/orbit-register] [--settings 70,50,so3]
+                               [--methods auto,icp,icp-plane] [--seed-base 0] [--no-open3d]
 """
 import argparse
 import glob
@@ -25,6 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
+
+# One thread for Open3D as for orbit (-j 1): its OpenMP pool on a shared
+# machine made plain ICP 10 to 50 times slower from run to run.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import h5py
 import numpy as np
@@ -37,6 +42,9 @@ ap.add_argument("--settings", default="70,50,so3")
 ap.add_argument("--methods", default="auto,global,gmm-ot,icp,icp-plane,cpd")
 ap.add_argument("--no-open3d", action="store_true")
 ap.add_argument("--workdir", default=None)
+ap.add_argument("--seed-base", type=int, default=0,
+                help="pair seeds are (SEED_BASE + 1, 2, 3 for 70, 50, so3; pair index); a different base gives fresh pairs")
+ap.add_argument("--extra", default="", help="extra orbit-register options, e.g. '--hypotheses 24'")
 args = ap.parse_args()
 
 
@@ -131,7 +139,7 @@ def errors(est, gt_ref_to_src):
 def run_orbit(pairs_file, method, n):
     out = pairs_file.replace(".h5", f".{method}.h5")
     cmd = [args.orbit, f"{pairs_file}:/src", f"{pairs_file}:/ref", "--method", method, "-j", "1", "-q",
-           "--ground-truth", f"{pairs_file}:/transform", "-o", out, "--json"]
+           "--ground-truth", f"{pairs_file}:/transform", "-o", out, "--json"] + args.extra.split()
     t0 = time.time()
     s = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.time() - t0
@@ -199,7 +207,7 @@ all_rows = {}
 for key in args.settings.split(","):
     keep, so3 = settings[key]
     label = f"{int(keep * 100)}% overlap, " + ("uniform SO(3)" if so3 else "Euler <= 45 deg")
-    src, ref, gt, clean = make_pairs(meshes, args.pairs, keep, so3, {"70": 1, "50": 2, "so3": 3}[key])
+    src, ref, gt, clean = make_pairs(meshes, args.pairs, keep, so3, args.seed_base + {"70": 1, "50": 2, "so3": 3}[key])
     pf = os.path.join(work, f"pairs_{key}.h5")
     with h5py.File(pf, "w") as f:
         f["src"], f["ref"], f["transform"] = src, ref, gt
@@ -220,16 +228,20 @@ for key in args.settings.split(","):
         ratio = x["sec"] / base["sec"] if base else float("nan")
         dr = x["recall"] - base["recall"] if base else float("nan")
         print(f"{x['name']:26s} {x['recall']:7.3f} {x['rre']:9.3f} {x['rte']:9.4f} {x['sec']:11.4f} {ratio:16.3f} {dr:+11.3f}")
-    if "orbit icp" in raw and "open3d icp" in raw:
-        a, b = raw["orbit icp"], raw["open3d icp"]
+    for m in ("icp", "icp-plane"):
+        if f"orbit {m}" not in raw or "open3d icp" not in raw:
+            continue
+        a, b = raw[f"orbit {m}"], raw["open3d icp"]
         solved = (b["rre"] < 5) & (b["rte"] < 0.1)
         if solved.any():
             ok = (a["rre"][solved] < 5) & (a["rte"][solved] < 0.1)
-            print(f"on the {solved.sum()} pairs Open3D's ICP solves: orbit icp solves {ok.mean():.3f}, median RRE "
+            print(f"on the {solved.sum()} pairs Open3D's ICP solves: orbit {m} solves {ok.mean():.3f}, median RRE "
                   f"{np.median(a['rre'][solved]):.3f} vs {np.median(b['rre'][solved]):.3f} deg, RTE "
                   f"{np.median(a['rte'][solved]):.4f} vs {np.median(b['rte'][solved]):.4f}, seconds "
                   f"{np.median(a['sec'][solved]):.4f} vs {np.median(b['sec'][solved]):.4f}")
     all_rows[key] = rows
+    np.savez(os.path.join(work, f"raw_{key}.npz"),
+             **{f"{name}|{k}": v for name, r in raw.items() for k, v in r.items() if k != "wall"})
 with open(os.path.join(work, "results.json"), "w") as f:
     json.dump(all_rows, f, indent=1, default=float)
 print(f"\nresults: {os.path.join(work, 'results.json')}")

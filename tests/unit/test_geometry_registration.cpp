@@ -150,6 +150,30 @@ TEST_CASE("FPFH is rotation invariant and normalised", "[geometry][fpfh]") {
     for (int b = 0; b < 3; ++b) CHECK(fp.block(0, 11 * b, 1, 11).sum() == Approx(200.0).epsilon(1e-9));
 }
 
+TEST_CASE("FPFH with local orientation ignores the signs of the given normals", "[geometry][fpfh]") {
+    Rng rng(12);
+    Points p = blob(rng, 500);
+    KdTree tree(p);
+    Points n = estimate_normals(p, tree, 0.3, 30);
+    // Flip a random third of the normals, as a different crop centroid would.
+    Points flipped = n;
+    for (Eigen::Index i = 0; i < n.rows(); ++i)
+        if (rng.uniform(0, 1) < 1.0 / 3) flipped.row(i) = -n.row(i);
+    Points a = compute_fpfh(p, n, tree, 0.5, 100, true), b = compute_fpfh(p, flipped, tree, 0.5, 100, true);
+    CHECK((a - b).cwiseAbs().maxCoeff() == 0.0);
+    // Centroid-oriented descriptors do change, which is the point of the option.
+    Points c = compute_fpfh(p, n, tree, 0.5, 100), d = compute_fpfh(p, flipped, tree, 0.5, 100);
+    CHECK((c - d).cwiseAbs().maxCoeff() > 1.0);
+    // Still rotation invariant (same caveat on the +-pi bin edge as above).
+    Transform t = make_transform(random_rotation(rng), Eigen::Vector3d(-1, 0.5, 2));
+    Points q = apply(t, p);
+    KdTree tq(q);
+    Points e = compute_fpfh(q, estimate_normals(q, tq, 0.3, 30), tq, 0.5, 100, true);
+    double rel = 0;
+    for (Eigen::Index i = 0; i < a.rows(); ++i) rel += (a.row(i) - e.row(i)).norm() / a.row(i).norm() / static_cast<double>(a.rows());
+    CHECK(rel < 0.02);
+}
+
 TEST_CASE("metrics match their definitions", "[geometry][metrics]") {
     Transform a = make_transform(axis_angle(Eigen::Vector3d(0, 0, 1), 0.1), Eigen::Vector3d(0, 0, 0));
     Transform b = make_transform(Rotation::Identity(), Eigen::Vector3d(0.3, 0.4, 0));

@@ -12,6 +12,7 @@
 #include "orbit/geometry/metrics.hpp"
 #include "orbit/geometry/rotation.hpp"
 #include "orbit/registration/cpd.hpp"
+#include "orbit/registration/global.hpp"
 #include "orbit/registration/gmm_ot.hpp"
 #include "orbit/registration/icp.hpp"
 #include "orbit/registration/register.hpp"
@@ -143,6 +144,84 @@ TEST_CASE("global methods recover seeded partial pairs", "[registration][global]
     CHECK(solved_auto == pairs);
     CHECK(solved_global >= pairs - 1);
     CHECK(solved_gmm >= pairs - 2);
+}
+
+TEST_CASE("ranked correspondences: the nearest-descriptor matches, distinctive ones first", "[registration][global]") {
+    Rng rng(21);
+    Points sf(40, 5), tf(50, 5);
+    for (Eigen::Index i = 0; i < sf.rows(); ++i)
+        for (int j = 0; j < 5; ++j) sf(i, j) = rng.uniform(0, 1);
+    for (Eigen::Index i = 0; i < tf.rows(); ++i)
+        for (int j = 0; j < 5; ++j) tf(i, j) = rng.uniform(0, 1);
+    // Source row 7 has an exact twin in the target: ratio 0, so it comes first.
+    tf.row(30) = sf.row(7);
+    reg::Correspondences ranked = reg::ranked_correspondences(sf, tf);
+    reg::Correspondences plain = reg::feature_correspondences(sf, tf, false);
+    REQUIRE(!ranked.empty());
+    CHECK(ranked.front() == std::pair<std::int64_t, std::int64_t>{7, 30});
+    std::sort(ranked.begin(), ranked.end());
+    std::sort(plain.begin(), plain.end());
+    CHECK(ranked == plain);
+}
+
+TEST_CASE("consistency hypotheses find a rigid motion among 90% outliers, without random draws", "[registration][global]") {
+    Rng rng(22);
+    Points s(300, 3);
+    for (Eigen::Index i = 0; i < s.rows(); ++i)
+        for (int j = 0; j < 3; ++j) s(i, j) = rng.uniform(-1, 1);
+    Transform g = make_transform(random_rotation(rng), Eigen::Vector3d(0.3, -0.2, 0.5));
+    Points t = apply(g, s);
+    for (Eigen::Index i = 0; i < t.rows(); ++i)
+        for (int j = 0; j < 3; ++j) t(i, j) += 0.003 * rng.normal();
+    // 30 true correspondences hidden among 270 wrong ones.
+    reg::Correspondences corr;
+    for (std::int64_t i = 0; i < 300; ++i)
+        corr.push_back({i, i % 10 == 0 ? i : static_cast<std::int64_t>(rng.below(300))});
+    reg::ConsistencyOptions o;
+    o.distance = 0.03;
+    std::vector<reg::Hypothesis> hs = reg::consistency_hypotheses(s, t, corr, o);
+    REQUIRE(!hs.empty());
+    CHECK(rre_deg(hs.front().transform, g) < 1.0);
+    CHECK(rte(hs.front().transform, g) < 0.02);
+    CHECK(hs.front().inliers >= 30);
+    // Deterministic: the same input gives the same bits.
+    std::vector<reg::Hypothesis> again = reg::consistency_hypotheses(s, t, corr, o);
+    REQUIRE(again.size() == hs.size());
+    for (std::size_t k = 0; k < hs.size(); ++k) CHECK(again[k].transform == hs[k].transform);
+}
+
+TEST_CASE("auto recovers seeded pairs at 50% overlap", "[registration][global]") {
+    // Independent 50% crops: the shared part is a fraction of either cloud, where
+    // centroid-oriented descriptors and RANSAC alone often failed.
+    int solved = 0;
+    const int pairs = 6;
+    for (int k = 0; k < pairs; ++k) {
+        Pair p = make_pair(300 + static_cast<std::uint64_t>(k), 0.5, 45);
+        reg::Options o;
+        Rng rng(9, static_cast<std::uint64_t>(k));
+        reg::Result r = reg::register_pair(p.src, p.ref, o, rng);
+        solved += rre_deg(r.transform, p.truth) < 2.0 && rte(r.transform, p.truth) < 0.04;
+    }
+    CHECK(solved >= pairs - 1);
+}
+
+TEST_CASE("ICP keeps a close start at partial overlap", "[registration][icp]") {
+    // A small motion that a fixed-threshold ICP solves: the wide annealed start
+    // alone drifted towards the target's centroid on such pairs; the narrow start
+    // keeps them.
+    int solved = 0;
+    const int pairs = 6;
+    for (int k = 0; k < pairs; ++k) {
+        Pair p = make_pair(400 + static_cast<std::uint64_t>(k), 0.6, 10);
+        for (reg::Method m : {reg::Method::icp, reg::Method::icp_plane}) {
+            reg::Options o;
+            o.method = m;
+            Rng rng(1);
+            reg::Result r = reg::register_pair(p.src, p.ref, o, rng);
+            solved += rre_deg(r.transform, p.truth) < 2.0 && rte(r.transform, p.truth) < 0.04;
+        }
+    }
+    CHECK(solved >= 2 * pairs - 2);
 }
 
 TEST_CASE("gmm-ot matches components with the mixing weights as marginals", "[registration][gmm-ot]") {

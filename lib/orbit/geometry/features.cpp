@@ -99,7 +99,7 @@ int bin(double x) { return std::clamp(static_cast<int>(std::floor(x)), 0, 10); }
 }  // namespace
 
 Points compute_fpfh(const Points& points, const Points& normals, const KdTree& tree, double radius,
-                    std::int64_t max_nn) {
+                    std::int64_t max_nn, bool local_orientation) {
     const Eigen::Index n = points.rows();
     require(normals.rows() == n && normals.cols() == 3, "fpfh: expected one normal per point");
     Points spfh = Points::Zero(n, 33);
@@ -111,10 +111,18 @@ Points compute_fpfh(const Points& points, const Points& normals, const KdTree& t
         if (nb.size() <= 1) continue;
         double incr = 100.0 / static_cast<double>(nb.size() - 1);
         Eigen::Vector3d p = points.row(i).transpose(), pn = normals.row(i).transpose();
+        if (local_orientation) {
+            Eigen::Vector3d mean = Eigen::Vector3d::Zero();
+            for (auto& b : nb) mean += points.row(b.index).transpose();
+            mean /= static_cast<double>(nb.size());
+            if (pn.dot(p - mean) < 0) pn = -pn;
+        }
         for (auto& b : nb) {
             if (b.index == i) continue;
             Eigen::Vector4d f;
-            if (!pair_features(p, pn, points.row(b.index).transpose(), normals.row(b.index).transpose(), f)) continue;
+            Eigen::Vector3d qn = normals.row(b.index).transpose();
+            if (local_orientation && qn.dot(pn) < 0) qn = -qn;
+            if (!pair_features(p, pn, points.row(b.index).transpose(), qn, f)) continue;
             spfh(i, bin(11.0 * (f[0] + std::numbers::pi) / (2 * std::numbers::pi))) += incr;
             spfh(i, 11 + bin(11.0 * (f[1] + 1.0) * 0.5)) += incr;
             spfh(i, 22 + bin(11.0 * (f[2] + 1.0) * 0.5)) += incr;

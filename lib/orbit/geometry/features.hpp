@@ -23,8 +23,19 @@ Points voxel_downsample(const Points& points, double voxel, std::vector<std::int
 // computed as Open3D does: SPFH over neighbours within radius (at most max_nn),
 // then FPFH(p) = SPFH(p) + normalised sum of SPFH(q) / |p - q|^2.
 // Returns N x 33.
+//
+// local_orientation: normal signs are taken from the neighbourhood instead of
+// the given normals, so descriptors do not depend on how the cloud was
+// cropped. Normals oriented against one reference point (the centroid, as
+// estimate_normals does) flip wherever that point moves, and a partial view
+// moves it: between two 50% crops of one shape a sixth of the matching points
+// disagree in sign, which changes their histograms. With the option, each
+// point's SPFH orients its own normal away from the centroid of its
+// neighbourhood and its neighbours' normals along its own, so it depends on
+// the geometry within `radius` alone. Where the surface is flat the sign is
+// ambiguous but the angles it mirrors are near zero.
 Points compute_fpfh(const Points& points, const Points& normals, const KdTree& tree, double radius,
-                    std::int64_t max_nn);
+                    std::int64_t max_nn, bool local_orientation = false);
 
 // Mean distance from each point to its nearest other point: a scale for radii.
 double mean_spacing(const Points& points, const KdTree& tree);

@@ -1,8 +1,10 @@
 #include "orbit/registration/global.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 
 #include "orbit/core/error.hpp"
@@ -50,6 +52,49 @@ Correspondences feature_correspondences(const Points& sf, const Points& tf, bool
     for (Eigen::Index i = 0; i < sf.rows(); ++i) seen.insert({i, s2t[static_cast<std::size_t>(i)]});
     for (Eigen::Index j = 0; j < tf.rows(); ++j) seen.insert({t2s[static_cast<std::size_t>(j)], j});
     out.assign(seen.begin(), seen.end());
+    return out;
+}
+
+Correspondences ranked_correspondences(const Points& sf, const Points& tf) {
+    Correspondences out;
+    if (sf.rows() == 0 || tf.rows() == 0) return out;
+    require(sf.cols() == tf.cols(), "feature matching: descriptors differ in length");
+    const auto ns_ = static_cast<std::size_t>(sf.rows()), nt_ = static_cast<std::size_t>(tf.rows());
+    const double inf = std::numeric_limits<double>::infinity();
+    std::vector<std::int64_t> s2t(ns_), t2s(nt_);
+    std::vector<double> s1(ns_, inf), s2(ns_, inf), t1(nt_, inf), t2(nt_, inf);
+    Eigen::VectorXd ns = sf.rowwise().squaredNorm(), nt = tf.rowwise().squaredNorm();
+    const Eigen::Index block = 512;
+    for (Eigen::Index b0 = 0; b0 < sf.rows(); b0 += block) {
+        Eigen::Index nb = std::min(block, sf.rows() - b0);
+        Matrix d = -2.0 * (sf.middleRows(b0, nb) * tf.transpose());
+        d.colwise() += ns.segment(b0, nb);
+        d.rowwise() += nt.transpose();
+        for (Eigen::Index i = 0; i < nb; ++i) {
+            auto si = static_cast<std::size_t>(b0 + i);
+            for (Eigen::Index j = 0; j < tf.rows(); ++j) {
+                double v = d(i, j);
+                auto tj = static_cast<std::size_t>(j);
+                if (v < s1[si]) { s2[si] = s1[si]; s1[si] = v; s2t[si] = j; }
+                else if (v < s2[si]) s2[si] = v;
+                if (v < t1[tj]) { t2[tj] = t1[tj]; t1[tj] = v; t2s[tj] = b0 + i; }
+                else if (v < t2[tj]) t2[tj] = v;
+            }
+        }
+    }
+    // Squared distances from the expansion can dip below 0 by rounding.
+    auto ratio = [](double a, double b) { return std::sqrt(std::max(a, 0.0)) / std::max(std::sqrt(std::max(b, 0.0)), 1e-300); };
+    std::map<std::pair<std::int64_t, std::int64_t>, double> best;
+    auto add = [&](std::int64_t i, std::int64_t j, double r) {
+        auto [it, fresh] = best.insert({{i, j}, r});
+        if (!fresh) it->second = std::min(it->second, r);
+    };
+    for (std::size_t i = 0; i < ns_; ++i) add(static_cast<std::int64_t>(i), s2t[i], ratio(s1[i], s2[i]));
+    for (std::size_t j = 0; j < nt_; ++j) add(t2s[j], static_cast<std::int64_t>(j), ratio(t1[j], t2[j]));
+    std::vector<std::pair<double, std::pair<std::int64_t, std::int64_t>>> ranked;
+    for (auto& [k, r] : best) ranked.push_back({r, k});
+    std::sort(ranked.begin(), ranked.end());  // ties by (source, target): deterministic
+    for (auto& [r, k] : ranked) out.push_back(k);
     return out;
 }
 
@@ -162,6 +207,107 @@ std::vector<Hypothesis> ransac(const Points& s, const Points& t, const Correspon
     std::vector<Hypothesis> sorted;
     for (std::size_t k : order) sorted.push_back(best[k]);
     return sorted;
+}
+
+std::vector<Hypothesis> consistency_hypotheses(const Points& s, const Points& t, const Correspondences& all,
+                                               const ConsistencyOptions& o) {
+    std::vector<Hypothesis> out;
+    const auto n = static_cast<Eigen::Index>(std::min<std::int64_t>(static_cast<std::int64_t>(all.size()), o.max_correspondences));
+    if (n < 3) return out;
+    Correspondences corr(all.begin(), all.begin() + n);
+    const double d2 = o.distance * o.distance;
+    // First order: distance preserved within `distance`, and points not too close
+    // (a couple closer than that says nothing about the rotation). Rows as bitsets.
+    const Eigen::Index words = (n + 63) / 64;
+    std::vector<std::uint64_t> c(static_cast<std::size_t>(n * words), 0);
+    auto bit = [&](Eigen::Index a, Eigen::Index b) { c[static_cast<std::size_t>(a * words + b / 64)] |= std::uint64_t{1} << (b % 64); };
+    std::vector<std::vector<std::pair<Eigen::Index, int>>> sc2(static_cast<std::size_t>(n));
+    for (Eigen::Index a = 0; a < n; ++a) {
+        Eigen::RowVector3d sa = s.row(corr[static_cast<std::size_t>(a)].first), ta = t.row(corr[static_cast<std::size_t>(a)].second);
+        for (Eigen::Index b = a + 1; b < n; ++b) {
+            double ls = (sa - s.row(corr[static_cast<std::size_t>(b)].first)).norm();
+            double lt = (ta - t.row(corr[static_cast<std::size_t>(b)].second)).norm();
+            if (std::abs(ls - lt) < o.distance && ls > o.distance && lt > o.distance) {
+                bit(a, b);
+                bit(b, a);
+            }
+        }
+    }
+    // Second order: common compatible partners, on compatible couples only.
+    std::vector<double> total(static_cast<std::size_t>(n), 0.0);
+    for (Eigen::Index a = 0; a < n; ++a) {
+        const std::uint64_t* ra = &c[static_cast<std::size_t>(a * words)];
+        for (Eigen::Index w = 0; w < words; ++w) {
+            std::uint64_t m = ra[w];
+            while (m) {
+                Eigen::Index b = w * 64 + std::countr_zero(m);
+                m &= m - 1;
+                if (b <= a) continue;
+                const std::uint64_t* rb = &c[static_cast<std::size_t>(b * words)];
+                int common = 0;
+                for (Eigen::Index k = 0; k < words; ++k) common += std::popcount(ra[k] & rb[k]);
+                if (common == 0) continue;
+                sc2[static_cast<std::size_t>(a)].push_back({b, common});
+                sc2[static_cast<std::size_t>(b)].push_back({a, common});
+                total[static_cast<std::size_t>(a)] += common;
+                total[static_cast<std::size_t>(b)] += common;
+            }
+        }
+    }
+    std::vector<Eigen::Index> order(static_cast<std::size_t>(n));
+    for (Eigen::Index k = 0; k < n; ++k) order[static_cast<std::size_t>(k)] = k;
+    std::stable_sort(order.begin(), order.end(), [&](Eigen::Index a, Eigen::Index b) { return total[static_cast<std::size_t>(a)] > total[static_cast<std::size_t>(b)]; });
+    // Seeds: best total first, none within 2 x distance of a chosen one in the source.
+    std::vector<Eigen::Index> seeds;
+    for (Eigen::Index k : order) {
+        if (static_cast<int>(seeds.size()) >= o.seeds || total[static_cast<std::size_t>(k)] <= 0) break;
+        bool near = false;
+        for (Eigen::Index q : seeds)
+            if ((s.row(corr[static_cast<std::size_t>(k)].first) - s.row(corr[static_cast<std::size_t>(q)].first)).squaredNorm() < 4 * d2) { near = true; break; }
+        if (!near) seeds.push_back(k);
+    }
+    std::vector<Hypothesis> found;
+    for (Eigen::Index k : seeds) {
+        auto partners = sc2[static_cast<std::size_t>(k)];
+        if (partners.size() < 2) continue;
+        // Most common partners first; ties by index (the list is built in index order per side, so sort fully).
+        std::sort(partners.begin(), partners.end(), [](auto& a, auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
+        if (static_cast<int>(partners.size()) > o.consensus) partners.resize(static_cast<std::size_t>(o.consensus));
+        Correspondences set = {corr[static_cast<std::size_t>(k)]};
+        for (auto& [l, cnt] : partners) set.push_back(corr[static_cast<std::size_t>(l)]);
+        Transform tr = geometry::kabsch_pairs(s, t, set);
+        std::int64_t inl = count_inliers(s, t, all, tr, d2);
+        for (int rep = 0; rep < 2; ++rep) {
+            std::vector<std::int64_t> which;
+            count_inliers(s, t, all, tr, d2, &which);
+            if (which.size() < 3) break;
+            Correspondences in;
+            for (auto w : which) in.push_back(all[static_cast<std::size_t>(w)]);
+            Transform refit = geometry::kabsch_pairs(s, t, in);
+            std::int64_t again = count_inliers(s, t, all, refit, d2);
+            if (again < inl) break;
+            tr = refit;
+            inl = again;
+        }
+        found.push_back({tr, inl});
+    }
+    // Ranked by inliers, near-duplicates of a better one dropped.
+    std::vector<std::size_t> idx(found.size());
+    for (std::size_t k = 0; k < idx.size(); ++k) idx[k] = k;
+    std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return found[a].inliers > found[b].inliers; });
+    for (std::size_t k : idx) {
+        if (static_cast<int>(out.size()) >= o.hypotheses) break;
+        bool dup = false;
+        for (auto& h : out) {
+            double rot = geometry::rotation_error_deg(h.transform.topLeftCorner<3, 3>(), found[k].transform.topLeftCorner<3, 3>());
+            if (rot < 2.0 && (h.transform.topRightCorner<3, 1>() - found[k].transform.topRightCorner<3, 1>()).norm() < 2 * o.distance) {
+                dup = true;
+                break;
+            }
+        }
+        if (!dup) out.push_back(found[k]);
+    }
+    return out;
 }
 
 }  // namespace orbit::registration

@@ -24,6 +24,12 @@ using Correspondences = std::vector<std::pair<std::int64_t, std::int64_t>>;
 // found in both directions.
 Correspondences feature_correspondences(const Points& source_features, const Points& target_features, bool mutual);
 
+// The same matches as feature_correspondences(..., false), ordered best first
+// by Lowe's ratio: nearest over second-nearest descriptor distance on the side
+// that proposed the match (the smaller of the two when both did). A low ratio
+// means a distinctive match.
+Correspondences ranked_correspondences(const Points& source_features, const Points& target_features);
+
 struct RansacOptions {
     std::int64_t max_iterations = 20000;
     double confidence = 0.9999;
@@ -39,5 +45,26 @@ struct Hypothesis {
 
 std::vector<Hypothesis> ransac(const Points& source, const Points& target, const Correspondences& corr,
                                const RansacOptions& options, Rng& rng, std::int64_t* iterations_done = nullptr);
+
+// Hypotheses from second-order spatial consistency (after SC^2-PCR, Chen et
+// al. 2022), with no random draws. Two correspondences are compatible when
+// they preserve the distance between their points within `distance`; the
+// second-order score of a compatible couple is how many other correspondences
+// are compatible with both, which true matches (a rigid clique) collect and
+// chance agreements do not. Among the first max_correspondences (callers pass
+// them best first), the seeds with the highest total score, spread apart in
+// the source, each grow a consensus set from their best-scoring compatible
+// partners; Kabsch on that set, refitted on the inliers among all
+// correspondences, gives one hypothesis. Returned ranked by inliers.
+struct ConsistencyOptions {
+    double distance = 0.05;                 // compatibility tolerance and inlier threshold
+    std::int64_t max_correspondences = 600; // the first ones are used for the graph
+    int seeds = 48;
+    int consensus = 24;                     // partners per seed
+    int hypotheses = 8;
+};
+
+std::vector<Hypothesis> consistency_hypotheses(const Points& source, const Points& target, const Correspondences& corr,
+                                               const ConsistencyOptions& options);
 
 }  // namespace orbit::registration

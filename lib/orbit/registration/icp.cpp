@@ -42,6 +42,13 @@ Transform plane_step(const Points& moved, const Points& target, const Points& no
     step.topRightCorner<3, 1>() = x.tail<3>();
     return step;
 }
+// Same (source, target) pairs in the same order (trimming sorts deterministically).
+bool same_pairs(const std::vector<Pair>& a, const std::vector<Pair>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t k = 0; k < a.size(); ++k)
+        if (a[k].s != b[k].s || a[k].t != b[k].t) return false;
+    return true;
+}
 }  // namespace
 
 IcpResult icp(const Points& source, const Points& target, const geometry::KdTree& target_tree,
@@ -54,7 +61,7 @@ IcpResult icp(const Points& source, const Points& target, const geometry::KdTree
     const Eigen::Index n = source.rows();
     if (n == 0 || target.rows() == 0) return res;
     double threshold = (o.start_distance > o.max_distance) ? o.start_distance : o.max_distance;
-    std::vector<Pair> pairs;
+    std::vector<Pair> pairs, previous;
     pairs.reserve(static_cast<std::size_t>(n));
     Points moved(n, 3);
     for (int it = 0; it < o.max_iterations; ++it) {
@@ -82,9 +89,25 @@ IcpResult icp(const Points& source, const Points& target, const geometry::KdTree
             if (threshold < o.start_distance) { threshold = o.start_distance; continue; }
             break;
         }
+        const bool at_final = threshold <= o.max_distance * (1 + 1e-12);
+        // Point-to-point at the final threshold: the same pairs as last time give
+        // the same Kabsch solution, which is already applied: a fixed point.
+        if (at_final && !o.point_to_plane && same_pairs(pairs, previous)) {
+            res.converged = true;
+            break;
+        }
         double sum = 0;
         for (auto& p : pairs) sum += p.d2;
+        const double last_rmse = res.rmse;
+        const std::size_t last_pairs = previous.size();
         res.rmse = std::sqrt(sum / static_cast<double>(pairs.size()));
+        // Open3D's criterion as well: at the final threshold, as many pairs as
+        // last time and an RMSE that changed by less than 1e-6 relative.
+        if (at_final && !previous.empty() && pairs.size() == last_pairs &&
+            std::abs(res.rmse - last_rmse) <= 1e-6 * last_rmse) {
+            res.converged = true;
+            break;
+        }
         Transform step;
         if (o.point_to_plane) {
             step = plane_step(moved, target, target_normals, pairs);
@@ -97,11 +120,11 @@ IcpResult icp(const Points& source, const Points& target, const geometry::KdTree
         // Size of the update: rotation angle times a unit lever plus translation.
         double rot = std::acos(std::clamp((step.topLeftCorner<3, 3>().trace() - 1.0) / 2.0, -1.0, 1.0));
         double move = rot + step.topRightCorner<3, 1>().norm();
-        bool at_final = threshold <= o.max_distance * (1 + 1e-12);
         if (at_final && move < o.tolerance * std::max(1.0, o.max_distance)) {
             res.converged = true;
             break;
         }
+        if (at_final) previous.swap(pairs);
         threshold = std::max(o.max_distance, threshold * o.anneal_factor);
     }
     return res;

@@ -111,7 +111,7 @@ Cloud prepare(const Points& p, const Scales& sc, bool features) {
     c.down_tree = geometry::KdTree(c.down);
     if (features) {
         c.normals = geometry::estimate_normals(c.down, c.down_tree, sc.normal_radius, 30);
-        c.features = geometry::compute_fpfh(c.down, c.normals, c.down_tree, sc.feature_radius, 100);
+        c.features = geometry::compute_fpfh(c.down, c.normals, c.down_tree, sc.feature_radius, 100, true);
     }
     return c;
 }
@@ -121,6 +121,10 @@ IcpOptions icp_options(const Options& o, const Scales& sc, bool plane) {
     io.point_to_plane = plane;
     io.max_distance = sc.distance;
     io.start_distance = o.anneal ? std::max(sc.distance, 0.75 * sc.radius) : 0.0;
+    // From a wide start, a slow schedule lets each scale settle before the next
+    // one: 0.8 per iteration shrinks faster than the pose follows, and leaves
+    // it wherever the centroid pull of the partial overlap put it.
+    io.anneal_factor = 0.93;
     io.trim = o.trim;
     io.max_iterations = o.max_iterations;
     return io;
@@ -154,13 +158,20 @@ double consistent(const Points& src, const Points& tgt, const Correspondences& c
 }
 
 // Verifies candidate transforms: a short trimmed ICP from each, then a score.
-// With descriptor correspondences the score is how many of them the pose
-// explains (geometry alone cannot tell a smooth shape from its near-symmetric
-// poses at partial overlap); the surface agreement breaks ties and serves when
-// there are no descriptors.
-Transform verify(const std::vector<Transform>& candidates, const Points& src, const Points& tgt,
-                 const geometry::KdTree& tgt_tree, const Scales& sc, const Correspondences& corr,
-                 std::int64_t& iterations) {
+//
+// The score multiplies what the descriptors say by what the geometry says:
+// (1 + the descriptor correspondences the pose explains) x (the surface
+// agreement of source onto target + that of target onto source, tau = s).
+// Descriptors alone favour a flipped pose of a smooth, partly symmetric shape
+// when its wrong matches happen to be consistent; a one-sided surface term
+// favours poses that tuck the source into the middle of the target. The
+// symmetric agreement counts the overlap from both sides, so a pose that
+// explains the shared part of both clouds wins, whatever share of either
+// cloud that part is (partial overlap). The product needs no weights.
+Transform verify(const std::vector<Transform>& candidates, const Cloud& s, const Cloud& t, const Scales& sc,
+                 const Correspondences& corr, std::int64_t& iterations) {
+    const Points& src = s.down;
+    const Points& tgt = t.down;
     IcpOptions io;
     io.max_distance = sc.distance;
     io.start_distance = 2 * sc.distance;
@@ -169,10 +180,11 @@ Transform verify(const std::vector<Transform>& candidates, const Points& src, co
     Transform best = candidates.empty() ? Transform::Identity() : candidates.front();
     double best_score = -1;
     for (const Transform& c : candidates) {
-        IcpResult r = icp(src, tgt, tgt_tree, Points(), c, io);
+        IcpResult r = icp(src, tgt, t.down_tree, Points(), c, io);
         iterations += r.iterations;
-        double surface = agreement(src, tgt_tree, r.transform, sc.spacing) / static_cast<double>(src.rows());
-        double score = corr.empty() ? surface : consistent(src, tgt, corr, r.transform, sc.distance) + surface;
+        double surface = agreement(src, t.down_tree, r.transform, sc.spacing) / static_cast<double>(src.rows()) +
+                         agreement(tgt, s.down_tree, r.transform.inverse(), sc.spacing) / static_cast<double>(tgt.rows());
+        double score = (1 + consistent(src, tgt, corr, r.transform, sc.distance)) * surface;
         if (score > best_score) {
             best = r.transform;
             best_score = score;
@@ -236,7 +248,7 @@ Result register_pair(const Points& source, const Points& target, const Options& 
         case Method::automatic: {
             Cloud s = prepare(source, sc, true), t = prepare(target, sc, true);
             std::vector<Transform> cands;
-            Correspondences corr = feature_correspondences(s.features, t.features, false);
+            Correspondences corr = ranked_correspondences(s.features, t.features);
             auto gmm_candidates = [&] {
                 GmmOtOptions go;
                 go.components = o.components;
@@ -246,16 +258,25 @@ Result register_pair(const Points& source, const Points& target, const Options& 
                 return gmm_ot_hypotheses(s.down, s.features, t.down, t.features, go, rng);
             };
             if (o.method != Method::gmm_ot) cands = ransac_candidates(s, t, corr, o, sc, rng, res.iterations);
+            if (o.method != Method::gmm_ot) {
+                // Deterministic hypotheses from second-order consistency: they find
+                // the true matches when they are a few percent of the correspondences,
+                // where random triples rarely do (small overlaps).
+                ConsistencyOptions co;
+                co.distance = sc.distance;
+                co.hypotheses = o.hypotheses;
+                for (auto& h : consistency_hypotheses(s.down, t.down, corr, co)) cands.push_back(h.transform);
+            }
             if (o.method == Method::gmm_ot) cands = gmm_candidates();
             if (o.method == Method::automatic) cands.push_back(Transform::Identity());
-            init = verify(cands, s.down, t.down, t.down_tree, sc, corr, res.iterations);
+            init = verify(cands, s, t, sc, corr, res.iterations);
             // auto: the GMM+OT hypotheses cost about as much again, so they are
             // added only when the best RANSAC pose leaves most of the source unexplained.
             if (o.method == Method::automatic &&
                 geometry::evaluate_fit(s.down, t.down_tree, init, sc.distance).fitness < o.auto_gmm_below) {
                 std::vector<Transform> more = gmm_candidates();
                 more.push_back(init);
-                init = verify(more, s.down, t.down, t.down_tree, sc, corr, res.iterations);
+                init = verify(more, s, t, sc, corr, res.iterations);
             }
             break;
         }
@@ -268,8 +289,45 @@ Result register_pair(const Points& source, const Points& target, const Options& 
             io.start_distance = 2 * sc.distance;
             if (o.trim >= 1) io.trim = 0.9;
         }
-        IcpResult r = icp(source, target, tgt_tree, tgt_normals, init, io);
-        res.iterations += r.iterations;
+        IcpResult r;
+        const bool two_starts = (o.method == Method::icp || o.method == Method::icp_plane) && io.start_distance > 4 * sc.spacing;
+        if (two_starts) {
+            // Two starts from the same pose. Narrow: a fixed net of 3.5 s, as a
+            // plain ICP; it keeps to the local fit, and when that explains most
+            // of the source (fitness 0.8 or more) it is the answer. Wide: the annealed net,
+            // which sees the whole source first and so escapes larger
+            // misalignments, but is pulled towards the target's centroid, which
+            // at partial overlap lies off the shared part. The start that puts
+            // more of the source on the target surface wins.
+            // The narrow start is point-to-point even for icp-plane: the
+            // linearised point-to-plane step overshoots from a pose that is off
+            // by more than the local curvature allows, and slides along flat
+            // parts; point-to-plane then refines what it found.
+            IcpOptions narrow = io;
+            narrow.start_distance = 0;
+            narrow.point_to_plane = false;
+            narrow.max_distance = std::max(sc.distance, 3.5 * sc.spacing);
+            IcpResult q = icp(source, target, tgt_tree, tgt_normals, init, narrow);
+            res.iterations += q.iterations;
+            if (io.point_to_plane) {
+                IcpOptions fine = io;
+                fine.start_distance = 0;
+                IcpResult f = icp(source, target, tgt_tree, tgt_normals, q.transform, fine);
+                res.iterations += f.iterations;
+                q = f;
+            }
+            double aq = agreement(source, tgt_tree, q.transform, sc.distance);
+            if (geometry::evaluate_fit(source, tgt_tree, q.transform, sc.distance).fitness >= 0.8) {
+                r = q;
+            } else {
+                r = icp(source, target, tgt_tree, tgt_normals, init, io);
+                res.iterations += r.iterations;
+                if (aq > agreement(source, tgt_tree, r.transform, sc.distance)) r = q;
+            }
+        } else {
+            r = icp(source, target, tgt_tree, tgt_normals, init, io);
+            res.iterations += r.iterations;
+        }
         if (!r.converged && (o.method == Method::icp || o.method == Method::icp_plane)) res.flags.push_back("not_converged");
         res.transform = r.transform;
     }

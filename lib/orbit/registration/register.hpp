@@ -37,7 +37,7 @@ struct Options {
     int components = 24;         // gmm-ot mixture components per cloud
     double sinkhorn_eps = 0.05;  // gmm-ot entropic regularisation (relative to the median cost)
     int hypotheses = 12;         // candidates verified per generator (global, gmm-ot, auto)
-    double auto_gmm_below = 0.6; // auto: add GMM+OT hypotheses when the RANSAC pose's fitness is below this
+    double auto_gmm_below = 0.3; // auto: add GMM+OT hypotheses when the best pose's fitness is below this
     bool keep_correspondences = false;
 };
 
