@@ -102,6 +102,10 @@ private:
     nlohmann::json history_ = nlohmann::json::object();
     nn::ParamList<float> params() const;
     void check_dim(const Points& x, const std::string& what) const;
+    std::int64_t work_chunk(const InferOptions& o) const;
+    // One maximum-likelihood step of a coupling flow: loss and gradients of the
+    // batch, as many shards as tapes; returns the loss, adds into the grads.
+    double flow_step(const Mat<float>& xb, std::uint64_t stream, std::vector<Tape<float>>& tapes);
     Mat<float> standardize(const Points& x) const;
     Points unstandardize(const Mat<float>& z) const;
     double log_std_sum() const;

@@ -127,6 +127,30 @@ void ResidualNet<T>::params(ParamList<T>& out) {
 }
 
 template <class T>
+Mat<T> ResidualNet<T>::infer(const Mat<T>& x) const {
+    Mat<T> h = affine(first, x);
+    if (fc0.empty()) {
+        act_inplace(h, act);
+        return affine(last, h);
+    }
+    Mat<T> a(h.rows(), h.cols()), t(h.rows(), fc0[0].W.value.rows());
+    for (std::size_t k = 0; k < fc0.size(); ++k) {
+        if (act == Activation::relu) a = h.cwiseMax(T(0));
+        else {
+            a = h;
+            act_inplace(a, act);
+        }
+        t.noalias() = a * fc0[k].W.value.transpose();
+        t.rowwise() += fc0[k].b.value.row(0);
+        act_inplace(t, act);
+        // h + fc1(t): accumulate the product into h directly
+        h.noalias() += t * fc1[k].W.value.transpose();
+        h.rowwise() += fc1[k].b.value.row(0);
+    }
+    return affine(last, h);
+}
+
+template <class T>
 Mat<T> ResidualNet<T>::forward_with_trace(const Mat<T>& x, const std::vector<int>& columns, Mat<T>& trace) const {
     const Eigen::Index B = x.rows();
     Mat<T> h = affine(first, x);

@@ -66,6 +66,11 @@ public:
     void backward(Var loss);
     // Same with an explicit seed of the shape of `out` (for gradient checks of any node).
     void backward(Var out, const Mat<T>& seed);
+    // backward() that leaves the parameters' grad alone; add_param_grads() adds
+    // them in afterwards, in the order backward() would have. Tapes over shards
+    // of a batch can then run at once and add up in a fixed order.
+    void backward_detached(Var loss);
+    void add_param_grads();
 
     // ---- linear algebra
     Var linear(Var x, Var W, Var b);   // x W^T + b; x [B,in], W [out,in], b [1,out]
@@ -130,6 +135,7 @@ private:
     };
     std::vector<Node> nodes_;
     bool recording_;
+    void run_backward(Var out, const Mat<T>& seed, bool to_params);
 
     bool needs(Var v) const { return recording_ && nodes_[v.id].needs_grad; }
     Var push(Mat<T>&& value, bool needs_grad);
