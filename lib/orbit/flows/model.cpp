@@ -6,6 +6,7 @@
 #include <mutex>
 #include <numbers>
 #include <set>
+#include <thread>
 
 #include "orbit/core/error.hpp"
 #include "orbit/core/parallel.hpp"
@@ -216,7 +217,10 @@ nlohmann::json Model::train(const Points& train, const Points& val, const TrainO
     // in shard order, so the bits do not depend on -j.
     const int shards = flow_ && B >= 2 * kMinShardRows ? 2 : 1;
     std::vector<Tape<float>> tapes;
-    for (int k = 0; k < shards; ++k) tapes.emplace_back(true);
+    for (int k = 0; k < shards; ++k) {
+        tapes.emplace_back(true);
+        if (shards > 1) tapes.back().set_parallel_products(false);
+    }
     while (epoch_ < o.epochs) {
         Timer et;
         Rng shuffle(seed_, mix64(0x5eed, std::uint64_t(epoch_)));
@@ -313,11 +317,14 @@ double Model::flow_step(const Mat<float>& xb, std::uint64_t stream, std::vector<
             if (!err) err = std::current_exception();
         }
     };
-    // one parallel region per step: the shards are large enough to be worth it
-    const int nt = std::min(threads(), shards);
-    if (nt > 1) {
-#pragma omp parallel for num_threads(nt) schedule(static, 1)
-        for (int k = 0; k < shards; ++k) run(k);
+    // Plain threads that block in join() rather than an OpenMP team: its workers
+    // spin between steps, which on a loaded machine takes the core the main
+    // thread needs (measured: more CPU and a slower wall clock than one thread).
+    if (threads() > 1 && shards > 1) {
+        std::vector<std::thread> helpers;
+        for (int k = 1; k < shards; ++k) helpers.emplace_back(run, k);
+        run(0);
+        for (auto& h : helpers) h.join();
     } else {
         for (int k = 0; k < shards; ++k) run(k);
     }

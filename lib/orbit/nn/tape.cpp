@@ -20,10 +20,10 @@ namespace {
 // thread count, and each half is an ordinary serial Eigen product, so the
 // bits are the same for -j 1 and -j 2.
 template <class Fn>
-void split_rows(Eigen::Index rows, double flops, Fn&& fn) {
+void split_rows(bool parallel, Eigen::Index rows, double flops, Fn&& fn) {
     // Only large products are worth a parallel region (small ones lose more to
     // thread wake-ups than they gain, badly so on a loaded machine).
-    if (flops < 3e7 || rows < 32) {
+    if (!parallel || flops < 3e7 || rows < 32) {
         fn(Eigen::Index(0), rows);
         return;
     }
@@ -174,7 +174,7 @@ Var Tape<T>::linear(Var x, Var W, Var b) {
                     dims(Wm.rows(), Wm.cols()) + ", bias " + dims(bm.rows(), bm.cols()));
     Mat<T> Y(X.rows(), Wm.rows());
     const double flops = 2.0 * double(X.rows()) * double(X.cols()) * double(Wm.rows());
-    split_rows(X.rows(), flops, [&](Eigen::Index r0, Eigen::Index r1) {
+    split_rows(parallel_, X.rows(), flops, [&](Eigen::Index r0, Eigen::Index r1) {
         Y.middleRows(r0, r1 - r0).noalias() = X.middleRows(r0, r1 - r0) * Wm.transpose();
         Y.middleRows(r0, r1 - r0).rowwise() += bm.row(0);
     });
@@ -186,14 +186,14 @@ Var Tape<T>::linear(Var x, Var W, Var b) {
             const Mat<T>& Xv = value(x);
             if (needs(x)) {
                 Mat<T> gx(G.rows(), Wv.cols());
-                split_rows(G.rows(), flops, [&](Eigen::Index r0, Eigen::Index r1) {
+                split_rows(parallel_, G.rows(), flops, [&](Eigen::Index r0, Eigen::Index r1) {
                     gx.middleRows(r0, r1 - r0).noalias() = G.middleRows(r0, r1 - r0) * Wv;
                 });
                 accumulate(x.id, std::move(gx));
             }
             if (needs(W)) {
                 Mat<T> gW(G.cols(), Xv.cols());
-                split_rows(G.cols(), flops, [&](Eigen::Index r0, Eigen::Index r1) {
+                split_rows(parallel_, G.cols(), flops, [&](Eigen::Index r0, Eigen::Index r1) {
                     gW.middleRows(r0, r1 - r0).noalias() = G.middleCols(r0, r1 - r0).transpose() * Xv;
                 });
                 accumulate(W.id, std::move(gW));

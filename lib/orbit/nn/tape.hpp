@@ -51,6 +51,10 @@ public:
     static void tune_allocator();
 
     bool recording() const { return recording_; }
+    // Large products split across two threads unless this is off (tapes that
+    // already run on threads of their own: a parallel region from a thread that
+    // OpenMP did not start would add a team of its own).
+    void set_parallel_products(bool on) { parallel_ = on; }
     void clear() { nodes_.clear(); }
     std::size_t size() const { return nodes_.size(); }
 
@@ -135,6 +139,7 @@ private:
     };
     std::vector<Node> nodes_;
     bool recording_;
+    bool parallel_ = true;
     void run_backward(Var out, const Mat<T>& seed, bool to_params);
 
     bool needs(Var v) const { return recording_ && nodes_[v.id].needs_grad; }
