@@ -98,8 +98,8 @@ void Tape<T>::accumulate_expr(int id, const Expr& g) {
 
 template <class T>
 void Tape<T>::check_same(Var a, Var b, const char* op) const {
-    const auto& x = nodes_[a.id].value;
-    const auto& y = nodes_[b.id].value;
+    const auto& x = value(a);
+    const auto& y = value(b);
     if (x.rows() != y.rows() || x.cols() != y.cols())
         throw Error(std::string("nn: ") + op + " of " + dims(x.rows(), x.cols()) + " and " + dims(y.rows(), y.cols()));
 }
@@ -111,7 +111,7 @@ Var Tape<T>::constant(Mat<T> value) {
 
 template <class T>
 Var Tape<T>::param(Param<T>& p) {
-    Var v = push(Mat<T>(p.value), true);
+    Var v = push(Mat<T>(), true);  // value() reads p.value
     nodes_[v.id].param = &p;
     return v;
 }

@@ -61,9 +61,13 @@ public:
     // Leaves.
     Var constant(Mat<T> value);
     // A parameter leaf; backward() adds its gradient into p.grad (which must be sized, see zero_grad).
+    // The tape reads p.value in place (no copy), so p must not change while the tape is in use.
     Var param(Param<T>& p);
 
-    const Mat<T>& value(Var v) const { return nodes_[v.id].value; }
+    const Mat<T>& value(Var v) const {
+        const Node& n = nodes_[v.id];
+        return n.param ? n.param->value : n.value;
+    }
     // Gradient of the last backward() with respect to a node (empty when it received none).
     const Mat<T>& grad(Var v) const { return nodes_[v.id].grad; }
     // Seeds d(loss)/d(loss) = 1 for a 1x1 node and runs the recorded closures backwards.
