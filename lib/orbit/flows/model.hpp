@@ -6,10 +6,11 @@
 // training state as JSON attributes, weights and Adam moments as datasets),
 // so a saved model can be resumed.
 //
-// Determinism: training runs on one thread and draws every random number from
-// a stream named by (seed, epoch, step); inference splits rows into fixed
-// chunks, each with its own stream, run in parallel. The same seed gives the
-// same bits for any thread count.
+// Determinism: training draws every random number from a stream named by
+// (seed, epoch, step); a coupling flow's batch is cut into fixed shards (by
+// batch size, not thread count) whose gradients are added in shard order;
+// inference splits rows into fixed chunks, each with its own stream, run in
+// parallel. The same seed gives the same bits for any thread count.
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
