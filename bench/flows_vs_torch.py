@@ -18,8 +18,9 @@ standardized), both read from $ORBIT_DATA/tables.
   /usr/bin/python3 bench/flows_vs_torch.py [--epochs-2d 20] [--epochs-tab 60] [--only checkerboard,...]
 
 The torch side runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset and
-torch's default thread count; orbit trains on one thread (deterministic) and
-evaluates with -j 0.
+torch's default thread count; orbit runs with -j 0: it trains NSF on two fixed
+halves of each batch (the same bits for any -j, on two threads here) and
+evaluates rows in parallel chunks.
 """
 import argparse
 import json

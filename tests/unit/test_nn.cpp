@@ -282,3 +282,68 @@ TEST_CASE("nn: LU composition gradient", "[nn]") {
     const M& W = t.value(t.lu_compose(t.constant(Lp), t.constant(Up), t.constant(du)));
     CHECK(W.determinant() == Approx(du.prod()));
 }
+
+TEST_CASE("nn: the blocked spline kernel gives each row what it gives that row alone", "[nn][spline]") {
+    // 300 rows x 2 columns = 600 splines: more than two blocks of the kernel, with tails and NaN
+    Rng rng(12);
+    const int K = 8, F = 2;
+    M x = random_mat(300, F, rng, -3.5, 3.5);
+    x(17, 1) = std::nan("");
+    M th = random_mat(300, F * (3 * K - 1), rng, -4, 4);
+    Tape<double> t(false);
+    auto [y, l] = t.rq_spline(t.constant(x), t.constant(th), K, 3.0);
+    auto [xb, lb] = t.rq_spline(t.constant(t.value(y)), t.constant(th), K, 3.0, true);
+    double worst = 0, worst_back = 0;
+    for (int i = 0; i < 300; ++i) {
+        Tape<double> r(false);
+        auto [yi, li] = r.rq_spline(r.constant(x.row(i)), r.constant(th.row(i)), K, 3.0);
+        for (int f = 0; f < F; ++f) {
+            if (std::isnan(x(i, f))) {
+                CHECK(std::isnan(t.value(y)(i, f)));
+                continue;
+            }
+            worst = std::max(worst, std::abs(r.value(yi)(0, f) - t.value(y)(i, f)));
+            worst_back = std::max(worst_back, std::abs(t.value(xb)(i, f) - x(i, f)));
+        }
+        if (i != 17) {
+            worst = std::max(worst, std::abs(r.value(li)(0, 0) - t.value(l)(i, 0)));
+            worst_back = std::max(worst_back, std::abs(t.value(lb)(i, 0) + t.value(l)(i, 0)));
+        }
+    }
+    CHECK(worst == 0.0);
+    CHECK(worst_back < 1e-9);
+}
+
+TEST_CASE("nn: gradients of a batch in shards add up to the batch's gradient", "[nn]") {
+    Rng rng(13);
+    ResidualNet<double> net("n", 3, 16, 4, 2, Activation::relu, rng, 0.5);
+    ParamList<double> ps;
+    net.params(ps);
+    M x = random_mat(40, 3, rng);
+    auto loss = [&](Tape<double>& t, const M& rows) { return t.scale(t.sum(t.square(net.forward(t, t.constant(rows)))), 0.025); };
+    for (auto* p : ps) p->zero_grad();
+    Tape<double> whole(true);
+    whole.backward(loss(whole, x));
+    std::vector<M> ref;
+    for (auto* p : ps) ref.push_back(p->grad);
+    for (auto* p : ps) p->zero_grad();
+    Tape<double> a(true), b(true);
+    a.backward_detached(loss(a, x.topRows(25)));
+    b.backward_detached(loss(b, x.bottomRows(15)));
+    for (auto* p : ps) CHECK(p->grad.cwiseAbs().maxCoeff() == 0.0);  // detached: nothing added yet
+    a.add_param_grads();
+    b.add_param_grads();
+    for (std::size_t i = 0; i < ps.size(); ++i) CHECK((ps[i]->grad - ref[i]).cwiseAbs().maxCoeff() < 1e-12);
+}
+
+TEST_CASE("nn: residual net inference without a tape equals the tape's forward", "[nn]") {
+    Rng rng(14);
+    for (auto act : {Activation::relu, Activation::tanh, Activation::silu})
+        for (int blocks : {0, 1, 3}) {
+            ResidualNet<double> net("n", 5, 12, 7, blocks, act, rng, 0.4);
+            M x = random_mat(33, 5, rng);
+            Tape<double> t(false);
+            const M ref = t.value(net.forward(t, t.constant(x)));
+            CHECK((net.infer(x) - ref).cwiseAbs().maxCoeff() < 1e-12);
+        }
+}

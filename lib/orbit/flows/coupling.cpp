@@ -149,7 +149,9 @@ std::pair<Var, Var> CouplingFlow<T>::forward(Tape<T>& tape, Var x, Rng* rng) {
         }
         Var xa = tape.cols(h, 0, da_);
         Var xb = tape.cols(h, da_, db_);
-        Var theta = l.net.forward(tape, xa, rng);
+        // inference skips the tape inside the conditioner (see ResidualNet::infer)
+        const bool fast = !tape.recording() && (rng == nullptr || cfg_.dropout == 0);
+        Var theta = fast ? tape.constant(l.net.infer(tape.value(xa))) : l.net.forward(tape, xa, rng);
         Var yb = coupling(tape, l, xb, theta, logdet, false);
         h = tape.concat_cols({xa, yb});
     }
@@ -175,7 +177,7 @@ Mat<T> CouplingFlow<T>::inverse(const Mat<T>& z, Mat<T>* logdet) {
         Layer& l = *it;
         Var xa = tape.cols(h, 0, da_);
         Var yb = tape.cols(h, da_, db_);
-        Var theta = l.net.forward(tape, xa, nullptr);
+        Var theta = tape.constant(l.net.infer(tape.value(xa)));
         Var xb = coupling(tape, l, yb, theta, ld, true);
         h = tape.concat_cols({xa, xb});
         if (cfg_.lu) {

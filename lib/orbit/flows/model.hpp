@@ -6,10 +6,11 @@
 // training state as JSON attributes, weights and Adam moments as datasets),
 // so a saved model can be resumed.
 //
-// Determinism: training runs on one thread and draws every random number from
-// a stream named by (seed, epoch, step); inference splits rows into fixed
-// chunks, each with its own stream, run in parallel. The same seed gives the
-// same bits for any thread count.
+// Determinism: training draws every random number from a stream named by
+// (seed, epoch, step); a coupling flow's batch is cut into fixed shards (by
+// batch size, not thread count) whose gradients are added in shard order;
+// inference splits rows into fixed chunks, each with its own stream, run in
+// parallel. The same seed gives the same bits for any thread count.
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -102,6 +103,10 @@ private:
     nlohmann::json history_ = nlohmann::json::object();
     nn::ParamList<float> params() const;
     void check_dim(const Points& x, const std::string& what) const;
+    std::int64_t work_chunk(const InferOptions& o) const;
+    // One maximum-likelihood step of a coupling flow: loss and gradients of the
+    // batch, as many shards as tapes; returns the loss, adds into the grads.
+    double flow_step(const Mat<float>& xb, std::uint64_t stream, std::vector<Tape<float>>& tapes);
     Mat<float> standardize(const Points& x) const;
     Points unstandardize(const Mat<float>& z) const;
     double log_std_sum() const;

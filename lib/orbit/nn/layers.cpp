@@ -59,11 +59,14 @@ Mat<T> act_deriv(const Mat<T>& z, Activation a) {
     return z;
 }
 
+// x W^T + b. The bias goes in first and the product is added to it: Eigen
+// would otherwise zero y before accumulating, one more pass over memory (and
+// b + x.w rounds exactly as x.w + b).
 template <class T>
 Mat<T> affine(const Linear<T>& l, const Mat<T>& x) {
     Mat<T> y(x.rows(), l.W.value.rows());
-    y.noalias() = x * l.W.value.transpose();
-    y.rowwise() += l.b.value.row(0);
+    y.rowwise() = l.b.value.row(0);
+    y.noalias() += x * l.W.value.transpose();
     return y;
 }
 
@@ -124,6 +127,30 @@ void ResidualNet<T>::params(ParamList<T>& out) {
         fc1[k].params(out);
     }
     last.params(out);
+}
+
+template <class T>
+Mat<T> ResidualNet<T>::infer(const Mat<T>& x) const {
+    Mat<T> h = affine(first, x);
+    if (fc0.empty()) {
+        act_inplace(h, act);
+        return affine(last, h);
+    }
+    Mat<T> a(h.rows(), h.cols()), t(h.rows(), fc0[0].W.value.rows());
+    for (std::size_t k = 0; k < fc0.size(); ++k) {
+        if (act == Activation::relu) a = h.cwiseMax(T(0));
+        else {
+            a = h;
+            act_inplace(a, act);
+        }
+        t.rowwise() = fc0[k].b.value.row(0);
+        t.noalias() += a * fc0[k].W.value.transpose();
+        act_inplace(t, act);
+        // h + fc1(t): accumulate the product into h directly
+        h.noalias() += t * fc1[k].W.value.transpose();
+        h.rowwise() += fc1[k].b.value.row(0);
+    }
+    return affine(last, h);
 }
 
 template <class T>

@@ -57,6 +57,12 @@ public:
     int in() const { return first.in(); }
     int out() const { return last.out(); }
 
+    // forward() at inference (no dropout) without a tape: products straight into
+    // a few reused buffers, bias and activation in place. A tape would keep every
+    // intermediate, and on large inference chunks the page faults of that memory
+    // cost as much as the arithmetic.
+    Mat<T> infer(const Mat<T>& x) const;
+
     // Forward-mode derivative for inference: returns the output for x and,
     // for each column j in `columns`, d out[:, j] / d x[:, j] summed over j
     // (the trace of the Jacobian restricted to those columns).

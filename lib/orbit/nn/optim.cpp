@@ -27,12 +27,22 @@ void Adam<T>::step(double lr) {
     const T b1 = T(opt_.beta1), b2 = T(opt_.beta2);
     const T step = T(lr / bc1), eps = T(opt_.eps), inv_sqrt_bc2 = T(1 / std::sqrt(bc2));
     const T decay = T(1 - lr * opt_.weight_decay);
+    const bool wd = opt_.weight_decay > 0;
     for (std::size_t i = 0; i < params_.size(); ++i) {
         auto& p = *params_[i];
-        m_[i] = b1 * m_[i] + (T(1) - b1) * p.grad;
-        v_[i] = b2 * v_[i] + (T(1) - b2) * p.grad.cwiseProduct(p.grad);
-        if (opt_.weight_decay > 0) p.value *= decay;  // AdamW: decay outside the adaptive step
-        p.value.array() -= step * m_[i].array() / (v_[i].array().sqrt() * inv_sqrt_bc2 + eps);
+        // one pass over parameter, gradient and moments (the same arithmetic as
+        // three Eigen statements, a third of the memory traffic)
+        T* pv = p.value.data();
+        const T* g = p.grad.data();
+        T* m = m_[i].data();
+        T* v = v_[i].data();
+        const Eigen::Index n = p.value.size();
+        for (Eigen::Index k = 0; k < n; ++k) {
+            m[k] = b1 * m[k] + (T(1) - b1) * g[k];
+            v[k] = b2 * v[k] + (T(1) - b2) * (g[k] * g[k]);
+            if (wd) pv[k] *= decay;  // AdamW: decay outside the adaptive step
+            pv[k] -= step * m[k] / (std::sqrt(v[k]) * inv_sqrt_bc2 + eps);
+        }
     }
 }
 

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <numeric>
 
 #include "orbit/core/error.hpp"
 #include "orbit/core/parallel.hpp"
+#include "orbit/nn/spline.hpp"
 
 namespace orbit::nn {
 
@@ -18,10 +20,10 @@ namespace {
 // thread count, and each half is an ordinary serial Eigen product, so the
 // bits are the same for -j 1 and -j 2.
 template <class Fn>
-void split_rows(Eigen::Index rows, double flops, Fn&& fn) {
+void split_rows(bool parallel, Eigen::Index rows, double flops, Fn&& fn) {
     // Only large products are worth a parallel region (small ones lose more to
     // thread wake-ups than they gain, badly so on a loaded machine).
-    if (flops < 3e7 || rows < 32) {
+    if (!parallel || flops < 3e7 || rows < 32) {
         fn(Eigen::Index(0), rows);
         return;
     }
@@ -96,8 +98,8 @@ void Tape<T>::accumulate_expr(int id, const Expr& g) {
 
 template <class T>
 void Tape<T>::check_same(Var a, Var b, const char* op) const {
-    const auto& x = nodes_[a.id].value;
-    const auto& y = nodes_[b.id].value;
+    const auto& x = value(a);
+    const auto& y = value(b);
     if (x.rows() != y.rows() || x.cols() != y.cols())
         throw Error(std::string("nn: ") + op + " of " + dims(x.rows(), x.cols()) + " and " + dims(y.rows(), y.cols()));
 }
@@ -109,7 +111,7 @@ Var Tape<T>::constant(Mat<T> value) {
 
 template <class T>
 Var Tape<T>::param(Param<T>& p) {
-    Var v = push(Mat<T>(p.value), true);
+    Var v = push(Mat<T>(), true);  // value() reads p.value
     nodes_[v.id].param = &p;
     return v;
 }
@@ -122,6 +124,27 @@ void Tape<T>::backward(Var loss) {
 
 template <class T>
 void Tape<T>::backward(Var out, const Mat<T>& seed) {
+    run_backward(out, seed, true);
+}
+
+template <class T>
+void Tape<T>::backward_detached(Var loss) {
+    require(value(loss).size() == 1, "nn: backward() from a node that is not a scalar");
+    run_backward(loss, Mat<T>::Ones(1, 1), false);
+}
+
+template <class T>
+void Tape<T>::add_param_grads() {
+    for (int i = static_cast<int>(nodes_.size()) - 1; i >= 0; --i) {
+        Node& n = nodes_[i];
+        if (!n.param || n.grad.size() == 0) continue;
+        if (n.param->grad.size() == 0) n.param->grad = n.grad;
+        else n.param->grad += n.grad;
+    }
+}
+
+template <class T>
+void Tape<T>::run_backward(Var out, const Mat<T>& seed, bool to_params) {
     require(recording_, "nn: backward() on a tape that does not record");
     for (auto& n : nodes_) n.grad.resize(0, 0);
     nodes_[out.id].grad = seed;
@@ -130,7 +153,7 @@ void Tape<T>::backward(Var out, const Mat<T>& seed) {
         const bool has = n.grad.size() != 0 || (n.partner >= 0 && nodes_[n.partner].grad.size() != 0);
         if (!has) continue;
         if (n.back) n.back();
-        if (n.grad.size() == 0) continue;
+        if (n.grad.size() == 0 || !to_params) continue;
         if (n.param) {
             if (n.param->grad.size() == 0) n.param->grad = n.grad;
             else n.param->grad += n.grad;
@@ -151,7 +174,7 @@ Var Tape<T>::linear(Var x, Var W, Var b) {
                     dims(Wm.rows(), Wm.cols()) + ", bias " + dims(bm.rows(), bm.cols()));
     Mat<T> Y(X.rows(), Wm.rows());
     const double flops = 2.0 * double(X.rows()) * double(X.cols()) * double(Wm.rows());
-    split_rows(X.rows(), flops, [&](Eigen::Index r0, Eigen::Index r1) {
+    split_rows(parallel_, X.rows(), flops, [&](Eigen::Index r0, Eigen::Index r1) {
         Y.middleRows(r0, r1 - r0).noalias() = X.middleRows(r0, r1 - r0) * Wm.transpose();
         Y.middleRows(r0, r1 - r0).rowwise() += bm.row(0);
     });
@@ -163,14 +186,14 @@ Var Tape<T>::linear(Var x, Var W, Var b) {
             const Mat<T>& Xv = value(x);
             if (needs(x)) {
                 Mat<T> gx(G.rows(), Wv.cols());
-                split_rows(G.rows(), flops, [&](Eigen::Index r0, Eigen::Index r1) {
+                split_rows(parallel_, G.rows(), flops, [&](Eigen::Index r0, Eigen::Index r1) {
                     gx.middleRows(r0, r1 - r0).noalias() = G.middleRows(r0, r1 - r0) * Wv;
                 });
                 accumulate(x.id, std::move(gx));
             }
             if (needs(W)) {
                 Mat<T> gW(G.cols(), Xv.cols());
-                split_rows(G.cols(), flops, [&](Eigen::Index r0, Eigen::Index r1) {
+                split_rows(parallel_, G.cols(), flops, [&](Eigen::Index r0, Eigen::Index r1) {
                     gW.middleRows(r0, r1 - r0).noalias() = G.middleCols(r0, r1 - r0).transpose() * Xv;
                 });
                 accumulate(W.id, std::move(gW));
@@ -557,76 +580,13 @@ Var Tape<T>::lu_compose(Var Lp, Var Up, Var du) {
 }
 
 // ---------------------------------------------------------------------------
-// rational-quadratic spline
-
-namespace {
-
-constexpr int kMaxBins = 64;
-
-// Knots of one spline from its 3K-1 logits, in double whatever T is.
-struct Knots {
-    int K = 0;
-    double B = 0;
-    double sw[kMaxBins], sh[kMaxBins];  // softmax of the width and height logits
-    double W[kMaxBins], H[kMaxBins];    // bin widths and heights
-    double xk[kMaxBins + 1], yk[kMaxBins + 1];
-    double d[kMaxBins + 1];             // derivatives at the knots (1 at both ends)
-    double sig[kMaxBins];               // sigmoid of the shifted derivative logits (for the backward)
-};
-
-// The logit offset that makes softplus(0 + c) + m = 1, so zero logits give the identity.
-double derivative_offset() {
-    static const double c = std::log(std::expm1(1.0 - kSplineMinDerivative));
-    return c;
-}
-
-template <class T>
-void make_knots(const T* th, int K, double B, Knots& k) {
-    k.K = K;
-    k.B = B;
-    auto soft = [K](const T* z, double* s) {
-        double mx = z[0];
-        for (int j = 1; j < K; ++j) mx = std::max(mx, double(z[j]));
-        double tot = 0;
-        for (int j = 0; j < K; ++j) tot += (s[j] = std::exp(double(z[j]) - mx));
-        for (int j = 0; j < K; ++j) s[j] /= tot;
-    };
-    soft(th, k.sw);
-    soft(th + K, k.sh);
-    k.xk[0] = -B;
-    k.yk[0] = -B;
-    for (int j = 0; j < K; ++j) {
-        k.W[j] = 2 * B * (kSplineMinWidth + (1 - K * kSplineMinWidth) * k.sw[j]);
-        k.H[j] = 2 * B * (kSplineMinHeight + (1 - K * kSplineMinHeight) * k.sh[j]);
-        k.xk[j + 1] = k.xk[j] + k.W[j];
-        k.yk[j + 1] = k.yk[j] + k.H[j];
-    }
-    k.d[0] = 1.0;
-    k.d[K] = 1.0;
-    const double c = derivative_offset();
-    for (int j = 1; j < K; ++j) {
-        double z = double(th[2 * K + j - 1]) + c;
-        double sp = z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z));
-        k.d[j] = kSplineMinDerivative + sp;
-        k.sig[j] = 1.0 / (1.0 + std::exp(-z));
-    }
-}
-
-// Index of the bin holding v among knots p[0..K] (interior knots decide).
-inline int find_bin(const double* p, int K, double v) {
-    int lo = 0;
-    for (int j = 1; j < K; ++j)
-        if (v >= p[j]) lo = j;
-    return lo;
-}
-
-}  // namespace
+// rational-quadratic spline (the kernels are in spline.cpp)
 
 template <class T>
 std::pair<Var, Var> Tape<T>::rq_spline(Var x, Var theta, int K, T bound, bool inverse) {
     const auto& X = value(x);
     const auto& TH = value(theta);
-    require(K >= 2 && K <= kMaxBins, "nn: spline bins must lie in [2, 64]");
+    require(K >= 2 && K <= spline::kMaxBins, "nn: spline bins must lie in [2, 64]");
     require(bound > T(0), "nn: spline tail bound must be positive");
     const Eigen::Index F = X.cols(), P = 3 * K - 1;
     if (TH.rows() != X.rows() || TH.cols() != F * P)
@@ -634,114 +594,32 @@ std::pair<Var, Var> Tape<T>::rq_spline(Var x, Var theta, int K, T bound, bool in
                     ", expected " + dims(X.rows(), F * P));
     require(!(inverse && recording_), "nn: the inverse spline is available for inference only");
     const double B = double(bound);
+    const bool ng = needs(x) || needs(theta);
+    // row-major storage: element (i, f) is i*F + f in x and its logits are a run of P in theta
+    const Eigen::Index n = X.rows() * F;
     Mat<T> Y(X.rows(), F);
-    Mat<T> LD = Mat<T>::Zero(X.rows(), 1);
-    Knots k;
+    Eigen::ArrayXd lde(n);
+    auto saved = ng ? std::make_shared<spline::Saved>() : nullptr;
+    spline::forward(X.data(), TH.data(), n, K, B, inverse, Y.data(), lde.data(), saved.get());
+    Mat<T> LD(X.rows(), 1);
     for (Eigen::Index i = 0; i < X.rows(); ++i) {
         double ld = 0;
-        for (Eigen::Index f = 0; f < F; ++f) {
-            const double v = double(X(i, f));
-            if (!(v >= -B && v <= B)) {  // linear tails (and NaN passes through)
-                Y(i, f) = T(v);
-                continue;
-            }
-            make_knots(TH.data() + i * TH.cols() + f * P, K, B, k);
-            if (!inverse) {
-                const int b = find_bin(k.xk, K, v);
-                const double w = k.W[b], h = k.H[b], s = h / w, d0 = k.d[b], d1 = k.d[b + 1];
-                const double xi = std::clamp((v - k.xk[b]) / w, 0.0, 1.0), q = xi * (1 - xi);
-                const double den = s + (d0 + d1 - 2 * s) * q;
-                Y(i, f) = T(k.yk[b] + h * (s * xi * xi + d0 * q) / den);
-                const double n2 = d1 * xi * xi + 2 * s * q + d0 * (1 - xi) * (1 - xi);
-                ld += 2 * std::log(s) + std::log(n2) - 2 * std::log(den);
-            } else {
-                const int b = find_bin(k.yk, K, v);
-                const double w = k.W[b], h = k.H[b], s = h / w, d0 = k.d[b], d1 = k.d[b + 1];
-                const double D = d0 + d1 - 2 * s, dl = v - k.yk[b];
-                const double qa = h * (s - d0) + dl * D, qb = h * d0 - dl * D, qc = -s * dl;
-                // rounding can push the discriminant below zero near knots: clamp it
-                const double disc = std::max(qb * qb - 4 * qa * qc, 0.0);
-                const double den0 = -qb - std::sqrt(disc);
-                double xi = den0 != 0 ? 2 * qc / den0 : 0.0;
-                xi = std::clamp(xi, 0.0, 1.0);
-                Y(i, f) = T(k.xk[b] + xi * w);
-                const double q = xi * (1 - xi);
-                const double den = s + D * q;
-                const double n2 = d1 * xi * xi + 2 * s * q + d0 * (1 - xi) * (1 - xi);
-                ld -= 2 * std::log(s) + std::log(n2) - 2 * std::log(den);
-            }
-        }
+        for (Eigen::Index f = 0; f < F; ++f) ld += lde[i * F + f];
         LD(i, 0) = T(ld);
     }
-    const bool ng = needs(x) || needs(theta);
     Var y = push(std::move(Y), ng);
     Var ldv = push(std::move(LD), ng);
     if (ng) {
         // One closure on y handles both outputs: every consumer of either has a
         // larger id, so both gradients are complete when the loop reaches y.
         nodes_[y.id].partner = ldv.id;
-        nodes_[y.id].back = [this, x, theta, y, ldv, K, B] {
-            const auto& X = value(x);
-            const auto& TH = value(theta);
-            const Eigen::Index F = X.cols(), P = 3 * K - 1;
+        nodes_[y.id].back = [this, x, theta, y, ldv, B, F, saved] {
             const Mat<T>& GY = nodes_[y.id].grad;
             const Mat<T>& GL = nodes_[ldv.id].grad;
-            Mat<T> gx = Mat<T>::Zero(X.rows(), F);
-            Mat<T> gth = Mat<T>::Zero(TH.rows(), TH.cols());
-            Knots k;
-            double gw[kMaxBins], gh[kMaxBins];
-            for (Eigen::Index i = 0; i < X.rows(); ++i) {
-                const double gl = GL.size() ? double(GL(i, 0)) : 0.0;
-                for (Eigen::Index f = 0; f < F; ++f) {
-                    const double gy = GY.size() ? double(GY(i, f)) : 0.0;
-                    const double v = double(X(i, f));
-                    if (!(v >= -B && v <= B)) {
-                        gx(i, f) = T(gy);
-                        continue;
-                    }
-                    make_knots(TH.data() + i * TH.cols() + f * P, K, B, k);
-                    const int b = find_bin(k.xk, K, v);
-                    const double w = k.W[b], h = k.H[b], s = h / w, d0 = k.d[b], d1 = k.d[b + 1];
-                    const double xi = std::clamp((v - k.xk[b]) / w, 0.0, 1.0), q = xi * (1 - xi);
-                    const double dq = 1 - 2 * xi;
-                    const double C = d0 + d1 - 2 * s;
-                    const double den = s + C * q;
-                    const double num = s * xi * xi + d0 * q;  // y = yk + h num / den
-                    const double n2 = d1 * xi * xi + 2 * s * q + d0 * (1 - xi) * (1 - xi);
-                    // partial derivatives of den, num and n2 with respect to (xi, s, d0, d1)
-                    const double den_xi = C * dq, den_s = 1 - 2 * q, den_d0 = q, den_d1 = q;
-                    const double num_xi = 2 * s * xi + d0 * dq, num_s = xi * xi, num_d0 = q, num_d1 = 0;
-                    const double n2_xi = 2 * d1 * xi + 2 * s * dq - 2 * d0 * (1 - xi), n2_s = 2 * q,
-                                 n2_d0 = (1 - xi) * (1 - xi), n2_d1 = xi * xi;
-                    auto dy = [&](double dn, double dd) { return h * (dn * den - num * dd) / (den * den); };
-                    auto dL = [&](double dn2, double dd) { return dn2 / n2 - 2 * dd / den; };
-                    const double g_xi = gy * dy(num_xi, den_xi) + gl * dL(n2_xi, den_xi);
-                    const double g_s = gy * dy(num_s, den_s) + gl * (2 / s + dL(n2_s, den_s));
-                    const double g_d0 = gy * dy(num_d0, den_d0) + gl * dL(n2_d0, den_d0);
-                    const double g_d1 = gy * dy(num_d1, den_d1) + gl * dL(n2_d1, den_d1);
-                    const double g_yk = gy;
-                    // xi = (x - xk)/w, s = h/w
-                    gx(i, f) = T(g_xi / w);
-                    const double g_xk = -g_xi / w;
-                    const double g_w = -g_xi * xi / w - g_s * s / w;
-                    const double g_h = gy * num / den + g_s / w;
-                    // to the normalized widths and heights (xk and yk are cumulative sums)
-                    for (int j = 0; j < K; ++j) {
-                        gw[j] = 2 * B * ((j == b ? g_w : 0.0) + (j < b ? g_xk : 0.0));
-                        gh[j] = 2 * B * ((j == b ? g_h : 0.0) + (j < b ? g_yk : 0.0));
-                    }
-                    T* out = gth.data() + i * gth.cols() + f * P;
-                    auto soft_back = [K](const double* sm, const double* g, double scale, T* o) {
-                        double dot = 0;
-                        for (int j = 0; j < K; ++j) dot += sm[j] * g[j];
-                        for (int j = 0; j < K; ++j) o[j] = T(scale * sm[j] * (g[j] - dot));
-                    };
-                    soft_back(k.sw, gw, 1 - K * kSplineMinWidth, out);
-                    soft_back(k.sh, gh, 1 - K * kSplineMinHeight, out + K);
-                    if (b >= 1) out[2 * K + b - 1] = T(g_d0 * k.sig[b]);
-                    if (b + 1 <= K - 1) out[2 * K + b] = T(g_d1 * k.sig[b + 1]);
-                }
-            }
+            Mat<T> gx(value(x).rows(), F);
+            Mat<T> gth(value(theta).rows(), value(theta).cols());
+            spline::backward(*saved, B, F, GY.size() ? GY.data() : nullptr, GL.size() ? GL.data() : nullptr,
+                             gx.data(), gth.data());
             accumulate(x.id, std::move(gx));
             accumulate(theta.id, std::move(gth));
         };

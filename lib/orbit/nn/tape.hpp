@@ -51,21 +51,34 @@ public:
     static void tune_allocator();
 
     bool recording() const { return recording_; }
+    // Large products split across two threads unless this is off (tapes that
+    // already run on threads of their own: a parallel region from a thread that
+    // OpenMP did not start would add a team of its own).
+    void set_parallel_products(bool on) { parallel_ = on; }
     void clear() { nodes_.clear(); }
     std::size_t size() const { return nodes_.size(); }
 
     // Leaves.
     Var constant(Mat<T> value);
     // A parameter leaf; backward() adds its gradient into p.grad (which must be sized, see zero_grad).
+    // The tape reads p.value in place (no copy), so p must not change while the tape is in use.
     Var param(Param<T>& p);
 
-    const Mat<T>& value(Var v) const { return nodes_[v.id].value; }
+    const Mat<T>& value(Var v) const {
+        const Node& n = nodes_[v.id];
+        return n.param ? n.param->value : n.value;
+    }
     // Gradient of the last backward() with respect to a node (empty when it received none).
     const Mat<T>& grad(Var v) const { return nodes_[v.id].grad; }
     // Seeds d(loss)/d(loss) = 1 for a 1x1 node and runs the recorded closures backwards.
     void backward(Var loss);
     // Same with an explicit seed of the shape of `out` (for gradient checks of any node).
     void backward(Var out, const Mat<T>& seed);
+    // backward() that leaves the parameters' grad alone; add_param_grads() adds
+    // them in afterwards, in the order backward() would have. Tapes over shards
+    // of a batch can then run at once and add up in a fixed order.
+    void backward_detached(Var loss);
+    void add_param_grads();
 
     // ---- linear algebra
     Var linear(Var x, Var W, Var b);   // x W^T + b; x [B,in], W [out,in], b [1,out]
@@ -130,6 +143,8 @@ private:
     };
     std::vector<Node> nodes_;
     bool recording_;
+    bool parallel_ = true;
+    void run_backward(Var out, const Mat<T>& seed, bool to_params);
 
     bool needs(Var v) const { return recording_ && nodes_[v.id].needs_grad; }
     Var push(Mat<T>&& value, bool needs_grad);
