@@ -104,7 +104,7 @@ def torch_child(args):
     import torch.nn as nn
     import torch.nn.functional as F
 
-    torch.manual_seed(0)
+    torch.manual_seed(cfg_seed(args))
     cfg = json.loads(args.torch_child)
     if cfg.get("torch_threads"):
         torch.set_num_threads(cfg["torch_threads"])
@@ -231,7 +231,7 @@ def torch_child(args):
     spe = n // bs
     total = cfg["epochs"] * spe
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, total))
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(cfg_seed(args))
     t0 = time.perf_counter()
     for e in range(cfg["epochs"]):
         perm = torch.randperm(n, generator=g)
@@ -273,6 +273,10 @@ def torch_child(args):
     print(json.dumps(out))
 
 
+def cfg_seed(args):
+    return json.loads(args.torch_child).get("seed", 0)
+
+
 def run_torch(cfg):
     env = dict(os.environ)
     env.pop("OPENBLAS_CORETYPE", None)
@@ -299,7 +303,7 @@ def run_orbit(cfg, tmp):
     arch = ["--layers", cfg["layers"], "--bins", cfg["bins"], "--tail-bound", cfg["tail"]] if cfg["kind"] == "nsf" else []
     j, _ = orbit("train-flow", cfg["train"], "--model", cfg["kind"], *arch, "--hidden", cfg["hidden"], "--blocks",
                  cfg["blocks"], "--epochs", cfg["epochs"], "--batch", cfg["batch"], "--lr", cfg["lr"], "--val", 0,
-                 "--seed", 1, "-o", model)
+                 "--seed", cfg.get("seed", 0) + 1, "-o", model)
     out = {"steps_per_s": j["report"]["steps_per_second"], "final_loss": j["report"].get("final_train_loss")}
     if cfg["kind"] == "nsf":
         # time the work itself: the tools' start-up (loading, writing) is measured with one row and subtracted
@@ -326,6 +330,9 @@ def main():
     ap.add_argument("--cfm", action="store_true", help="also time CFM and OT-CFM training steps")
     ap.add_argument("--only", default="")
     ap.add_argument("--torch-threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
+    ap.add_argument("--seeds", type=int, default=1,
+                    help="train each side with this many seeds and compare mean held-out log-likelihoods (the "
+                         "spread between seeds is the yardstick for the 0.05-nat agreement)")
     args = ap.parse_args()
     if args.torch_child:
         return torch_child(args)
@@ -351,6 +358,18 @@ def main():
                 o = run_orbit(cfg, tmp)
                 t = run_torch(cfg)
                 rows.append((name, kind, tr.shape, o, t))
+                if kind == "nsf" and args.seeds > 1:
+                    lo, lt = [o["test_ll"]], [t["test_ll"]]
+                    for seed in range(1, args.seeds):
+                        lo.append(run_orbit(dict(cfg, seed=seed), tmp)["test_ll"])
+                        lt.append(run_torch(dict(cfg, seed=seed))["test_ll"])
+                    mo, mt = float(np.mean(lo)), float(np.mean(lt))
+                    so, st = float(np.std(lo, ddof=1)), float(np.std(lt, ddof=1))
+                    se = math.sqrt((so ** 2 + st ** 2) / args.seeds)
+                    o["seed_lls"], t["seed_lls"] = lo, lt
+                    print(f"{name:14s} {kind:7s} over {args.seeds} seeds: test LL orbit {mo:.4f} (sd {so:.4f}) torch "
+                          f"{mt:.4f} (sd {st:.4f}); diff {mo - mt:+.4f} +- {se:.4f} (target |diff| <= 0.05: "
+                          f"{'met' if abs(mo - mt) <= 0.05 else 'NOT met'})", flush=True)
                 line = f"{name:14s} {kind:7s} D={tr.shape[1]:2d} n={tr.shape[0]:6d} steps/s orbit {o['steps_per_s']:8.1f} " \
                        f"torch {t['steps_per_s']:8.1f} (x{o['steps_per_s'] / t['steps_per_s']:.2f}, torch threads {t['threads']})"
                 if kind == "nsf":
