@@ -8,6 +8,7 @@
 #include "orbit/core/parallel.hpp"
 #include "orbit/core/error.hpp"
 #include "orbit/core/random.hpp"
+#include "orbit/geometry/features.hpp"
 #include "orbit/geometry/kdtree.hpp"
 #include "orbit/geometry/metrics.hpp"
 #include "orbit/geometry/rotation.hpp"
@@ -15,6 +16,7 @@
 #include "orbit/registration/global.hpp"
 #include "orbit/registration/gmm_ot.hpp"
 #include "orbit/registration/icp.hpp"
+#include "orbit/registration/ppf.hpp"
 #include "orbit/registration/register.hpp"
 
 using namespace orbit;
@@ -188,6 +190,79 @@ TEST_CASE("consistency hypotheses find a rigid motion among 90% outliers, withou
     std::vector<reg::Hypothesis> again = reg::consistency_hypotheses(s, t, corr, o);
     REQUIRE(again.size() == hs.size());
     for (std::size_t k = 0; k < hs.size(); ++k) CHECK(again[k].transform == hs[k].transform);
+}
+
+namespace {
+Points normals_of(const Points& p) {
+    KdTree tree(p);
+    return estimate_normals(p, tree, 4 * mean_spacing(p, tree), 30);
+}
+}  // namespace
+
+TEST_CASE("point-pair-feature voting recovers partial pairs without descriptor matches", "[registration][ppf]") {
+    int found = 0;
+    const int pairs = 4;
+    for (int k = 0; k < pairs; ++k) {
+        Pair p = make_pair(500 + static_cast<std::uint64_t>(k), 0.7, 45);
+        Points sn = normals_of(p.src), tn = normals_of(p.ref);
+        // Normal signs are arbitrary: flipping some of them must not matter.
+        for (Eigen::Index i = 0; i < sn.rows(); i += 3) sn.row(i) *= -1;
+        reg::PpfOptions o;
+        std::vector<reg::Hypothesis> hs = reg::ppf_hypotheses(p.src, sn, p.ref, tn, o);
+        REQUIRE(!hs.empty());
+        CHECK(static_cast<int>(hs.size()) <= o.hypotheses);
+        for (std::size_t h = 1; h < hs.size(); ++h) CHECK(hs[h - 1].inliers >= hs[h].inliers);
+        // Poses come from bin centres (rotation bins of 12 degrees): close, not exact.
+        bool near = false;
+        for (auto& h : hs) near = near || (rre_deg(h.transform, p.truth) < 10 && rte(h.transform, p.truth) < 0.15);
+        found += near;
+    }
+    CHECK(found >= pairs - 1);
+}
+
+TEST_CASE("point-pair-feature voting is deterministic and symmetric voting agrees", "[registration][ppf]") {
+    Pair p = make_pair(510, 0.7, 45);
+    Points sn = normals_of(p.src), tn = normals_of(p.ref);
+    reg::PpfOptions o;
+    std::vector<reg::Hypothesis> a = reg::ppf_hypotheses(p.src, sn, p.ref, tn, o);
+    std::vector<reg::Hypothesis> b = reg::ppf_hypotheses(p.src, sn, p.ref, tn, o);
+    REQUIRE(a.size() == b.size());
+    for (std::size_t k = 0; k < a.size(); ++k) {
+        CHECK(a[k].transform == b[k].transform);
+        CHECK(a[k].inliers == b[k].inliers);
+    }
+    o.symmetric = true;
+    std::vector<reg::Hypothesis> c = reg::ppf_hypotheses(p.src, sn, p.ref, tn, o);
+    REQUIRE(!c.empty());
+    bool near = false;
+    for (auto& h : c) near = near || (rre_deg(h.transform, p.truth) < 10 && rte(h.transform, p.truth) < 0.15);
+    CHECK(near);
+}
+
+TEST_CASE("point-pair-feature voting rejects degenerate inputs", "[registration][ppf]") {
+    Rng rng(31);
+    Points p = blob(rng, 200);
+    Points n = normals_of(p);
+    // Too few points, or no usable normals: no hypotheses.
+    CHECK(reg::ppf_hypotheses(p.topRows(2), n.topRows(2), p, n).empty());
+    CHECK(reg::ppf_hypotheses(p, Points::Zero(p.rows(), 3), p, n).empty());
+    // Normals that do not match the points, or 2-d points: errors.
+    CHECK_THROWS_AS(reg::ppf_hypotheses(p, n.topRows(10), p, n), Error);
+    CHECK_THROWS_AS(reg::ppf_hypotheses(Points(p.leftCols(2)), Points(n.leftCols(2)), p, n), Error);
+    reg::PpfOptions bad;
+    bad.samples = 2;
+    CHECK_THROWS_AS(reg::ppf_hypotheses(p, n, p, n, bad), Error);
+    // Farthest-point sampling: distinct rows, the first farthest from the centroid, all when asked for more.
+    std::vector<std::int64_t> idx = reg::farthest_point_sample(p, 50);
+    REQUIRE(idx.size() == 50);
+    std::vector<std::int64_t> sorted = idx;
+    std::sort(sorted.begin(), sorted.end());
+    CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());
+    Eigen::Index far;
+    (p.rowwise() - Eigen::RowVector3d(p.colwise().mean())).rowwise().squaredNorm().maxCoeff(&far);
+    CHECK(idx.front() == far);
+    CHECK(reg::farthest_point_sample(p, 1000).size() == static_cast<std::size_t>(p.rows()));
+    CHECK(reg::farthest_point_sample(Points(0, 3), 5).empty());
 }
 
 TEST_CASE("auto recovers seeded pairs at 50% overlap", "[registration][global]") {

@@ -19,6 +19,7 @@
 #include "orbit/registration/global.hpp"
 #include "orbit/registration/gmm_ot.hpp"
 #include "orbit/registration/icp.hpp"
+#include "orbit/registration/ppf.hpp"
 
 namespace orbit::registration {
 
@@ -169,7 +170,7 @@ double consistent(const Points& src, const Points& tgt, const Correspondences& c
 // explains the shared part of both clouds wins, whatever share of either
 // cloud that part is (partial overlap). The product needs no weights.
 Transform verify(const std::vector<Transform>& candidates, const Cloud& s, const Cloud& t, const Scales& sc,
-                 const Correspondences& corr, std::int64_t& iterations) {
+                 const Correspondences& corr, std::int64_t& iterations, double* score_out = nullptr) {
     const Points& src = s.down;
     const Points& tgt = t.down;
     IcpOptions io;
@@ -190,6 +191,7 @@ Transform verify(const std::vector<Transform>& candidates, const Cloud& s, const
             best_score = score;
         }
     }
+    if (score_out) *score_out = best_score;
     return best;
 }
 
@@ -269,12 +271,24 @@ Result register_pair(const Points& source, const Points& target, const Options& 
             }
             if (o.method == Method::gmm_ot) cands = gmm_candidates();
             if (o.method == Method::automatic) cands.push_back(Transform::Identity());
-            init = verify(cands, s, t, sc, corr, res.iterations);
-            // auto: the GMM+OT hypotheses cost about as much again, so they are
-            // added only when the best RANSAC pose leaves most of the source unexplained.
-            if (o.method == Method::automatic &&
-                geometry::evaluate_fit(s.down, t.down_tree, init, sc.distance).fitness < o.auto_gmm_below) {
-                std::vector<Transform> more = gmm_candidates();
+            double score = 0;
+            init = verify(cands, s, t, sc, corr, res.iterations, &score);
+            // auto, second round. The GMM+OT hypotheses cost about as much again, so
+            // they are added only when the best pose leaves most of the source
+            // unexplained (fitness). Point-pair-feature voting needs no descriptor
+            // matches, so it can find the pose where the true FPFH matches are too few
+            // (small overlaps); it joins when the best score is weak.
+            const bool want_gmm = o.method == Method::automatic &&
+                                  geometry::evaluate_fit(s.down, t.down_tree, init, sc.distance).fitness < o.auto_gmm_below;
+            const bool want_ppf = o.method == Method::automatic && score < o.auto_ppf_below;
+            if (want_gmm || want_ppf) {
+                std::vector<Transform> more;
+                if (want_gmm) more = gmm_candidates();
+                if (want_ppf) {
+                    PpfOptions po;
+                    po.hypotheses = o.hypotheses;
+                    for (auto& h : ppf_hypotheses(s.down, s.normals, t.down, t.normals, po)) more.push_back(h.transform);
+                }
                 more.push_back(init);
                 init = verify(more, s, t, sc, corr, res.iterations);
             }

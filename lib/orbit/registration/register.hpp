@@ -38,6 +38,7 @@ struct Options {
     double sinkhorn_eps = 0.05;  // gmm-ot entropic regularisation (relative to the median cost)
     int hypotheses = 12;         // candidates verified per generator (global, gmm-ot, auto)
     double auto_gmm_below = 0.3; // auto: add GMM+OT hypotheses when the best pose's fitness is below this
+    double auto_ppf_below = 5.0; // auto: add point-pair-feature hypotheses when the best pose's score is below this
     bool keep_correspondences = false;
 };
 
