@@ -13,22 +13,35 @@
 #include "orbit/geometry/rotation.hpp"
 
 namespace orbit::registration {
+namespace {
+
+// Squared descriptor distances, 512 source rows at a time: visit(b0, d) gets
+// d(i, j) = |sf(b0 + i) - tf(j)|^2. Descriptors are 33-d, where kd-trees
+// degrade to scanning: a blocked brute force through one matrix product is
+// faster up to tens of thousands of points.
+template <class Visit>
+void distance_blocks(const Points& sf, const Points& tf, Visit&& visit) {
+    const Eigen::VectorXd ns = sf.rowwise().squaredNorm(), nt = tf.rowwise().squaredNorm();
+    const Eigen::Index block = 512;
+    for (Eigen::Index b0 = 0; b0 < sf.rows(); b0 += block) {
+        const Eigen::Index nb = std::min(block, sf.rows() - b0);
+        Matrix d = -2.0 * (sf.middleRows(b0, nb) * tf.transpose());
+        d.colwise() += ns.segment(b0, nb);
+        d.rowwise() += nt.transpose();
+        visit(b0, d);
+    }
+}
+
+}  // namespace
 
 Correspondences feature_correspondences(const Points& sf, const Points& tf, bool mutual) {
     Correspondences out;
     if (sf.rows() == 0 || tf.rows() == 0) return out;
     require(sf.cols() == tf.cols(), "feature matching: descriptors differ in length");
     std::vector<std::int64_t> s2t(static_cast<std::size_t>(sf.rows())), t2s(static_cast<std::size_t>(tf.rows()));
-    // Descriptors are 33-d, where kd-trees degrade to scanning: a blocked brute
-    // force through one matrix product is faster up to tens of thousands of points.
-    Eigen::VectorXd ns = sf.rowwise().squaredNorm(), nt = tf.rowwise().squaredNorm();
     std::vector<double> best_t(static_cast<std::size_t>(tf.rows()), std::numeric_limits<double>::infinity());
-    const Eigen::Index block = 512;
-    for (Eigen::Index b0 = 0; b0 < sf.rows(); b0 += block) {
-        Eigen::Index nb = std::min(block, sf.rows() - b0);
-        Matrix d = -2.0 * (sf.middleRows(b0, nb) * tf.transpose());
-        d.colwise() += ns.segment(b0, nb);
-        d.rowwise() += nt.transpose();
+    distance_blocks(sf, tf, [&](Eigen::Index b0, const Matrix& d) {
+        const Eigen::Index nb = d.rows();
         for (Eigen::Index i = 0; i < nb; ++i) {
             Eigen::Index j;
             d.row(i).minCoeff(&j);
@@ -42,7 +55,7 @@ Correspondences feature_correspondences(const Points& sf, const Points& tf, bool
                 t2s[static_cast<std::size_t>(j)] = b0 + i;
             }
         }
-    }
+    });
     if (mutual) {
         for (Eigen::Index i = 0; i < sf.rows(); ++i)
             if (t2s[static_cast<std::size_t>(s2t[static_cast<std::size_t>(i)])] == i) out.push_back({i, s2t[static_cast<std::size_t>(i)]});
@@ -63,14 +76,8 @@ Correspondences ranked_correspondences(const Points& sf, const Points& tf) {
     const double inf = std::numeric_limits<double>::infinity();
     std::vector<std::int64_t> s2t(ns_), t2s(nt_);
     std::vector<double> s1(ns_, inf), s2(ns_, inf), t1(nt_, inf), t2(nt_, inf);
-    Eigen::VectorXd ns = sf.rowwise().squaredNorm(), nt = tf.rowwise().squaredNorm();
-    const Eigen::Index block = 512;
-    for (Eigen::Index b0 = 0; b0 < sf.rows(); b0 += block) {
-        Eigen::Index nb = std::min(block, sf.rows() - b0);
-        Matrix d = -2.0 * (sf.middleRows(b0, nb) * tf.transpose());
-        d.colwise() += ns.segment(b0, nb);
-        d.rowwise() += nt.transpose();
-        for (Eigen::Index i = 0; i < nb; ++i) {
+    distance_blocks(sf, tf, [&](Eigen::Index b0, const Matrix& d) {
+        for (Eigen::Index i = 0; i < d.rows(); ++i) {
             auto si = static_cast<std::size_t>(b0 + i);
             for (Eigen::Index j = 0; j < tf.rows(); ++j) {
                 double v = d(i, j);
@@ -81,7 +88,7 @@ Correspondences ranked_correspondences(const Points& sf, const Points& tf) {
                 else if (v < t2[tj]) t2[tj] = v;
             }
         }
-    }
+    });
     // Squared distances from the expansion can dip below 0 by rounding.
     auto ratio = [](double a, double b) { return std::sqrt(std::max(a, 0.0)) / std::max(std::sqrt(std::max(b, 0.0)), 1e-300); };
     std::map<std::pair<std::int64_t, std::int64_t>, double> best;
