@@ -115,14 +115,10 @@ int main(int argc, char** argv) {
                     a.shape[0] = static_cast<std::size_t>(b1 - b0);
                 }
                 timer.reset();
-                canon::InPlaceResult res;
-                try {
-                    res = canon::canonicalize_in_place(canon::PcaCanonicalizer(opt), a.data.data(), a.shape[0], a.shape[1], a.shape[2]);
-                } catch (const UsageError&) {
-                    throw;
-                } catch (const Error& e) {
-                    throw Error(src + ": " + e.what());
-                }
+                const canon::InPlaceResult res = with_context(src, [&] {
+                    return canon::canonicalize_in_place(canon::PcaCanonicalizer(opt), a.data.data(), a.shape[0],
+                                                        a.shape[1], a.shape[2]);
+                });
                 const double canon_s = timer.seconds();
                 timer.reset();
                 io::Output out(app.common().output, "pointset");
@@ -179,14 +175,7 @@ int main(int argc, char** argv) {
             mo.landmarks = landmarks;
             mo.gap_tol = gap_tol;
             mo.sign_tol = sign_tol;
-            std::vector<canon::MdsResult> res;
-            try {
-                res = canon::mds_batch(mo, clouds);
-            } catch (const UsageError&) {
-                throw;
-            } catch (const Error& e) {
-                throw Error(src + ": " + e.what());
-            }
+            std::vector<canon::MdsResult> res = with_context(src, [&] { return canon::mds_batch(mo, clouds); });
             double max_res = 0;
             for (std::size_t i = 0; i < res.size(); ++i) {
                 io::PointSet p;
@@ -232,14 +221,7 @@ int main(int argc, char** argv) {
             extra = {{"frames", f}, {"canon_s", canon_s}};
         } else {
             canon::PcaCanonicalizer pca(opt);
-            canon::BatchCanonical bc;
-            try {
-                bc = canon::canonicalize_batch(pca, clouds);
-            } catch (const UsageError&) {
-                throw;
-            } catch (const Error& e) {
-                throw Error(src + ": " + e.what());
-            }
+            canon::BatchCanonical bc = with_context(src, [&] { return canon::canonicalize_batch(pca, clouds); });
             const double canon_s = timer.seconds();
             timer.reset();
             for (std::size_t i = 0; i < clouds.size(); ++i) {

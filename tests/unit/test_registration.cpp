@@ -12,6 +12,7 @@
 #include "orbit/geometry/kdtree.hpp"
 #include "orbit/geometry/metrics.hpp"
 #include "orbit/geometry/rotation.hpp"
+#include "orbit/geometry/sampling.hpp"
 #include "orbit/registration/cpd.hpp"
 #include "orbit/registration/global.hpp"
 #include "orbit/registration/gmm_ot.hpp"
@@ -253,7 +254,7 @@ TEST_CASE("point-pair-feature voting rejects degenerate inputs", "[registration]
     bad.samples = 2;
     CHECK_THROWS_AS(reg::ppf_hypotheses(p, n, p, n, bad), Error);
     // Farthest-point sampling: distinct rows, the first farthest from the centroid, all when asked for more.
-    std::vector<std::int64_t> idx = reg::farthest_point_sample(p, 50);
+    std::vector<std::int64_t> idx = geometry::farthest_point_sample(p, 50);
     REQUIRE(idx.size() == 50);
     std::vector<std::int64_t> sorted = idx;
     std::sort(sorted.begin(), sorted.end());
@@ -261,8 +262,8 @@ TEST_CASE("point-pair-feature voting rejects degenerate inputs", "[registration]
     Eigen::Index far;
     (p.rowwise() - Eigen::RowVector3d(p.colwise().mean())).rowwise().squaredNorm().maxCoeff(&far);
     CHECK(idx.front() == far);
-    CHECK(reg::farthest_point_sample(p, 1000).size() == static_cast<std::size_t>(p.rows()));
-    CHECK(reg::farthest_point_sample(Points(0, 3), 5).empty());
+    CHECK(geometry::farthest_point_sample(p, 1000).size() == static_cast<std::size_t>(p.rows()));
+    CHECK(geometry::farthest_point_sample(Points(0, 3), 5).empty());
 }
 
 TEST_CASE("auto recovers seeded pairs at 50% overlap", "[registration][global]") {

@@ -6,6 +6,7 @@
 
 #include "orbit/core/error.hpp"
 #include "orbit/core/parallel.hpp"
+#include "orbit/geometry/sampling.hpp"
 
 namespace orbit::canon {
 namespace {
@@ -21,40 +22,6 @@ double sqdist(const Points& x, Eigen::Index i, Eigen::Index j) {
 
 }  // namespace
 
-std::vector<Eigen::Index> farthest_point_landmarks(const Points& x, int m) {
-    const Eigen::Index n = x.rows();
-    m = static_cast<int>(std::min<Eigen::Index>(m, n));
-    std::vector<Eigen::Index> idx;
-    if (m <= 0) return idx;
-    if (m == n) {
-        for (Eigen::Index i = 0; i < n; ++i) idx.push_back(i);
-        return idx;
-    }
-    // Start at the point farthest from the centroid (a distance, so invariant).
-    const Eigen::RowVectorXd c = x.colwise().mean();
-    Eigen::Index first = 0;
-    double best = -1;
-    for (Eigen::Index i = 0; i < n; ++i) {
-        const double d = (x.row(i) - c).squaredNorm();
-        if (d > best) best = d, first = i;
-    }
-    std::vector<double> mind(static_cast<std::size_t>(n), INFINITY);
-    Eigen::Index cur = first;
-    for (int k = 0; k < m; ++k) {
-        idx.push_back(cur);
-        Eigen::Index next = 0;
-        double far = -1;
-        for (Eigen::Index i = 0; i < n; ++i) {
-            const double d = sqdist(x, i, cur);
-            double& md = mind[static_cast<std::size_t>(i)];
-            if (d < md) md = d;
-            if (md > far) far = md, next = i;
-        }
-        cur = next;
-    }
-    return idx;
-}
-
 MdsResult mds_coordinates(const Points& x, const MdsOptions& opt) {
     const Eigen::Index n = x.rows();
     if (n == 0) throw Error("mds: the point cloud is empty");
@@ -68,7 +35,7 @@ MdsResult mds_coordinates(const Points& x, const MdsOptions& opt) {
     // the first opt.dim: a lower-dimensional result is then the top of the full embedding,
     // not the landmarks' own principal plane.
     const int d = std::max(opt.dim, static_cast<int>(std::min<Eigen::Index>(x.cols(), 3)));
-    const std::vector<Eigen::Index> lm = farthest_point_landmarks(x, opt.landmarks);
+    const std::vector<std::int64_t> lm = geometry::farthest_point_sample(x, opt.landmarks);
     const Eigen::Index m = static_cast<Eigen::Index>(lm.size());
     out.landmarks_used = static_cast<int>(m);
 

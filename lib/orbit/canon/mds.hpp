@@ -38,8 +38,4 @@ MdsResult mds_coordinates(const Points& x, const MdsOptions& opt);
 // Every cloud, in parallel (thread count does not change the result); errors name the cloud.
 std::vector<MdsResult> mds_batch(const MdsOptions& opt, const std::vector<const Points*>& clouds);
 
-// The landmark indices mds_coordinates uses (farthest-point sampling from the
-// point farthest from the centroid; ties go to the lower index).
-std::vector<Eigen::Index> farthest_point_landmarks(const Points& x, int m);
-
 }  // namespace orbit::canon

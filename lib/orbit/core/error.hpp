@@ -25,6 +25,19 @@ inline void require(bool cond, const std::string& message) {
     if (!cond) throw Error(message);
 }
 
+// Runs fn() and returns its result; a data error it throws comes back with
+// "context: " in front (say, the input it was about). Usage errors pass unchanged.
+template <class Fn>
+auto with_context(const std::string& context, Fn&& fn) -> decltype(fn()) {
+    try {
+        return fn();
+    } catch (const UsageError&) {
+        throw;
+    } catch (const Error& e) {
+        throw Error(context + ": " + e.what());
+    }
+}
+
 // Formats a shape such as [3,2048,3] for error messages.
 template <class Container>
 std::string shape_string(const Container& shape) {

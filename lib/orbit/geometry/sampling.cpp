@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include <Eigen/Geometry>
@@ -91,6 +92,46 @@ void normalize_to_unit_sphere(Points& points) {
     points.rowwise() -= centre;
     double r = points.rowwise().norm().maxCoeff();
     if (r > 0) points /= r;
+}
+
+std::vector<std::int64_t> farthest_point_sample(const Points& points, std::int64_t count) {
+    const Eigen::Index n = points.rows();
+    std::vector<std::int64_t> idx;
+    if (n == 0 || count <= 0) return idx;
+    if (count >= n) {
+        for (Eigen::Index i = 0; i < n; ++i) idx.push_back(i);
+        return idx;
+    }
+    auto sqdist = [&](Eigen::Index i, Eigen::Index j) {
+        double s = 0;
+        for (Eigen::Index k = 0; k < points.cols(); ++k) {
+            const double d = points(i, k) - points(j, k);
+            s += d * d;
+        }
+        return s;
+    };
+    const Eigen::RowVectorXd c = points.colwise().mean();
+    Eigen::Index first = 0;
+    double best = -1;
+    for (Eigen::Index i = 0; i < n; ++i) {
+        const double d = (points.row(i) - c).squaredNorm();
+        if (d > best) best = d, first = i;
+    }
+    std::vector<double> mind(static_cast<std::size_t>(n), std::numeric_limits<double>::infinity());
+    Eigen::Index cur = first;
+    for (std::int64_t k = 0; k < count; ++k) {
+        idx.push_back(cur);
+        Eigen::Index next = 0;
+        double far = -1;
+        for (Eigen::Index i = 0; i < n; ++i) {
+            const double d = sqdist(i, cur);
+            double& md = mind[static_cast<std::size_t>(i)];
+            if (d < md) md = d;
+            if (md > far) far = md, next = i;
+        }
+        cur = next;
+    }
+    return idx;
 }
 
 }  // namespace orbit::geometry

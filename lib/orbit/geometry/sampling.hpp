@@ -43,4 +43,10 @@ namespace orbit::geometry {
 // the unit sphere (a single point is only centred). Normals need no change.
 void normalize_to_unit_sphere(Points& points);
 
+// Rows chosen by farthest-point sampling: first the row farthest from the
+// centroid (a distance, so the choice moves with the cloud), then each time
+// the row farthest from those already chosen; ties go to the lower index.
+// At most `count` rows, all of them when count >= rows. Deterministic.
+std::vector<std::int64_t> farthest_point_sample(const Points& points, std::int64_t count);
+
 }  // namespace orbit::geometry

@@ -83,28 +83,30 @@ private:
     Fn fn_;
 };
 
-class CanonicalizedModel : public Model {
+// A model run behind PCA frames: the wrapped model, the frame options and how
+// its outputs move with the frame.
+class FramedModel : public Model {
 public:
-    CanonicalizedModel(Model& inner, canon::Options opt, OutputType type) : inner_(inner), opt_(opt), type_(type) {}
-    std::string describe() const override;
-    h5::Array<double> evaluate(const std::vector<Points>& clouds) override;
+    FramedModel(Model& inner, canon::Options opt, OutputType type) : inner_(inner), opt_(opt), type_(type) {}
 
-private:
+protected:
     Model& inner_;
     canon::Options opt_;
     OutputType type_;
 };
 
-class FrameAveragedModel : public Model {
+class CanonicalizedModel : public FramedModel {
 public:
-    FrameAveragedModel(Model& inner, canon::Options opt, OutputType type) : inner_(inner), opt_(opt), type_(type) {}
+    using FramedModel::FramedModel;
     std::string describe() const override;
     h5::Array<double> evaluate(const std::vector<Points>& clouds) override;
+};
 
-private:
-    Model& inner_;
-    canon::Options opt_;
-    OutputType type_;
+class FrameAveragedModel : public FramedModel {
+public:
+    using FramedModel::FramedModel;
+    std::string describe() const override;
+    h5::Array<double> evaluate(const std::vector<Points>& clouds) override;
 };
 
 // Quotes a path for /bin/sh.

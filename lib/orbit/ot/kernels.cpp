@@ -187,16 +187,18 @@ private:
         return pass<D, 2, false>(side, h, shift, inv_eps, s, w);
     }
 
-    // Adds, for the outputs k0..k0+R-1 and the summed vector at l,
+    // Adds, for R outputs and one vector of summed points,
     //   exp(h_l/eps + shift_k/eps - C_kl/eps) to acc[r] (and C_kl times it to wacc[r]).
+    // Bl points at the vector's first coordinate (dimension d at Bl + d * sb;
+    // for D == 0, at the precomputed squared distances) and hl at its h/eps.
     // One load of the summed side's coordinates serves R outputs.
     template <int D, int P, bool Weighted, int R>
-    static void accumulate(const double* B, Index sb, Index dims, const double* hs, Index l, const double (*a)[8],
-                           const vd* sh, vd cs, vd* acc, vd* wacc, int valid) {
+    static void accumulate(const double* Bl, Index sb, const double* hl, const double (*a)[8], const vd* sh, vd cs,
+                           vd* acc, vd* wacc, int valid) {
         vd b[D == 0 ? 1 : D];
         if constexpr (D > 0)
-            for (int d = 0; d < D; ++d) b[d] = load(B + d * sb + l);
-        const vd hv = load(hs + l);
+            for (int d = 0; d < D; ++d) b[d] = load(Bl + d * sb);
+        const vd hv = load(hl);
         for (int r = 0; r < R; ++r) {
             vd cc = splat(0.0);
             if constexpr (D > 0) {
@@ -205,9 +207,7 @@ private:
                     cc += t * t;
                 }
             } else {
-                cc = load(B + l);  // generic dimension: B holds the costs' squared distances for this output
-                (void)dims;
-                (void)sb;
+                cc = load(Bl);
             }
             if constexpr (P == 1) cc = simd::sqrt(cc);
             vd e = simd::exp(hv + sh[r] - cc * cs);
@@ -249,13 +249,13 @@ private:
                         Index k = k0;
                         for (; k + 4 <= k1; k += 4)
                             for (Index l = l0; l < l1; l += W)
-                                accumulate<D, P, Weighted, 4>(B.data(), sb, dims, hs.data(), l, a + (k - k0),
-                                                              sh + (k - k0), cs, acc + (k - k0), wacc + (k - k0),
+                                accumulate<D, P, Weighted, 4>(&B[l], sb, &hs[l], a + (k - k0), sh + (k - k0), cs,
+                                                              acc + (k - k0), wacc + (k - k0),
                                                               int(std::min<Index>(W, l1 - l)));
                         for (; k < k1; ++k)
                             for (Index l = l0; l < l1; l += W)
-                                accumulate<D, P, Weighted, 1>(B.data(), sb, dims, hs.data(), l, a + (k - k0),
-                                                              sh + (k - k0), cs, acc + (k - k0), wacc + (k - k0),
+                                accumulate<D, P, Weighted, 1>(&B[l], sb, &hs[l], a + (k - k0), sh + (k - k0), cs,
+                                                              acc + (k - k0), wacc + (k - k0),
                                                               int(std::min<Index>(W, l1 - l)));
                     } else {
                         // Generic dimension: the tile's squared distances first, then the exponentials.
@@ -268,7 +268,7 @@ private:
                                 for (Index l = l0; l < l1; ++l) c[l - l0] += (ad - b[l]) * (ad - b[l]);
                             }
                             for (Index l = l0; l < l1; l += W)
-                                accumulate<0, P, Weighted, 1>(c - l0, 0, dims, hs.data(), l, a, sh + (k - k0), cs,
+                                accumulate<0, P, Weighted, 1>(c + (l - l0), 0, &hs[l], a, sh + (k - k0), cs,
                                                               acc + (k - k0), wacc + (k - k0),
                                                               int(std::min<Index>(W, l1 - l)));
                         }

@@ -322,21 +322,19 @@ SinkhornResult solve(const CostKernel& K, const Vector& a, const Vector& b, cons
                 }
                 h = r.g + eps * lb;
                 detail::softmin(K, 0, h, r.f, eps, sm_f, ratio_a);
-                if (check) ea = norm_of(marginal_residual(a, ratio_a, f_old, opt.rho_a), opt.norm);
                 // Violation of the plan (f_old, g_new), the one a stop returns.
-                const double e_cert = std::max(ea, eb_new);
-                if (check && last && relax_ok) relax.observe(r.iterations + 1, e_cert);
-                if (check && opt.check != Marginal::B && e_cert <= opt.tol) {
+                if (check) ea = std::max(norm_of(marginal_residual(a, ratio_a, f_old, opt.rho_a), opt.norm), eb_new);
+                if (check && relax_ok) relax.observe(r.iterations + 1, ea);
+                if (check && opt.check != Marginal::B && ea <= opt.tol) {
                     // (f_old, g) is the certified plan: keep it.
                     ++r.iterations;
-                    err = e_cert;
+                    err = ea;
                     r.converged = true;
                     if (opt.monitor) opt.monitor(r.iterations, eps, err);
                     break;
                 }
                 r.f = lam_a * sm_f;
                 if (omega != 1) r.f = f_old + omega * (r.f - f_old);
-                ea = e_cert;
             }
             ++r.iterations;
             if (!r.f.allFinite() || !r.g.allFinite()) {

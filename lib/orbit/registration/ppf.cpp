@@ -7,36 +7,9 @@
 
 #include "orbit/core/error.hpp"
 #include "orbit/geometry/rotation.hpp"
+#include "orbit/geometry/sampling.hpp"
 
 namespace orbit::registration {
-
-std::vector<std::int64_t> farthest_point_sample(const Points& p, std::int64_t count) {
-    std::vector<std::int64_t> out;
-    const Eigen::Index n = p.rows();
-    if (n == 0 || count <= 0) return out;
-    if (count >= n) {
-        for (Eigen::Index i = 0; i < n; ++i) out.push_back(i);
-        return out;
-    }
-    Eigen::RowVectorXd c = p.colwise().mean();
-    Eigen::Index first = 0;
-    (p.rowwise() - c).rowwise().squaredNorm().maxCoeff(&first);
-    std::vector<double> d(static_cast<std::size_t>(n), std::numeric_limits<double>::infinity());
-    Eigen::Index cur = first;
-    for (std::int64_t k = 0; k < count; ++k) {
-        out.push_back(cur);
-        Eigen::Index next = 0;
-        double far = -1;
-        for (Eigen::Index i = 0; i < n; ++i) {
-            double v = (p.row(i) - p.row(cur)).squaredNorm();
-            auto& di = d[static_cast<std::size_t>(i)];
-            if (v < di) di = v;
-            if (di > far) { far = di; next = i; }
-        }
-        cur = next;
-    }
-    return out;
-}
 
 namespace {
 
@@ -50,7 +23,7 @@ struct Oriented {
 
 Oriented orient(const Points& pts, const Points& normals, std::int64_t samples) {
     Oriented o;
-    for (std::int64_t i : farthest_point_sample(pts, samples)) {
+    for (std::int64_t i : geometry::farthest_point_sample(pts, samples)) {
         Eigen::Vector3d n = normals.row(i).transpose();
         double len = n.norm();
         if (!(len > 0.5)) continue;
@@ -105,12 +78,6 @@ struct Pose {
     Transform t;
     double votes;
 };
-
-Eigen::Matrix3d rot_x(double a) {
-    Eigen::Matrix3d r;
-    r << 1, 0, 0, 0, std::cos(a), -std::sin(a), 0, std::sin(a), std::cos(a);
-    return r;
-}
 
 // Votes with `model` as the table and `scene` as the references; poses map model -> scene.
 std::vector<Pose> vote(const Oriented& model, const Oriented& scene, const Quant& q, const PpfOptions& o) {
@@ -181,7 +148,7 @@ std::vector<Pose> vote(const Oriented& model, const Oriented& scene, const Quant
             auto flip = static_cast<int>((c / static_cast<std::size_t>(nr)) % 2);
             auto m = c / static_cast<std::size_t>(nr) / 2;
             Eigen::Matrix3d rot = scene.frame[r].transpose() * (flip ? flip_z : Eigen::Matrix3d::Identity()) *
-                                  rot_x((b + 0.5) * rstep) * model.frame[m];
+                                  geometry::axis_angle(Eigen::Vector3d::UnitX(), (b + 0.5) * rstep) * model.frame[m];
             Transform t = Transform::Identity();
             t.topLeftCorner<3, 3>() = rot;
             t.topRightCorner<3, 1>() = scene.p[r] - rot * model.p[m];

@@ -38,10 +38,6 @@ struct PpfOptions {
     bool symmetric = false;       // also vote with the roles of the clouds exchanged (twice the cost)
 };
 
-// Points of `points` chosen by farthest-point sampling, first the one farthest
-// from the centroid (at most count; all when count >= rows). Deterministic.
-std::vector<std::int64_t> farthest_point_sample(const Points& points, std::int64_t count);
-
 // Hypotheses mapping source onto target, ranked by votes (Hypothesis::inliers
 // holds the cluster's votes). Empty when either cloud has fewer than 3 points
 // with a normal. Throws orbit::Error when normals and points differ in shape.
