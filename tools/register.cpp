@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
     c.add_option("--ransac-iterations", o.ransac_iterations, "global / auto: maximum RANSAC draws")->check(CLI::Range(1, 100000000))->capture_default_str();
     c.add_option("--components", o.components, "gmm-ot: mixture components per cloud")->check(CLI::Range(3, 1000))->capture_default_str();
     c.add_option("--hypotheses", o.hypotheses, "global / gmm-ot / auto: candidate transforms verified per method")->check(CLI::Range(1, 1000))->capture_default_str();
+    c.add_option("--free-space-weight", o.free_space_weight, "global / gmm-ot / auto: how much a pose is penalised for moving points into the other cloud's hull away from its surface (0: not at all)")->check(CLI::Range(0.0, 1000.0))->capture_default_str();
     c.add_flag("--correspondences", o.keep_correspondences, "Also write the inlier pairs (source row, target row) under /correspondences");
     c.add_option("--recall-rre", recall_rre, "Recall threshold on RRE in degrees")->check(CLI::PositiveNumber)->capture_default_str();
     c.add_option("--recall-rte", recall_rte, "Recall threshold on RTE")->check(CLI::PositiveNumber)->capture_default_str();

@@ -89,6 +89,7 @@ import h5py; c = h5py.File("C.h5")["correspondences"][:]; assert c.ndim == 2 and
 expect_error 2 orbit-register src.h5 ref.h5 --method nope
 expect_error 2 orbit-register missing.h5 ref.h5
 expect_error 2 orbit-register src.h5 ref.h5 --trim 0
+expect_error 2 orbit-register src.h5 ref.h5 --free-space-weight -1
 expect_error 1 orbit-register pairs.h5:/bad pairs.h5:/ref
 expect_error 1 orbit-register pairs.h5:/src ref.h5
 expect_error 1 orbit-register src.h5 ref.h5 --ground-truth pairs.h5:/transform

@@ -19,6 +19,7 @@
 #include "orbit/registration/icp.hpp"
 #include "orbit/registration/ppf.hpp"
 #include "orbit/registration/register.hpp"
+#include "orbit/registration/score.hpp"
 
 using namespace orbit;
 using namespace orbit::geometry;
@@ -71,6 +72,68 @@ Pair make_pair(std::uint64_t seed, double keep, double max_deg, double noise = 0
     return p;
 }
 }  // namespace
+
+namespace {
+// n nearly uniform points on the sphere of radius r.
+Points sphere(Eigen::Index n, double r) {
+    Points p(n, 3);
+    const double golden = std::numbers::pi * (3 - std::sqrt(5.0));
+    for (Eigen::Index i = 0; i < n; ++i) {
+        double z = 1 - (2.0 * static_cast<double>(i) + 1) / static_cast<double>(n), s = std::sqrt(1 - z * z);
+        p.row(i) << r * s * std::cos(golden * static_cast<double>(i)), r * s * std::sin(golden * static_cast<double>(i)), r * z;
+    }
+    return p;
+}
+}  // namespace
+
+TEST_CASE("support hull: inside, outside and the margin", "[registration][score]") {
+    reg::SupportHull hull(sphere(2000, 1.0));
+    CHECK(hull.contains(Eigen::Vector3d(0, 0, 0), 0.1));
+    CHECK(hull.contains(Eigen::Vector3d(0.3, -0.2, 0.3), 0.1));
+    CHECK_FALSE(hull.contains(Eigen::Vector3d(0, 1.2, 0), 0.0));
+    CHECK_FALSE(hull.contains(Eigen::Vector3d(-0.9, -0.9, 0.0), 0.0));
+    // radius 0.85: inside with margin 0.1, outside with margin 0.2 (the
+    // nearest of the 64 directions is within 0.25 rad of any point)
+    Eigen::Vector3d x = 0.85 * Eigen::Vector3d(1, 2, -2).normalized();
+    CHECK(hull.contains(x, 0.1));
+    CHECK_FALSE(hull.contains(x, 0.2));
+}
+
+TEST_CASE("pose scores: surface agreement and free-space violations", "[registration][score]") {
+    const Points target = sphere(1500, 1.0);
+    KdTree tree(target);
+    reg::SupportHull hull(target);
+    const double tau = 0.05;
+    // the cloud on itself: all of it on the surface, nothing in free space
+    reg::SideScore same = reg::score_side(target, tree, &hull, Transform::Identity(), tau, tau);
+    CHECK(same.agreement == Approx(1.0));
+    CHECK(same.violation == 0.0);
+    // a smaller sphere inside: all of it in the hull's free space
+    reg::SideScore inner = reg::score_side(sphere(300, 0.5), tree, &hull, Transform::Identity(), tau, tau);
+    CHECK(inner.agreement == 0.0);
+    CHECK(inner.violation == 1.0);
+    // moved outside the hull: no agreement, no violation; without a hull: no violation either
+    Transform far = Transform::Identity();
+    far(0, 3) = 3.0;
+    reg::SideScore outside = reg::score_side(sphere(300, 0.5), tree, &hull, far, tau, tau);
+    CHECK(outside.agreement == 0.0);
+    CHECK(outside.violation == 0.0);
+    CHECK(reg::score_side(sphere(300, 0.5), tree, nullptr, Transform::Identity(), tau, tau).violation == 0.0);
+    // one point at half of tau from its nearest neighbour scores 1 - 1/4
+    Points one(1, 3);
+    one.row(0) = target.row(7) * (1 + 0.5 * tau);
+    CHECK(reg::score_side(one, tree, &hull, Transform::Identity(), tau, tau).agreement == Approx(0.75).margin(1e-9));
+    // the same transform applied to the cloud and to its copy moved by the inverse
+    Rng rng(3);
+    Transform g = make_transform(random_euler_rotation(rng, 0.7), random_translation(rng, 0.5));
+    Points moved = apply(invert(g), target);
+    reg::SideScore back = reg::score_side(moved, tree, &hull, g, tau, tau);
+    CHECK(back.agreement == Approx(1.0).margin(1e-9));
+    CHECK(back.violation == 0.0);
+    // descriptor consistency: weighted count of the pairs the pose keeps close
+    std::vector<std::pair<std::int64_t, std::int64_t>> corr{{0, 0}, {1, 1}, {2, 700}};
+    CHECK(reg::consistent_correspondences(moved, target, corr, g, tau) == Approx(2.0).margin(1e-9));
+}
 
 TEST_CASE("ICP recovers a small motion exactly on noise-free full overlap", "[registration][icp]") {
     Rng rng(1);

@@ -20,6 +20,7 @@
 #include "orbit/registration/gmm_ot.hpp"
 #include "orbit/registration/icp.hpp"
 #include "orbit/registration/ppf.hpp"
+#include "orbit/registration/score.hpp"
 
 namespace orbit::registration {
 
@@ -131,69 +132,64 @@ IcpOptions icp_options(const Options& o, const Scales& sc, bool plane) {
     return io;
 }
 
-// Truncated quadratic agreement: sum_i max(0, 1 - d_i^2 / tau^2) over source
-// points and their nearest target points. Sharper than a 0/1 inlier count at a
-// loose threshold, which smooth shapes satisfy in wrong poses too.
-double agreement(const Points& src, const geometry::KdTree& tgt, const Transform& t, double tau) {
-    Eigen::Matrix3d r = t.topLeftCorner<3, 3>();
-    Eigen::Vector3d tr = t.topRightCorner<3, 1>();
-    double t2 = tau * tau, s = 0;
-    for (Eigen::Index i = 0; i < src.rows(); ++i) {
-        Eigen::Vector3d p = r * src.row(i).transpose() + tr;
-        double d2 = tgt.nearest(p.data()).dist2;
-        if (d2 < t2) s += 1 - d2 / t2;
-    }
-    return s;
-}
-
-// Feature correspondences that T carries within tau of their partner.
-double consistent(const Points& src, const Points& tgt, const Correspondences& corr, const Transform& t, double tau) {
-    Eigen::Matrix3d r = t.topLeftCorner<3, 3>();
-    Eigen::Vector3d tr = t.topRightCorner<3, 1>();
-    double t2 = tau * tau, s = 0;
-    for (auto& [i, j] : corr) {
-        double d2 = (r * src.row(i).transpose() + tr - tgt.row(j).transpose()).squaredNorm();
-        if (d2 < t2) s += 1 - d2 / t2;
-    }
-    return s;
-}
-
-// Verifies candidate transforms: a short trimmed ICP from each, then a score.
+// Scores candidate poses of one pair (see score.hpp) and refines them.
 //
 // The score multiplies what the descriptors say by what the geometry says:
 // (1 + the descriptor correspondences the pose explains) x (the surface
-// agreement of source onto target + that of target onto source, tau = s).
+// agreement of source onto target + that of target onto source, tau = s)
+// x exp(-w x (the free-space violations of both sides)).
 // Descriptors alone favour a flipped pose of a smooth, partly symmetric shape
 // when its wrong matches happen to be consistent; a one-sided surface term
 // favours poses that tuck the source into the middle of the target. The
 // symmetric agreement counts the overlap from both sides, so a pose that
 // explains the shared part of both clouds wins, whatever share of either
-// cloud that part is (partial overlap). The product needs no weights.
-Transform verify(const std::vector<Transform>& candidates, const Cloud& s, const Cloud& t, const Scales& sc,
-                 const Correspondences& corr, std::int64_t& iterations, double* score_out = nullptr) {
-    const Points& src = s.down;
-    const Points& tgt = t.down;
-    IcpOptions io;
-    io.max_distance = sc.distance;
-    io.start_distance = 2 * sc.distance;
-    io.trim = 0.9;
-    io.max_iterations = 10;
-    Transform best = candidates.empty() ? Transform::Identity() : candidates.front();
-    double best_score = -1;
-    for (const Transform& c : candidates) {
-        IcpResult r = icp(src, tgt, t.down_tree, Points(), c, io);
-        iterations += r.iterations;
-        double surface = agreement(src, t.down_tree, r.transform, sc.spacing) / static_cast<double>(src.rows()) +
-                         agreement(tgt, s.down_tree, r.transform.inverse(), sc.spacing) / static_cast<double>(tgt.rows());
-        double score = (1 + consistent(src, tgt, corr, r.transform, sc.distance)) * surface;
-        if (score > best_score) {
-            best = r.transform;
-            best_score = score;
-        }
+// cloud that part is. When that part is small, a flipped pose can explain
+// as much of it; but it pushes the rest of each cloud through the other's
+// interior, which the violation term charges for.
+class Verifier {
+public:
+    Verifier(const Cloud& s, const Cloud& t, const Scales& sc, Correspondences corr, double free_space_weight)
+        : s_(s), t_(t), sc_(sc), corr_(std::move(corr)), s_hull_(s.down), t_hull_(t.down), weight_(free_space_weight) {}
+
+    const Correspondences& correspondences() const { return corr_; }
+
+    double score(const Transform& pose) const {
+        SideScore a = score_side(s_.down, t_.down_tree, &t_hull_, pose, sc_.spacing, sc_.spacing);
+        SideScore b = score_side(t_.down, s_.down_tree, &s_hull_, pose.inverse(), sc_.spacing, sc_.spacing);
+        double explained = consistent_correspondences(s_.down, t_.down, corr_, pose, sc_.distance);
+        return (1 + explained) * (a.agreement + b.agreement) * std::exp(-weight_ * (a.violation + b.violation));
     }
-    if (score_out) *score_out = best_score;
-    return best;
-}
+
+    // A short trimmed ICP from each candidate, then the best score.
+    Transform best(const std::vector<Transform>& candidates, std::int64_t& iterations, double* score_out = nullptr) const {
+        IcpOptions io;
+        io.max_distance = sc_.distance;
+        io.start_distance = 2 * sc_.distance;
+        io.trim = 0.9;
+        io.max_iterations = 10;
+        Transform best = candidates.empty() ? Transform::Identity() : candidates.front();
+        double best_score = -1;
+        for (const Transform& c : candidates) {
+            IcpResult r = icp(s_.down, t_.down, t_.down_tree, Points(), c, io);
+            iterations += r.iterations;
+            double sc = score(r.transform);
+            if (sc > best_score) {
+                best = r.transform;
+                best_score = sc;
+            }
+        }
+        if (score_out) *score_out = best_score;
+        return best;
+    }
+
+private:
+    const Cloud& s_;
+    const Cloud& t_;
+    const Scales& sc_;
+    Correspondences corr_;
+    SupportHull s_hull_, t_hull_;
+    double weight_;
+};
 
 std::vector<Transform> ransac_candidates(const Cloud& s, const Cloud& t, const Correspondences& corr, const Options& o,
                                          const Scales& sc, Rng& rng, std::int64_t& iterations) {
@@ -228,6 +224,8 @@ Result register_pair(const Points& source, const Points& target, const Options& 
 
     Transform init = Transform::Identity();
     bool refine = true;
+    std::optional<Cloud> s_cloud, t_cloud;  // with features, for the methods that verify candidates
+    std::optional<Verifier> verifier;
     switch (o.method) {
         case Method::icp:
         case Method::icp_plane:
@@ -248,9 +246,13 @@ Result register_pair(const Points& source, const Points& target, const Options& 
         case Method::global:
         case Method::gmm_ot:
         case Method::automatic: {
-            Cloud s = prepare(source, sc, true), t = prepare(target, sc, true);
+            s_cloud = prepare(source, sc, true);
+            t_cloud = prepare(target, sc, true);
+            const Cloud& s = *s_cloud;
+            const Cloud& t = *t_cloud;
             std::vector<Transform> cands;
-            Correspondences corr = ranked_correspondences(s.features, t.features);
+            verifier.emplace(s, t, sc, ranked_correspondences(s.features, t.features), o.free_space_weight);
+            const Correspondences& corr = verifier->correspondences();
             auto gmm_candidates = [&] {
                 GmmOtOptions go;
                 go.components = o.components;
@@ -272,7 +274,7 @@ Result register_pair(const Points& source, const Points& target, const Options& 
             if (o.method == Method::gmm_ot) cands = gmm_candidates();
             if (o.method == Method::automatic) cands.push_back(Transform::Identity());
             double score = 0;
-            init = verify(cands, s, t, sc, corr, res.iterations, &score);
+            init = verifier->best(cands, res.iterations, &score);
             // auto, second round. The GMM+OT hypotheses cost about as much again, so
             // they are added only when the best pose leaves most of the source
             // unexplained (fitness). Point-pair-feature voting needs no descriptor
@@ -290,7 +292,7 @@ Result register_pair(const Points& source, const Points& target, const Options& 
                     for (auto& h : ppf_hypotheses(s.down, s.normals, t.down, t.normals, po)) more.push_back(h.transform);
                 }
                 more.push_back(init);
-                init = verify(more, s, t, sc, corr, res.iterations);
+                init = verifier->best(more, res.iterations);
             }
             break;
         }
@@ -330,13 +332,13 @@ Result register_pair(const Points& source, const Points& target, const Options& 
                 res.iterations += f.iterations;
                 q = f;
             }
-            double aq = agreement(source, tgt_tree, q.transform, sc.distance);
+            double aq = score_side(source, tgt_tree, nullptr, q.transform, sc.distance).agreement;
             if (geometry::evaluate_fit(source, tgt_tree, q.transform, sc.distance).fitness >= 0.8) {
                 r = q;
             } else {
                 r = icp(source, target, tgt_tree, tgt_normals, init, io);
                 res.iterations += r.iterations;
-                if (aq > agreement(source, tgt_tree, r.transform, sc.distance)) r = q;
+                if (aq > score_side(source, tgt_tree, nullptr, r.transform, sc.distance).agreement) r = q;
             }
         } else {
             r = icp(source, target, tgt_tree, tgt_normals, init, io);
@@ -344,6 +346,10 @@ Result register_pair(const Points& source, const Points& target, const Options& 
         }
         if (!r.converged && (o.method == Method::icp || o.method == Method::icp_plane)) res.flags.push_back("not_converged");
         res.transform = r.transform;
+        // At small overlaps the final ICP can slide off a verified pose: the
+        // non-shared parts within its start distance pull it along. Keep the
+        // verified pose when the refined one scores clearly worse.
+        if (verifier && verifier->score(r.transform) < 0.9 * verifier->score(init)) res.transform = init;
     }
     geometry::Fit f = geometry::evaluate_fit(source, tgt_tree, res.transform, sc.distance);
     res.fitness = f.fitness;
