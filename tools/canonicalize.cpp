@@ -1,6 +1,7 @@
 // orbit-canonicalize: canonical poses (PCA frames), all frames for frame
 // averaging, MDS invariant coordinates, and the inverse map back.
 #include <iostream>
+#include <optional>
 
 #include "orbit/canon/files.hpp"
 #include "orbit/canon/mds.hpp"
@@ -11,6 +12,36 @@
 #include "orbit/io/pointset.hpp"
 
 using namespace orbit;
+
+namespace {
+
+// The clouds [begin, end) of `total` that --shard selects (all of them without it).
+struct Slice {
+    std::int64_t begin = 0, end = 0, total = 0;
+    bool partial() const { return begin > 0 || end < total; }
+};
+
+Slice shard_slice(const std::optional<io::Shard>& shard, std::int64_t total, const std::string& src) {
+    const io::Shard s = shard.value_or(io::Shard{});
+    const Slice out{s.begin(total), s.end(total), total};
+    if (out.end <= out.begin)
+        throw Error(src + ": shard " + std::to_string(s.index) + "/" + std::to_string(s.count) + " of " +
+                    std::to_string(total) + " clouds is empty");
+    return out;
+}
+
+// Root attributes: how the clouds were canonicalized and, with --shard, which
+// slice of how many clouds the file holds (what orbit-merge reads).
+void describe(h5::File& f, const std::string& group, const std::string& method, const std::string& frames,
+              bool scale, const std::optional<io::Shard>& shard, const Slice& slice) {
+    f.set_attr("/", "canon_group", group);
+    f.set_attr("/", "canon_method", method);
+    f.set_attr("/", "canon_frames", frames);
+    f.set_attr("/", "canon_scale", static_cast<std::int64_t>(scale ? 1 : 0));
+    if (shard) io::write_shard_info(f, *shard, slice.total);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     cli::App app("canonicalize", "canonical poses of point clouds, with the group element of each cloud",
@@ -47,7 +78,8 @@ int main(int argc, char** argv) {
     c.add_option("--landmarks", landmarks, "MDS landmarks (distances to these only; memory grows as N)")
         ->check(CLI::Range(2, 100000))->capture_default_str();
     c.add_option("--dim", dim, "MDS output dimension")->check(CLI::Range(1, 3))->capture_default_str();
-    c.add_option("--shard", shard, "process shard K of N (a contiguous slice of the clouds)");
+    c.add_option("--shard", shard,
+                 "process shard K of N (a contiguous slice of the clouds; join the outputs with orbit-merge)");
     c.add_flag("--inverse", inverse, "map a dataset back through the inverse of each stored group element");
     c.add_option("--transforms", transforms_ref, "with --inverse: group elements FILE[:/dataset] (default: the input's /transform or /frames)");
     c.add_option("--dataset", dataset, "with --inverse: the dataset to map back (default /points)");
@@ -94,8 +126,10 @@ int main(int argc, char** argv) {
         opt.sign_tol = sign_tol;
         opt.on_unstable = canon::parse_unstable(on_unstable);
 
+        const std::string group_out = method == "mds" ? "E3" : canon::group_name(opt.group);
+        const std::optional<io::Shard> sh = shard.empty() ? std::nullopt : std::optional(io::parse_shard(shard));
+
         Timer timer;
-        io::Shard sh = shard.empty() ? io::Shard{} : io::parse_shard(shard);
         const h5::DatasetRef ref = h5::parse_ref(input);
         const bool hdf5 = ref.file == "-" || h5::looks_like_hdf5(ref.file);
         h5::File in;
@@ -106,13 +140,11 @@ int main(int argc, char** argv) {
             if (auto dense = canon::read_dense_batch(in, ref.dataset, src)) {
                 h5::Array<double>& a = *dense;
                 const double read_s = timer.seconds();
-                const auto n_all = static_cast<std::int64_t>(a.shape[0]);
-                const std::int64_t b0 = sh.begin(n_all), b1 = sh.end(n_all);
-                if (b1 <= b0) throw Error(src + ": shard " + shard + " of " + std::to_string(n_all) + " clouds is empty");
-                const std::size_t per = a.shape[1] * a.shape[2];
-                if (b0 > 0 || b1 < n_all) {
-                    a.data = std::vector<double>(a.data.begin() + b0 * static_cast<long>(per), a.data.begin() + b1 * static_cast<long>(per));
-                    a.shape[0] = static_cast<std::size_t>(b1 - b0);
+                const Slice sl = shard_slice(sh, static_cast<std::int64_t>(a.shape[0]), src);
+                if (sl.partial()) {
+                    const auto per = static_cast<std::int64_t>(a.shape[1] * a.shape[2]);
+                    a.data = std::vector<double>(a.data.begin() + sl.begin * per, a.data.begin() + sl.end * per);
+                    a.shape[0] = static_cast<std::size_t>(sl.end - sl.begin);
                 }
                 timer.reset();
                 const canon::InPlaceResult res = with_context(src, [&] {
@@ -127,19 +159,12 @@ int main(int argc, char** argv) {
                 f.write("/points", a);
                 io::write_transforms(f, "/transform", res.transforms, true);
                 canon::write_diagnostics(f, res.diag);
-                f.set_attr("/", "canon_group", canon::group_name(opt.group));
-                f.set_attr("/", "canon_method", method);
-                f.set_attr("/", "canon_frames", frames);
-                f.set_attr("/", "canon_scale", static_cast<std::int64_t>(scale ? 1 : 0));
-                if (!shard.empty()) {
-                    f.set_attr("/", "shard", shard);
-                    f.set_attr("/", "shard_offset", static_cast<std::int64_t>(b0));
-                }
+                describe(f, group_out, method, frames, scale, sh, sl);
                 out.commit();
                 summary = canon::summarize(res.diag, true);
                 summary["mode"] = "canonical";
-                summary["group"] = canon::group_name(opt.group);
-                summary["first_cloud"] = b0;
+                summary["group"] = group_out;
+                summary["first_cloud"] = sl.begin;
                 summary["read_s"] = read_s;
                 summary["canon_s"] = canon_s;
                 summary["write_s"] = timer.seconds();
@@ -152,11 +177,9 @@ int main(int argc, char** argv) {
 
         io::PointSets sets = hdf5 ? io::read_point_sets(in, ref.dataset, src) : io::read_point_sets(input);
         const double read_s = timer.seconds();
-        const auto n_all = static_cast<std::int64_t>(sets.size());
-        const std::int64_t b0 = sh.begin(n_all), b1 = sh.end(n_all);
-        if (b1 <= b0) throw Error(src + ": shard " + shard + " of " + std::to_string(n_all) + " clouds is empty");
-        if (b0 > 0 || b1 < n_all) {
-            sets.items = std::vector<io::PointSet>(sets.items.begin() + b0, sets.items.begin() + b1);
+        const Slice sl = shard_slice(sh, static_cast<std::int64_t>(sets.size()), src);
+        if (sl.partial()) {
+            sets.items = std::vector<io::PointSet>(sets.items.begin() + sl.begin, sets.items.begin() + sl.end);
             if (sets.layout == io::PointSets::Layout::single) sets.layout = io::PointSets::Layout::batch;
         }
         std::vector<const Points*> clouds;
@@ -240,22 +263,15 @@ int main(int argc, char** argv) {
         }
         h5::File& f = out->file();
         canon::write_diagnostics(f, diag);
-        f.set_attr("/", "canon_group", method == "mds" ? std::string("E3") : canon::group_name(opt.group));
-        f.set_attr("/", "canon_method", method);
-        f.set_attr("/", "canon_frames", frames);
-        f.set_attr("/", "canon_scale", static_cast<std::int64_t>(scale ? 1 : 0));
-        if (!shard.empty()) {
-            f.set_attr("/", "shard", shard);
-            f.set_attr("/", "shard_offset", static_cast<std::int64_t>(b0));
-        }
+        describe(f, group_out, method, frames, scale, sh, sl);
         out->add_history_lines(sets.history);
         out->commit();
         const double write_s = timer.seconds();
 
         summary = canon::summarize(diag, method == "pca" && frames == "one");
         summary["mode"] = method == "mds" ? "mds" : frames == "all" ? "frames" : "canonical";
-        summary["group"] = method == "mds" ? "E3" : canon::group_name(opt.group);
-        summary["first_cloud"] = b0;
+        summary["group"] = group_out;
+        summary["first_cloud"] = sl.begin;
         summary["read_s"] = read_s;
         summary["write_s"] = write_s;
         summary.update(extra);

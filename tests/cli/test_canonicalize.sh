@@ -121,13 +121,64 @@ import h5py, numpy as np
 a = h5py.File('clouds_SE3.h5')['points'][()]; b = h5py.File('back2.h5')['points'][()]
 assert np.abs(a - b).max() < 1e-12
 "
-orbit-canonicalize clouds_SE3.h5 --group SE3 --shard 2/3 -o shard2.h5
+# Shards, merged with orbit-merge, give the file one run writes: the dense fast path,
+# all frames, MDS, and ragged clouds with normals (five clouds: slices of 1, 2 and 2).
 py "
 import h5py, numpy as np
-a = h5py.File('se3.h5'); b = h5py.File('shard2.h5')
-assert b['points'].shape == (2, 1024, 3) and b.attrs['shard_offset'] == 2
-assert np.array_equal(a['transform'][2:4], b['transform'][()])
+x = h5py.File('clouds_SE3.h5')['points'][()]
+sizes = [300, 1024, 500, 800, 650]
+pts = np.concatenate([x[i][:n] for i, n in enumerate(sizes)])
+nrm = np.random.default_rng(3).normal(size=pts.shape)
+with h5py.File('clouds_ragged.h5', 'w') as f:
+    f['points'] = pts
+    f['normals'] = nrm / np.linalg.norm(nrm, axis=1, keepdims=True)
+    f['offsets'] = np.cumsum([0] + sizes)
 "
+shard_merge() {  # NAME ARGS...: one run, three shards, merged in a shuffled order
+  local name=$1; shift
+  orbit-canonicalize "$@" -q -o "$name.h5"
+  for k in 1 2 3; do orbit-canonicalize "$@" --shard $k/3 -q -o "$name-$k.h5"; done
+  orbit-merge "$name-3.h5" "$name-1.h5" "$name-2.h5" -q -o "$name-merged.h5"
+}
+shard_merge sh_se3 clouds_SE3.h5 --group SE3 --scale
+shard_merge sh_frames clouds_O3.h5 --group O3 --frames all
+shard_merge sh_mds clouds_O3.h5 --method mds --landmarks 128
+shard_merge sh_ragged clouds_ragged.h5 --group SO3
+py "
+import h5py, numpy as np
+def datasets(f):
+    out = []
+    f.visititems(lambda k, v: out.append(k) if isinstance(v, h5py.Dataset) else None)
+    return out
+stamped = {'history', 'orbit_version'}
+for name, items in [('sh_se3', [2, 2, 2]), ('sh_frames', [2, 2, 2]), ('sh_mds', [2, 2, 2]), ('sh_ragged', [1, 2, 2])]:
+    one, merged = h5py.File(name + '.h5'), h5py.File(name + '-merged.h5')
+    for k in (1, 2, 3):
+        at = dict(h5py.File(name + '-' + str(k) + '.h5').attrs)
+        got = [at.get(n) for n in ('shard_index', 'shard_count', 'shard_items', 'shard_total_items')]
+        assert got == [k, 3, items[k - 1], sum(items)], (name, k, got)
+        assert 'shard' not in at and 'shard_offset' not in at, (name, k, sorted(at))
+    assert datasets(one) == datasets(merged), (name, datasets(one), datasets(merged))
+    for d in datasets(one):
+        a, b = one[d][()], merged[d][()]
+        assert a.shape == b.shape and a.dtype == b.dtype, (name, d, a.shape, b.shape, a.dtype, b.dtype)
+        e = np.abs(a.astype(float) - b.astype(float)).max()
+        assert e <= 1e-12, (name, d, e)
+        assert dict(one[d].attrs) == dict(merged[d].attrs), (name, d)
+    assert dict(one['canon'].attrs) == dict(merged['canon'].attrs) != {}, name
+    ra = {k: v for k, v in one.attrs.items() if k not in stamped}
+    rb = {k: v for k, v in merged.attrs.items() if k not in stamped}
+    assert ra == rb, (name, ra, rb)
+    print(name, 'shards merged:', len(datasets(one)), 'datasets equal')
+a, b = h5py.File('sh_se3.h5'), h5py.File('sh_se3-2.h5')
+assert b['points'].shape == (2, 1024, 3) and np.array_equal(a['transform'][2:4], b['transform'][()])
+"
+# Slices of different runs do not belong together, even with the same datasets.
+orbit-canonicalize clouds_SE3.h5 --group SO3 --scale --shard 2/3 -q -o sh_so3-2.h5
+expect_error 1 orbit-merge sh_se3-1.h5 sh_so3-2.h5 sh_se3-3.h5 -o bad.h5
+grep -q canon_group "$TMP/.err" || fail "merge of different groups does not name the attribute: $(cat "$TMP/.err")"
+expect_error 1 orbit-merge sh_se3-1.h5 sh_frames-2.h5 sh_se3-3.h5 -o bad.h5
+[[ ! -e bad.h5 ]] || fail "a failed merge left an output"
 # Same bits with one and two threads.
 orbit-canonicalize clouds_SE3.h5 --group SE3 -j 1 -o t1.h5
 orbit-canonicalize clouds_SE3.h5 --group SE3 -j 2 -o t2.h5

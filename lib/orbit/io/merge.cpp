@@ -41,6 +41,58 @@ void copy_identical(std::vector<ShardFile>& shards, const std::string& path, Out
     out.file().write(path, first);
 }
 
+// Root attributes every output gets anew (Output::commit) or that describe one slice.
+bool per_file(const std::string& object, const std::string& name) {
+    static const std::set<std::string> names = {"orbit_format", "orbit_kind",  "orbit_version", "history",
+                                                "shard_index",  "shard_count", "shard_items",   "shard_total_items"};
+    return object == "/" && names.count(name) > 0;
+}
+
+// Copies one attribute with its stored type and shape.
+void copy_attr(const h5::File& from, h5::File& to, const std::string& object, const std::string& name) {
+    const std::string where = from.name() + ":" + object + ": attribute '" + name + "'";
+    h5::Handle a(H5Aopen_by_name(from.id(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (!a) throw Error(where + " cannot be opened");
+    h5::Handle type(H5Aget_type(a.get()), H5Tclose), space(H5Aget_space(a.get()), H5Sclose);
+    const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+    std::vector<unsigned char> buf(H5Tget_size(type.get()) * static_cast<std::size_t>(std::max<hssize_t>(n, 1)));
+    if (H5Aread(a.get(), type.get(), buf.data()) < 0) throw Error(where + " cannot be read");
+    // Variable-length values (strings) were read into memory HDF5 allocated: hand it back on every
+    // path (a no-op for fixed-size types).
+    struct Reclaim {
+        hid_t type, space;
+        void* data;
+        ~Reclaim() { H5Dvlen_reclaim(type, space, H5P_DEFAULT, data); }
+    } reclaim{type.get(), space.get(), buf.data()};
+    h5::Handle b(H5Acreate_by_name(to.id(), object.c_str(), name.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                                   H5P_DEFAULT, H5P_DEFAULT),
+                 H5Aclose);
+    if (!b || H5Awrite(b.get(), type.get(), buf.data()) < 0)
+        throw Error(to.name() + ":" + object + ": cannot write attribute '" + name + "'");
+}
+
+// The attributes of `object` must be the same in every slice; they are copied once.
+void carry_attrs(std::vector<ShardFile>& shards, const std::string& object, Output& out) {
+    auto names = [&](const ShardFile& s) {
+        std::vector<std::string> v;
+        for (auto& a : s.file.attr_names(object))
+            if (!per_file(object, a)) v.push_back(a);
+        return v;
+    };
+    const std::vector<std::string> first = names(shards[0]);
+    for (std::size_t s = 1; s < shards.size(); ++s) {
+        const std::string here = shards[s].file.name() + ":" + object;
+        if (names(shards[s]) != first)
+            throw Error(here + " has other attributes than " + shards[0].file.name() +
+                        ": these slices do not belong together");
+        for (auto& a : first)
+            if (shards[s].file.attr_any(object, a) != shards[0].file.attr_any(object, a))
+                throw Error(here + ": attribute '" + a + "' differs from " + shards[0].file.name() +
+                            ": these slices do not belong together");
+    }
+    for (auto& a : first) copy_attr(shards[0].file, out.file(), object, a);
+}
+
 template <class Fn>
 void dispatch(h5::DType t, const std::string& where, Fn&& fn) {
     switch (t) {
@@ -135,6 +187,13 @@ MergeSummary merge_shards(const std::vector<std::string>& inputs, Output& output
         off.shape = {off.data.size()};
         output.file().write("/offsets", off);
     }
+    // Attributes of the root, the groups and the datasets (how the slices were made, what flags mean).
+    std::set<std::string> objects = {"/"};
+    for (auto& d : first)
+        for (auto slash = d.path.find('/', 1); slash != std::string::npos; slash = d.path.find('/', slash + 1))
+            objects.insert(d.path.substr(0, slash));
+    for (auto& d : first) objects.insert(d.path);
+    for (auto& o : objects) carry_attrs(shards, o, output);
     // Histories: every distinct line, in shard order.
     std::vector<std::string> lines;
     std::set<std::string> have;

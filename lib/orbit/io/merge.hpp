@@ -7,7 +7,9 @@
 // with the same types and trailing shapes), then concatenates every per-item
 // dataset (first axis = the shard's item count, or the ragged total when
 // /offsets is present) in shard order. Datasets that are not per item must be
-// identical in every shard and are copied once. Histories are kept.
+// identical in every shard and are copied once. So must the attributes of the
+// root (other than the shard_* ones and those every output gets anew), of the
+// groups and of the datasets. Histories are kept.
 #include <string>
 #include <vector>
 
