@@ -56,6 +56,28 @@ TEST_CASE("kd-tree agrees with brute force", "[geometry][kdtree]") {
         CHECK(knn[4].dist2 == Approx(sorted[4]));
         auto rad = tree.radius(q.row(k).data(), 0.3);
         CHECK(static_cast<Eigen::Index>(rad.size()) == (d2.array() <= 0.09).count());
+        // bounded nearest: the nearest when it lies within the radius, else none
+        for (double r : {0.5 * std::sqrt(best), 2 * std::sqrt(best), 10.0}) {
+            Neighbor w = tree.nearest_within(q.row(k).data(), r);
+            if (best <= r * r) {
+                CHECK(w.index == arg);
+                CHECK(w.dist2 == nb.dist2);
+            } else {
+                CHECK(w.index == -1);
+            }
+        }
+        // hybrid: the k nearest among the points within r, nearest first
+        for (double r : {0.05, 0.2, 0.4, 5.0}) {
+            auto h = tree.hybrid(q.row(k).data(), r, 12);
+            auto all = tree.knn(q.row(k).data(), 12);
+            std::size_t within = 0;
+            while (within < all.size() && all[within].dist2 <= r * r) ++within;
+            REQUIRE(h.size() == within);
+            for (std::size_t i = 0; i < within; ++i) {
+                CHECK(h[i].index == all[i].index);
+                CHECK(h[i].dist2 == all[i].dist2);
+            }
+        }
     }
     // 33-d trees (descriptors) work the same way.
     Points f = random_points(rng, 200, 33);

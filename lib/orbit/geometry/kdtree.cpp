@@ -1,6 +1,8 @@
 #include "orbit/geometry/kdtree.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <nanoflann.hpp>
 
 #include "orbit/core/error.hpp"
@@ -65,6 +67,33 @@ Neighbor KdTree::nearest(const double* q) const {
     return {static_cast<std::int64_t>(idx), d2};
 }
 
+namespace {
+// A nanoflann result set holding the single closest point below a bound.
+struct BoundedNearest {
+    double best;
+    std::uint32_t index = 0;
+    bool found = false;
+    bool full() const { return true; }
+    bool addPoint(double dist, std::uint32_t i) {
+        if (dist < best) {  // ties keep the first found, as KNNResultSet does
+            best = dist;
+            index = i;
+            found = true;
+        }
+        return true;
+    }
+    double worstDist() const { return best; }
+};
+}  // namespace
+
+Neighbor KdTree::nearest_within(const double* q, double radius) const {
+    if (size() == 0) return {-1, std::numeric_limits<double>::infinity()};
+    BoundedNearest rs{radius * radius};
+    impl_->find(rs, q, nanoflann::SearchParams());
+    if (!rs.found) return {-1, std::numeric_limits<double>::infinity()};
+    return {static_cast<std::int64_t>(rs.index), rs.best};
+}
+
 std::vector<Neighbor> KdTree::knn(const double* q, std::int64_t k) const {
     std::vector<Neighbor> out;
     if (size() == 0 || k <= 0) return out;
@@ -92,9 +121,22 @@ std::vector<Neighbor> KdTree::radius(const double* q, double r) const {
 }
 
 std::vector<Neighbor> KdTree::hybrid(const double* q, double r, std::int64_t max_nn) const {
-    std::vector<Neighbor> out = knn(q, max_nn);
-    double r2 = r * r;
-    while (!out.empty() && out.back().dist2 > r2) out.pop_back();
+    std::vector<Neighbor> out;
+    if (size() == 0 || max_nn <= 0 || !(r >= 0)) return out;
+    std::size_t kk = static_cast<std::size_t>(std::min<std::int64_t>(max_nn, size()));
+    std::vector<std::uint32_t> idx(kk);
+    std::vector<double> d2(kk);
+    nanoflann::KNNResultSet<double, std::uint32_t> rs(kk);
+    rs.init(idx.data(), d2.data());
+    // The k-nearest search prunes with its k-th distance, which starts out
+    // unbounded; starting it at the radius skips the far branches (the set
+    // found is the same: the k nearest among the points within r).
+    const double r2 = r * r;
+    d2[kk - 1] = std::nextafter(r2, std::numeric_limits<double>::infinity());
+    impl_->find(rs, q, nanoflann::SearchParams());
+    out.reserve(rs.size());
+    for (std::size_t i = 0; i < rs.size(); ++i)
+        if (d2[i] <= r2) out.push_back({static_cast<std::int64_t>(idx[i]), d2[i]});
     return out;
 }
 

@@ -32,6 +32,10 @@ public:
 
     // The closest point to q (q has dim() values). Requires a non-empty tree.
     Neighbor nearest(const double* q) const;
+    // The closest point within `radius` (not squared), or {-1, +inf} when there
+    // is none. Faster than nearest() when most queries are far: the search
+    // prunes with the radius from the start.
+    Neighbor nearest_within(const double* q, double radius) const;
     // The k closest points, nearest first (fewer when the tree has fewer points).
     std::vector<Neighbor> knn(const double* q, std::int64_t k) const;
     // Every point within `radius` (not squared), nearest first.

@@ -72,8 +72,9 @@ IcpResult icp(const Points& source, const Points& target, const geometry::KdTree
         for (Eigen::Index i = 0; i < n; ++i) {
             Eigen::Vector3d p = r * source.row(i).transpose() + tr;
             moved.row(i) = p.transpose();
-            geometry::Neighbor nb = target_tree.nearest(p.data());
-            if (nb.dist2 <= t2) pairs.push_back({i, nb.index, nb.dist2});
+            // Pairs beyond the threshold are dropped anyway: search only within it.
+            geometry::Neighbor nb = target_tree.nearest_within(p.data(), threshold * (1 + 1e-12));
+            if (nb.index >= 0 && nb.dist2 <= t2) pairs.push_back({i, nb.index, nb.dist2});
         }
         if (o.trim < 1 && !pairs.empty()) {
             auto keep = static_cast<std::size_t>(std::ceil(o.trim * static_cast<double>(pairs.size())));

@@ -37,7 +37,7 @@ SideScore score_side(const Points& moving, const geometry::KdTree& fixed_tree, c
     std::int64_t inside_free = 0;
     for (Eigen::Index i = 0; i < moving.rows(); ++i) {
         Eigen::Vector3d p = r * moving.row(i).transpose() + tr;
-        double d2 = fixed_tree.nearest(p.data()).dist2;
+        double d2 = fixed_tree.nearest_within(p.data(), tau).dist2;
         if (d2 < t2)
             s.agreement += 1 - d2 / t2;
         else if (fixed_hull && fixed_hull->contains(p, margin))
