@@ -22,12 +22,8 @@ struct Slice {
 };
 
 Slice shard_slice(const std::optional<io::Shard>& shard, std::int64_t total, const std::string& src) {
-    const io::Shard s = shard.value_or(io::Shard{});
-    const Slice out{s.begin(total), s.end(total), total};
-    if (out.end <= out.begin)
-        throw Error(src + ": shard " + std::to_string(s.index) + "/" + std::to_string(s.count) + " of " +
-                    std::to_string(total) + " clouds is empty");
-    return out;
+    const auto [begin, end] = with_context(src, [&] { return io::shard_items(shard.value_or(io::Shard{}), total); });
+    return {begin, end, total};
 }
 
 // Root attributes: how the clouds were canonicalized and, with --shard, which

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     auto* o_layers = c.add_option("--layers", layers, "Coupling layers (nsf, realnvp)")->check(CLI::Range(1, 256))->capture_default_str();
     auto* o_hidden = c.add_option("--hidden", hidden, "Hidden width of the networks (default 128 for flows, 256 for flow matching)")
                          ->check(CLI::Range(1, 8192));
-    auto* o_blocks = c.add_option("--blocks", blocks, "Residual blocks per network")->check(CLI::Range(0, 64))->capture_default_str();
+    c.add_option("--blocks", blocks, "Residual blocks per network")->check(CLI::Range(0, 64))->capture_default_str();
     auto* o_bins = c.add_option("--bins", bins, "Spline bins (nsf)")->check(CLI::Range(2, 64))->capture_default_str();
     auto* o_tail = c.add_option("--tail-bound", tail, "Spline interval [-B,B] in standardized units (nsf)")->check(CLI::PositiveNumber)->capture_default_str();
     auto* o_clamp = c.add_option("--scale-clamp", clamp, "Bound of the affine log-scales (realnvp)")->check(CLI::PositiveNumber)->capture_default_str();
@@ -64,8 +64,8 @@ int main(int argc, char** argv) {
     auto* o_actnorm = c.add_flag("--actnorm", actnorm, "ActNorm layer in each coupling layer (data-initialized)");
     auto* o_lu = c.add_flag("--lu", lu, "LU-decomposed linear layer before each coupling");
     auto* o_dropout = c.add_option("--dropout", dropout, "Dropout inside the conditioner networks")->check(CLI::Range(0.0, 0.9));
-    auto* o_act = c.add_option("--activation", act, "relu, tanh or silu (default relu for flows, silu for flow matching)")
-                      ->check(CLI::IsMember({"relu", "tanh", "silu"}));
+    c.add_option("--activation", act, "relu, tanh or silu (default relu for flows, silu for flow matching)")
+        ->check(CLI::IsMember({"relu", "tanh", "silu"}));
     auto* o_freqs = c.add_option("--freqs", freqs, "Time features of the velocity field (cfm)")->check(CLI::Range(0, 16))->capture_default_str();
     auto* o_sigma = c.add_option("--sigma", sigma, "Noise around the straight paths (cfm)")->check(CLI::NonNegativeNumber);
     auto* o_coupling = c.add_option("--coupling", coupling, "Minibatch coupling of ot-cfm: exact or sinkhorn")

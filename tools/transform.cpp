@@ -126,8 +126,7 @@ int main(int argc, char** argv) {
         }
 
         const auto total = static_cast<std::int64_t>(in.size()) * copies;
-        const std::int64_t begin = shard.begin(total), end = shard.end(total);
-        if (begin == end) throw Error("shard " + shard_text + " of " + std::to_string(total) + " clouds is empty");
+        const auto [begin, end] = io::shard_items(shard, total);
         // Opened before the work so a bad output path fails fast; removed again if anything fails.
         io::Output output(app.common().output, "pointset");
         std::vector<geometry::Perturbed> results(static_cast<std::size_t>(end - begin));

@@ -82,6 +82,11 @@ double rotation_error_deg(const Rotation& a, const Rotation& b) {
     return std::acos(c) * 180.0 / std::numbers::pi;
 }
 
+bool poses_close(const Transform& a, const Transform& b, double max_deg, double max_shift) {
+    return rotation_error_deg(a.topLeftCorner<3, 3>(), b.topLeftCorner<3, 3>()) < max_deg &&
+           (a.topRightCorner<3, 1>() - b.topRightCorner<3, 1>()).norm() < max_shift;
+}
+
 Rotation project_to_rotation(const Eigen::Matrix3d& m) {
     Eigen::JacobiSVD<Eigen::Matrix3d> svd(m, Eigen::ComputeFullU | Eigen::ComputeFullV);
     Eigen::Matrix3d d = Eigen::Matrix3d::Identity();

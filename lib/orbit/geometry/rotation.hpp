@@ -31,6 +31,9 @@ Points rotate_vectors(const Transform& t, const Points& vectors);
 
 // Relative rotation error in degrees: arccos((tr(Ra^T Rb) - 1) / 2), clamped.
 double rotation_error_deg(const Rotation& a, const Rotation& b);
+// Two poses within max_deg degrees of rotation and max_shift of translation of
+// each other (strictly): the test that merges near-duplicate hypotheses.
+bool poses_close(const Transform& a, const Transform& b, double max_deg, double max_shift);
 // Nearest rotation (polar factor through SVD), used to clean up accumulated products.
 Rotation project_to_rotation(const Eigen::Matrix3d& m);
 

@@ -160,23 +160,22 @@ void write_point_sets(h5::File& file, const PointSets& sets, const std::string& 
         }
         return a;
     };
-    // One cloud is written from its own matrix; several are gathered first.
-    if (single) file.write_matrix(group + "/points", sets[0].points);
-    else file.write(group + "/points", gather([](const PointSet& p) -> const Points& { return p.points; }, d));
+    // Per-point rows: one cloud is written from its own matrix, several are gathered first.
+    auto write_rows = [&](const std::string& name, auto&& get, std::size_t cols) {
+        if (single) file.write_matrix(group + name, get(sets[0]));
+        else file.write(group + name, gather(get, cols));
+    };
+    write_rows("/points", [](const PointSet& p) -> const Points& { return p.points; }, d);
     auto all_have = [&](auto&& has) {
         for (auto& p : sets.items)
             if (!has(p)) return false;
         return true;
     };
     if (all_have([](const PointSet& p) { return p.normals.rows() == p.points.rows() && p.normals.size() > 0; }))
-    {
-        if (single) file.write_matrix(group + "/normals", sets[0].normals);
-        else file.write(group + "/normals", gather([](const PointSet& p) -> const Points& { return p.normals; }, d));
-    }
+        write_rows("/normals", [](const PointSet& p) -> const Points& { return p.normals; }, d);
     if (all_have([](const PointSet& p) { return p.features.rows() == p.points.rows() && p.features.size() > 0; }))
-        file.write(group + "/features",
-                   gather([](const PointSet& p) -> const Points& { return p.features; },
-                          static_cast<std::size_t>(sets[0].features.cols())));
+        write_rows("/features", [](const PointSet& p) -> const Points& { return p.features; },
+                   static_cast<std::size_t>(sets[0].features.cols()));
     if (all_have([](const PointSet& p) { return p.weights.size() == p.points.rows(); }))
         file.write(group + "/weights", gather([](const PointSet& p) -> const Vector& { return p.weights; }, 0));
     if (ragged) {
@@ -241,6 +240,14 @@ Shard parse_shard(const std::string& text) {
     if (s.count < 1 || s.index < 1 || s.index > s.count)
         throw UsageError("--shard " + text + ": need 1 <= K <= N");
     return s;
+}
+
+std::pair<std::int64_t, std::int64_t> shard_items(const Shard& shard, std::int64_t total) {
+    const std::int64_t begin = shard.begin(total), end = shard.end(total);
+    if (end <= begin)
+        throw Error("shard " + std::to_string(shard.index) + "/" + std::to_string(shard.count) + " of " +
+                    std::to_string(total) + " clouds is empty");
+    return {begin, end};
 }
 
 void write_shard_info(h5::File& file, const Shard& shard, std::int64_t total_items) {

@@ -13,6 +13,7 @@
 // wrong rank and mismatched companions are errors naming the file.
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "orbit/core/types.hpp"
@@ -64,6 +65,9 @@ struct Shard {
     std::int64_t end(std::int64_t items) const { return items * index / count; }
 };
 Shard parse_shard(const std::string& text);  // "K/N"
+// The items [first, second) of `total` that `shard` holds. Throws Error
+// "shard K/N of TOTAL clouds is empty" when it holds none.
+std::pair<std::int64_t, std::int64_t> shard_items(const Shard& shard, std::int64_t total);
 // Records on the root which slice of how many items a file holds (read by orbit-merge).
 void write_shard_info(h5::File& file, const Shard& shard, std::int64_t total_items);
 

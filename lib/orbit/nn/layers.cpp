@@ -63,10 +63,16 @@ Mat<T> act_deriv(const Mat<T>& z, Activation a) {
 // would otherwise zero y before accumulating, one more pass over memory (and
 // b + x.w rounds exactly as x.w + b).
 template <class T>
-Mat<T> affine(const Linear<T>& l, const Mat<T>& x) {
-    Mat<T> y(x.rows(), l.W.value.rows());
+void affine_into(const Linear<T>& l, const Mat<T>& x, Mat<T>& y) {
+    y.resize(x.rows(), l.W.value.rows());
     y.rowwise() = l.b.value.row(0);
     y.noalias() += x * l.W.value.transpose();
+}
+
+template <class T>
+Mat<T> affine(const Linear<T>& l, const Mat<T>& x) {
+    Mat<T> y;
+    affine_into(l, x, y);
     return y;
 }
 
@@ -143,8 +149,7 @@ Mat<T> ResidualNet<T>::infer(const Mat<T>& x) const {
             a = h;
             act_inplace(a, act);
         }
-        t.rowwise() = fc0[k].b.value.row(0);
-        t.noalias() += a * fc0[k].W.value.transpose();
+        affine_into(fc0[k], a, t);  // t keeps its storage: same shape every block
         act_inplace(t, act);
         // h + fc1(t): accumulate the product into h directly
         h.noalias() += t * fc1[k].W.value.transpose();

@@ -17,6 +17,7 @@ constexpr Eigen::Index kBlock = 256;
 // through the same vector code (a scalar remainder or alignment peel rounds
 // exp and log differently), so a row's result never depends on its place in the batch.
 constexpr Eigen::Index kPad = 16;
+Eigen::Index padded(Eigen::Index m) { return std::min(kBlock, (m + kPad - 1) / kPad * kPad); }
 using Arr = Eigen::Map<Eigen::ArrayXd, Eigen::AlignedMax>;
 using CArr = Eigen::Map<const Eigen::ArrayXd, Eigen::AlignedMax>;
 
@@ -43,7 +44,7 @@ void softmax_rows(const double* z, int K, Eigen::Index m, double* out, double* t
 // Scratch for one block, allocated once per call.
 struct Block {
     explicit Block(int K)
-        : z(Eigen::ArrayXd::Zero((3 * K - 1) * kBlock)), sw((K)*kBlock), sh(K * kBlock), d((K + 1) * kBlock),
+        : z(Eigen::ArrayXd::Zero((3 * K - 1) * kBlock)), sw(K * kBlock), sh(K * kBlock), d((K + 1) * kBlock),
           sig((K + 1) * kBlock), tmp(2 * kBlock), r(kBlock), bin(kBlock) {}
     Eigen::ArrayXd z, sw, sh, d, sig, tmp, r;  // rows of kBlock, 64-byte aligned
     std::vector<int> bin;
@@ -58,7 +59,7 @@ void knots_block(const T* theta, Eigen::Index e0, Eigen::Index n, int K, Block& 
         for (int j = 0; j < P; ++j) bk.z[j * kBlock + t] = double(th[j]);
     }
     // whole packets: the padding holds zero logits (harmless) and is never read back
-    const Eigen::Index m = std::min(kBlock, (n + kPad - 1) / kPad * kPad);
+    const Eigen::Index m = padded(n);
     for (int j = 0; j < P; ++j)
         for (Eigen::Index t = n; t < m; ++t) bk.z[j * kBlock + t] = 0.0;
     softmax_rows(bk.z.data(), K, m, bk.sw.data(), bk.tmp.data());
@@ -147,23 +148,22 @@ void forward(const T* x, const T* theta, Eigen::Index n, int K, double B, bool i
             bk.r[t] = (s * s * n2) / (den * den);
             bk.bin[std::size_t(t)] = b;
             if (saved) {
-                const Eigen::Index i = e;
                 for (int j = 0; j < K; ++j) {
-                    saved->sw[i * K + j] = bk.sw[j * kBlock + t];
-                    saved->sh[i * K + j] = bk.sh[j * kBlock + t];
+                    saved->sw[e * K + j] = bk.sw[j * kBlock + t];
+                    saved->sh[e * K + j] = bk.sh[j * kBlock + t];
                 }
-                saved->bin[i] = b;
-                saved->xi[i] = xi;
-                saved->w[i] = w;
-                saved->h[i] = h;
-                saved->s[i] = s;
-                saved->d0[i] = d0;
-                saved->d1[i] = d1;
-                saved->sig0[i] = b >= 1 ? bk.sig[b * kBlock + t] : 0.0;
-                saved->sig1[i] = b + 1 <= K - 1 ? bk.sig[(b + 1) * kBlock + t] : 0.0;
+                saved->bin[e] = b;
+                saved->xi[e] = xi;
+                saved->w[e] = w;
+                saved->h[e] = h;
+                saved->s[e] = s;
+                saved->d0[e] = d0;
+                saved->d1[e] = d1;
+                saved->sig0[e] = b >= 1 ? bk.sig[b * kBlock + t] : 0.0;
+                saved->sig1[e] = b + 1 <= K - 1 ? bk.sig[(b + 1) * kBlock + t] : 0.0;
             }
         }
-        const Eigen::Index mp = std::min(kBlock, (m + kPad - 1) / kPad * kPad);
+        const Eigen::Index mp = padded(m);
         for (Eigen::Index t = m; t < mp; ++t) bk.r[t] = 1.0;
         Arr r(bk.r.data(), mp);
         r = r.log();
@@ -177,17 +177,16 @@ void backward(const Saved& sv, double B, Eigen::Index F, const T* gy, const T* g
     const int K = sv.K, P = 3 * K - 1;
     const double aw = 1 - K * kSplineMinWidth, ah = 1 - K * kSplineMinHeight;
     for (Eigen::Index e = 0; e < sv.n; ++e) {
-        const Eigen::Index i = e;
         const double g_y = gy ? double(gy[e]) : 0.0;
         const double g_l = gl ? double(gl[e / F]) : 0.0;
-        const int b = sv.bin[i];
+        const int b = sv.bin[e];
         T* out = gth + e * P;
         if (b < 0) {
             gx[e] = T(g_y);
             std::fill(out, out + P, T(0));
             continue;
         }
-        const double xi = sv.xi[i], w = sv.w[i], h = sv.h[i], s = sv.s[i], d0 = sv.d0[i], d1 = sv.d1[i];
+        const double xi = sv.xi[e], w = sv.w[e], h = sv.h[e], s = sv.s[e], d0 = sv.d0[e], d1 = sv.d1[e];
         const double q = xi * (1 - xi), dq = 1 - 2 * xi;
         const double C = d0 + d1 - 2 * s;
         const double den = s + C * q;
@@ -211,8 +210,8 @@ void backward(const Saved& sv, double B, Eigen::Index F, const T* gy, const T* g
         const double g_w = -g_xi * xi / w - g_s * s / w;
         const double g_h = g_y * num / den + g_s / w;
         // back through W_j = 2B (m + a softmax_j): g_j = 2B (g_w [j == b] + g_xk [j < b])
-        const double* sw = sv.sw.data() + i * K;
-        const double* sh = sv.sh.data() + i * K;
+        const double* sw = sv.sw.data() + e * K;
+        const double* sh = sv.sh.data() + e * K;
         double below_w = 0, below_h = 0;
         for (int j = 0; j < b; ++j) {
             below_w += sw[j];
@@ -227,8 +226,8 @@ void backward(const Saved& sv, double B, Eigen::Index F, const T* gy, const T* g
             out[K + j] = T(ah * sh[j] * (gh - dot_h));
         }
         std::fill(out + 2 * K, out + P, T(0));
-        if (b >= 1) out[2 * K + b - 1] = T(g_d0 * sv.sig0[i]);
-        if (b + 1 <= K - 1) out[2 * K + b] = T(g_d1 * sv.sig1[i]);
+        if (b >= 1) out[2 * K + b - 1] = T(g_d0 * sv.sig0[e]);
+        if (b + 1 <= K - 1) out[2 * K + b] = T(g_d1 * sv.sig1[e]);
     }
 }
 

@@ -120,6 +120,38 @@ std::int64_t count_inliers(const Points& s, const Points& t, const Correspondenc
     }
     return c;
 }
+
+// Refits a hypothesis on its inliers among corr, twice (the refit can gather
+// more); keeps each refit unless it explains fewer correspondences.
+void refit_on_inliers(const Points& s, const Points& t, const Correspondences& corr, double d2, Hypothesis& h) {
+    for (int rep = 0; rep < 2; ++rep) {
+        std::vector<std::int64_t> which;
+        count_inliers(s, t, corr, h.transform, d2, &which);
+        if (which.size() < 3) break;
+        Correspondences in;
+        for (auto k : which) in.push_back(corr[static_cast<std::size_t>(k)]);
+        Transform tr = geometry::kabsch_pairs(s, t, in);
+        std::int64_t inl = count_inliers(s, t, corr, tr, d2);
+        if (inl < h.inliers) break;
+        h = {tr, inl};
+    }
+}
+
+// Most inliers first, ties in their given order. An index sort: stable_sort's
+// temporary buffer may not be aligned for Eigen's fixed-size members.
+std::vector<Hypothesis> ranked_by_inliers(const std::vector<Hypothesis>& hs) {
+    std::vector<std::size_t> order(hs.size());
+    for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return hs[a].inliers > hs[b].inliers; });
+    std::vector<Hypothesis> sorted;
+    for (std::size_t k : order) sorted.push_back(hs[k]);
+    return sorted;
+}
+
+// Hypotheses this close are one: within 2 degrees and two inlier distances.
+bool duplicate_pose(const Transform& a, const Transform& b, double distance) {
+    return geometry::poses_close(a, b, 2.0, 2 * distance);
+}
 }  // namespace
 
 std::vector<Hypothesis> ransac(const Points& s, const Points& t, const Correspondences& corr, const RansacOptions& o, Rng& rng,
@@ -134,8 +166,7 @@ std::vector<Hypothesis> ransac(const Points& s, const Points& t, const Correspon
     // Keeps the `hypotheses` best, skipping near-duplicates of a better one.
     auto offer = [&](const Transform& tr, std::int64_t inl) {
         for (auto& h : best) {
-            double rot = geometry::rotation_error_deg(h.transform.topLeftCorner<3, 3>(), tr.topLeftCorner<3, 3>());
-            if (rot < 2.0 && (h.transform.topRightCorner<3, 1>() - tr.topRightCorner<3, 1>()).norm() < 2 * o.distance) {
+            if (duplicate_pose(h.transform, tr, o.distance)) {
                 if (inl > h.inliers) h = {tr, inl};
                 std::sort(best.begin(), best.end(), [](auto& a, auto& b) { return a.inliers > b.inliers; });
                 return;
@@ -193,27 +224,8 @@ std::vector<Hypothesis> ransac(const Points& s, const Points& t, const Correspon
         }
     }
     if (iterations_done) *iterations_done = it;
-    // Refit each hypothesis on its inliers (twice: the refit can gather more).
-    for (auto& h : best) {
-        for (int rep = 0; rep < 2; ++rep) {
-            std::vector<std::int64_t> which;
-            count_inliers(s, t, corr, h.transform, d2, &which);
-            if (which.size() < 3) break;
-            Correspondences in;
-            for (auto k : which) in.push_back(corr[static_cast<std::size_t>(k)]);
-            Transform tr = geometry::kabsch_pairs(s, t, in);
-            std::int64_t inl = count_inliers(s, t, corr, tr, d2);
-            if (inl < h.inliers) break;
-            h = {tr, inl};
-        }
-    }
-    // Index sort: stable_sort's temporary buffer may not be aligned for Eigen's fixed-size members.
-    std::vector<std::size_t> order(best.size());
-    for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return best[a].inliers > best[b].inliers; });
-    std::vector<Hypothesis> sorted;
-    for (std::size_t k : order) sorted.push_back(best[k]);
-    return sorted;
+    for (auto& h : best) refit_on_inliers(s, t, corr, d2, h);
+    return ranked_by_inliers(best);
 }
 
 std::vector<Hypothesis> consistency_hypotheses(const Points& s, const Points& t, const Correspondences& all,
@@ -283,36 +295,16 @@ std::vector<Hypothesis> consistency_hypotheses(const Points& s, const Points& t,
         Correspondences set = {corr[static_cast<std::size_t>(k)]};
         for (auto& [l, cnt] : partners) set.push_back(corr[static_cast<std::size_t>(l)]);
         Transform tr = geometry::kabsch_pairs(s, t, set);
-        std::int64_t inl = count_inliers(s, t, all, tr, d2);
-        for (int rep = 0; rep < 2; ++rep) {
-            std::vector<std::int64_t> which;
-            count_inliers(s, t, all, tr, d2, &which);
-            if (which.size() < 3) break;
-            Correspondences in;
-            for (auto w : which) in.push_back(all[static_cast<std::size_t>(w)]);
-            Transform refit = geometry::kabsch_pairs(s, t, in);
-            std::int64_t again = count_inliers(s, t, all, refit, d2);
-            if (again < inl) break;
-            tr = refit;
-            inl = again;
-        }
-        found.push_back({tr, inl});
+        Hypothesis h{tr, count_inliers(s, t, all, tr, d2)};
+        refit_on_inliers(s, t, all, d2, h);
+        found.push_back(h);
     }
     // Ranked by inliers, near-duplicates of a better one dropped.
-    std::vector<std::size_t> idx(found.size());
-    for (std::size_t k = 0; k < idx.size(); ++k) idx[k] = k;
-    std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return found[a].inliers > found[b].inliers; });
-    for (std::size_t k : idx) {
+    for (const Hypothesis& h : ranked_by_inliers(found)) {
         if (static_cast<int>(out.size()) >= o.hypotheses) break;
-        bool dup = false;
-        for (auto& h : out) {
-            double rot = geometry::rotation_error_deg(h.transform.topLeftCorner<3, 3>(), found[k].transform.topLeftCorner<3, 3>());
-            if (rot < 2.0 && (h.transform.topRightCorner<3, 1>() - found[k].transform.topRightCorner<3, 1>()).norm() < 2 * o.distance) {
-                dup = true;
-                break;
-            }
-        }
-        if (!dup) out.push_back(found[k]);
+        const bool dup = std::any_of(out.begin(), out.end(),
+                                     [&](const Hypothesis& u) { return duplicate_pose(u.transform, h.transform, o.distance); });
+        if (!dup) out.push_back(h);
     }
     return out;
 }

@@ -162,9 +162,7 @@ std::vector<Transform> gmm_ot_hypotheses(const Points& source, const Points& sf,
             if (static_cast<int>(out.size()) >= o.hypotheses + 1) break;
             bool dup = false;
             for (const Transform& t : out)
-                if (geometry::rotation_error_deg(t.topLeftCorner<3, 3>(), s.t.topLeftCorner<3, 3>()) < 5 &&
-                    (t.topRightCorner<3, 1>() - s.t.topRightCorner<3, 1>()).norm() < tau)
-                    dup = true;
+                if (geometry::poses_close(t, s.t, 5, tau)) dup = true;
             if (!dup) out.push_back(s.t);
         }
     }

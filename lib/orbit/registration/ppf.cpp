@@ -199,8 +199,7 @@ std::vector<Hypothesis> ppf_hypotheses(const Points& source, const Points& sn, c
         const Transform& t = poses[k].t;
         bool merged = false;
         for (Pose& c : clusters) {
-            if ((c.t.topRightCorner<3, 1>() - t.topRightCorner<3, 1>()).norm() < near &&
-                geometry::rotation_error_deg(c.t.topLeftCorner<3, 3>(), t.topLeftCorner<3, 3>()) < o.cluster_deg) {
+            if (geometry::poses_close(c.t, t, o.cluster_deg, near)) {
                 c.votes += poses[k].votes;
                 merged = true;
                 break;

@@ -148,9 +148,13 @@ IcpOptions icp_options(const Options& o, const Scales& sc, bool plane) {
 // interior, which the violation term charges for.
 class Verifier {
 public:
-    Verifier(const Cloud& s, const Cloud& t, const Scales& sc, Correspondences corr, double free_space_weight)
-        : s_(s), t_(t), sc_(sc), corr_(std::move(corr)), s_hull_(s.down), t_hull_(t.down), weight_(free_space_weight) {}
+    // Takes the two clouds (with features) and matches their descriptors.
+    Verifier(Cloud s, Cloud t, const Scales& sc, double free_space_weight)
+        : s_(std::move(s)), t_(std::move(t)), sc_(sc), corr_(ranked_correspondences(s_.features, t_.features)),
+          s_hull_(s_.down), t_hull_(t_.down), weight_(free_space_weight) {}
 
+    const Cloud& source() const { return s_; }
+    const Cloud& target() const { return t_; }
     const Correspondences& correspondences() const { return corr_; }
 
     double score(const Transform& pose) const {
@@ -183,8 +187,7 @@ public:
     }
 
 private:
-    const Cloud& s_;
-    const Cloud& t_;
+    Cloud s_, t_;
     const Scales& sc_;
     Correspondences corr_;
     SupportHull s_hull_, t_hull_;
@@ -224,8 +227,7 @@ Result register_pair(const Points& source, const Points& target, const Options& 
 
     Transform init = Transform::Identity();
     bool refine = true;
-    std::optional<Cloud> s_cloud, t_cloud;  // with features, for the methods that verify candidates
-    std::optional<Verifier> verifier;
+    std::optional<Verifier> verifier;  // for the methods that verify candidates
     switch (o.method) {
         case Method::icp:
         case Method::icp_plane:
@@ -246,13 +248,11 @@ Result register_pair(const Points& source, const Points& target, const Options& 
         case Method::global:
         case Method::gmm_ot:
         case Method::automatic: {
-            s_cloud = prepare(source, sc, true);
-            t_cloud = prepare(target, sc, true);
-            const Cloud& s = *s_cloud;
-            const Cloud& t = *t_cloud;
-            std::vector<Transform> cands;
-            verifier.emplace(s, t, sc, ranked_correspondences(s.features, t.features), o.free_space_weight);
+            verifier.emplace(prepare(source, sc, true), prepare(target, sc, true), sc, o.free_space_weight);
+            const Cloud& s = verifier->source();
+            const Cloud& t = verifier->target();
             const Correspondences& corr = verifier->correspondences();
+            std::vector<Transform> cands;
             auto gmm_candidates = [&] {
                 GmmOtOptions go;
                 go.components = o.components;
@@ -261,8 +261,10 @@ Result register_pair(const Points& source, const Points& target, const Options& 
                 go.with_scale = o.with_scale;
                 return gmm_ot_hypotheses(s.down, s.features, t.down, t.features, go, rng);
             };
-            if (o.method != Method::gmm_ot) cands = ransac_candidates(s, t, corr, o, sc, rng, res.iterations);
-            if (o.method != Method::gmm_ot) {
+            if (o.method == Method::gmm_ot) {
+                cands = gmm_candidates();
+            } else {
+                cands = ransac_candidates(s, t, corr, o, sc, rng, res.iterations);
                 // Deterministic hypotheses from second-order consistency: they find
                 // the true matches when they are a few percent of the correspondences,
                 // where random triples rarely do (small overlaps).
@@ -271,7 +273,6 @@ Result register_pair(const Points& source, const Points& target, const Options& 
                 co.hypotheses = o.hypotheses;
                 for (auto& h : consistency_hypotheses(s.down, t.down, corr, co)) cands.push_back(h.transform);
             }
-            if (o.method == Method::gmm_ot) cands = gmm_candidates();
             if (o.method == Method::automatic) cands.push_back(Transform::Identity());
             double score = 0;
             init = verifier->best(cands, res.iterations, &score);
