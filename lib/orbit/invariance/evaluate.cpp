@@ -171,8 +171,11 @@ EvalReport evaluate(Model& model, const Group& g, const std::vector<Points>& clo
             }
             var_s /= static_cast<double>(per);
             sq /= static_cast<double>(per);
-            // Outputs that do not vary across clouds (copies of one shape) leave the ratio undefined.
-            if (var_s > 1e-20 * sq && var_s > 0) r.normalized_variance = var_t / var_s;
+            // Outputs that vary across clouds no more than the verdict's tolerance
+            // allows (copies of one shape, in any pose) leave the ratio undefined:
+            // it would divide rounding noise by rounding noise.
+            const double spread_floor = opt.tolerance * std::sqrt(sq) + opt.atol;
+            if (var_s > spread_floor * spread_floor) r.normalized_variance = var_t / var_s;
         }
     }
 
