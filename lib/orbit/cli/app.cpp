@@ -9,6 +9,8 @@
 #include <new>
 #include <sstream>
 
+#include "orbit/cli/completion.hpp"
+#include "orbit/cli/config_keys.hpp"
 #include "orbit/core/error.hpp"
 #include "orbit/core/log.hpp"
 #include "orbit/core/parallel.hpp"
@@ -64,6 +66,7 @@ App::App(const std::string& tool, const std::string& summary, const std::string&
       app_(summary + (description.empty() ? "" : "\n\n" + description), "orbit-" + tool) {
     app_.set_version_flag("--version", std::string("orbit-") + tool + " " + ORBIT_VERSION);
     app_.set_config("--config", "", "Read options from a TOML or INI file (keys are long option names)");
+    app_.allow_config_extras(CLI::config_extras_mode::error);
     output_opt_ = app_.add_option("-o,--output", common_.output, "Output file (HDF5); '-' writes to stdout");
     app_.add_option("-j,--threads", common_.threads, "Worker threads (0: all cores)")
         ->check(CLI::Range(0, 4096))
@@ -124,9 +127,18 @@ int App::run(int argc, char** argv, const std::function<void()>& body) {
     log::set_program(program_);
     std::vector<std::string> args(argv + 1, argv + argc);
     io::set_invocation(program_, args);
-    for (auto& a : args) {
-        if (a == "--help-man") {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--help-man") {
             std::cout << man_page();
+            return 0;
+        }
+        if (args[i] == "--help-completion") {
+            std::string shell = i + 1 < args.size() ? args[i + 1] : "";
+            if (shell != "bash" && shell != "zsh") {
+                std::fprintf(stderr, "%s: error: --help-completion: expected bash or zsh\n", program_.c_str());
+                return 2;
+            }
+            std::cout << (shell == "bash" ? bash_completion(app_, program_) : zsh_completion(app_, program_));
             return 0;
         }
     }
@@ -141,6 +153,13 @@ int App::run(int argc, char** argv, const std::function<void()>& body) {
     } catch (const CLI::CallForVersion&) {
         std::cout << program_ << " " << ORBIT_VERSION << "\n";
         return 0;
+    } catch (const CLI::ConfigError& e) {
+        // CLI11 says "INI was not able to parse KEY" for a key that names no option.
+        std::string msg = e.what();
+        const std::string prefix = "INI was not able to parse ";
+        if (msg.rfind(prefix, 0) == 0) msg = unknown_config_key(app_, msg.substr(prefix.size()));
+        std::fprintf(stderr, "%s: error: --config: %s\n", program_.c_str(), msg.c_str());
+        return 2;
     } catch (const CLI::ParseError& e) {
         std::string msg = e.what();
         for (auto& c : msg)

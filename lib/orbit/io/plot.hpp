@@ -1,8 +1,8 @@
 #pragma once
-// Small, dependency-free pictures for tools: SVG (vector, for line charts and
-// scatter plots) or PNG (through libpng, for heat maps and dense scatters).
-// The format follows the file extension (.svg or .png). Files are written
-// atomically (temporary name, then rename).
+// Pictures for tools: line charts, scatter plots and heat maps with titles,
+// numbered ticks, legends and colour bars, drawn once through cairo and
+// rendered to PNG, SVG or PDF as the file extension says (.png, .svg, .pdf).
+// Files are written atomically (temporary name, then rename).
 #include <string>
 #include <vector>
 
