@@ -72,4 +72,12 @@ TransportInput cost_problem(Matrix cost) {
     return in;
 }
 
+void read_warm_start(const std::string& path, SinkhornOptions& opt) {
+    h5::File w = h5::File::open_read(path);
+    require(w.is_dataset("/f") && w.is_dataset("/g"), path + ": expected /f and /g from an earlier run");
+    const auto f = w.read<double>("/f", 1), g = w.read<double>("/g", 1);
+    opt.f_init = Eigen::Map<const Vector>(f.data.data(), Eigen::Index(f.data.size()));
+    opt.g_init = Eigen::Map<const Vector>(g.data.data(), Eigen::Index(g.data.size()));
+}
+
 }  // namespace orbit::ot

@@ -19,5 +19,7 @@ Matrix read_cost_matrix(const std::string& ref);
 std::vector<TransportInput> read_point_problems(const std::string& x, const std::string& y);
 // One problem for an explicit cost matrix, with uniform weights.
 TransportInput cost_problem(Matrix cost);
+// Warm-start potentials (opt.f_init, opt.g_init) from the /f and /g of an earlier result file.
+void read_warm_start(const std::string& path, SinkhornOptions& opt);
 
 }  // namespace orbit::ot

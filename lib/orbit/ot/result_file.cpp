@@ -1,5 +1,7 @@
 #include "orbit/ot/result_file.hpp"
 
+#include <cstdio>
+
 #include "orbit/core/error.hpp"
 
 namespace orbit::ot {
@@ -144,6 +146,19 @@ json run_summary(const TransportRun& run, std::size_t problems, double seconds) 
         summary["results"] = arr;
     }
     return summary;
+}
+
+std::string run_line(const TransportRun& run, double seconds) {
+    auto fmt = [](double v) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%.6g", v);
+        return std::string(b);
+    };
+    if (run.problem == Problem::Sliced) return "sliced Wasserstein " + fmt(run.values[0]);
+    if (run.results.size() != 1) return std::to_string(run.results.size()) + " problems solved in " + fmt(seconds) + " s";
+    const SinkhornResult& r = run.results[0];
+    return "cost " + fmt(r.cost) + (has_divergence(run) ? ", divergence " + fmt(run.values[0]) : "") + ", " +
+           std::to_string(r.iterations) + " iterations, marginal error " + fmt(r.marginal_error) + ", " + fmt(seconds) + " s";
 }
 
 void write_transport(h5::File& f, const TransportRun& run, double seconds) {

@@ -27,6 +27,8 @@ std::string result_kind(const TransportRun& run);
 nlohmann::json result_json(const SinkhornResult& r);
 // The --json summary of a run ("seconds", "problems", then the results).
 nlohmann::json run_summary(const TransportRun& run, std::size_t problems, double seconds);
+// One line for a person: the value(s), iterations, marginal error and time.
+std::string run_line(const TransportRun& run, double seconds);
 // Writes everything above into f.
 void write_transport(h5::File& f, const TransportRun& run, double seconds);
 

@@ -1,8 +1,10 @@
 #include "orbit/ot/transport.hpp"
 
+#include <cmath>
 #include <cstdio>
 
 #include "orbit/core/error.hpp"
+#include "orbit/core/log.hpp"
 #include "orbit/ot/divergence.hpp"
 #include "orbit/ot/partial.hpp"
 
@@ -130,6 +132,11 @@ std::vector<ConvergenceTrouble> convergence_troubles(const TransportRun& run, do
                            false});
     }
     return out;
+}
+
+void progress_log(int iteration, double eps, double err) {
+    log::detail("iteration " + std::to_string(iteration) + ", eps " + fmt(eps) +
+                (std::isinf(err) ? std::string(" (annealing)") : ", marginal error " + fmt(err)));
 }
 
 }  // namespace orbit::ot

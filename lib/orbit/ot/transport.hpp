@@ -60,4 +60,7 @@ struct ConvergenceTrouble {
 };
 std::vector<ConvergenceTrouble> convergence_troubles(const TransportRun& run, double tol);
 
+// A SinkhornOptions::monitor that logs each annealing level and stopping test (log::detail).
+void progress_log(int iteration, double eps, double marginal_error);
+
 }  // namespace orbit::ot
