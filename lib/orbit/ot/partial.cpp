@@ -41,11 +41,12 @@ bool finite_where(const Vector& f, const Vector& w) {
     return true;
 }
 
-// sum_i w_i f_i over w_i > 0 (0 * -inf counts as 0).
-double dot_where(const Vector& w, const Vector& f) {
+// sum_i v_i f_i over the points of positive weight w_i (0 * -inf counts as 0).
+double dot_where(const Vector& w, const Vector& v, const Vector& f) {
+    if (w.minCoeff() > 0) return v.dot(f);
     double s = 0;
     for (Index i = 0; i < f.size(); ++i)
-        if (w[i] > 0) s += w[i] * f[i];
+        if (w[i] > 0) s += v[i] * f[i];
     return s;
 }
 
@@ -140,8 +141,10 @@ SinkhornResult solve_partial(const CostKernel& K, const Vector& a, const Vector&
     r.mass = deterministic_sum(N, [&](std::int64_t i) { return rows[i]; });
     r.cost = deterministic_sum(N, [&](std::int64_t i) { return wrows[i]; });
     // sum P (log P - 1) = <P, (f + g + k - C)/eps> - mass
-    r.primal = dot_where(rows, F) + dot_where(cols, g) - eps * r.mass;
-    r.dual = dot_where(a, f) + dot_where(b, g) + k * mass - eps * r.mass;
+    const bool all_positive = a.minCoeff() > 0 && b.minCoeff() > 0;
+    r.primal = all_positive ? rows.dot(F) + cols.dot(g) - eps * r.mass
+                            : dot_where(a, rows, F) + dot_where(b, cols, g) - eps * r.mass;
+    r.dual = dot_where(a, a, f) + dot_where(b, b, g) + k * mass - eps * r.mass;
     r.marginal_error = std::max(norm_of(residual(rows, a, f), opt.norm), norm_of(residual(cols, b, g), opt.norm));
     r.finite = r.finite && std::isfinite(r.cost) && std::isfinite(r.primal);
     // Plans: extract_plan multiplies by a_i b_j; divide it out through the potentials.
