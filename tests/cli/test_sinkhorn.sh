@@ -192,16 +192,149 @@ expect_error 1 orbit-sinkhorn nan.h5 y.h5
 expect_error 1 orbit-sinkhorn d2.h5 y.h5
 expect_error 1 orbit-sinkhorn empty.h5 y.h5
 expect_error 1 orbit-sinkhorn mass.h5 y.h5
-expect_error 1 orbit-sinkhorn x.h5 y.h5 --eps 0
-expect_error 1 orbit-sinkhorn x.h5 y.h5 --eps -1
 expect_error 1 orbit-sinkhorn --cost Cbad.h5:/cost
 expect_error 1 orbit-sinkhorn --cost C.h5:/nothing
-expect_error 1 orbit-sinkhorn --cost C.h5:/cost --a b.h5:/w
-expect_error 1 orbit-sinkhorn x.h5 y.h5 --mass 2
 expect_error 2 orbit-sinkhorn x.h5
 expect_error 2 orbit-sinkhorn x.h5 y.h5 --cost C.h5:/cost
 expect_error 2 orbit-sinkhorn x.h5 y.h5 --p 3
 expect_error 2 orbit-sinkhorn x.h5 y.h5 --scaling 1.5
 expect_error 2 orbit-sinkhorn x.h5 y.h5 --plan dense
 expect_error 2 orbit-sinkhorn x.h5 y.h5 --divergence --mass 0.5
+
+# ---- bad option values: exit 2 before any work, the message names the option --
+for bad in "--eps 0" "--eps -1" "--eps nan" "--tol 0" "--tol nan" "--mass 2" "--mass 0" "--rho nan" "--rho 0" \
+           "--rho-a -1" "--rho-b nan" "--reach nan" "--blur nan" "--blur 0" "--sliced 0" "--eps-start nan" \
+           "--scaling 0" "--max-iter 0" "--check-every 0" "--overrelax 2" "--memory-budget 0" "--threshold nan" "--topk -1"; do
+  # shellcheck disable=SC2086
+  expect_error 2 orbit-sinkhorn x.h5 y.h5 $bad -o never.h5
+  opt=${bad%% *}
+  grep -q -- "$opt" "$TMP/.err" || fail "the message for '$bad' does not name $opt: $(cat "$TMP/.err")"
+  [[ ! -e never.h5 ]] || fail "'$bad' left an output"
+done
+expect_error 2 orbit-sinkhorn --cost C.h5:/cost --a b.h5:/w
+grep -q -- "--a" "$TMP/.err" || fail "wrong-length weights: $(cat "$TMP/.err")"
+expect_error 2 orbit-sinkhorn --cost C.h5:/cost --b a.h5:/w
+expect_error 2 orbit-sinkhorn x.h5 y.h5 --mass 0.5 --sliced 10
+expect_error 2 orbit-sinkhorn x.h5 y.h5 --divergence-of cost
+expect_error 2 orbit-sinkhorn x.h5 y.h5 --grad
+expect_error 2 orbit-sinkhorn x.h5 y.h5 --sliced 10 --grad -o g.h5
+
+# ---- zero weights carry no mass, in every problem type ---------------------------
+py '
+import h5py, numpy as np
+r = np.random.default_rng(5)
+x = r.random((30, 2)); y = r.random((25, 2))
+C = ((x[:, None] - y[None]) ** 2).sum(-1)
+a = r.random(30) + 0.5; a[[0, 7]] = 0; a /= a.sum()
+b = r.random(25) + 0.5; b[[3]] = 0; b /= b.sum()
+with h5py.File("Cz.h5", "w") as f: f["C"] = C
+with h5py.File("wz.h5", "w") as f: f["a"] = a; f["b"] = b
+with h5py.File("xz.h5", "w") as f: f["points"] = x; f["weights"] = a
+with h5py.File("yz.h5", "w") as f: f["points"] = y; f["weights"] = b
+'
+orbit-sinkhorn --cost Cz.h5:/C --a wz.h5:/a --b wz.h5:/b --eps 0.05 --rho 1 --plan dense -o u.h5 -q
+orbit-sinkhorn --cost Cz.h5:/C --a wz.h5:/a --b wz.h5:/b --eps 0.05 --rho-a 1 --plan dense -o ua.h5 -q
+orbit-sinkhorn --cost Cz.h5:/C --a wz.h5:/a --b wz.h5:/b --eps 0.05 --rho-b 1 --plan dense -o ub.h5 -q
+orbit-sinkhorn --cost Cz.h5:/C --a wz.h5:/a --b wz.h5:/b --eps 0.05 --mass 0.5 --plan dense -o pz.h5 -q
+orbit-sinkhorn xz.h5 yz.h5 --eps 0.05 --reach 1 --plan dense -o uz.h5 -q
+orbit-sinkhorn xz.h5 yz.h5 --eps 0.05 --mass 0.5 --plan dense -o pz2.h5 -q
+orbit-sinkhorn xz.h5 yz.h5 --divergence --blur 0.2 --reach 1 -o dz.h5 -q
+orbit-sinkhorn --cost Cz.h5:/C --a wz.h5:/a --b wz.h5:/b --exact --plan dense -o ez.h5 -q
+py '
+import h5py, numpy as np
+for name in ("u", "ua", "ub", "pz", "uz", "pz2", "ez"):
+    with h5py.File(name + ".h5") as f:
+        P = f["plan"][()]
+        assert f.attrs["finite"] == 1 and np.isfinite(f.attrs["primal"]), name
+        assert np.abs(P[[0, 7], :]).max() == 0 and np.abs(P[:, 3]).max() == 0, name
+        assert np.isfinite(P).all() and P.sum() > 0.4, name
+with h5py.File("pz.h5") as f: assert abs(f["plan"][()].sum() - 0.5) < 1e-6
+'
+
+# ---- +inf costs are forbidden pairs (Sinkhorn, partial, exact) ----------------------
+py '
+import h5py, numpy as np
+r = np.random.default_rng(6)
+C = r.random((20, 15)); C[2, :10] = np.inf; C[:5, 4] = np.inf
+with h5py.File("Cinf.h5", "w") as f: f["C"] = C
+C2 = C.copy(); C2[6, :] = np.inf
+with h5py.File("Crow.h5", "w") as f: f["C"] = C2
+'
+orbit-sinkhorn --cost Cinf.h5:/C --eps 0.05 --plan dense -o fi.h5 -q
+orbit-sinkhorn --cost Cinf.h5:/C --exact --plan dense -o fe.h5 -q
+orbit-sinkhorn --cost Cinf.h5:/C --eps 0.05 --mass 0.5 --plan dense -o fp.h5 -q
+py '
+import h5py, numpy as np
+with h5py.File("Cinf.h5") as f: C = f["C"][()]
+for name in ("fi", "fe", "fp"):
+    with h5py.File(name + ".h5") as f:
+        P = f["plan"][()]; cost = f.attrs["cost"]
+    assert np.isfinite(cost) and np.isfinite(P).all(), name
+    assert P[np.isinf(C)].max() == 0, name
+    assert abs(cost - (P[P > 0] * C[P > 0]).sum()) < 1e-9, name
+'
+expect_error 1 orbit-sinkhorn --cost Crow.h5:/C --eps 0.05
+grep -q "row 6" "$TMP/.err" || fail "unclear message for a forbidden row: $(cat "$TMP/.err")"
+expect_error 1 orbit-sinkhorn --cost Crow.h5:/C --exact
+
+# ---- --exact writes optimal dual potentials (POT check_duality_gap) ----------------
+orbit-sinkhorn --cost C.h5:/cost --a a.h5:/w --b b.h5:/w --exact --plan dense -o e.h5 -q
+py '
+import h5py, numpy as np
+with h5py.File("C.h5") as f: C = f["cost"][()]
+with h5py.File("e.h5") as f: P = f["plan"][()]; u = f["f"][()]; v = f["g"][()]; cost = f.attrs["cost"]
+a = np.full(40, 1 / 40); b = np.full(30, 1 / 30)
+assert abs(a @ u + b @ v - cost) < 1e-10 * max(1, abs(cost))
+R = C - u[:, None] - v[None, :]
+assert R.min() > -1e-10 and np.abs(R[P > 0]).max() < 1e-10
+assert abs(a @ u - b @ v) < 1e-12   # centered as POT does
+'
+
+# ---- the divergence: GeomLoss (entropic) and POT (cost) variants, explicit costs --------
+py '
+import h5py, numpy as np
+with h5py.File("sx.h5") as f: x = f["points"][()]
+with h5py.File("sy.h5") as f: y = f["points"][()]
+sq = lambda p, q: ((p[:, None] - q[None]) ** 2).sum(-1)
+with h5py.File("C3.h5", "w") as f: f["xy"] = sq(x, y); f["xx"] = sq(x, x); f["yy"] = sq(y, y)
+'
+orbit-sinkhorn sx.h5 sy.h5 --divergence --eps 0.05 --tol 1e-10 --json > de.json
+orbit-sinkhorn --cost C3.h5:/xy --cost-xx C3.h5:/xx --cost-yy C3.h5:/yy --divergence --eps 0.05 --tol 1e-10 --json > dc.json
+orbit-sinkhorn sx.h5 sy.h5 --divergence --divergence-of cost --eps 0.05 --tol 1e-10 --json > dp.json
+py '
+import json
+e, c, p = (json.load(open(n)) for n in ("de.json", "dc.json", "dp.json"))
+assert abs(e["divergence"] - c["divergence"]) < 1e-9 * abs(e["divergence"]), (e, c)
+assert p["divergence"] > 0 and abs(p["divergence"] - e["divergence"]) > 1e-6, (p, e)
+'
+expect_error 2 orbit-sinkhorn --cost C3.h5:/xy --cost-xx C3.h5:/xx --divergence
+
+# ---- gradients: the divergence invocation of the docs, checked by finite differences ---
+orbit-sinkhorn sx.h5:/points sy.h5:/points --divergence --blur 0.1 --tol 1e-12 --max-iter 100000 --grad -o d.h5 -q
+py '
+import h5py, numpy as np, subprocess
+with h5py.File("d.h5") as f: gx = f["grad_x"][()]; gy = f["grad_y"][()]; d0 = f.attrs["divergence"]
+assert gx.shape == (30, 2) and gy.shape == (30, 2)
+with h5py.File("sx.h5") as f: x = f["points"][()]
+def div(p):
+    with h5py.File("xp.h5", "w") as f: f["points"] = p
+    out = subprocess.run(["orbit-sinkhorn", "xp.h5", "sy.h5", "--divergence", "--blur", "0.1", "--tol", "1e-12",
+                          "--max-iter", "100000", "--json"], capture_output=True, check=True).stdout
+    import json; return json.loads(out)["divergence"]
+h = 1e-5
+for i, d in ((0, 0), (17, 1)):
+    xp = x.copy(); xp[i, d] += h; xm = x.copy(); xm[i, d] -= h
+    fd = (div(xp) - div(xm)) / (2 * h)
+    assert abs(fd - gx[i, d]) < 1e-6 + 1e-4 * abs(fd), (i, d, fd, gx[i, d])
+'
+
+# ---- storage: point sets are matrix-free by default (see the docs), dense on request ---
+py '
+import h5py, numpy as np
+r = np.random.default_rng(8)
+with h5py.File("big_x.h5", "w") as f: f["points"] = r.random((2048, 3))
+with h5py.File("big_y.h5", "w") as f: f["points"] = r.random((2048, 3))
+'
+orbit-sinkhorn big_x.h5 big_y.h5 --eps 0.05 --tol 1e-3 --storage dense --json > sd.json
+py 'import json; s = json.load(open("sd.json")); assert s["storage"] == "dense", s'
 echo "ok"

@@ -65,7 +65,7 @@ std::unique_ptr<CostKernel> cuda_point_kernel(const Points& x, const Points& y, 
 #else
     (void)x, (void)y, (void)p, (void)half;
 #endif
-    require(!required, "sinkhorn: --device cuda was asked for, but " +
+    require(!required, "sinkhorn: a CUDA device was asked for, but " +
                            std::string(cuda::built() ? "no CUDA device is present" : "orbit was built without CUDA"));
     return nullptr;
 }

@@ -1,11 +1,14 @@
 #include "orbit/ot/divergence.hpp"
 
+#include <algorithm>
+
 namespace orbit::ot {
 namespace {
 
 DivergenceResult combine(SinkhornResult xy, SinkhornResult xx, SinkhornResult yy) {
     DivergenceResult d;
     d.value = xy.dual - 0.5 * xx.dual - 0.5 * yy.dual;
+    d.cost_value = std::max(0.0, xy.cost - 0.5 * xx.cost - 0.5 * yy.cost);
     d.xy = std::move(xy);
     d.xx = std::move(xx);
     d.yy = std::move(yy);

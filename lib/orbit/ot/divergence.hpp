@@ -10,7 +10,10 @@
 namespace orbit::ot {
 
 struct DivergenceResult {
-    double value = 0;
+    double value = 0;       // S from the entropic optima (GeomLoss)
+    // POT's empirical_sinkhorn_divergence: max(0, <C,P_ab> - <C,P_aa>/2 - <C,P_bb>/2),
+    // the transport costs of the same three entropic plans.
+    double cost_value = 0;
     SinkhornResult xy, xx, yy;  // the three transport problems
     bool converged() const { return xy.converged && xx.converged && yy.converged; }
     bool finite() const { return xy.finite && xx.finite && yy.finite; }

@@ -7,15 +7,25 @@
 #include <string>
 
 #include "orbit/core/error.hpp"
+#include "orbit/ot/solver.hpp"
 
 namespace orbit::ot {
 namespace {
 
-void check_cost(const Matrix& cost, const char* who) {
+void check_cost(const Matrix& cost, const char* who, bool forbidden_ok = false) {
     require(cost.rows() > 0 && cost.cols() > 0,
             std::string(who) + ": expected a non-empty cost matrix, found " + std::to_string(cost.rows()) + "x" +
                 std::to_string(cost.cols()));
+    if (forbidden_ok) return detail::check_forbidden_pairs(cost);
     require(cost.allFinite(), std::string(who) + ": the cost matrix contains NaN or infinite values");
+}
+
+// <cost, P> over the support of P (forbidden pairs carry no mass).
+double plan_cost(const Matrix& P, const Matrix& cost) {
+    double s = 0;
+    for (Eigen::Index t = 0; t < P.size(); ++t)
+        if (P.data()[t] > 0) s += P.data()[t] * cost.data()[t];
+    return s;
 }
 
 }  // namespace
@@ -79,8 +89,8 @@ std::vector<int> assignment(const Matrix& cost) {
     return perm;
 }
 
-Matrix emd(const Vector& a, const Vector& b, const Matrix& cost) {
-    check_cost(cost, "emd");
+Matrix emd(const Vector& a, const Vector& b, const Matrix& cost, Vector* f, Vector* g) {
+    check_cost(cost, "emd", true);
     const int N = static_cast<int>(a.size()), M = static_cast<int>(b.size());
     require(cost.rows() == N && cost.cols() == M, "emd: expected a cost matrix of " + std::to_string(N) + "x" +
                                                       std::to_string(M) + ", found " + std::to_string(cost.rows()) +
@@ -149,7 +159,8 @@ Matrix emd(const Vector& a, const Vector& b, const Matrix& cost) {
         }
         if (!(dist[T] < INF)) {
             // Only rounding residue can be left once every column is full.
-            require(supply.sum() <= 1e-9 * sa, "emd: no augmenting path (inconsistent marginals)");
+            require(supply.sum() <= 1e-9 * sa,
+                    "emd: no feasible plan (the forbidden pairs leave some mass with nowhere to go)");
             break;
         }
         // Bottleneck along the path.
@@ -190,12 +201,20 @@ Matrix emd(const Vector& a, const Vector& b, const Matrix& cost) {
         const double D = dist[T];
         for (int k = 0; k < V; ++k) pi[k] += std::min(dist[k], D);
     }
+    if (f && g) {
+        // The potentials keep every reduced cost C_ij + pi_i - pi_j >= 0, with
+        // equality on the support: f = -pi (rows), g = pi (columns) is an
+        // optimal dual, centered as POT's center_ot_dual does.
+        f->resize(N), g->resize(M);
+        for (int i = 0; i < N; ++i) (*f)[i] = -pi[i];
+        for (int j = 0; j < M; ++j) (*g)[j] = pi[N + j];
+        const double c = (g->dot(b) - f->dot(a)) / (a.sum() + b.sum());
+        f->array() += c, g->array() -= c;
+    }
     return flow;
 }
 
-double emd_cost(const Vector& a, const Vector& b, const Matrix& cost) {
-    return emd(a, b, cost).cwiseProduct(cost).sum();
-}
+double emd_cost(const Vector& a, const Vector& b, const Matrix& cost) { return plan_cost(emd(a, b, cost), cost); }
 
 Matrix cost_matrix(const Points& x, const Points& y, const CostSpec& spec) {
     require(x.cols() == y.cols(), "point sets of different dimensions");
@@ -210,9 +229,10 @@ Matrix cost_matrix(const Points& x, const Points& y, const CostSpec& spec) {
 }
 
 SinkhornResult exact_transport(const Matrix& cost, const Vector& a, const Vector& b, const SinkhornOptions& opt) {
-    const Matrix P = emd(a, b, cost);
     SinkhornResult r;
-    r.cost = r.primal = r.dual = P.cwiseProduct(cost).sum();
+    const Matrix P = emd(a, b, cost, &r.f, &r.g);
+    r.cost = r.primal = plan_cost(P, cost);
+    r.dual = r.f.dot(a) + r.g.dot(b);
     r.mass = P.sum();
     r.converged = true;
     r.storage = "exact";

@@ -19,7 +19,10 @@ std::vector<int> assignment(const Matrix& cost);
 
 // The plan P >= 0 with P 1 = a, P^T 1 = b minimizing <cost, P>. a and b must be
 // non-negative with equal sums (to 1e-9 relative); cost is a.size() x b.size().
-Matrix emd(const Vector& a, const Vector& b, const Matrix& cost);
+// +inf costs are forbidden pairs (POT's convention). With f and g, also the
+// optimal dual potentials: f_i + g_j <= C_ij, with equality where P_ij > 0,
+// and <a,f> + <b,g> = <C,P>, centered as POT's emd (center_ot_dual).
+Matrix emd(const Vector& a, const Vector& b, const Matrix& cost, Vector* f = nullptr, Vector* g = nullptr);
 
 // <cost, P> for the optimal plan (convenience).
 double emd_cost(const Vector& a, const Vector& b, const Matrix& cost);

@@ -1,6 +1,7 @@
 #include "orbit/ot/kernels.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "orbit/core/error.hpp"
@@ -28,14 +29,15 @@ Index padded(Index n) { return (n + W - 1) / W * W; }
 // ---- dense cost, column-major ----------------------------------------------
 class DenseKernel final : public CostKernel {
 public:
-    explicit DenseKernel(const Matrix& c) : c_(c) {}
+    explicit DenseKernel(const Matrix& c) : c_(c), forbidden_(!c.allFinite()) {}
     Index n() const override { return c_.rows(); }
     Index m() const override { return c_.cols(); }
     std::string name() const override { return "dense"; }
     double max_cost() const override {
         // A plain loop: Eigen's AVX-512 max reduction trips a GCC 12 false warning.
         double mx = -std::numeric_limits<double>::infinity();
-        for (Index t = 0; t < c_.size(); ++t) mx = std::max(mx, c_.data()[t]);
+        for (Index t = 0; t < c_.size(); ++t)
+            if (std::isfinite(c_.data()[t])) mx = std::max(mx, c_.data()[t]);
         return mx;
     }
 
@@ -47,6 +49,7 @@ public:
     }
 
     void sums(int side, const double* h, const double* shift, double inv_eps, double* s, double* w) const override {
+        if (forbidden_) return sums_forbidden(side, h, shift, inv_eps, s, w);
         const Index N = c_.rows(), M = c_.cols();
         const double* C = c_.data();
         const Index other = side == 1 ? N : M;
@@ -119,7 +122,26 @@ public:
     }
 
 private:
+    // +inf costs are forbidden pairs: exactly zero mass (the vector pass would
+    // give them the clamped exp(-708), and inf times it in w). Plain loops.
+    void sums_forbidden(int side, const double* h, const double* shift, double inv_eps, double* s, double* w) const {
+        const Index n = size(side), m = other(side);
+#pragma omp parallel for schedule(dynamic, 16) if (double(n) * m > kParallelPairs)
+        for (Index k = 0; k < n; ++k) {
+            double acc = 0, wacc = 0;
+            for (Index l = 0; l < m; ++l) {
+                const double c = side == 0 ? c_(k, l) : c_(l, k);
+                if (std::isinf(c)) continue;
+                const double e = std::exp((h[l] + shift[k] - c) * inv_eps);
+                acc += e, wacc += c * e;
+            }
+            s[k] = acc;
+            if (w) w[k] = wacc;
+        }
+    }
+
     const Matrix& c_;
+    bool forbidden_;
 };
 
 // ---- |x - y|^p on the fly ---------------------------------------------------

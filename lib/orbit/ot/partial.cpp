@@ -32,6 +32,24 @@ Vector residual(const Vector& sums, const Vector& cap, const Vector& f) {
     return r;
 }
 
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Zero-weight points take no mass: their potentials are -inf (P_ij = 0 exactly).
+bool finite_where(const Vector& f, const Vector& w) {
+    for (Index i = 0; i < f.size(); ++i)
+        if (w[i] > 0 && !std::isfinite(f[i])) return false;
+    return true;
+}
+
+// sum_i v_i f_i over the points of positive weight w_i (0 * -inf counts as 0).
+double dot_where(const Vector& w, const Vector& v, const Vector& f) {
+    if (w.minCoeff() > 0) return v.dot(f);
+    double s = 0;
+    for (Index i = 0; i < f.size(); ++i)
+        if (w[i] > 0) s += v[i] * f[i];
+    return s;
+}
+
 SinkhornResult solve_partial(const CostKernel& K, const Vector& a, const Vector& b, double mass,
                              const SinkhornOptions& opt) {
     detail::validate(opt);
@@ -40,6 +58,7 @@ SinkhornResult solve_partial(const CostKernel& K, const Vector& a, const Vector&
     require(a.size() == N && b.size() == M, "partial: the weights do not match the inputs");
     require(a.allFinite() && b.allFinite() && a.minCoeff() >= 0 && b.minCoeff() >= 0,
             "partial: expected finite non-negative weights");
+    require(a.sum() > 0 && b.sum() > 0, "partial: the weights must have positive sums");
     const double cap = std::min(a.sum(), b.sum());
     require(std::isfinite(mass) && mass > 0 && mass <= cap * (1 + 1e-12),
             "partial: the mass must lie in (0, min(|a|,|b|)] = (0, " + num(cap) + "], found " + num(mass));
@@ -77,13 +96,13 @@ SinkhornResult solve_partial(const CostKernel& K, const Vector& a, const Vector&
         const double k_old = k;
         h = g.array() + k;
         detail::softmin(K, 0, h, f, eps, sm, ratio);
-        for (Index i = 0; i < N; ++i) f[i] = std::min(0.0, eps * la[i] + sm[i]);
+        for (Index i = 0; i < N; ++i) f[i] = a[i] > 0 ? std::min(0.0, eps * la[i] + sm[i]) : -kInf;
         h = f.array() + k;
         detail::softmin(K, 1, h, g, eps, sm, ratio);
-        for (Index j = 0; j < M; ++j) g[j] = std::min(0.0, eps * lb[j] + sm[j]);
+        for (Index j = 0; j < M; ++j) g[j] = b[j] > 0 ? std::min(0.0, eps * lb[j] + sm[j]) : -kInf;
         update_k();
         ++r.iterations;
-        if (f.allFinite() && g.allFinite() && std::isfinite(k)) return true;
+        if (finite_where(f, a) && finite_where(g, b) && std::isfinite(k)) return true;
         f = f_old, g = g_old, k = k_old;
         r.finite = false;
         return false;
@@ -110,6 +129,10 @@ SinkhornResult solve_partial(const CostKernel& K, const Vector& a, const Vector&
     totals();
     Vector F = f.array() + k, wrows(N);
     K.sums(0, g.data(), F.data(), inv, rows.data(), wrows.data());
+    for (Index i = 0; i < N; ++i)
+        if (!(a[i] > 0)) rows[i] = wrows[i] = 0;
+    for (Index j = 0; j < M; ++j)
+        if (!(b[j] > 0)) cols[j] = 0;
     r.f = F;
     r.g = g;
     r.eps = eps;
@@ -118,8 +141,10 @@ SinkhornResult solve_partial(const CostKernel& K, const Vector& a, const Vector&
     r.mass = deterministic_sum(N, [&](std::int64_t i) { return rows[i]; });
     r.cost = deterministic_sum(N, [&](std::int64_t i) { return wrows[i]; });
     // sum P (log P - 1) = <P, (f + g + k - C)/eps> - mass
-    r.primal = rows.dot(F) + cols.dot(g) - eps * r.mass;
-    r.dual = a.dot(f) + b.dot(g) + k * mass - eps * r.mass;
+    const bool all_positive = a.minCoeff() > 0 && b.minCoeff() > 0;
+    r.primal = all_positive ? rows.dot(F) + cols.dot(g) - eps * r.mass
+                            : dot_where(a, rows, F) + dot_where(b, cols, g) - eps * r.mass;
+    r.dual = dot_where(a, a, f) + dot_where(b, b, g) + k * mass - eps * r.mass;
     r.marginal_error = std::max(norm_of(residual(rows, a, f), opt.norm), norm_of(residual(cols, b, g), opt.norm));
     r.finite = r.finite && std::isfinite(r.cost) && std::isfinite(r.primal);
     // Plans: extract_plan multiplies by a_i b_j; divide it out through the potentials.
@@ -143,7 +168,7 @@ SinkhornResult solve_partial(const CostKernel& K, const Vector& a, const Vector&
 SinkhornResult partial(const Matrix& cost, const Vector& a, const Vector& b, double mass, const SinkhornOptions& opt) {
     require(cost.rows() == a.size() && cost.cols() == b.size() && cost.size() > 0,
             "partial: expected a cost matrix of " + std::to_string(a.size()) + "x" + std::to_string(b.size()));
-    require(cost.allFinite(), "partial: the cost matrix contains NaN or infinite values");
+    detail::check_forbidden_pairs(cost);
     auto K = detail::dense_kernel(cost);
     return solve_partial(*K, a, b, mass, opt);
 }

@@ -7,6 +7,7 @@
 //   f_i = min(0, eps log a_i - eps LSE_j((g_j + k - C_ij)/eps)), g likewise,
 //   k   = eps log(mass) - eps LSE_ij((f_i + g_j - C_ij)/eps),
 // and P_ij = exp((f_i + g_j + k - C_ij)/eps). The returned f includes k.
+// Zero-weight points carry no mass; their potentials are -inf.
 #include "orbit/ot/sinkhorn.hpp"
 
 namespace orbit::ot {

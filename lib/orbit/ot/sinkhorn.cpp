@@ -124,6 +124,20 @@ Vector safe_log(const Vector& w) {
 
 namespace detail {
 
+void check_forbidden_pairs(const Matrix& cost) {
+    const double inf = std::numeric_limits<double>::infinity();
+    for (Index t = 0; t < cost.size(); ++t)
+        require(!std::isnan(cost.data()[t]) && cost.data()[t] != -inf,
+                "sinkhorn: the cost matrix contains NaN or -inf values (+inf marks a forbidden pair)");
+    if (cost.allFinite()) return;
+    for (Index i = 0; i < cost.rows(); ++i)
+        require((cost.row(i).array() < inf).any(), "sinkhorn: row " + std::to_string(i) +
+                                                        " of the cost matrix has no finite entry (every pair is forbidden)");
+    for (Index j = 0; j < cost.cols(); ++j)
+        require((cost.col(j).array() < inf).any(), "sinkhorn: column " + std::to_string(j) +
+                                                        " of the cost matrix has no finite entry (every pair is forbidden)");
+}
+
 std::vector<double> eps_schedule(const SinkhornOptions& opt, double max_cost) {
     std::vector<double> eps;
     if (opt.eps_scaling) {
@@ -161,6 +175,12 @@ void finish(const CostKernel& K, const Vector& a, const Vector& b, const Sinkhor
     Vector rows(N), wrows(N), cols(M);
     K.sums(0, G.data(), F.data(), 1.0 / eps, rows.data(), wrows.data());
     K.sums(1, F.data(), G.data(), 1.0 / eps, cols.data(), nullptr);
+    // Zero-weight points carry no mass: the passes' clamped exponentials leave
+    // ~1e-308 per pair there, which the KL terms below would turn into inf.
+    for (Index i = 0; i < N; ++i)
+        if (!(a[i] > 0)) rows[i] = wrows[i] = 0;
+    for (Index j = 0; j < M; ++j)
+        if (!(b[j] > 0)) cols[j] = 0;
     r.row_marginal = rows;
     r.col_marginal = cols;
     r.cost = deterministic_sum(N, [&](std::int64_t i) { return wrows[i]; });
@@ -370,8 +390,11 @@ SinkhornResult sinkhorn(const Matrix& cost, const Vector& a, const Vector& b, co
             "sinkhorn: expected a cost matrix of " + std::to_string(a.size()) + "x" + std::to_string(b.size()) +
                 ", found " + std::to_string(cost.rows()) + "x" + std::to_string(cost.cols()));
     require(cost.size() > 0, "sinkhorn: the cost matrix is empty");
-    require(cost.allFinite(), "sinkhorn: the cost matrix contains NaN or infinite values");
-    if (!opt.log_domain) return detail::solve_kernel_mode(cost, a, b, opt);
+    detail::check_forbidden_pairs(cost);
+    if (!opt.log_domain) {
+        require(cost.allFinite(), "sinkhorn: kernel mode needs finite costs (+inf pairs need the log domain)");
+        return detail::solve_kernel_mode(cost, a, b, opt);
+    }
     auto K = detail::dense_kernel(cost);
     return detail::solve(*K, a, b, opt);
 }

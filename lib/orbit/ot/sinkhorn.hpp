@@ -111,8 +111,8 @@ struct CostSpec {
 Matrix cost_matrix(const Points& x, const Points& y, const CostSpec& spec);
 
 // Exact (unregularized) transport solved by the network simplex, reported in the
-// same form as a Sinkhorn solve: cost = primal = dual = <C,P>, marginals, and the
-// plan dense or sparse as opt.plan asks (potentials are left empty).
+// same form as a Sinkhorn solve: cost = primal = dual = <C,P>, the optimal dual
+// potentials f, g, marginals, and the plan dense or sparse as opt.plan asks.
 SinkhornResult exact_transport(const Matrix& cost, const Vector& a, const Vector& b, const SinkhornOptions& opt = {});
 
 // Explicit cost matrix (N x M), marginals a (N) and b (M).

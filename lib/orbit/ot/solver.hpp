@@ -9,6 +9,9 @@
 namespace orbit::ot::detail {
 
 void validate(const SinkhornOptions& opt);
+// NaN and -inf are refused; +inf entries are forbidden pairs, but every row
+// and column needs one finite entry.
+void check_forbidden_pairs(const Matrix& cost);
 // eps values to visit: eps_start, eps_start*scaling, ... (> eps), then eps.
 std::vector<double> eps_schedule(const SinkhornOptions& opt, double max_cost);
 // Log-domain Sinkhorn on any cost kernel.

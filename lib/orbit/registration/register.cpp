@@ -18,6 +18,7 @@
 #include "orbit/registration/cpd.hpp"
 #include "orbit/registration/global.hpp"
 #include "orbit/registration/gmm_ot.hpp"
+#include "orbit/registration/gw_init.hpp"
 #include "orbit/registration/icp.hpp"
 #include "orbit/registration/ppf.hpp"
 #include "orbit/registration/score.hpp"
@@ -30,8 +31,9 @@ Method parse_method(const std::string& name) {
     if (name == "cpd") return Method::cpd;
     if (name == "global") return Method::global;
     if (name == "gmm-ot") return Method::gmm_ot;
+    if (name == "gw") return Method::gw;
     if (name == "auto") return Method::automatic;
-    throw UsageError("--method: expected one of auto, icp, icp-plane, cpd, global, gmm-ot; found '" + name + "'");
+    throw UsageError("--method: expected one of auto, icp, icp-plane, cpd, global, gmm-ot, gw; found '" + name + "'");
 }
 
 std::string method_name(Method m) {
@@ -41,6 +43,7 @@ std::string method_name(Method m) {
         case Method::cpd: return "cpd";
         case Method::global: return "global";
         case Method::gmm_ot: return "gmm-ot";
+        case Method::gw: return "gw";
         case Method::automatic: return "auto";
     }
     return "?";
@@ -243,6 +246,12 @@ Result register_pair(const Points& source, const Points& target, const Options& 
             if (!r.converged) res.flags.push_back("not_converged");
             init = r.transform;
             refine = false;
+            break;
+        }
+        case Method::gw: {  // Gromov-Wasserstein matching: no descriptors, no starting pose
+            const GwInit g = gw_initial_pose(source, target);
+            res.iterations += g.iterations;
+            init = g.transform;
             break;
         }
         case Method::global:

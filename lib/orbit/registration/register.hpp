@@ -18,7 +18,7 @@
 
 namespace orbit::registration {
 
-enum class Method { icp, icp_plane, cpd, global, gmm_ot, automatic };
+enum class Method { icp, icp_plane, cpd, global, gmm_ot, gw, automatic };
 Method parse_method(const std::string& name);  // throws UsageError with the valid names
 std::string method_name(Method m);
 
