@@ -4,11 +4,10 @@
 #include <iostream>
 
 #include "orbit/cli/app.hpp"
-#include "orbit/core/log.hpp"
-#include "orbit/flows/model.hpp"
+#include "orbit/flows/options.hpp"
+#include "orbit/flows/pipeline.hpp"
 #include "orbit/io/output.hpp"
 #include "orbit/io/plot.hpp"
-#include "orbit/io/pointset.hpp"
 
 using namespace orbit;
 
@@ -16,31 +15,34 @@ int main(int argc, char** argv) {
     cli::App app("density", "log-density of each row of a table under a model trained by orbit-train-flow",
                  "Evaluates log p(x) in data coordinates (the standardization's Jacobian included): exactly for "
                  "coupling flows, and for flow matching by integrating the instantaneous change of variables "
-                 "backwards in time with the exact divergence. Writes /logp [N] with the mean and its standard "
-                 "error as attributes; --json prints them.");
-    std::string model_path, data, plot, ode = "dopri5";
+                 "backwards in time with the exact divergence (the Riemannian divergence on a manifold). On the "
+                 "sphere the density is per unit area (uniform: -log 4 pi on S^2); on SO(3) it is relative to the Haar "
+                 "probability measure (uniform: 0). Writes /logp [N] with the mean and its standard error as "
+                 "attributes; --json prints them. A conditional model needs --context (one row per data row).");
+    std::string model_path, data, plot, ode = "dopri5", context;
     flows::InferOptions io;
     int grid = 200;
     auto& c = app.cli();
     c.add_option("model", model_path, "Model file written by orbit-train-flow")->required()->check(cli::ExistingFileOrStream);
     c.add_option("data", data, "Rows to evaluate: HDF5 (/points or FILE:/dataset), CSV or another table; '-' for stdin")
         ->required()->check(cli::ExistingFileOrStream);
-    c.add_option("--ode", ode, "Integrator for flow matching: euler, midpoint, rk4 or dopri5")
-        ->check(CLI::IsMember({"euler", "midpoint", "rk4", "dopri5"}))->capture_default_str();
-    c.add_option("--steps", io.ode.steps, "Steps of the fixed-step integrators")->check(CLI::Range(1, 1000000))->capture_default_str();
-    c.add_option("--rtol", io.ode.rtol, "Relative tolerance of dopri5")->check(CLI::PositiveNumber)->capture_default_str();
-    c.add_option("--atol", io.ode.atol, "Absolute tolerance of dopri5")->check(CLI::PositiveNumber)->capture_default_str();
-    c.add_option("--plot", plot, "2-D models: the density on a grid over the data's bounding box (.png or .svg)");
+    flows::add_flow_ode_options(c, io.ode, ode);
+    c.add_option("--context", context, "Conditional models: the context of each row (FILE:/dataset)")->check(cli::ExistingFileOrStream);
+    c.add_option("--plot", plot, "2-D models: the density on a grid over the data's bounding box (.png or .svg)")->check(flows::PicturePath);
     c.add_option("--grid", grid, "Grid cells per axis for --plot")->check(CLI::Range(2, 2000))->capture_default_str();
     app.add_example("orbit-density model.h5 test.h5 -o logp.h5 --json", "per-row log-density, mean and standard error");
     app.add_example("orbit-density model.h5 test.h5 --plot density.png", "picture of a 2-D density");
+    app.add_example("orbit-density cond.h5 test.h5 --context test.h5:/labels -o logp.h5", "log p(x | label) of a conditional model");
     return app.run(argc, argv, [&] {
         if (model_path == "-" && data == "-") throw UsageError("the model and the data cannot both come from stdin");
         io.ode.method = flows::parse_ode_method(ode);
         auto in = h5::File::open_read(model_path);
         auto model = flows::Model::load(in);
+        if (!plot.empty() && (model.dim() != 2 || model.conditional() || !model.manifold().empty()))
+            throw UsageError("--plot needs an unconditional 2-D model, this one is " + std::to_string(model.dim()) + "-D");
         const Points x = flows::read_rows_for(model, data, model_path);
-        Vector lp = model.log_prob(x, io);
+        const Points ctx = flows::context_rows(context, "", x.rows());
+        Vector lp = model.log_prob(x, io, ctx);
         const double n = double(lp.size());
         const double mean = lp.mean();
         const double var = lp.size() > 1 ? (lp.array() - mean).square().sum() / (n - 1) : 0.0;
@@ -48,16 +50,10 @@ int main(int argc, char** argv) {
         if (!app.common().output.empty()) {
             io::Output out(app.common().output, "report");
             out.inherit_history(in);
-            h5::Array<double> a;
-            a.shape = {static_cast<std::size_t>(lp.size())};
-            a.data.assign(lp.data(), lp.data() + lp.size());
-            out.file().write("/logp", a);
-            out.file().set_attr("/", "mean_logp", mean);
-            out.file().set_attr("/", "stderr_logp", se);
+            flows::write_log_density(out.file(), lp, mean, se);
             out.commit();
         }
         if (!plot.empty()) {
-            if (model.dim() != 2) throw Error("--plot needs a 2-D model, this one is " + std::to_string(model.dim()) + "-D");
             const Eigen::RowVector2d lo = x.colwise().minCoeff(), hi = x.colwise().maxCoeff();
             const Eigen::RowVector2d pad = 0.05 * (hi - lo) + Eigen::RowVector2d::Constant(1e-9);
             Matrix g = model.log_prob_grid(lo(0) - pad(0), hi(0) + pad(0), lo(1) - pad(1), hi(1) + pad(1), grid, io);

@@ -1,49 +1,56 @@
 // orbit-sample-flow: draw samples from a trained flow or flow-matching model.
 #include "orbit/cli/app.hpp"
-#include "orbit/flows/model.hpp"
+#include "orbit/flows/options.hpp"
+#include "orbit/flows/pipeline.hpp"
 #include "orbit/io/output.hpp"
 #include "orbit/io/plot.hpp"
-#include "orbit/io/pointset.hpp"
 
 using namespace orbit;
 
 int main(int argc, char** argv) {
     cli::App app("sample-flow", "draw samples from a model trained by orbit-train-flow",
-                 "Draws standard-normal latents from one random stream per block of rows (so the result depends on "
-                 "--seed only, not on -j) and maps them to data space: through the inverse coupling layers, or by "
-                 "integrating the learned velocity field from t=0 to t=1. Writes /points [N,D].");
-    std::string model_path, plot, ode = "dopri5";
+                 "Draws latents (standard normal, or uniform on the model's manifold) from one random stream per block "
+                 "of rows (so the result depends on --seed only, not on -j) and maps them to data space: through the "
+                 "inverse coupling layers, or by integrating the learned velocity field from t=0 to t=1 (on a manifold, "
+                 "projecting every step back onto it). Writes /points [N,D]; rotations as [N,3,3] (or [N,4] "
+                 "quaternions, x y z w). A conditional model needs --context-value (one context for every sample) "
+                 "or --context (one sample per context row).");
+    std::string model_path, plot, ode = "dopri5", context, context_value;
     std::int64_t n = 1000;
+    bool quaternions = false;
     flows::InferOptions io;
     auto& c = app.cli();
     c.add_option("model", model_path, "Model file written by orbit-train-flow ('-' for stdin)")->required()->check(cli::ExistingFileOrStream);
-    c.add_option("-n,--samples", n, "Number of samples")->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 34))->capture_default_str();
-    c.add_option("--ode", ode, "Integrator for flow matching: euler, midpoint, rk4 or dopri5")
-        ->check(CLI::IsMember({"euler", "midpoint", "rk4", "dopri5"}))->capture_default_str();
-    c.add_option("--steps", io.ode.steps, "Steps of the fixed-step integrators")->check(CLI::Range(1, 1000000))->capture_default_str();
-    c.add_option("--rtol", io.ode.rtol, "Relative tolerance of dopri5")->check(CLI::PositiveNumber)->capture_default_str();
-    c.add_option("--atol", io.ode.atol, "Absolute tolerance of dopri5")->check(CLI::PositiveNumber)->capture_default_str();
-    c.add_option("--plot", plot, "2-D models: scatter plot of the samples (.png or .svg)");
+    auto* o_n = c.add_option("-n,--samples", n, "Number of samples")->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 34))->capture_default_str();
+    flows::add_flow_ode_options(c, io.ode, ode);
+    c.add_option("--context", context, "Conditional models: one sample per row of this context (FILE:/dataset)")->check(cli::ExistingFileOrStream);
+    c.add_option("--context-value", context_value, "Conditional models: this context for every sample (a label, or comma-separated values)");
+    c.add_flag("--quaternions", quaternions, "SO(3) models: write [N,4] quaternions (x y z w) instead of [N,3,3] matrices");
+    c.add_option("--plot", plot, "2-D models: scatter plot of the samples (.png or .svg)")->check(flows::PicturePath);
     app.require_output();
     app.add_example("orbit-sample-flow model.h5 -n 10000 --seed 2 -o samples.h5", "10000 samples, reproducible with --seed");
     app.add_example("orbit-sample-flow cfm.h5 -n 5000 --ode euler --steps 20 --plot s.png -o s.h5",
                     "fast flow-matching samples with 20 Euler steps, and a picture");
+    app.add_example("orbit-sample-flow cond.h5 -n 500 --context-value 3 -o threes.h5", "samples of class 3 of a class-conditional model");
+    app.add_example("orbit-sample-flow so3.h5 -n 2000 --seed 2 -o samples.h5", "rotations from an SO(3) model, [N,3,3]");
     return app.run(argc, argv, [&] {
         io.ode.method = flows::parse_ode_method(ode);
         auto in = h5::File::open_read(model_path);
         auto model = flows::Model::load(in);
-        Points s = model.sample(n, app.common().seed, io);
+        if (!plot.empty() && (model.dim() != 2 || !model.manifold().empty()))
+            throw UsageError("--plot needs a 2-D model, this one is " + std::to_string(model.dim()) + "-D");
+        if (quaternions && model.manifold() != "so3") throw UsageError("--quaternions applies to SO(3) models");
+        if (!context.empty() && o_n->count()) throw UsageError("--context gives one sample per row: drop -n");
+        const Points ctx = flows::context_rows(context, context_value, context.empty() ? n : -1);
+        if (!context.empty()) n = ctx.rows();
+        Points s = model.sample(n, app.common().seed, io, ctx);
         io::Output out(app.common().output, "pointset");
         out.inherit_history(in);
-        io::PointSets sets;
-        sets.items.push_back(io::PointSet{s, {}, {}, {}});
-        io::write_point_sets(out.file(), sets);
+        flows::write_rows_for(model, out.file(), s, quaternions);
         out.commit();
-        if (!plot.empty()) {
-            if (model.dim() != 2) throw Error("--plot needs a 2-D model, this one is " + std::to_string(model.dim()) + "-D");
+        if (!plot.empty())
             plot::scatter(plot, {model.kind() + " samples", "x0", "x1"}, s.topRows(std::min<Eigen::Index>(s.rows(), 20000)),
                           "samples");
-        }
         app.summary() = {{"samples", n}, {"dim", model.dim()}, {"kind", model.kind()}, {"seed", app.common().seed}};
     });
 }

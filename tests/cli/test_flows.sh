@@ -84,6 +84,76 @@ orbit-sample-flow cfm.h5 -n 500 --ode euler --steps 10 --plot s.svg -o cs.h5
 orbit-density cfm.h5 test.h5 --json > cfm.json
 py 'import json, math; j = json.load(open("cfm.json")); assert math.isfinite(j["mean_logp"]) and j["mean_logp"] > -6, j'
 
+# conditional flows: integer labels one-hot, class-conditional sampling, densities with a context
+py '
+import numpy as np, h5py
+rng = np.random.default_rng(3)
+for name, n in (("digits.h5", 2000), ("dtest.h5", 400)):
+    y = rng.integers(0, 4, n)
+    x = np.stack([np.cos(y * np.pi / 2), np.sin(y * np.pi / 2)], 1) * 3 + rng.normal(size=(n, 2)) * 0.3
+    with h5py.File(name, "w") as f: f["points"] = x; f["labels"] = y
+'
+orbit-train-flow digits.h5 --model nsf --context digits.h5:/labels --layers 4 --hidden 32 --epochs 20 --seed 1 -o cond.h5 -q
+orbit-density cond.h5 dtest.h5 --context dtest.h5:/labels -o clogp.h5
+orbit-density cond.h5 dtest.h5 --context digits.h5:/labels 2>/dev/null && fail "context rows must match the data rows"
+orbit-sample-flow cond.h5 -n 300 --context-value 3 --seed 1 -o s3.h5
+orbit-train-flow digits.h5 --model cfm --context digits.h5:/labels --hidden 32 --epochs 30 --lr 3e-3 -o ccfm.h5 -q
+orbit-sample-flow ccfm.h5 -n 300 --context-value 1 --ode rk4 --steps 10 -o c1.h5
+py '
+import h5py, json, numpy as np
+m = json.loads(h5py.File("cond.h5")["model"].attrs["config"])
+assert m["context"]["encoding"] == "onehot" and m["context"]["classes"] == [0, 1, 2, 3], m["context"]
+lp = h5py.File("clogp.h5")["logp"][...]; assert lp.shape == (400,) and lp.mean() > -2.5, lp.mean()
+s = h5py.File("s3.h5")["points"][...]; assert s.shape == (300, 2)
+near = np.mean(np.linalg.norm(s - [0, -3], axis=1) < 1)       # class 3 sits at angle 270 degrees
+assert near > 0.7, near
+c = h5py.File("c1.h5")["points"][...]
+near = np.mean(np.linalg.norm(c - [0, 3], axis=1) < 1)
+assert near > 0.5, near
+'
+
+# Riemannian flow matching: the invocations of the documentation, with fewer epochs
+py '
+import numpy as np, h5py
+rng = np.random.default_rng(5)
+def unit(v): return v / np.linalg.norm(v, axis=-1, keepdims=True)
+c = unit(rng.normal(size=(3, 3)))
+for name, n in (("normals.h5", 1200), ("held-out.h5", 300)):
+    with h5py.File(name, "w") as f: f["points"] = unit(c[rng.integers(0, 3, n)] + 0.2 * rng.normal(size=(n, 3)))
+def rot(q):
+    x, y, z, w = (unit(q)).T
+    return np.stack([1-2*(y*y+z*z), 2*(x*y-z*w), 2*(x*z+y*w), 2*(x*y+z*w), 1-2*(x*x+z*z), 2*(y*z-x*w),
+                     2*(x*z-y*w), 2*(y*z+x*w), 1-2*(x*x+y*y)], 1).reshape(-1, 3, 3)
+q = np.array([[0, 0, 0, 1.0], [0, 0, 1, 0]])   # identity and a half turn about z (a two-fold symmetry)
+with h5py.File("rotations.h5", "w") as f: f["points"] = rot(q[rng.integers(0, 2, 1000)] + 0.1 * rng.normal(size=(1000, 4)))
+with h5py.File("notunit.h5", "w") as f: f["points"] = 1.5 * c
+'
+orbit-train-flow normals.h5 --manifold sphere --hidden 64 --epochs 40 --batch 64 --lr 3e-3 -o sphere.h5 -q
+orbit-train-flow rotations.h5 --manifold so3 --hidden 64 --epochs 100 --batch 64 --lr 3e-3 -o so3.h5 -q
+orbit-sample-flow so3.h5 -n 2000 --seed 2 -o samples.h5
+orbit-sample-flow so3.h5 -n 50 --seed 2 --quaternions -o quats.h5
+orbit-density sphere.h5 held-out.h5 -o slogp.h5
+orbit-density so3.h5 quats.h5 --json > q.json
+orbit-density so3.h5 samples.h5 --ode rk4 --steps 20 --json > r.json
+orbit-sample-flow sphere.h5 -n 500 --ode rk4 --steps 16 -o ssph.h5
+py '
+import h5py, json, numpy as np
+R = h5py.File("samples.h5")["points"][...]
+assert R.shape == (2000, 3, 3), R.shape
+assert np.abs(np.einsum("nji,njk->nik", R, R) - np.eye(3)).max() < 1e-9 and np.abs(np.linalg.det(R) - 1).max() < 1e-9
+q = h5py.File("quats.h5")["points"][...]
+assert q.shape == (50, 4) and np.abs(np.linalg.norm(q, axis=1) - 1).max() < 1e-12 and (q[:, 3] >= 0).all()
+# the samples sit near the two modes (rotation angle about 0 or pi about z)
+ang = np.degrees(np.arccos(np.clip((np.trace(R, axis1=1, axis2=2) - 1) / 2, -1, 1)))
+zz = R[:, 2, 2]
+near = np.mean((ang < 40) | ((ang > 140) & (zz > 0.8)))
+assert near > 0.8 and min(np.mean(ang < 40), np.mean(ang > 140)) > 0.3, near
+s = h5py.File("ssph.h5")["points"][...]; assert np.abs(np.linalg.norm(s, axis=1) - 1).max() < 1e-9
+lp = h5py.File("slogp.h5")["logp"][...]
+assert lp.shape == (300,) and lp.mean() > -np.log(4 * np.pi) + 0.3, lp.mean()   # better than uniform on S^2
+assert json.load(open("r.json"))["mean_logp"] > 0.3   # Haar probability measure: uniform is 0
+'
+
 # bad inputs: exit 1 (data) or 2 (usage) with one line
 expect_error 1 orbit-train-flow nan.h5 --epochs 1 -o x.h5
 expect_error 1 orbit-train-flow const.h5 --epochs 1 -o x.h5
@@ -95,5 +165,21 @@ expect_error 1 orbit-train-flow other.h5:/nothing --epochs 1 -o x.h5
 expect_error 2 orbit-train-flow data.h5 --model glow -o x.h5
 expect_error 2 orbit-train-flow data.h5 --model cfm --bins 4 -o x.h5
 expect_error 2 orbit-sample-flow model.h5 -n 0 -o x.h5
-[[ ! -e x.h5 ]] || fail "a failed run left an output"
+expect_error 2 orbit-sample-flow model.h5 --plot x.jpg -o x.h5
+expect_error 2 orbit-density model.h5 test.h5 --plot p.jpg -o x.h5
+expect_error 2 orbit-density model.h5 test.h5 --plot nofolder/p.png -o x.h5
+expect_error 2 orbit-density so3.h5 quats.h5 --plot p.png -o x.h5
+expect_error 2 orbit-train-flow data.h5 --epochs 1 --plot-loss l.pdf -o x.h5
+expect_error 2 orbit-train-flow normals.h5 --model nsf --manifold sphere -o x.h5
+expect_error 2 orbit-train-flow normals.h5 --manifold sphere --bins 4 -o x.h5
+expect_error 2 orbit-train-flow digits.h5 --model ot-cfm --context digits.h5:/labels -o x.h5
+expect_error 1 orbit-train-flow notunit.h5 --manifold sphere -o x.h5
+expect_error 1 orbit-train-flow normals.h5 --manifold so3 -o x.h5
+expect_error 1 orbit-train-flow digits.h5 --context dtest.h5:/labels -o x.h5
+expect_error 1 orbit-density cond.h5 dtest.h5 -o x.h5
+expect_error 1 orbit-density model.h5 dtest.h5 --context dtest.h5:/labels -o x.h5
+expect_error 1 orbit-sample-flow cond.h5 -n 5 --context-value 42 -o x.h5
+expect_error 2 orbit-sample-flow cond.h5 -n 5 --context-value 1,x -o x.h5
+expect_error 2 orbit-sample-flow model.h5 -n 5 --quaternions -o x.h5
+[[ ! -e x.h5 && ! -e l.pdf ]] || fail "a failed run left an output"
 echo ok

@@ -16,6 +16,15 @@ using namespace orbit::flows;
 
 namespace {
 
+ModelSpec spec(const std::string& kind, int hidden, int blocks, int layers = 8) {
+    ModelSpec s;
+    s.kind = kind;
+    s.coupling.hidden = s.cfm.hidden = hidden;
+    s.coupling.blocks = s.cfm.blocks = blocks;
+    s.coupling.layers = layers;
+    return s;
+}
+
 template <class T>
 void jitter(nn::ParamList<T> ps, Rng& rng, double scale) {
     for (auto* p : ps)
@@ -203,7 +212,7 @@ TEST_CASE("flows: training on a Gaussian recovers its analytic log-likelihood", 
     double H = 0;
     Points x = gaussian(4096, 11, H), test = gaussian(4096, 12, H);
     for (std::string kind : {"realnvp", "nsf"}) {
-        auto m = Model::create(kind, {{"layers", 4}, {"hidden", 32}, {"blocks", 1}}, x, 5);
+        auto m = Model::create(spec(kind, 32, 1, 4), x, 5);
         TrainOptions o;
         o.epochs = 12;
         o.batch = 256;
@@ -221,7 +230,7 @@ TEST_CASE("flows: flow matching learns a Gaussian; density and latent map are co
     double H = 0;
     Points x = gaussian(4096, 21, H), test = gaussian(1024, 22, H);
     for (std::string kind : {"cfm", "ot-cfm"}) {
-        auto m = Model::create(kind, {{"hidden", 64}, {"blocks", 1}}, x, 3);
+        auto m = Model::create(spec(kind, 64, 1), x, 3);
         TrainOptions o;
         o.epochs = 15;
         o.batch = 256;
@@ -249,7 +258,7 @@ TEST_CASE("flows: same seed gives the same model for 1 and 2 threads; resuming c
     o.seed = 9;
     auto run = [&](int threads, const std::string& kind) {
         set_threads(threads);
-        auto m = Model::create(kind, {{"hidden", 32}, {"blocks", 1}}, train, 9);
+        auto m = Model::create(spec(kind, 32, 1), train, 9);
         m.train(train, val, o);
         auto samples = m.sample(5000, 3);
         set_threads(0);
@@ -263,9 +272,9 @@ TEST_CASE("flows: same seed gives the same model for 1 and 2 threads; resuming c
     }
     // 4 epochs in one go == 2 epochs, save, load, 2 more
     o.epochs = 4;
-    auto full = Model::create("nsf", {{"hidden", 32}, {"blocks", 1}}, train, 9);
+    auto full = Model::create(spec("nsf", 32, 1), train, 9);
     full.train(train, val, o);
-    auto part = Model::create("nsf", {{"hidden", 32}, {"blocks", 1}}, train, 9);
+    auto part = Model::create(spec("nsf", 32, 1), train, 9);
     TrainOptions half = o;
     half.stop_after = 2;
     part.train(train, val, half);
@@ -287,12 +296,14 @@ TEST_CASE("flows: bad inputs are one-line errors", "[flows]") {
     cst.col(0).setConstant(2.0);
     CHECK_THROWS_WITH(check_training_data(cst, 64, "d.h5"), Catch::Contains("column 0 is constant"));
     CHECK_THROWS_WITH(check_training_data(x, 512, "d.h5"), Catch::Contains("fewer than the batch"));
-    auto m = Model::create("realnvp", {{"hidden", 8}, {"layers", 2}, {"blocks", 0}}, x, 1);
+    auto m = Model::create(spec("realnvp", 8, 0, 2), x, 1);
     Points three(5, 3);
     three.setOnes();
     CHECK_THROWS_WITH(m.log_prob(three), Catch::Contains("model was trained on 2-dimensional"));
-    CHECK_THROWS_AS(Model::create("nsf", {{"nonsense", 1}}, x, 1), UsageError);
-    CHECK_THROWS_AS(Model::create("glow", {}, x, 1), UsageError);
+    ModelSpec cfm_pairs = spec("cfm", 8, 0);
+    cfm_pairs.cfm.coupling = "exact";
+    CHECK_THROWS_AS(Model::create(cfm_pairs, x, 1), UsageError);
+    CHECK_THROWS_AS(Model::create(spec("glow", 8, 0), x, 1), UsageError);
     auto f = h5::File::create_in_memory("empty.h5");
     CHECK_THROWS_WITH(Model::load(f), Catch::Contains("not an orbit flow model"));
 }

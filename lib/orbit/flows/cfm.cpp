@@ -10,8 +10,10 @@
 namespace orbit::flows {
 
 nlohmann::json CfmConfig::to_json() const {
-    return {{"dim", dim},           {"hidden", hidden},     {"blocks", blocks}, {"freqs", freqs},
-            {"activation", activation}, {"coupling", coupling}, {"sigma", sigma},   {"sinkhorn_eps", sinkhorn_eps}};
+    nlohmann::json j = {{"dim", dim},           {"hidden", hidden},     {"blocks", blocks}, {"freqs", freqs},
+                        {"activation", activation}, {"coupling", coupling}, {"sigma", sigma},   {"sinkhorn_eps", sinkhorn_eps}};
+    if (context > 0) j["context"] = context;  // unconditional files stay as they were
+    return j;
 }
 
 CfmConfig CfmConfig::from_json(const nlohmann::json& j) {
@@ -24,6 +26,7 @@ CfmConfig CfmConfig::from_json(const nlohmann::json& j) {
     c.coupling = j.at("coupling").get<std::string>();
     c.sigma = j.at("sigma").get<double>();
     c.sinkhorn_eps = j.at("sinkhorn_eps").get<double>();
+    c.context = j.value("context", 0);
     return c;
 }
 
@@ -35,7 +38,8 @@ VelocityField<T>::VelocityField(CfmConfig cfg, Rng& rng) : cfg_(std::move(cfg)) 
     if (cfg_.coupling != "none" && cfg_.coupling != "exact" && cfg_.coupling != "sinkhorn")
         throw UsageError("unknown coupling '" + cfg_.coupling + "' (expected none, exact or sinkhorn)");
     if (!(cfg_.sigma >= 0) || !(cfg_.sinkhorn_eps > 0)) throw UsageError("sigma must be >= 0 and sinkhorn eps > 0");
-    net_ = nn::ResidualNet<T>("field", cfg_.dim + 1 + 2 * cfg_.freqs, cfg_.hidden, cfg_.dim, cfg_.blocks,
+    if (cfg_.context < 0) throw Error("flow matching: the context width must be >= 0");
+    net_ = nn::ResidualNet<T>("field", cfg_.dim + 1 + 2 * cfg_.freqs + cfg_.context, cfg_.hidden, cfg_.dim, cfg_.blocks,
                               nn::parse_activation(cfg_.activation), rng, -1.0);
 }
 
@@ -47,9 +51,10 @@ nn::ParamList<T> VelocityField<T>::params() {
 }
 
 template <class T>
-Mat<T> VelocityField<T>::input(const Mat<T>& x, const Eigen::Matrix<T, Eigen::Dynamic, 1>& t) const {
-    const int D = cfg_.dim, F = cfg_.freqs;
-    Mat<T> in(x.rows(), D + 1 + 2 * F);
+Mat<T> flow_matching_input(const Mat<T>& x, const Eigen::Matrix<T, Eigen::Dynamic, 1>& t, int freqs, const Mat<T>& ctx) {
+    const Eigen::Index D = x.cols(), F = freqs, C = ctx.cols();
+    if (C > 0) require(ctx.rows() == x.rows(), "flow matching: the context has a different number of rows");
+    Mat<T> in(x.rows(), D + 1 + 2 * F + C);
     in.leftCols(D) = x;
     in.col(D) = t;
     for (int k = 0; k < F; ++k) {
@@ -57,7 +62,19 @@ Mat<T> VelocityField<T>::input(const Mat<T>& x, const Eigen::Matrix<T, Eigen::Dy
         in.col(D + 1 + 2 * k) = (w * t.array()).sin().matrix();
         in.col(D + 2 + 2 * k) = (w * t.array()).cos().matrix();
     }
+    if (C > 0) in.rightCols(C) = ctx;
     return in;
+}
+template Mat<float> flow_matching_input(const Mat<float>&, const Eigen::Matrix<float, Eigen::Dynamic, 1>&, int,
+                                        const Mat<float>&);
+template Mat<double> flow_matching_input(const Mat<double>&, const Eigen::Matrix<double, Eigen::Dynamic, 1>&, int,
+                                         const Mat<double>&);
+
+template <class T>
+Mat<T> VelocityField<T>::input(const Mat<T>& x, const Eigen::Matrix<T, Eigen::Dynamic, 1>& t, const Mat<T>& ctx) const {
+    require(ctx.cols() == cfg_.context, "flow matching: the context has " + std::to_string(ctx.cols()) +
+                                            " columns, the model expects " + std::to_string(cfg_.context));
+    return flow_matching_input<T>(x, t, cfg_.freqs, ctx);
 }
 
 template <class T>
@@ -66,18 +83,18 @@ Var VelocityField<T>::forward(Tape<T>& tape, Var in) {
 }
 
 template <class T>
-Mat<T> VelocityField<T>::velocity(const Mat<T>& x, double t) {
+Mat<T> VelocityField<T>::velocity(const Mat<T>& x, double t, const Mat<T>& ctx) {
     Tape<T> tape(false);
     Eigen::Matrix<T, Eigen::Dynamic, 1> tv = Eigen::Matrix<T, Eigen::Dynamic, 1>::Constant(x.rows(), T(t));
-    return tape.value(forward(tape, tape.constant(input(x, tv))));
+    return tape.value(forward(tape, tape.constant(input(x, tv, ctx))));
 }
 
 template <class T>
-Mat<T> VelocityField<T>::velocity_div(const Mat<T>& x, double t, Mat<T>& div) {
+Mat<T> VelocityField<T>::velocity_div(const Mat<T>& x, double t, Mat<T>& div, const Mat<T>& ctx) {
     Eigen::Matrix<T, Eigen::Dynamic, 1> tv = Eigen::Matrix<T, Eigen::Dynamic, 1>::Constant(x.rows(), T(t));
     std::vector<int> cols(static_cast<std::size_t>(cfg_.dim));
     for (int j = 0; j < cfg_.dim; ++j) cols[static_cast<std::size_t>(j)] = j;
-    return net_.forward_with_trace(input(x, tv), cols, div);
+    return net_.forward_with_trace(input(x, tv, ctx), cols, div);
 }
 
 template <class T>
@@ -122,18 +139,20 @@ void VelocityField<T>::couple(Mat<T>& x0, Mat<T>& x1, Rng& rng) const {
 }
 
 template <class T>
-Var VelocityField<T>::loss(Tape<T>& tape, const Mat<T>& x1_in, Rng& rng) {
+Var VelocityField<T>::loss(Tape<T>& tape, const Mat<T>& x1_in, Rng& rng, const Mat<T>& ctx_in) {
     const Eigen::Index n = x1_in.rows(), D = cfg_.dim;
     require(x1_in.cols() == D, "flow matching: batch has the wrong number of columns");
     Mat<T> x0(n, D), x1 = x1_in;
     for (Eigen::Index i = 0; i < x0.size(); ++i) x0.data()[i] = T(rng.normal());
+    // A minibatch OT coupling would pair a point with another row's context.
+    require(ctx_in.cols() == 0 || cfg_.coupling == "none", "flow matching: OT couplings are unconditional only");
     couple(x0, x1, rng);
     Eigen::Matrix<T, Eigen::Dynamic, 1> t(n);
     for (Eigen::Index i = 0; i < n; ++i) t(i) = T(rng.uniform());
     Mat<T> xt = (x1.array().colwise() * t.array() + x0.array().colwise() * (T(1) - t.array())).matrix();
     if (cfg_.sigma > 0)
         for (Eigen::Index i = 0; i < xt.size(); ++i) xt.data()[i] += T(cfg_.sigma * rng.normal());
-    Var v = forward(tape, tape.constant(input(xt, t)));
+    Var v = forward(tape, tape.constant(input(xt, t, ctx_in)));
     Var u = tape.constant(x1 - x0);
     return tape.mean(tape.square(tape.sub(v, u)));
 }

@@ -29,10 +29,16 @@ struct CfmConfig {
     std::string coupling = "none";  // none (I-CFM) | exact | sinkhorn (OT-CFM)
     double sigma = 0.0;       // noise around the straight path
     double sinkhorn_eps = 0.05;  // relative to the mean squared distance in the minibatch
+    int context = 0;          // width of the encoded context (0: unconditional)
 
     nlohmann::json to_json() const;
     static CfmConfig from_json(const nlohmann::json& j);
 };
+
+// The input of a flow-matching network: x, then t and sin(pi 2^k t), cos(pi 2^k t)
+// for k < freqs, then the encoded context (when it has columns).
+template <class T>
+Mat<T> flow_matching_input(const Mat<T>& x, const Eigen::Matrix<T, Eigen::Dynamic, 1>& t, int freqs, const Mat<T>& ctx);
 
 template <class T>
 class VelocityField {
@@ -41,17 +47,19 @@ public:
     const CfmConfig& config() const { return cfg_; }
     nn::ParamList<T> params();
 
-    // Network input [B, D + 1 + 2F]: x then the time features.
-    Mat<T> input(const Mat<T>& x, const Eigen::Matrix<T, Eigen::Dynamic, 1>& t) const;
+    // Network input [B, D + 1 + 2F + C]: x, the time features, the encoded context
+    // ctx [B, C] (empty for an unconditional field).
+    Mat<T> input(const Mat<T>& x, const Eigen::Matrix<T, Eigen::Dynamic, 1>& t, const Mat<T>& ctx = {}) const;
     Var forward(Tape<T>& tape, Var input);
-    Mat<T> velocity(const Mat<T>& x, double t);
+    Mat<T> velocity(const Mat<T>& x, double t, const Mat<T>& ctx = {});
     // Velocity and its divergence (exact trace of dv/dx) per row.
-    Mat<T> velocity_div(const Mat<T>& x, double t, Mat<T>& div);
+    Mat<T> velocity_div(const Mat<T>& x, double t, Mat<T>& div, const Mat<T>& ctx = {});
 
     // Re-pairs the rows of x0 and x1 in place (OT-CFM); a no-op for I-CFM.
     void couple(Mat<T>& x0, Mat<T>& x1, Rng& rng) const;
-    // Flow-matching loss (mean squared error per coordinate) on a data batch.
-    Var loss(Tape<T>& tape, const Mat<T>& x1, Rng& rng);
+    // Flow-matching loss (mean squared error per coordinate) on a data batch
+    // (with its rows' encoded context when conditional).
+    Var loss(Tape<T>& tape, const Mat<T>& x1, Rng& rng, const Mat<T>& ctx = {});
 
 private:
     CfmConfig cfg_;

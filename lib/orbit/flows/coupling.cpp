@@ -9,10 +9,12 @@
 namespace orbit::flows {
 
 nlohmann::json CouplingConfig::to_json() const {
-    return {{"transform", transform}, {"dim", dim},           {"layers", layers},           {"hidden", hidden},
+    nlohmann::json j = {{"transform", transform}, {"dim", dim},           {"layers", layers},           {"hidden", hidden},
             {"blocks", blocks},       {"bins", bins},         {"tail_bound", tail_bound},   {"scale_clamp", scale_clamp},
             {"permutation", permutation}, {"actnorm", actnorm}, {"lu", lu},                  {"dropout", dropout},
             {"activation", activation},   {"perms", perms}};
+    if (context > 0) j["context"] = context;  // unconditional files stay as they were
+    return j;
 }
 
 CouplingConfig CouplingConfig::from_json(const nlohmann::json& j) {
@@ -31,6 +33,7 @@ CouplingConfig CouplingConfig::from_json(const nlohmann::json& j) {
     c.dropout = j.at("dropout").get<double>();
     c.activation = j.at("activation").get<std::string>();
     c.perms = j.at("perms").get<std::vector<std::vector<int>>>();
+    c.context = j.value("context", 0);
     return c;
 }
 
@@ -46,7 +49,8 @@ CouplingFlow<T>::CouplingFlow(CouplingConfig cfg, Rng& rng) : cfg_(std::move(cfg
     if (cfg_.transform != "spline" && cfg_.transform != "affine")
         throw UsageError("unknown coupling transform '" + cfg_.transform + "' (expected spline or affine)");
     if (cfg_.layers < 1 || cfg_.hidden < 1 || cfg_.blocks < 0) throw UsageError("layers and hidden must be >= 1");
-    if (cfg_.transform == "spline" && (cfg_.bins < 2 || cfg_.bins > 64)) throw UsageError("--bins must lie in [2, 64]");
+    if (cfg_.transform == "spline" && (cfg_.bins < 2 || cfg_.bins > 64)) throw UsageError("spline bins must lie in [2, 64]");
+    if (cfg_.context < 0) throw Error("the context width must be >= 0");
     if (!(cfg_.tail_bound > 0) || !(cfg_.scale_clamp > 0)) throw UsageError("tail bound and scale clamp must be > 0");
     if (cfg_.permutation != "reverse" && cfg_.permutation != "random")
         throw UsageError("unknown permutation '" + cfg_.permutation + "' (expected reverse or random)");
@@ -84,7 +88,7 @@ CouplingFlow<T>::CouplingFlow(CouplingConfig cfg, Rng& rng) : cfg_(std::move(cfg
             layer.lu_s = {name + ".lu.s", Mat<T>::Constant(1, D, s0), Mat<T>::Zero(1, D)};
             layer.lu_b = {name + ".lu.b", Mat<T>::Zero(1, D), Mat<T>::Zero(1, D)};
         }
-        layer.net = nn::ResidualNet<T>(name + ".net", da_, cfg_.hidden, db_ * params_per_dim(), cfg_.blocks, act, rng,
+        layer.net = nn::ResidualNet<T>(name + ".net", da_ + cfg_.context, cfg_.hidden, db_ * params_per_dim(), cfg_.blocks, act, rng,
                                        0.0, cfg_.dropout);
         layers_.push_back(std::move(layer));
     }
@@ -128,10 +132,19 @@ Var CouplingFlow<T>::coupling(Tape<T>& tape, Layer& l, Var xb, Var theta, Var& l
 }
 
 template <class T>
-std::pair<Var, Var> CouplingFlow<T>::forward(Tape<T>& tape, Var x, Rng* rng) {
+void CouplingFlow<T>::check_context(Eigen::Index rows, const Mat<T>& ctx) const {
+    require(ctx.cols() == cfg_.context, "flow: the context has " + std::to_string(ctx.cols()) +
+                                            " columns, the model expects " + std::to_string(cfg_.context));
+    if (cfg_.context > 0) require(ctx.rows() == rows, "flow: the context has a different number of rows");
+}
+
+template <class T>
+std::pair<Var, Var> CouplingFlow<T>::forward(Tape<T>& tape, Var x, Rng* rng, Var ctx) {
     const Eigen::Index B = tape.value(x).rows();
     require(tape.value(x).cols() == cfg_.dim, "flow: input has " + std::to_string(tape.value(x).cols()) +
                                                   " columns, the model expects " + std::to_string(cfg_.dim));
+    const bool cond = ctx.id >= 0;
+    check_context(B, cond ? tape.value(ctx) : Mat<T>());
     Var h = x;
     Var logdet = tape.constant(Mat<T>::Zero(B, 1));
     for (auto& l : layers_) {
@@ -149,9 +162,10 @@ std::pair<Var, Var> CouplingFlow<T>::forward(Tape<T>& tape, Var x, Rng* rng) {
         }
         Var xa = tape.cols(h, 0, da_);
         Var xb = tape.cols(h, da_, db_);
+        Var in = cond ? tape.concat_cols({xa, ctx}) : xa;
         // inference skips the tape inside the conditioner (see ResidualNet::infer)
         const bool fast = !tape.recording() && (rng == nullptr || cfg_.dropout == 0);
-        Var theta = fast ? tape.constant(l.net.infer(tape.value(xa))) : l.net.forward(tape, xa, rng);
+        Var theta = fast ? tape.constant(l.net.infer(tape.value(in))) : l.net.forward(tape, in, rng);
         Var yb = coupling(tape, l, xb, theta, logdet, false);
         h = tape.concat_cols({xa, yb});
     }
@@ -159,17 +173,19 @@ std::pair<Var, Var> CouplingFlow<T>::forward(Tape<T>& tape, Var x, Rng* rng) {
 }
 
 template <class T>
-Var CouplingFlow<T>::log_prob(Tape<T>& tape, Var x, Rng* rng) {
-    auto [z, ld] = forward(tape, x, rng);
+Var CouplingFlow<T>::log_prob(Tape<T>& tape, Var x, Rng* rng, Var ctx) {
+    auto [z, ld] = forward(tape, x, rng, ctx);
     const T c = T(-0.5 * cfg_.dim * std::log(2 * std::numbers::pi));
     Var base = tape.add_scalar(tape.scale(tape.sum_rows(tape.square(z)), T(-0.5)), c);
     return tape.add(base, ld);
 }
 
 template <class T>
-Mat<T> CouplingFlow<T>::inverse(const Mat<T>& z, Mat<T>* logdet) {
+Mat<T> CouplingFlow<T>::inverse(const Mat<T>& z, Mat<T>* logdet, const Mat<T>& ctx) {
     require(z.cols() == cfg_.dim, "flow: latent input has " + std::to_string(z.cols()) + " columns, the model expects " +
                                       std::to_string(cfg_.dim));
+    check_context(z.rows(), ctx);
+    const bool cond = cfg_.context > 0;
     Tape<T> tape(false);
     Var h = tape.constant(z);
     Var ld = tape.constant(Mat<T>::Zero(z.rows(), 1));
@@ -177,7 +193,14 @@ Mat<T> CouplingFlow<T>::inverse(const Mat<T>& z, Mat<T>* logdet) {
         Layer& l = *it;
         Var xa = tape.cols(h, 0, da_);
         Var yb = tape.cols(h, da_, db_);
-        Var theta = tape.constant(l.net.infer(tape.value(xa)));
+        Var theta;
+        if (cond) {
+            Mat<T> in(z.rows(), da_ + cfg_.context);
+            in << tape.value(xa), ctx;
+            theta = tape.constant(l.net.infer(in));
+        } else {
+            theta = tape.constant(l.net.infer(tape.value(xa)));
+        }
         Var xb = coupling(tape, l, yb, theta, ld, true);
         h = tape.concat_cols({xa, xb});
         if (cfg_.lu) {
@@ -208,8 +231,9 @@ Mat<T> CouplingFlow<T>::inverse(const Mat<T>& z, Mat<T>* logdet) {
 }
 
 template <class T>
-void CouplingFlow<T>::init_actnorm(const Mat<T>& batch) {
+void CouplingFlow<T>::init_actnorm(const Mat<T>& batch, const Mat<T>& ctx) {
     if (!cfg_.actnorm) return;
+    check_context(batch.rows(), ctx);
     Mat<T> h = batch;
     for (auto& l : layers_) {
         Mat<T> p(h.rows(), h.cols());
@@ -228,8 +252,9 @@ void CouplingFlow<T>::init_actnorm(const Mat<T>& batch) {
             x = tape.linear(x, tape.lu_compose(tape.param(l.lu_l), tape.param(l.lu_u), du), tape.param(l.lu_b));
         }
         Var xa = tape.cols(x, 0, da_);
+        Var in = cfg_.context > 0 ? tape.concat_cols({xa, tape.constant(ctx)}) : xa;
         Var logdet = tape.constant(Mat<T>::Zero(p.rows(), 1));
-        Var yb = coupling(tape, l, tape.cols(x, da_, db_), l.net.forward(tape, xa, nullptr), logdet, false);
+        Var yb = coupling(tape, l, tape.cols(x, da_, db_), l.net.forward(tape, in, nullptr), logdet, false);
         h = tape.value(tape.concat_cols({xa, yb}));
     }
 }

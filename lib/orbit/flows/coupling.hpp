@@ -9,6 +9,8 @@
 //           soft-clamped into (-c, c).
 // The conditioner's last layer starts at zero, so every coupling starts as
 // the identity. The base distribution is a standard normal.
+// A conditional flow (context > 0) feeds the encoded context to every
+// conditioner next to the untouched half: p(x | c).
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -37,6 +39,7 @@ struct CouplingConfig {
     bool lu = false;        // LU-decomposed linear layer before each coupling
     double dropout = 0;
     std::string activation = "relu";
+    int context = 0;        // width of the encoded context (0: unconditional)
     std::vector<std::vector<int>> perms;  // filled at construction (saved with the model)
 
     nlohmann::json to_json() const;
@@ -53,15 +56,16 @@ public:
     nn::ParamList<T> params();
 
     // x -> z on a tape; returns z and the per-row log|det dz/dx|. rng enables dropout.
-    std::pair<Var, Var> forward(Tape<T>& tape, Var x, Rng* rng = nullptr);
-    // log p(x) per row ([B,1]) under the flow with a standard normal base.
-    Var log_prob(Tape<T>& tape, Var x, Rng* rng = nullptr);
+    // ctx: the rows' encoded context [B, context] (a constant node; none when unconditional).
+    std::pair<Var, Var> forward(Tape<T>& tape, Var x, Rng* rng = nullptr, Var ctx = {});
+    // log p(x [| c]) per row ([B,1]) under the flow with a standard normal base.
+    Var log_prob(Tape<T>& tape, Var x, Rng* rng = nullptr, Var ctx = {});
     // z -> x (inference only); logdet receives log|det dx/dz| per row when not null.
-    Mat<T> inverse(const Mat<T>& z, Mat<T>* logdet = nullptr);
+    Mat<T> inverse(const Mat<T>& z, Mat<T>* logdet = nullptr, const Mat<T>& ctx = {});
 
     // Data-dependent ActNorm initialization from a batch: each ActNorm then
     // outputs zero mean and unit variance on it (no-op without ActNorm).
-    void init_actnorm(const Mat<T>& batch);
+    void init_actnorm(const Mat<T>& batch, const Mat<T>& ctx = {});
 
 private:
     struct Layer {
@@ -75,6 +79,7 @@ private:
     int da_ = 1, db_ = 1;  // identity and transformed coordinate counts
     int params_per_dim() const;
     Var coupling(Tape<T>& tape, Layer& l, Var xb, Var theta, Var& logdet, bool inverse);
+    void check_context(Eigen::Index rows, const Mat<T>& ctx) const;
 };
 
 extern template class CouplingFlow<float>;

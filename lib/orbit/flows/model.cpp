@@ -43,12 +43,12 @@ void for_chunks(std::int64_t rows, std::int64_t chunk, const std::function<void(
     if (err) std::rethrow_exception(err);
 }
 
-template <class J>
-void take(const nlohmann::json& o, const char* key, J& out, std::set<std::string>& used) {
-    if (o.contains(key)) {
-        out = o.at(key).get<J>();
-        used.insert(key);
-    }
+// Rows `idx` of m.
+template <class M>
+M take_rows(const M& m, const std::vector<std::int64_t>& idx) {
+    M out(static_cast<Eigen::Index>(idx.size()), m.cols());
+    for (std::size_t i = 0; i < idx.size(); ++i) out.row(Eigen::Index(i)) = m.row(idx[i]);
+    return out;
 }
 
 }  // namespace
@@ -72,7 +72,7 @@ void check_training_data(const Points& x, int batch, const std::string& what) {
     }
     if (batch > 0 && x.rows() < batch)
         throw Error(what + ": " + std::to_string(x.rows()) + " training rows, fewer than the batch size " +
-                    std::to_string(batch) + " (lower --batch or --val)");
+                    std::to_string(batch) + " (a smaller batch or validation fraction)");
 }
 
 void split_rows(const Points& x, double val_fraction, std::uint64_t seed, Points& train, Points& val) {
@@ -87,59 +87,72 @@ void split_rows(const Points& x, double val_fraction, std::uint64_t seed, Points
     for (std::int64_t i = 0; i < nv; ++i) val.row(i) = x.row(perm[static_cast<std::size_t>(n - nv + i)]);
 }
 
-Model Model::create(const std::string& kind, const nlohmann::json& options, const Points& train, std::uint64_t seed) {
+void split_rows(const Dataset& x, double val_fraction, std::uint64_t seed, Dataset& train, Dataset& val) {
+    split_rows(x.x, val_fraction, seed, train.x, val.x);
+    if (x.context.cols() == 0) {
+        train.context.resize(0, 0);
+        val.context.resize(0, 0);
+        return;
+    }
+    require(x.context.rows() == x.x.rows(), "the context needs one row per data row");
+    split_rows(x.context, val_fraction, seed, train.context, val.context);  // the same shuffle
+}
+
+Model Model::create(const ModelSpec& spec, const Dataset& data, std::uint64_t seed) {
     Model m;
-    m.kind_ = kind;
+    m.kind_ = spec.kind;
     m.seed_ = seed;
+    const Points& train = data.x;
     const int D = static_cast<int>(train.cols());
     require(train.rows() >= 2, "training data needs at least 2 rows");
+    if (data.context.cols() > 0) {
+        if (data.context.rows() != train.rows())
+            throw Error("the context has " + std::to_string(data.context.rows()) + " rows, the data " +
+                        std::to_string(train.rows()));
+        m.ctx_ = ContextEncoding::fit(data.context);
+    }
+    Rng rng(seed, 0x1417);
+    if (spec.kind == "rfm") {  // points of a manifold: no standardization
+        m.mean_ = Eigen::RowVectorXd::Zero(D);
+        m.std_ = Eigen::RowVectorXd::Ones(D);
+        RfmConfig c = spec.rfm;
+        c.dim = D;
+        c.context = m.ctx_.width();
+        m.rfm_ = std::make_unique<RiemannianField<float>>(c, rng);
+        return m;
+    }
     m.mean_ = train.colwise().mean();
     m.std_ = ((train.rowwise() - m.mean_).array().square().colwise().sum() / double(train.rows() - 1)).sqrt();
     for (int j = 0; j < D; ++j)
         require(m.std_(j) > 0, "column " + std::to_string(j) + " is constant; a density needs variation in every column");
-    std::set<std::string> used;
-    Rng rng(seed, 0x1417);
-    if (kind == "nsf" || kind == "realnvp") {
-        CouplingConfig c;
+    if (spec.kind == "nsf" || spec.kind == "realnvp") {
+        CouplingConfig c = spec.coupling;
         c.dim = D;
-        c.transform = kind == "nsf" ? "spline" : "affine";
-        take(options, "layers", c.layers, used);
-        take(options, "hidden", c.hidden, used);
-        take(options, "blocks", c.blocks, used);
-        take(options, "bins", c.bins, used);
-        take(options, "tail_bound", c.tail_bound, used);
-        take(options, "scale_clamp", c.scale_clamp, used);
-        take(options, "permutation", c.permutation, used);
-        take(options, "actnorm", c.actnorm, used);
-        take(options, "lu", c.lu, used);
-        take(options, "dropout", c.dropout, used);
-        take(options, "activation", c.activation, used);
+        c.transform = spec.kind == "nsf" ? "spline" : "affine";
+        c.context = m.ctx_.width();
         m.flow_ = std::make_unique<CouplingFlow<float>>(c, rng);
-        if (c.actnorm) m.flow_->init_actnorm(m.standardize(train.topRows(std::min<Eigen::Index>(train.rows(), 1024))));
-    } else if (kind == "cfm" || kind == "ot-cfm") {
-        CfmConfig c;
+        if (c.actnorm) {
+            const Eigen::Index nb = std::min<Eigen::Index>(train.rows(), 1024);
+            m.flow_->init_actnorm(m.standardize(train.topRows(nb)),
+                                  m.conditional() ? m.ctx_.encode(data.context.topRows(nb)) : Mat<float>());
+        }
+    } else if (spec.kind == "cfm" || spec.kind == "ot-cfm") {
+        CfmConfig c = spec.cfm;
         c.dim = D;
-        c.coupling = kind == "cfm" ? "none" : "exact";
-        take(options, "hidden", c.hidden, used);
-        take(options, "blocks", c.blocks, used);
-        take(options, "freqs", c.freqs, used);
-        take(options, "activation", c.activation, used);
-        take(options, "coupling", c.coupling, used);
-        take(options, "sigma", c.sigma, used);
-        take(options, "sinkhorn_eps", c.sinkhorn_eps, used);
-        if (kind == "cfm" && c.coupling != "none") throw UsageError("--coupling applies to --model ot-cfm");
-        if (kind == "ot-cfm" && c.coupling == "none") throw UsageError("ot-cfm needs --coupling exact or sinkhorn");
+        c.context = m.ctx_.width();
+        if (spec.kind == "cfm" && c.coupling != "none") throw UsageError("a minibatch coupling applies to ot-cfm models");
+        if (spec.kind == "ot-cfm" && c.coupling == "none") c.coupling = "exact";
+        if (spec.kind == "ot-cfm" && m.conditional())
+            throw UsageError("ot-cfm is unconditional (its minibatch coupling would mix the contexts); use cfm");
         m.field_ = std::make_unique<VelocityField<float>>(c, rng);
     } else {
-        throw UsageError("unknown model '" + kind + "' (expected nsf, realnvp, cfm or ot-cfm)");
+        throw UsageError("unknown model '" + spec.kind + "' (expected nsf, realnvp, cfm, ot-cfm or rfm)");
     }
-    for (auto& [k, v] : options.items())
-        if (!used.count(k)) throw UsageError("option '" + k + "' does not apply to a " + kind + " model");
     return m;
 }
 
 nn::ParamList<float> Model::params() const {
-    return flow_ ? flow_->params() : field_->params();
+    return flow_ ? flow_->params() : field_ ? field_->params() : rfm_->params();
 }
 
 std::int64_t Model::parameter_count() const {
@@ -152,7 +165,8 @@ std::int64_t Model::steps_done() const { return opt_ ? opt_->steps() : 0; }
 
 nlohmann::json Model::config() const {
     nlohmann::json j = {{"format", kFormat}, {"kind", kind_}, {"dim", dim()}};
-    j["architecture"] = flow_ ? flow_->config().to_json() : field_->config().to_json();
+    j["architecture"] = flow_ ? flow_->config().to_json() : field_ ? field_->config().to_json() : rfm_->config().to_json();
+    if (conditional()) j["context"] = ctx_.to_json();
     return j;
 }
 
@@ -175,10 +189,24 @@ Points Model::unstandardize(const Mat<float>& z) const {
 
 double Model::log_std_sum() const { return std_.array().log().sum(); }
 
-nlohmann::json Model::train(const Points& train, const Points& val, const TrainOptions& o,
+Mat<float> Model::encode_context(const Points& context, Eigen::Index rows) const {
+    if (!conditional()) {
+        if (context.cols() > 0) throw Error("the model is unconditional: it takes no context");
+        return {};
+    }
+    if (context.cols() == 0)
+        throw Error("the model is conditional (" + ctx_.describe() + "): it needs a context for every row");
+    if (context.rows() != rows)
+        throw Error("the context has " + std::to_string(context.rows()) + " rows, the data " + std::to_string(rows));
+    return ctx_.encode(context);
+}
+
+nlohmann::json Model::train(const Dataset& train_set, const Dataset& val, const TrainOptions& o,
                             const std::function<void(const EpochInfo&)>& on_epoch) {
+    const Points& train = train_set.x;
     check_dim(train, "the training data");
-    if (val.rows() > 0) check_dim(val, "the validation data");
+    if (val.x.rows() > 0) check_dim(val.x, "the validation data");
+    const Mat<float> cs = encode_context(train_set.context, train.rows());
     require(o.batch >= 1 && o.epochs >= 0 && o.lr > 0, "training needs batch >= 1, epochs >= 0 and lr > 0");
     if (train.rows() < o.batch)
         throw Error("the training split has " + std::to_string(train.rows()) + " rows, fewer than the batch size " +
@@ -211,7 +239,8 @@ nlohmann::json Model::train(const Points& train, const Points& val, const TrainO
     bool stopped = false;
     for (auto key : {"train_loss", "val_loss", "lr", "seconds"})
         if (!history_.contains(key)) history_[key] = nlohmann::json::array();
-    Mat<float> xb(B, xs.cols());
+    Mat<float> xb(B, xs.cols()), cb(conditional() ? B : 0, cs.cols());
+    Matrix rb(rfm_ ? B : 0, rfm_ ? train.cols() : 0);
     // Flows: the batch is cut into a fixed number of shards (by batch size, never
     // by thread count), each with its own tape; the shards' gradients are added
     // in shard order, so the bits do not depend on -j.
@@ -228,16 +257,21 @@ nlohmann::json Model::train(const Points& train, const Points& val, const TrainO
         double sum = 0;
         double lr = o.lr;
         for (std::int64_t s = 0; s < spe; ++s) {
-            for (std::int64_t i = 0; i < B; ++i) xb.row(i) = xs.row(perm[static_cast<std::size_t>(s * B + i)]);
+            for (std::int64_t i = 0; i < B; ++i) {
+                const auto r = perm[static_cast<std::size_t>(s * B + i)];
+                xb.row(i) = xs.row(r);
+                if (cb.rows() > 0) cb.row(i) = cs.row(r);
+                if (rfm_) rb.row(i) = train.row(r);
+            }
             const std::uint64_t stream = mix64(std::uint64_t(epoch_) + 1, std::uint64_t(s) + 1);
             double lv = 0;
             opt_->zero_grad();
             if (flow_) {
-                lv = flow_step(xb, stream, tapes);
+                lv = flow_step(xb, cb, stream, tapes);
             } else {
                 Rng rng(seed_, stream);
                 Tape<float> tape(true);
-                Var loss = field_->loss(tape, xb, rng);
+                Var loss = field_ ? field_->loss(tape, xb, rng, cb) : rfm_->loss(tape, rb, cb, rng);
                 tape.backward(loss);
                 lv = double(tape.value(loss)(0, 0));
             }
@@ -254,7 +288,7 @@ nlohmann::json Model::train(const Points& train, const Points& val, const TrainO
         info.epoch = epoch_ + 1;
         info.epochs = o.epochs;
         info.train_loss = sum / double(std::max<std::int64_t>(1, spe)) + (flow_ ? shift : 0.0);
-        info.val_loss = val.rows() > 0 ? loss(val, seed_) : info.train_loss;
+        info.val_loss = val.x.rows() > 0 ? loss(val, seed_) : info.train_loss;
         info.lr = lr;
         info.seconds = et.seconds();
         history_["train_loss"].push_back(info.train_loss);
@@ -291,11 +325,13 @@ nlohmann::json Model::train(const Points& train, const Points& val, const TrainO
         rep["final_train_loss"] = tl.back();
         rep["final_val_loss"] = history_["val_loss"].back();
     }
-    rep["loss"] = flow_ ? "negative log-likelihood (nats, data coordinates)" : "flow-matching mean squared error";
+    rep["loss"] = flow_ ? "negative log-likelihood (nats, data coordinates)"
+                  : rfm_ ? "Riemannian flow-matching mean squared error"
+                         : "flow-matching mean squared error";
     return rep;
 }
 
-double Model::flow_step(const Mat<float>& xb, std::uint64_t stream, std::vector<Tape<float>>& tapes) {
+double Model::flow_step(const Mat<float>& xb, const Mat<float>& cb, std::uint64_t stream, std::vector<Tape<float>>& tapes) {
     const int shards = static_cast<int>(tapes.size());
     const Eigen::Index B = xb.rows();
     std::vector<double> lv(static_cast<std::size_t>(shards), 0.0);
@@ -307,7 +343,8 @@ double Model::flow_step(const Mat<float>& xb, std::uint64_t stream, std::vector<
             Rng rng(seed_, k == 0 ? stream : mix64(stream, std::uint64_t(k)));
             Tape<float>& tape = tapes[static_cast<std::size_t>(k)];
             tape.clear();
-            Var lp = flow_->log_prob(tape, tape.constant(xb.middleRows(r0, r1 - r0)), &rng);
+            Var ctx = cb.rows() > 0 ? tape.constant(cb.middleRows(r0, r1 - r0)) : Var{};
+            Var lp = flow_->log_prob(tape, tape.constant(xb.middleRows(r0, r1 - r0)), &rng, ctx);
             // each shard's share of the batch mean
             Var loss = tape.scale(tape.sum(lp), -1.0f / float(B));
             tape.backward_detached(loss);
@@ -337,18 +374,20 @@ double Model::flow_step(const Mat<float>& xb, std::uint64_t stream, std::vector<
     return total;
 }
 
-double Model::loss(const Points& x, std::uint64_t seed) const {
+double Model::loss(const Dataset& data, std::uint64_t seed) const {
+    const Points& x = data.x;
     check_dim(x, "the data");
     if (x.rows() == 0) return 0.0;
-    if (flow_) return -log_prob(x).mean();
-    const Mat<float> xs = standardize(x);
+    if (flow_) return -log_prob(x, {}, data.context).mean();
+    const Mat<float> xs = standardize(x), cs = encode_context(data.context, x.rows());
     const std::int64_t chunk = 1024, nc = (xs.rows() + chunk - 1) / chunk;
     std::vector<double> part(static_cast<std::size_t>(nc));
     for_chunks(xs.rows(), chunk, [&](std::int64_t c, std::int64_t b, std::int64_t e) {
         Rng rng(seed, mix64(0xc0ffee, std::uint64_t(c)));
         Tape<float> tape(false);
-        part[static_cast<std::size_t>(c)] =
-            double(tape.value(field_->loss(tape, xs.middleRows(b, e - b), rng))(0, 0)) * double(e - b);
+        const Mat<float> cc = cs.rows() > 0 ? Mat<float>(cs.middleRows(b, e - b)) : Mat<float>();
+        Var l = field_ ? field_->loss(tape, xs.middleRows(b, e - b), rng, cc) : rfm_->loss(tape, x.middleRows(b, e - b), cc, rng);
+        part[static_cast<std::size_t>(c)] = double(tape.value(l)(0, 0)) * double(e - b);
     });
     double s = 0;
     for (double p : part) s += p;
@@ -362,17 +401,34 @@ std::int64_t Model::work_chunk(const InferOptions& o) const {
     return flow_ ? std::min(o.chunk, kFlowChunk) : o.chunk;
 }
 
-Vector Model::log_prob(const Points& x, const InferOptions& o) const {
+Vector Model::log_prob(const Points& x, const InferOptions& o, const Points& context) const {
     check_dim(x, "the data");
-    const Mat<float> xs = standardize(x);
+    const Mat<float> xs = standardize(x), cs = encode_context(context, x.rows());
     Vector out(x.rows());
     const double shift = log_std_sum();
     const int D = dim();
     for_chunks(xs.rows(), work_chunk(o), [&](std::int64_t, std::int64_t b, std::int64_t e) {
+        const Mat<float> cc = cs.rows() > 0 ? Mat<float>(cs.middleRows(b, e - b)) : Mat<float>();
         if (flow_) {
             Tape<float> tape(false);
-            const Mat<float>& lp = tape.value(flow_->log_prob(tape, tape.constant(xs.middleRows(b, e - b))));
+            Var ctx = cc.rows() > 0 ? tape.constant(cc) : Var{};
+            const Mat<float>& lp = tape.value(flow_->log_prob(tape, tape.constant(xs.middleRows(b, e - b)), nullptr, ctx));
             for (std::int64_t i = b; i < e; ++i) out(i) = double(lp(i - b, 0)) - shift;
+            return;
+        }
+        if (rfm_) {  // [x, l] from t = 1 back to 0 with dl/dt = div v; log p1(x) = log p0 + l(0)
+            Matrix s(e - b, D + 1);
+            s.leftCols(D) = x.middleRows(b, e - b);
+            s.col(D).setZero();
+            integrate_on_manifold(
+                [&](double t, const Matrix& y, Matrix& dy) {
+                    Vector div;
+                    dy.resize(y.rows(), y.cols());
+                    dy.leftCols(D) = rfm_->velocity_div(y.leftCols(D), t, cc, div);
+                    dy.col(D) = div;
+                },
+                s, 1.0, 0.0, o.ode, rfm_->manifold());
+            for (std::int64_t i = b; i < e; ++i) out(i) = s(i - b, D) - rfm_->manifold().log_volume();
             return;
         }
         // state [x, l] from t = 1 back to 0 with dl/dt = div v; log p1(x) = log N(x(0)) + l(0)
@@ -382,7 +438,7 @@ Vector Model::log_prob(const Points& x, const InferOptions& o) const {
         auto f = [&](double t, const Mat<float>& y, Mat<float>& dy) {
             Mat<float> div;
             dy.resize(y.rows(), y.cols());
-            dy.leftCols(D) = field_->velocity_div(y.leftCols(D), t, div);
+            dy.leftCols(D) = field_->velocity_div(y.leftCols(D), t, div, cc);
             dy.col(D) = div.col(0);
         };
         integrate(f, s, 1.0, 0.0, o.ode);
@@ -393,50 +449,72 @@ Vector Model::log_prob(const Points& x, const InferOptions& o) const {
     return out;
 }
 
-Points Model::to_latent(const Points& x, const InferOptions& o) const {
+Matrix Model::rfm_flow(const Matrix& x, const Mat<float>& ctx, double t0, double t1, const OdeOptions& o) const {
+    Matrix s = x;
+    integrate_on_manifold([&](double t, const Matrix& y, Matrix& dy) { dy = rfm_->velocity(y, t, ctx); }, s, t0, t1, o,
+                          rfm_->manifold());
+    return s;
+}
+
+Points Model::to_latent(const Points& x, const InferOptions& o, const Points& context) const {
     check_dim(x, "the data");
-    const Mat<float> xs = standardize(x);
+    const Mat<float> xs = standardize(x), cs = encode_context(context, x.rows());
     Points z(x.rows(), dim());
     for_chunks(xs.rows(), work_chunk(o), [&](std::int64_t, std::int64_t b, std::int64_t e) {
+        const Mat<float> cc = cs.rows() > 0 ? Mat<float>(cs.middleRows(b, e - b)) : Mat<float>();
+        if (rfm_) {
+            z.middleRows(b, e - b) = rfm_flow(x.middleRows(b, e - b), cc, 1.0, 0.0, o.ode);
+            return;
+        }
         Mat<float> s = xs.middleRows(b, e - b);
         if (flow_) {
             Tape<float> tape(false);
-            s = tape.value(flow_->forward(tape, tape.constant(s)).first);
+            s = tape.value(flow_->forward(tape, tape.constant(s), nullptr, cc.rows() > 0 ? tape.constant(cc) : Var{}).first);
         } else {
-            integrate([&](double t, const Mat<float>& y, Mat<float>& dy) { dy = field_->velocity(y, t); }, s, 1.0, 0.0,
-                      o.ode);
+            integrate([&](double t, const Mat<float>& y, Mat<float>& dy) { dy = field_->velocity(y, t, cc); }, s, 1.0,
+                      0.0, o.ode);
         }
         z.middleRows(b, e - b) = s.cast<double>();
     });
     return z;
 }
 
-Points Model::from_latent(const Points& z, const InferOptions& o) const {
+Points Model::from_latent(const Points& z, const InferOptions& o, const Points& context) const {
     check_dim(z, "the latent data");
     Points x(z.rows(), dim());
-    const Mat<float> zs = z.cast<float>();
+    const Mat<float> zs = z.cast<float>(), cs = encode_context(context, z.rows());
     for_chunks(zs.rows(), work_chunk(o), [&](std::int64_t, std::int64_t b, std::int64_t e) {
+        const Mat<float> cc = cs.rows() > 0 ? Mat<float>(cs.middleRows(b, e - b)) : Mat<float>();
+        if (rfm_) {
+            x.middleRows(b, e - b) = rfm_flow(z.middleRows(b, e - b), cc, 0.0, 1.0, o.ode);
+            return;
+        }
         Mat<float> s = zs.middleRows(b, e - b);
-        if (flow_) s = flow_->inverse(s);
+        if (flow_) s = flow_->inverse(s, nullptr, cc);
         else
-            integrate([&](double t, const Mat<float>& y, Mat<float>& dy) { dy = field_->velocity(y, t); }, s, 0.0, 1.0,
-                      o.ode);
+            integrate([&](double t, const Mat<float>& y, Mat<float>& dy) { dy = field_->velocity(y, t, cc); }, s, 0.0,
+                      1.0, o.ode);
         x.middleRows(b, e - b) = unstandardize(s);
     });
     return x;
 }
 
-Points Model::sample(std::int64_t n, std::uint64_t seed, const InferOptions& o) const {
+Points Model::sample(std::int64_t n, std::uint64_t seed, const InferOptions& o, const Points& context) const {
     require(n >= 1, "the number of samples must be >= 1");
     Points z(n, dim());
     // one stream per chunk of 4096 rows, whatever the chunk used for the work
     const std::int64_t zc = 4096;
     parallel_for((n + zc - 1) / zc, [&](std::int64_t c) {
         Rng rng(seed, mix64(0x5a3b1e, std::uint64_t(c)));
-        for (std::int64_t i = c * zc; i < std::min(n, (c + 1) * zc); ++i)
+        for (std::int64_t i = c * zc; i < std::min(n, (c + 1) * zc); ++i) {
+            if (rfm_) {
+                z.row(i) = rfm_->manifold().uniform(rng);
+                continue;
+            }
             for (int j = 0; j < dim(); ++j) z(i, j) = rng.normal();
+        }
     });
-    return from_latent(z, o);
+    return from_latent(z, o, context);
 }
 
 Matrix Model::log_prob_grid(double x0, double x1, double y0, double y1, int n, const InferOptions& o) const {
@@ -500,8 +578,14 @@ Model Model::load(const h5::File& file) {
             m.flow_ = std::make_unique<CouplingFlow<float>>(CouplingConfig::from_json(cfg.at("architecture")), rng);
         else if (m.kind_ == "cfm" || m.kind_ == "ot-cfm")
             m.field_ = std::make_unique<VelocityField<float>>(CfmConfig::from_json(cfg.at("architecture")), rng);
+        else if (m.kind_ == "rfm")
+            m.rfm_ = std::make_unique<RiemannianField<float>>(RfmConfig::from_json(cfg.at("architecture")), rng);
         else
             throw Error("unknown kind '" + m.kind_ + "'");
+        if (cfg.contains("context")) m.ctx_ = ContextEncoding::from_json(cfg.at("context"));
+        const nlohmann::json& a = cfg.at("architecture");
+        if (m.ctx_.width() != a.value("context", 0))
+            throw Error("the context encoding does not match the networks' context width");
     } catch (const nlohmann::json::exception& e) {
         throw Error(where + ": /model config is incomplete: " + e.what());
     }
@@ -576,6 +660,7 @@ Points toy_data(const std::string& name, std::int64_t n, std::uint64_t seed) {
 }
 
 Points read_rows_for(const Model& model, const std::string& data, const std::string& model_path) {
+    if (!model.manifold().empty()) return read_manifold_points(data, model.manifold(), model.dim());
     io::PointSets sets = io::read_point_sets(data);
     if (sets.size() != 1)
         throw Error(data + ": expected one table of points [N,D], found " + std::to_string(sets.size()) + " sets");
@@ -584,6 +669,32 @@ Points read_rows_for(const Model& model, const std::string& data, const std::str
         throw Error(data + " has " + std::to_string(x.cols()) + " columns but the model in " + model_path +
                     " was trained on " + std::to_string(model.dim()) + "-dimensional data");
     return x;
+}
+
+void write_rows_for(const Model& model, h5::File& file, const Points& rows, bool quaternions) {
+    if (model.manifold() == "so3") {
+        h5::Array<double> a;
+        const std::size_t n = static_cast<std::size_t>(rows.rows());
+        a.shape = quaternions ? std::vector<std::size_t>{n, 4} : std::vector<std::size_t>{n, 3, 3};
+        a.data.reserve(a.size());
+        for (Eigen::Index i = 0; i < rows.rows(); ++i) {
+            Eigen::Matrix3d R;
+            for (int j = 0; j < 9; ++j) R(j / 3, j % 3) = rows(i, j);
+            if (quaternions) {
+                const Eigen::Vector4d q = matrix_to_quaternion(R);
+                a.data.insert(a.data.end(), q.data(), q.data() + 4);
+            } else {
+                for (int j = 0; j < 9; ++j) a.data.push_back(rows(i, j));
+            }
+        }
+        file.write("/points", a);
+        file.set_attr("/points", "layout", quaternions ? "quaternion xyzw" : "rotation matrix");
+        return;
+    }
+    if (quaternions) throw Error("quaternions apply to SO(3) models only");
+    io::PointSets sets;
+    sets.items.push_back(io::PointSet{rows, {}, {}, {}});
+    io::write_point_sets(file, sets);
 }
 
 }  // namespace orbit::flows

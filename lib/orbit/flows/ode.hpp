@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "orbit/core/error.hpp"
 
@@ -30,9 +31,10 @@ struct OdeStats {
 };
 
 // Integrates dy/dt = f(t, y) from t0 to t1 (t1 < t0 integrates backwards).
-// f has the signature void(double t, const S& y, S& dy).
-template <class S, class F>
-OdeStats integrate(F&& f, S& y, double t0, double t1, const OdeOptions& o) {
+// f has the signature void(double t, const S& y, S& dy); after_step(y) runs
+// after every accepted step (a projection back onto a manifold).
+template <class S, class F, class P>
+OdeStats integrate(F&& f, S& y, double t0, double t1, const OdeOptions& o, P&& after_step) {
     OdeStats st;
     if (t0 == t1) return st;
     auto call = [&](double t, const S& x, S& dx) {
@@ -71,6 +73,7 @@ OdeStats integrate(F&& f, S& y, double t0, double t1, const OdeOptions& o) {
                     break;
                 default: break;
             }
+            after_step(y);
             ++st.steps;
         }
         return st;
@@ -117,7 +120,8 @@ OdeStats integrate(F&& f, S& y, double t0, double t1, const OdeOptions& o) {
         if (en <= 1.0) {
             t += h;
             y = ynew;
-            k1 = k7;
+            after_step(y);
+            k1 = k7;  // first same as last (before the projection: off by rounding only)
             ++st.steps;
         } else {
             ++st.rejected;
@@ -126,6 +130,11 @@ OdeStats integrate(F&& f, S& y, double t0, double t1, const OdeOptions& o) {
         h *= en <= 1.0 ? factor : std::min(1.0, factor);
     }
     return st;
+}
+
+template <class S, class F>
+OdeStats integrate(F&& f, S& y, double t0, double t1, const OdeOptions& o) {
+    return integrate(std::forward<F>(f), y, t0, t1, o, [](S&) {});
 }
 
 }  // namespace orbit::flows
