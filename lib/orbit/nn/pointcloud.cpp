@@ -28,6 +28,28 @@ void take_nearest(std::vector<std::pair<double, int>>& cand, int self, int m, in
     for (int j = 0; j < m; ++j) out[j] = cand[j].second;
 }
 
+// The m smallest of d[0..n) other than d[self], by (value, index), nearest
+// first. A bounded max-heap: most candidates are rejected by one comparison
+// with its top, so a row costs about n comparisons.
+template <class T>
+void select_nearest(const T* d, int n, int self, int m, std::vector<std::pair<T, int>>& heap, int* out) {
+    heap.clear();
+    for (int j = 0; j < n; ++j) {
+        if (j == self) continue;
+        const std::pair<T, int> c{d[j], j};
+        if (int(heap.size()) < m) {
+            heap.push_back(c);
+            std::push_heap(heap.begin(), heap.end());
+        } else if (c < heap.front()) {
+            std::pop_heap(heap.begin(), heap.end());
+            heap.back() = c;
+            std::push_heap(heap.begin(), heap.end());
+        }
+    }
+    std::sort_heap(heap.begin(), heap.end());
+    for (int j = 0; j < m; ++j) out[j] = heap[j].second;
+}
+
 template <class T>
 Var activation(Tape<T>& tape, Var x, double slope) {
     return slope == 0 ? tape.relu(x) : tape.leaky_relu(x, T(slope));
@@ -90,16 +112,18 @@ std::vector<int> knn_graph_features(const Mat<T>& features, int n, int k, bool i
         const int base = b * n, r0 = blk * kBlock, rows = std::min(kBlock, n - r0);
         Mat<T> d(rows, n);
         d.noalias() = features.middleRows(base + r0, rows) * features.middleRows(base, n).transpose();
-        std::vector<std::pair<double, int>> cand(n);
+        // d_ij = |f_i|^2 + |f_j|^2 - 2 f_i.f_j, in place
+        d = (T(-2) * d).eval();
+        d.rowwise() += sq.segment(base, n).transpose();
+        d.colwise() += sq.segment(base + r0, rows);
+        std::vector<std::pair<T, int>> heap;
+        heap.reserve(std::size_t(m) + 1);
         for (int r = 0; r < rows; ++r) {
             const int i = r0 + r;
             int* out = graph.data() + (std::size_t(base) + i) * k;
             if (include_self) out[0] = base + i;
             if (m == 0) continue;
-            cand.resize(n);
-            for (int j = 0; j < n; ++j)
-                cand[j] = {double(sq[base + i] + sq[base + j] - T(2) * d(r, j)), j};
-            take_nearest(cand, i, m, out + (include_self ? 1 : 0));
+            select_nearest(d.row(r).data(), n, i, m, heap, out + (include_self ? 1 : 0));
             for (int j = include_self ? 1 : 0; j < k; ++j) out[j] += base;
         }
     });
@@ -124,7 +148,9 @@ Var global_mean_pool(Tape<T>& tape, Var x, int n) {
     return tape.segment_mean(x, n);
 }
 
-// Fused gather + max: no [B*N*k, F] intermediate, forward or backward.
+// Fused gather + max: no [B*N*k, F] intermediate, forward or backward. The
+// forward is a plain (vectorized) running max; the backward finds each first
+// maximizing neighbour again from the stored input, so nothing else is kept.
 template <class T>
 Var neighborhood_max_pool(Tape<T>& tape, Var x, const std::vector<int>& graph, int k) {
     const Mat<T>& X = tape.value(x);
@@ -132,33 +158,33 @@ Var neighborhood_max_pool(Tape<T>& tape, Var x, const std::vector<int>& graph, i
     require(k >= 1 && graph.size() == std::size_t(R) * k, "nn: neighborhood pooling with a graph of another size");
     for (int g : graph) require(g >= 0 && g < R, "nn: neighbour index out of range");
     Mat<T> Y(R, F);
-    const bool grad = tape.needs_grad(x);
-    auto arg = grad ? std::make_shared<std::vector<int>>(std::size_t(R * F)) : nullptr;
     for (Eigen::Index i = 0; i < R; ++i) {
         const int* nb = graph.data() + i * k;
-        T* y = Y.row(i).data();
-        const T* x0 = X.row(nb[0]).data();
-        for (Eigen::Index f = 0; f < F; ++f) y[f] = x0[f];
-        if (arg) std::fill_n(arg->data() + i * F, F, nb[0]);
-        for (int j = 1; j < k; ++j) {
-            const T* xj = X.row(nb[j]).data();
-            if (arg) {
-                int* am = arg->data() + i * F;
+        auto y = Y.row(i);
+        y = X.row(nb[0]);
+        for (int j = 1; j < k; ++j) y = y.cwiseMax(X.row(nb[j]));
+    }
+    return tape.custom(std::move(Y), {x}, [&tape, x, graph, k, R, F](const Mat<T>& G) {
+        // to the first neighbour reaching the maximum, serially
+        const Mat<T>& X = tape.value(x);
+        Mat<T> g = Mat<T>::Zero(R, F);
+        std::vector<char> done(static_cast<std::size_t>(F));
+        Mat<T> y(1, F);
+        for (Eigen::Index i = 0; i < R; ++i) {
+            const int* nb = graph.data() + i * k;
+            y = X.row(nb[0]);
+            for (int j = 1; j < k; ++j) y = y.cwiseMax(X.row(nb[j]));
+            std::fill(done.begin(), done.end(), 0);
+            for (int j = 0; j < k; ++j) {
+                const T* xj = X.row(nb[j]).data();
+                T* gj = g.row(nb[j]).data();
                 for (Eigen::Index f = 0; f < F; ++f)
-                    if (xj[f] > y[f]) {
-                        y[f] = xj[f];
-                        am[f] = nb[j];
+                    if (!done[f] && xj[f] == y(0, f)) {
+                        gj[f] += G(i, f);
+                        done[f] = 1;
                     }
-            } else {
-                for (Eigen::Index f = 0; f < F; ++f) y[f] = std::max(y[f], xj[f]);
             }
         }
-    }
-    return tape.custom(std::move(Y), {x}, [&tape, x, arg, R, F](const Mat<T>& G) {
-        // to the first neighbour reaching the maximum, serially
-        Mat<T> g = Mat<T>::Zero(R, F);
-        for (Eigen::Index i = 0; i < R; ++i)
-            for (Eigen::Index f = 0; f < F; ++f) g((*arg)[i * F + f], f) += G(i, f);
         tape.add_grad(x, std::move(g));
     });
 }
