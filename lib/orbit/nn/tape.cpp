@@ -627,6 +627,373 @@ std::pair<Var, Var> Tape<T>::rq_spline(Var x, Var theta, int K, T bound, bool in
     return {y, ldv};
 }
 
+// ---------------------------------------------------------------------------
+// rows, gathers and segment reductions (point clouds as [B*N, F] row blocks)
+
+template <class T>
+Var Tape<T>::rows(Var a, int begin, int count) {
+    const auto& X = value(a);
+    require(begin >= 0 && count >= 0 && begin + count <= X.rows(), "nn: row slice out of range");
+    Var y = push(X.middleRows(begin, count), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, begin, count, y] {
+            Node& n = nodes_[a.id];
+            if (n.grad.size() == 0) {
+                n.grad = zeros_like(value(a));
+                n.grad.middleRows(begin, count) = nodes_[y.id].grad;
+            } else {
+                n.grad.middleRows(begin, count) += nodes_[y.id].grad;
+            }
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::concat_rows(const std::vector<Var>& parts) {
+    require(!parts.empty(), "nn: concat of nothing");
+    Eigen::Index cols = value(parts[0]).cols(), total = 0;
+    bool any = false;
+    for (Var p : parts) {
+        require(value(p).cols() == cols, "nn: row concat of tensors with different column counts");
+        total += value(p).rows();
+        any = any || needs(p);
+    }
+    Mat<T> Y(total, cols);
+    Eigen::Index at = 0;
+    for (Var p : parts) {
+        Y.middleRows(at, value(p).rows()) = value(p);
+        at += value(p).rows();
+    }
+    Var y = push(std::move(Y), any);
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, parts, y] {
+            Eigen::Index at = 0;
+            for (Var p : parts) {
+                Eigen::Index r = value(p).rows();
+                if (needs(p)) accumulate_expr(p.id, nodes_[y.id].grad.middleRows(at, r));
+                at += r;
+            }
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::transpose(Var a) {
+    Var y = push(value(a).transpose(), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, y] { accumulate_expr(a.id, nodes_[y.id].grad.transpose()); };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::gather_rows(Var a, const std::vector<int>& index) {
+    const auto& X = value(a);
+    const Eigen::Index R = static_cast<Eigen::Index>(index.size()), F = X.cols();
+    for (int i : index) require(i >= 0 && i < X.rows(), "nn: gather_rows index out of range");
+    Mat<T> Y(R, F);
+    for (Eigen::Index r = 0; r < R; ++r) Y.row(r) = X.row(index[r]);
+    Var y = push(std::move(Y), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, index, y] {
+            // serial scatter-add in the order of r: the same bits for any thread count
+            const Mat<T>& G = nodes_[y.id].grad;
+            Mat<T> g = zeros_like(value(a));
+            for (std::size_t r = 0; r < index.size(); ++r) g.row(index[r]) += G.row(static_cast<Eigen::Index>(r));
+            accumulate(a.id, std::move(g));
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::repeat_rows(Var a, int times) {
+    require(times >= 1, "nn: repeat_rows needs times >= 1");
+    const auto& X = value(a);
+    Mat<T> Y(X.rows() * times, X.cols());
+    for (Eigen::Index r = 0; r < X.rows(); ++r)
+        for (int j = 0; j < times; ++j) Y.row(r * times + j) = X.row(r);
+    Var y = push(std::move(Y), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, times, y] {
+            const Mat<T>& G = nodes_[y.id].grad;
+            Mat<T> g(value(a).rows(), G.cols());
+            for (Eigen::Index r = 0; r < g.rows(); ++r) {
+                g.row(r) = G.row(r * times);
+                for (int j = 1; j < times; ++j) g.row(r) += G.row(r * times + j);
+            }
+            accumulate(a.id, std::move(g));
+        };
+    return y;
+}
+
+namespace {
+void check_group(Eigen::Index rows, int group, const char* op) {
+    if (group < 1 || rows % group != 0)
+        throw Error(std::string("nn: ") + op + " over groups of " + std::to_string(group) + " rows of a tensor with " +
+                    std::to_string(rows) + " rows");
+}
+}  // namespace
+
+template <class T>
+Var Tape<T>::segment_max(Var a, int group) {
+    const auto& X = value(a);
+    check_group(X.rows(), group, "segment_max");
+    const Eigen::Index S = X.rows() / group, F = X.cols();
+    Mat<T> Y(S, F);
+    // the row of the first maximum of each (segment, column), for the backward
+    std::vector<int> arg(static_cast<std::size_t>(S * F));
+    for (Eigen::Index s = 0; s < S; ++s) {
+        const Eigen::Index r0 = s * group;
+        Y.row(s) = X.row(r0);
+        int* am = arg.data() + s * F;
+        for (Eigen::Index f = 0; f < F; ++f) am[f] = static_cast<int>(r0);
+        for (Eigen::Index r = r0 + 1; r < r0 + group; ++r) {
+            const T* xr = X.row(r).data();
+            T* yr = Y.row(s).data();
+            for (Eigen::Index f = 0; f < F; ++f)
+                if (xr[f] > yr[f]) {
+                    yr[f] = xr[f];
+                    am[f] = static_cast<int>(r);
+                }
+        }
+    }
+    Var y = push(std::move(Y), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, y, F, arg = std::move(arg)] {
+            const Mat<T>& G = nodes_[y.id].grad;
+            Mat<T> g = zeros_like(value(a));
+            for (Eigen::Index s = 0; s < G.rows(); ++s)
+                for (Eigen::Index f = 0; f < F; ++f) g(arg[s * F + f], f) += G(s, f);
+            accumulate(a.id, std::move(g));
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::segment_sum(Var a, int group) {
+    const auto& X = value(a);
+    check_group(X.rows(), group, "segment_sum");
+    const Eigen::Index S = X.rows() / group;
+    Mat<T> Y(S, X.cols());
+    for (Eigen::Index s = 0; s < S; ++s) {
+        Y.row(s) = X.row(s * group);
+        for (int r = 1; r < group; ++r) Y.row(s) += X.row(s * group + r);
+    }
+    Var y = push(std::move(Y), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, group, y] {
+            const Mat<T>& G = nodes_[y.id].grad;
+            Mat<T> g(value(a).rows(), G.cols());
+            for (Eigen::Index r = 0; r < g.rows(); ++r) g.row(r) = G.row(r / group);
+            accumulate(a.id, std::move(g));
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::segment_mean(Var a, int group) {
+    return scale(segment_sum(a, group), T(1) / T(group));
+}
+
+template <class T>
+Var Tape<T>::segment_matmul_tn(Var a, Var b, int group) {
+    const auto& A = value(a);
+    const auto& Bm = value(b);
+    require(A.rows() == Bm.rows(), "nn: segment_matmul_tn of tensors with different row counts");
+    check_group(A.rows(), group, "segment_matmul_tn");
+    const Eigen::Index S = A.rows() / group, P = A.cols(), Q = Bm.cols();
+    Mat<T> Y(S * P, Q);
+    for (Eigen::Index s = 0; s < S; ++s)
+        Y.middleRows(s * P, P).noalias() = A.middleRows(s * group, group).transpose() * Bm.middleRows(s * group, group);
+    Var y = push(std::move(Y), needs(a) || needs(b));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, b, group, S, P, Q, y] {
+            const Mat<T>& G = nodes_[y.id].grad;
+            const Mat<T>& Av = value(a);
+            const Mat<T>& Bv = value(b);
+            if (needs(a)) {
+                Mat<T> ga(Av.rows(), P);
+                for (Eigen::Index s = 0; s < S; ++s)
+                    ga.middleRows(s * group, group).noalias() =
+                        Bv.middleRows(s * group, group) * G.middleRows(s * P, P).transpose();
+                accumulate(a.id, std::move(ga));
+            }
+            if (needs(b)) {
+                Mat<T> gb(Bv.rows(), Q);
+                for (Eigen::Index s = 0; s < S; ++s)
+                    gb.middleRows(s * group, group).noalias() = Av.middleRows(s * group, group) * G.middleRows(s * P, P);
+                accumulate(b.id, std::move(gb));
+            }
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::pairwise_sqdist(Var a, Var b) {
+    const auto& A = value(a);
+    const auto& Bm = value(b);
+    require(A.cols() == Bm.cols(), "nn: pairwise_sqdist of points with different dimensions");
+    const Eigen::Index n = A.rows(), m = Bm.rows(), D = A.cols();
+    Mat<T> Y(n, m);
+    for (Eigen::Index i = 0; i < n; ++i)
+        for (Eigen::Index j = 0; j < m; ++j) {
+            T s = 0;
+            for (Eigen::Index d = 0; d < D; ++d) {
+                const T e = A(i, d) - Bm(j, d);
+                s += e * e;
+            }
+            Y(i, j) = s;
+        }
+    Var y = push(std::move(Y), needs(a) || needs(b));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, b, y] {
+            // d/da_i = 2 sum_j G_ij (a_i - b_j) = 2 (rowsum(G)_i a_i - (G b)_i)
+            const Mat<T>& G = nodes_[y.id].grad;
+            const Mat<T>& Av = value(a);
+            const Mat<T>& Bv = value(b);
+            if (needs(a)) {
+                Mat<T> ga = Av.array().colwise() * G.rowwise().sum().array();
+                ga.noalias() -= G * Bv;
+                accumulate(a.id, Mat<T>(ga * T(2)));
+            }
+            if (needs(b)) {
+                Mat<T> gb = Bv.array().colwise() * G.colwise().sum().transpose().array();
+                gb.noalias() -= G.transpose() * Av;
+                accumulate(b.id, Mat<T>(gb * T(2)));
+            }
+        };
+    return y;
+}
+
+// ---------------------------------------------------------------------------
+// more pointwise and row functions
+
+template <class T>
+Var Tape<T>::leaky_relu(Var a, T slope) {
+    const auto& X = value(a);
+    Var y = push((X.array() > T(0)).select(X.array(), slope * X.array()).matrix(), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, slope, y] {
+            const Mat<T>& G = nodes_[y.id].grad;
+            accumulate(a.id, Mat<T>((value(a).array() > T(0)).select(G.array(), slope * G.array()).matrix()));
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::sqrt(Var a) {
+    Var y = push(value(a).array().sqrt().matrix(), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, y] {
+            accumulate_expr(a.id, (nodes_[y.id].grad.array() / (T(2) * nodes_[y.id].value.array())).matrix());
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::logsumexp_rows(Var a) {
+    const auto& X = value(a);
+    require(X.cols() > 0, "nn: logsumexp over no columns");
+    Eigen::Matrix<T, Eigen::Dynamic, 1> mx = X.rowwise().maxCoeff();
+    Mat<T> Y = ((X.colwise() - mx).array().exp().rowwise().sum().log().matrix() + mx);
+    Var y = push(std::move(Y), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, y] {
+            const Mat<T>& X = value(a);
+            Mat<T> S = (X.colwise() - nodes_[y.id].value.col(0)).array().exp().matrix();
+            accumulate(a.id, Mat<T>(S.array().colwise() * nodes_[y.id].grad.col(0).array()));
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::logsumexp_cols(Var a) {
+    const auto& X = value(a);
+    require(X.rows() > 0, "nn: logsumexp over no rows");
+    Eigen::Matrix<T, 1, Eigen::Dynamic> mx = X.colwise().maxCoeff();
+    Mat<T> Y = ((X.rowwise() - mx).array().exp().colwise().sum().log().matrix() + mx);
+    Var y = push(std::move(Y), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, y] {
+            const Mat<T>& X = value(a);
+            Mat<T> S = (X.rowwise() - nodes_[y.id].value.row(0)).array().exp().matrix();
+            accumulate(a.id, Mat<T>(S.array().rowwise() * nodes_[y.id].grad.row(0).array()));
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::log_softmax_rows(Var a) {
+    const auto& X = value(a);
+    require(X.cols() > 0, "nn: log_softmax over no columns");
+    Eigen::Matrix<T, Eigen::Dynamic, 1> mx = X.rowwise().maxCoeff();
+    Mat<T> Z = X.colwise() - mx;
+    Eigen::Matrix<T, Eigen::Dynamic, 1> lse = Z.array().exp().rowwise().sum().log().matrix();
+    Z.colwise() -= lse;
+    Var y = push(std::move(Z), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, y] {
+            // d/dx = G - softmax * rowsum(G)
+            const Mat<T>& G = nodes_[y.id].grad;
+            Eigen::Matrix<T, Eigen::Dynamic, 1> gs = G.rowwise().sum();
+            Mat<T> S = nodes_[y.id].value.array().exp().matrix();
+            accumulate(a.id, Mat<T>(G - Mat<T>(S.array().colwise() * gs.array())));
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::row_norm(Var a, T eps) {
+    Var y = push((value(a).rowwise().squaredNorm().array() + eps).sqrt().matrix(), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, y] {
+            Eigen::Matrix<T, Eigen::Dynamic, 1> c = nodes_[y.id].grad.col(0).cwiseQuotient(nodes_[y.id].value.col(0));
+            accumulate(a.id, Mat<T>(value(a).array().colwise() * c.array()));
+        };
+    return y;
+}
+
+template <class T>
+Var Tape<T>::normalize_rows(Var a, T eps) {
+    const auto& X = value(a);
+    Eigen::Matrix<T, Eigen::Dynamic, 1> n = (X.rowwise().squaredNorm().array() + eps).sqrt().matrix();
+    Mat<T> Y = X.array().colwise() / n.array();
+    Var y = push(std::move(Y), needs(a));
+    if (nodes_[y.id].needs_grad)
+        nodes_[y.id].back = [this, a, y, n] {
+            // y = x / n, n = sqrt(|x|^2 + eps): dx = (G - y (y.G)) / n
+            const Mat<T>& G = nodes_[y.id].grad;
+            const Mat<T>& Yv = nodes_[y.id].value;
+            Eigen::Matrix<T, Eigen::Dynamic, 1> dot = Yv.cwiseProduct(G).rowwise().sum();
+            Mat<T> g = G - Mat<T>(Yv.array().colwise() * dot.array());
+            g.array().colwise() /= n.array();
+            accumulate(a.id, std::move(g));
+        };
+    return y;
+}
+
+// ---------------------------------------------------------------------------
+// extension point
+
+template <class T>
+Var Tape<T>::custom(Mat<T> value, const std::vector<Var>& inputs, std::function<void(const Mat<T>&)> back) {
+    bool any = false;
+    for (Var v : inputs) any = any || needs(v);
+    Var y = push(std::move(value), any);
+    if (nodes_[y.id].needs_grad && back)
+        nodes_[y.id].back = [this, y, back = std::move(back)] { back(nodes_[y.id].grad); };
+    return y;
+}
+
+template <class T>
+void Tape<T>::add_grad(Var v, const Mat<T>& g) {
+    if (needs(v)) accumulate(v.id, g);
+}
+
+template <class T>
+void Tape<T>::add_grad(Var v, Mat<T>&& g) {
+    if (needs(v)) accumulate(v.id, std::move(g));
+}
+
 template class Tape<float>;
 template class Tape<double>;
 

@@ -119,6 +119,53 @@ public:
     Var concat_cols(const std::vector<Var>& parts);
     Var gather_cols(Var a, const std::vector<int>& index);  // out[:,j] = a[:,index[j]]
 
+    // ---- rows (point clouds are [B*N, F] row blocks: cloud b owns rows b*N .. b*N+N-1)
+    Var rows(Var a, int begin, int count);                 // a[begin : begin+count, :]
+    Var concat_rows(const std::vector<Var>& parts);        // stacked top to bottom
+    Var transpose(Var a);
+    // out[r,:] = a[index[r],:]; index may repeat rows and has any length. The
+    // backward scatter-adds in the order of r, serially (same bits for any -j).
+    Var gather_rows(Var a, const std::vector<int>& index);
+    // Each row repeated `times` times consecutively: out[r*times + j] = a[r].
+    Var repeat_rows(Var a, int times);
+    // Reductions over consecutive blocks of `group` rows (a.rows() must be a
+    // multiple): out[s,:] reduces rows s*group .. s*group+group-1, so the result
+    // has a.rows()/group rows. Max pooling over the points of each cloud is
+    // segment_max(a, N), over the k neighbours of each point segment_max(a, k).
+    // The backward of the max goes to the first row reaching the maximum.
+    Var segment_max(Var a, int group);
+    Var segment_mean(Var a, int group);
+    Var segment_sum(Var a, int group);
+    // For each block s of `group` rows, a_s^T b_s: a [S*group, P], b [S*group, Q]
+    // -> [S*P, Q] (per-cloud weighted sums such as mixture centroids gamma^T x).
+    Var segment_matmul_tn(Var a, Var b, int group);
+    // |a_i - b_j|^2 for a [n,D], b [m,D] -> [n,m] (computed directly, not by the
+    // |a|^2 + |b|^2 - 2ab expansion, so it is never negative).
+    Var pairwise_sqdist(Var a, Var b);
+
+    // ---- more pointwise functions
+    Var leaky_relu(Var a, T slope);   // a for a > 0, slope * a otherwise
+    Var sqrt(Var a);                  // a must be > 0 where a gradient is needed
+    // ---- more along rows / columns
+    Var logsumexp_rows(Var a);        // [R,1]: log sum_j exp(a_ij), stable
+    Var logsumexp_cols(Var a);        // [1,C]: log sum_i exp(a_ij), stable
+    Var log_softmax_rows(Var a);      // a - logsumexp_rows(a) broadcast, one node
+    Var row_norm(Var a, T eps);       // [R,1]: sqrt(sum_j a_ij^2 + eps)
+    Var normalize_rows(Var a, T eps); // a_i / sqrt(|a_i|^2 + eps)
+
+    // ---- extension point for fused operations defined in other files
+    // (nn/pointcloud, nn/differentiable_sinkhorn, nn/differentiable_kabsch).
+    // Pushes a node holding `value` that depends on `inputs`. When the tape
+    // records and some input needs a gradient, backward() calls back(grad)
+    // with this node's gradient once its consumers are done; back passes
+    // gradients on with add_grad(input, g). Returns the node.
+    Var custom(Mat<T> value, const std::vector<Var>& inputs, std::function<void(const Mat<T>& grad)> back);
+    // Adds g into the gradient of v (ignored when v needs none); for custom backwards.
+    void add_grad(Var v, const Mat<T>& g);
+    void add_grad(Var v, Mat<T>&& g);
+    // Whether backward() will compute a gradient for v (false on a tape that does not record).
+    bool needs_grad(Var v) const { return needs(v); }
+
     // W = L U for an LU-decomposed linear layer: L = I + strictly-lower(Lp),
     // U = strictly-upper(Up) + diag(du); Lp, Up [D,D], du [1,D].
     Var lu_compose(Var Lp, Var Up, Var du);
