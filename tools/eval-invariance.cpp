@@ -8,6 +8,7 @@
 #include "orbit/core/log.hpp"
 #include "orbit/invariance/evaluate.hpp"
 #include "orbit/io/output.hpp"
+#include "orbit/io/plot.hpp"
 #include "orbit/io/pointset.hpp"
 
 using namespace orbit;
@@ -37,8 +38,8 @@ int main(int argc, char** argv) {
     c.add_option("--model-output", model_output, "dataset of the model's output file (default /output, else the first)");
     c.add_option("--timeout", timeout, "seconds allowed per model call")->check(CLI::PositiveNumber)->capture_default_str();
     c.add_option("--batch-size", batch_size, "clouds per model call")->check(CLI::Range(1, 10000000))->capture_default_str();
-    c.add_option("--output-type", output_type, "invariant, points (= equivariant), vectors, transform or labels")
-        ->check(CLI::IsMember({"invariant", "equivariant", "points", "vectors", "transform", "labels"}))
+    c.add_option("--output-type", output_type, "invariant, points (= equivariant), vectors, transform, labels or explanation")
+        ->check(CLI::IsMember({"invariant", "equivariant", "points", "vectors", "transform", "labels", "explanation"}))
         ->capture_default_str();
     c.add_flag("--per-point", per_point, "output rows belong to input points (they follow permutations)");
     c.add_option("--canonicalize", canonicalize, "wrap the model: canonicalize inputs (SO3, O3, SE3, E3, SO2) first");
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
     c.add_option("--atol", atol, "verdict: absolute tolerance, for outputs near zero")
         ->check(CLI::NonNegativeNumber)->capture_default_str();
     c.add_flag("--require", require, "exit with status 1 when the model fails the verdict");
-    c.add_option("--plot", plot_path, "picture of error against rotation angle (.svg or .png)");
+    c.add_option("--plot", plot_path, "picture of error against rotation angle (.png, .svg or .pdf)");
     app.add_example("orbit-eval-invariance clouds.h5 --group SO3 --samples 32 --model-cmd 'python3 model.py {in} {out}' "
                     "--output-type invariant --json",
                     "is the model rotation invariant? (32 random rotations of every cloud)");
@@ -77,11 +78,7 @@ int main(int argc, char** argv) {
         gopt.max_translation = max_translation;
         gopt.max_scale = max_scale;
         const Group g = parse_group(group, gopt);
-        auto ends_with = [](const std::string& s, const std::string& e) {
-            return s.size() >= e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0;
-        };
-        if (!plot_path.empty() && !ends_with(plot_path, ".svg") && !ends_with(plot_path, ".png"))
-            throw UsageError("--plot expects a file name ending in .svg or .png, found '" + plot_path + "'");
+        if (!plot_path.empty()) plot::check_path(plot_path);
         if (exhaustive && !g.finite()) throw UsageError("--exhaustive needs a finite group such as C4, not " + group);
         if (!canonicalize.empty() && !frame_average.empty())
             throw UsageError("choose one of --canonicalize and --frame-average");

@@ -109,11 +109,26 @@ grep -q "timed out after 1 s" "$TMP/.err" || fail "timeout not reported"
 expect_error 1 orbit-eval-invariance clouds.h5 --samples 2 --model-cmd "no-such-program {in} {out}"
 grep -q "exit status 127" "$TMP/.err" || fail "missing program not reported"
 
+# Explanations: per-point attributions that follow the points, and ones that do not.
+orbit-eval-invariance clouds.h5 --group SE3+perm --samples 6 --output-type explanation \
+  --model-cmd "python3 $MODELS/saliency.py distance {in} {out}" --json -o expl.h5 > expl.json
+orbit-eval-invariance clouds.h5 --group SO3 --samples 6 --output-type explanation \
+  --model-cmd "python3 $MODELS/saliency.py height {in} {out}" --json > height.json || true
+py "
+import json, h5py
+a, b = json.load(open('expl.json')), json.load(open('height.json'))
+assert a['passed'] and a['verdict'] == 'invariant', a['verdict']
+assert abs(a['explanation_equivariance'] - 1) < 1e-9, a['explanation_equivariance']
+assert a['explanation_invariance'] < 0.99, a['explanation_invariance']   # permuted points: raw cosines drop
+assert not b['passed'] and b['explanation_equivariance'] < 0.99, b
+assert h5py.File('expl.h5')['explanation/equivariance'].shape == (4, 6)
+"
+
 # Usage errors.
 expect_error 2 orbit-eval-invariance clouds.h5 --group SO3 --exhaustive --model-cmd 'true'
 expect_error 2 orbit-eval-invariance clouds.h5 --group SU3 --model-cmd 'true'
 expect_error 2 orbit-eval-invariance clouds.h5 --output-type banana --model-cmd 'true'
 expect_error 2 orbit-eval-invariance clouds.h5 --canonicalize SO3 --frame-average O3 --model-cmd 'true'
-expect_error 2 orbit-eval-invariance clouds.h5 --model-cmd 'true' --plot err.pdf
+expect_error 2 orbit-eval-invariance clouds.h5 --model-cmd 'true' --plot err.jpg
 expect_error 2 orbit-eval-invariance clouds.h5
 echo "ok"

@@ -27,6 +27,19 @@ double norm2(const std::vector<double>& v) {
     return std::sqrt(s);
 }
 
+// Cosine of two attribution vectors; 1 when both are zero (nothing attributed either way).
+double cosine(const std::vector<double>& a, const std::vector<double>& b) {
+    double ab = 0, aa = 0, bb = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        ab += a[i] * b[i];
+        aa += a[i] * a[i];
+        bb += b[i] * b[i];
+    }
+    if (aa == 0 && bb == 0) return 1.0;
+    if (aa == 0 || bb == 0) return 0.0;
+    return ab / std::sqrt(aa * bb);
+}
+
 std::vector<std::int64_t> invert_perm(const std::vector<std::int64_t>& p) {
     std::vector<std::int64_t> q(p.size());
     for (std::size_t i = 0; i < p.size(); ++i) q[static_cast<std::size_t>(p[i])] = static_cast<std::int64_t>(i);
@@ -82,7 +95,9 @@ EvalReport evaluate(Model& model, const Group& g, const std::vector<Points>& clo
     r.output_shape.assign(y.shape.begin() + 1, y.shape.end());
     const std::size_t per = y.data.size() / (B * M);
     if (per == 0) throw Error("model output is empty (shape " + shape_string(y.shape) + ")");
-    if (opt.per_point)
+    // Attributions belong to the points, so they follow the permutations.
+    const bool per_point = opt.per_point || opt.type == OutputType::explanation;
+    if (per_point)
         for (std::size_t b = 0; b < B; ++b)
             if (r.output_shape.empty() || r.output_shape[0] != static_cast<std::size_t>(clouds[b].rows()))
                 throw Error("--per-point: the model's per-cloud output " + shape_string(r.output_shape) +
@@ -93,6 +108,10 @@ EvalReport evaluate(Model& model, const Group& g, const std::vector<Points>& clo
     r.abs_mean.setZero(B, K);
     r.rel.setZero(B, K);
     if (opt.type == OutputType::labels) r.consistent.setZero(B, K);
+    if (opt.type == OutputType::explanation) {
+        r.explanation_inv.setZero(B, K);
+        r.explanation_equiv.setZero(B, K);
+    }
     double mean_norm = 0;
     for (std::size_t b = 0; b < B; ++b) mean_norm += norm2(block_of(y, b * M, per)) / static_cast<double>(B);
 
@@ -104,7 +123,7 @@ EvalReport evaluate(Model& model, const Group& g, const std::vector<Points>& clo
         for (std::size_t k = 0; k < K; ++k) {
             const Element& e = r.elements[k];
             std::vector<std::int64_t> perm;
-            const bool perm_used = opt.per_point && e.permute;
+            const bool perm_used = per_point && e.permute;
             if (perm_used) perm = e.permutation(b, clouds[b].rows());
             std::vector<double> expected = y0;
             move_output(opt.type, e.t, perm_used ? &perm : nullptr, expected, r.output_shape);
@@ -123,6 +142,11 @@ EvalReport evaluate(Model& model, const Group& g, const std::vector<Points>& clo
             r.abs_mean(b, k) = asum / static_cast<double>(per);
             r.rel(b, k) = denom > 0 ? std::sqrt(d2) / denom : std::sqrt(d2);
             if (opt.type == OutputType::labels) r.consistent(b, k) = label_of(yk) == label_of(y0) ? 1.0 : 0.0;
+            if (opt.type == OutputType::explanation) {
+                // Crabbe and van der Schaar: Inv = cos(e(g x), e(x)), Equiv = cos(e(g x), rho'(g) e(x)).
+                r.explanation_inv(b, k) = cosine(yk, y0);
+                r.explanation_equiv(b, k) = cosine(yk, expected);
+            }
             std::vector<double> al = yk;
             if (opt.type != OutputType::invariant && opt.type != OutputType::labels) {
                 std::vector<std::int64_t> inv;
@@ -140,6 +164,10 @@ EvalReport evaluate(Model& model, const Group& g, const std::vector<Points>& clo
     r.max_rel = r.rel.maxCoeff();
     r.mean_rel = r.rel.mean();
     if (opt.type == OutputType::labels) r.consistency = r.consistent.mean();
+    if (opt.type == OutputType::explanation) {
+        r.explanation_invariance = r.explanation_inv.mean();
+        r.explanation_equivariance = r.explanation_equiv.mean();
+    }
 
     // Normalized variance.
     {
@@ -230,6 +258,10 @@ nlohmann::json EvalReport::json() const {
     j["max_rel_error"] = max_rel;
     j["mean_rel_error"] = mean_rel;
     if (consistency >= 0) j["consistency"] = consistency;
+    if (output_type == "explanation") {
+        j["explanation_invariance"] = explanation_invariance;
+        j["explanation_equivariance"] = explanation_equivariance;
+    }
     j["normalized_variance"] = normalized_variance >= 0 ? nlohmann::json(normalized_variance) : nlohmann::json(nullptr);
     nlohmann::json lj = nlohmann::json::object();
     for (auto& s : lie) lj[s.name] = {{"mean", s.mean}, {"max", s.max}};
@@ -237,7 +269,7 @@ nlohmann::json EvalReport::json() const {
     j["tolerance"] = tolerance;
     j["atol"] = atol;
     j["failing_pairs"] = failures;
-    const bool equi = output_type != "invariant" && output_type != "labels";
+    const bool equi = output_type != "invariant" && output_type != "labels" && output_type != "explanation";
     j["verdict"] = passed ? (equi ? "equivariant" : "invariant") : (equi ? "not equivariant" : "not invariant");
     j["passed"] = passed;
     // The worst elements, for a quick look.
@@ -276,6 +308,10 @@ void write_report(h5::File& f, const EvalReport& r) {
     mat("/errors/abs_mean", r.abs_mean);
     mat("/errors/rel", r.rel);
     if (r.consistent.size() > 0) mat("/errors/consistent", r.consistent);
+    if (r.explanation_inv.size() > 0) {
+        mat("/explanation/invariance", r.explanation_inv);
+        mat("/explanation/equivariance", r.explanation_equiv);
+    }
     h5::Array<double> pmax{{K}, {}}, pmean{{K}, {}}, prel{{K}, {}};
     for (std::size_t k = 0; k < K; ++k) {
         const auto kk = static_cast<Eigen::Index>(k);

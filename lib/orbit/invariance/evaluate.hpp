@@ -12,6 +12,9 @@
 // Normalized variance: the variance of rho_out(g)^-1 f(g x) over the elements,
 // divided by the variance of f(x) over the clouds (1 means "the model changes
 // as much under the group as across the data"; 0 means invariant).
+// Explanations (per-point attributions [N] or [N,F]) follow the points under
+// permutations and keep their values: explanation invariance is e(g x) = rho'(g) e(x),
+// reported also as the mean cosines of Crabbe and van der Schaar (2023).
 // Verdict: every pair within |error|_2 <= tolerance |expected|_2 + atol
 // (the absolute part covers outputs that are zero).
 // Lie derivatives per generator X, by central differences with step h:
@@ -54,6 +57,10 @@ struct EvalReport {
     Matrix consistent;                      // [B,K] 1/0 (labels only; empty otherwise)
     double max_abs = 0, mean_abs = 0, max_rel = 0, mean_rel = 0;
     double consistency = -1;                // labels only
+    // Explanation outputs (Crabbe and van der Schaar): mean over (cloud, element) of
+    // cos(e(g x), e(x)) and of cos(e(g x), rho'(g) e(x)), rho' moving the attributions with the points.
+    Matrix explanation_inv, explanation_equiv;  // [B,K] (explanation only)
+    double explanation_invariance = -1, explanation_equivariance = -1;
     double normalized_variance = -1;        // -1 when undefined (one cloud, or constant outputs)
     std::vector<LieStat> lie;
     double tolerance = 0, atol = 0;

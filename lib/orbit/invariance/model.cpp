@@ -46,7 +46,8 @@ OutputType parse_output_type(const std::string& text) {
     if (text == "vectors") return OutputType::vectors;
     if (text == "transform" || text == "transforms") return OutputType::transform;
     if (text == "labels" || text == "classes") return OutputType::labels;
-    throw UsageError("--output-type expects invariant, points (= equivariant), vectors, transform or labels, found '" +
+    if (text == "explanation" || text == "explanations") return OutputType::explanation;
+    throw UsageError("--output-type expects invariant, points (= equivariant), vectors, transform, labels or explanation, found '" +
                      text + "'");
 }
 
@@ -57,6 +58,7 @@ std::string output_type_name(OutputType t) {
         case OutputType::vectors: return "vectors";
         case OutputType::transform: return "transform";
         case OutputType::labels: return "labels";
+        case OutputType::explanation: return "explanation";
     }
     return "?";
 }
@@ -74,7 +76,7 @@ void move_output(OutputType type, const Transform& t, const std::vector<std::int
                         moved.begin() + static_cast<long>(i * row));
         block.swap(moved);
     }
-    if (type == OutputType::invariant || type == OutputType::labels) return;
+    if (type == OutputType::invariant || type == OutputType::labels || type == OutputType::explanation) return;
     if (type == OutputType::transform) {
         if (shape != std::vector<std::size_t>{4, 4})
             throw Error("transform outputs must be [B,4,4], found per-cloud shape " + shape_string(shape));

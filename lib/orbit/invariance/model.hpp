@@ -29,7 +29,8 @@ enum class OutputType {
     points,     // rows of 2 or 3 values move as points: A y + b
     vectors,    // rows move as vectors: A y
     transform,  // 4x4 poses move by left multiplication: T_g Y
-    labels      // class scores [C] (argmax) or one label: predictions should not change
+    labels,     // class scores [C] (argmax) or one label: predictions should not change
+    explanation // per-point attributions [N] or [N,F] (saliency): rows follow the points, values unchanged
 };
 OutputType parse_output_type(const std::string& text);
 std::string output_type_name(OutputType t);

@@ -21,6 +21,10 @@ struct Axes {
     bool log_y = false;
 };
 
+// Throws UsageError unless the file name ends in .png, .svg or .pdf (tools call
+// it before any work, so a bad name never costs a run).
+void check_path(const std::string& path);
+
 // Line chart (or markers) of one or more series, with axes, ticks and a legend.
 void line_chart(const std::string& path, const Axes& axes, const std::vector<Series>& series);
 
