@@ -27,6 +27,8 @@ import numpy as np, h5py
 p = np.random.default_rng(1).normal(size=(200, 3))
 with h5py.File("ok.h5", "w") as f:
     f["points"] = p
+with h5py.File("train.h5", "w") as f:  # trains for many seconds at 20 epochs
+    f["points"] = np.random.default_rng(2).normal(size=(2000, 3))
 # Defect: a 3 KB file whose dataset declares 10^12 rows and stores none.
 with h5py.File("huge.h5", "w") as f:
     f.create_dataset("points", (10**12, 3), "f8", chunks=(1024, 3))
@@ -39,7 +41,7 @@ grep -q "min_info_segv.h5" "$TMP/.err" || fail "the crash message does not name 
 # ---- a read that never ends (H5HG_read loops) and one that never stops
 #      allocating (H5T__conv_vlen): the watchdog ends both -------------------
 within 8 1 orbit-info "$SRC/fuzz/regressions/libhdf5/min_hang_loop.h5"
-grep -q "damaged HDF5 file (the HDF5 library did not finish reading" "$TMP/.err" || fail "hang: $(cat "$TMP/.err")"
+grep -q "damaged HDF5 file" "$TMP/.err" || fail "hang: $(cat "$TMP/.err")"
 within 8 1 orbit-convert "$SRC/fuzz/regressions/libhdf5/min_hang_loop.h5" -o out.h5
 [[ ! -e out.h5 ]] || fail "a partial output was left"
 no_leftovers .
@@ -77,7 +79,7 @@ time.sleep(30)
 
 # ---- output paths checked before the work ---------------------------------
 start=$SECONDS
-expect_error 1 orbit-train-flow ok.h5 --epochs 50 -o /nonexistent/m.h5
+expect_error 1 orbit-train-flow train.h5 --epochs 20 --batch 64 -o /nonexistent/m.h5
 (( SECONDS - start <= 2 )) || fail "the missing folder was reported only after the work"
 grep -q "/nonexistent" "$TMP/.err" || fail "$(cat "$TMP/.err")"
 # "-o -" with a terminal on stdout: refused before reading anything.
@@ -85,7 +87,7 @@ grep -q "/nonexistent" "$TMP/.err" || fail "$(cat "$TMP/.err")"
 import os, pty, subprocess, time
 master, slave = pty.openpty()
 t = time.time()
-p = subprocess.run(["orbit-train-flow", "ok.h5", "--epochs", "50", "-o", "-"], stdout=slave, stderr=subprocess.PIPE, timeout=30)
+p = subprocess.run(["orbit-train-flow", "train.h5", "--epochs", "20", "--batch", "64", "-o", "-"], stdout=slave, stderr=subprocess.PIPE, timeout=30)
 os.close(slave)
 err = p.stderr.decode()
 assert p.returncode == 2, (p.returncode, err)

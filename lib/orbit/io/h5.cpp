@@ -1,5 +1,6 @@
 #include "orbit/io/h5.hpp"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -155,6 +156,81 @@ void check_storage(hid_t ds, double file_bytes, const std::string& where) {
                     bytes_text(stored) + " of it (a damaged or never-written dataset)");
 }
 
+std::uint64_t little_endian(const unsigned char* p, int bytes) {
+    std::uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
+    return v;
+}
+
+// Checks the global heap collections in `window` (bytes [offset, offset+size)
+// of a file of `file_bytes`): HDF5 keeps variable-length strings there, and
+// HDF5 1.10 trusts their object sizes, so that an object of size 0 makes it
+// loop forever and an oversized one makes it read past its buffer. A
+// collection is "GCOL", version 1, three zero bytes, its size (8 bytes), then
+// objects of 16-byte headers (index 2, references 2, reserved 4, size 8) and
+// data padded to 8 bytes; object 0 is the free space to the end.
+void check_global_heaps(const unsigned char* window, std::size_t size, std::size_t offset, double file_bytes,
+                        const std::string& name) {
+    static const unsigned char sig[8] = {'G', 'C', 'O', 'L', 1, 0, 0, 0};
+    const unsigned char* end = window + size;
+    for (const unsigned char* q = window; q + 16 <= end;) {
+        auto* hit = static_cast<const unsigned char*>(::memmem(q, static_cast<std::size_t>(end - q), sig, sizeof sig));
+        if (!hit || hit + 16 > end) return;
+        q = hit + 1;
+        const std::uint64_t coll = little_endian(hit + 8, 8);
+        const std::size_t at = offset + static_cast<std::size_t>(hit - window);
+        auto damaged = [&](const std::string& why) {
+            throw Error(name + ": damaged HDF5 file (global heap at byte " + std::to_string(at) + ": " + why + ")");
+        };
+        if (coll < 16 || static_cast<double>(at) + static_cast<double>(coll) > file_bytes)
+            damaged("declares " + std::to_string(coll) + " bytes");
+        if (hit + coll > end) continue;  // extends past what was scanned
+        for (std::uint64_t p = 16; p + 16 <= coll;) {
+            const unsigned char* h = hit + p;
+            const std::uint64_t index = little_endian(h, 2), bytes = little_endian(h + 8, 8);
+            if (bytes > coll) damaged("object " + std::to_string(index) + " is larger than its collection");
+            const std::uint64_t need = index == 0 ? bytes : 16 + ((bytes + 7) & ~std::uint64_t(7));
+            if (need == 0) damaged("an empty free-space object");
+            if (p + need > coll) damaged("object " + std::to_string(index) + " runs past its collection");
+            if (index == 0) break;
+            p += need;
+        }
+    }
+}
+
+// Scans a whole file (or, above 256 MiB, its first and last 64 MiB, where
+// HDF5 keeps the heaps of attributes) for damaged global heaps.
+void check_file_heaps(const std::string& path, double file_bytes, const std::string& name) {
+    const std::size_t total = static_cast<std::size_t>(file_bytes);
+    const std::size_t window = std::size_t(64) << 20;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;  // H5Fopen has read it; a vanished file fails on the next read
+    auto scan = [&](std::size_t offset, std::size_t bytes) {
+        const std::size_t page = 4096, start = offset / page * page;
+        void* m = ::mmap(nullptr, bytes + (offset - start), PROT_READ, MAP_PRIVATE, fd, static_cast<off_t>(start));
+        if (m == MAP_FAILED) return;
+        try {
+            check_global_heaps(static_cast<const unsigned char*>(m) + (offset - start), bytes, offset, file_bytes, name);
+        } catch (...) {
+            ::munmap(m, bytes + (offset - start));
+            throw;
+        }
+        ::munmap(m, bytes + (offset - start));
+    };
+    try {
+        if (total <= 4 * window) {
+            scan(0, total);
+        } else {
+            scan(0, window);
+            scan(total - window, window);
+        }
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+    ::close(fd);
+}
+
 // Hard links to datasets below `group`, in name order (soft and external
 // links are not followed: they may point anywhere).
 std::vector<std::string> dataset_paths(hid_t file, const std::string& group, std::size_t limit) {
@@ -284,6 +360,7 @@ File File::open_read(const std::string& path) {
     if (id < 0) throw Error(open_failure(path));
     f.file_ = Handle(id, H5Fclose);
     f.check_all_storage();
+    check_file_heaps(path, f.file_bytes_, path);
     return f;
 }
 
@@ -337,7 +414,7 @@ herr_t memory_free(void* ptr, H5FD_file_image_op_t, void* udata) {
 File File::open_image(std::vector<char> image, const std::string& display_name) {
     auto buffer = std::make_shared<ImageBuffer>();
     if (!buffer->reserve(std::max<std::size_t>(image.size(), 1))) throw std::bad_alloc();
-    std::memcpy(buffer->data, image.data(), image.size());
+    if (!image.empty()) std::memcpy(buffer->data, image.data(), image.size());
     buffer->size = image.size();
     return open_image_buffer(std::move(buffer), display_name);
 }
@@ -364,6 +441,8 @@ File File::open_image_buffer(std::shared_ptr<ImageBuffer> image, const std::stri
     if (id < 0) throw Error("cannot open " + display_name + " as HDF5: the image is truncated or damaged");
     f.file_ = Handle(id, H5Fclose);
     f.check_all_storage();
+    check_global_heaps(reinterpret_cast<const unsigned char*>(f.image_->data), f.image_->size, 0, f.file_bytes_,
+                       display_name);
     return f;
 }
 
