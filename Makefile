@@ -6,7 +6,7 @@ JOBS    ?= $(shell nproc)
 DATA    ?= $(CURDIR)/.cache/data
 CMAKE_FLAGS ?=
 
-.PHONY: all deps deps-bench configure build demo test test-sanitize data bench install man clean
+.PHONY: all deps deps-bench deps-fuzz configure build demo test test-sanitize fuzz fuzz-build data bench install man clean
 
 all: build
 
@@ -15,6 +15,9 @@ deps:
 
 deps-bench:
 	@scripts/deps.sh bench
+
+deps-fuzz:
+	@scripts/deps.sh fuzz
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DORBIT_DATA_DIR=$(DATA) $(CMAKE_FLAGS)
@@ -30,8 +33,25 @@ data:
 demo: build data
 	@ORBIT_BIN=$(CURDIR)/$(BUILD)/bin ORBIT_DATA=$(DATA) share/orbit/demo.sh
 
+# With clang on the machine, the tests also run every fuzz target for a few
+# seconds and every regression input (FUZZ_CI_SECONDS per target).
+FUZZ_BUILD       ?= $(BUILD)-fuzz
+FUZZ_SECONDS     ?= 60
+FUZZ_CI_SECONDS  ?= 5
 test: build data
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@if command -v clang++ >/dev/null && scripts/deps.sh fuzz --check; then \
+	  $(MAKE) --no-print-directory fuzz-build && fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_CI_SECONDS); \
+	else echo "orbit: clang/libFuzzer not installed, fuzz targets skipped (make deps-fuzz)"; fi
+
+fuzz-build:
+	cmake -S . -B $(FUZZ_BUILD) -DORBIT_FUZZ=ON -DORBIT_SANITIZE=ON -DORBIT_NATIVE=OFF -DORBIT_TESTS=OFF \
+	  -DORBIT_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz-targets
+
+# Every fuzz target for FUZZ_SECONDS, then every regression input.
+fuzz: deps-fuzz fuzz-build
+	fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 test-sanitize: deps data
 	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DORBIT_SANITIZE=ON -DORBIT_NATIVE=OFF -DORBIT_DATA_DIR=$(DATA)
@@ -48,4 +68,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-asan $(FUZZ_BUILD)

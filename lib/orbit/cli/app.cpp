@@ -12,6 +12,7 @@
 #include "orbit/cli/completion.hpp"
 #include "orbit/cli/config_keys.hpp"
 #include "orbit/core/error.hpp"
+#include "orbit/core/guard.hpp"
 #include "orbit/core/log.hpp"
 #include "orbit/core/parallel.hpp"
 #include "orbit/core/version.hpp"
@@ -177,6 +178,10 @@ int App::run(int argc, char** argv, const std::function<void()>& body) {
         return code;
     };
     try {
+        // Crash, stuck-read and signal handling; the output path is checked
+        // before any work (a device or fifo is written into, never replaced).
+        guard::install(program_);
+        if (!common_.output.empty()) io::check_output(common_.output, !io::is_text_output(common_.output));
         body();
     } catch (const UsageError& e) {
         return fail(e.what(), 2);

@@ -1,5 +1,6 @@
 #include "orbit/io/h5.hpp"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,8 +12,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <type_traits>
 
+#include "orbit/core/guard.hpp"
 #include "orbit/core/memory.hpp"
 
 namespace orbit::h5 {
@@ -63,6 +66,193 @@ std::vector<std::size_t> space_shape(hid_t space) {
     std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
     if (rank > 0) H5Sget_simple_extent_dims(space, dims.data(), nullptr);
     return {dims.begin(), dims.end()};
+}
+
+// "3.1 KB", "24 TB": sizes in messages.
+std::string bytes_text(double b) {
+    const char* units[] = {"bytes", "KB", "MB", "GB", "TB", "PB", "EB"};
+    int u = 0;
+    while (b >= 1000 && u < 6) {
+        b /= 1000;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
+    return buf;
+}
+
+// The descriptions on HDF5's error stack, innermost last, joined by "; ".
+std::string error_stack_text() {
+    std::string text;
+    auto cb = [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
+        auto* t = static_cast<std::string*>(data);
+        if (e && e->desc) {
+            if (!t->empty()) *t += "; ";
+            *t += e->desc;
+        }
+        return 0;
+    };
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, cb, &text);
+    return text;
+}
+
+// Why H5Fopen refused `path`, in one line a user can act on.
+std::string open_failure(const std::string& path) {
+    std::string why = error_stack_text();
+    for (auto& c : why) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (why.find("unable to lock") != std::string::npos || why.find("lock the file") != std::string::npos)
+        return "cannot open '" + path + "': it is locked by another program that has it open (HDF5 file locking); "
+               "wait for that program to finish, or set HDF5_USE_FILE_LOCKING=FALSE to read it anyway";
+    if (why.find("already open for write") != std::string::npos)
+        return "cannot open '" + path + "': it is open for writing in another program, or that program did not close "
+               "it (run 'h5clear -s " + path + "' if no program is writing it; HDF5_USE_FILE_LOCKING=FALSE does not help here)";
+    return "cannot open '" + path + "' as HDF5: the file is truncated or damaged";
+}
+
+// Reads may expand what a file stores by at most the best ratio of the filter
+// chain (deflate peaks near 1032:1; 4096 leaves room for n-bit packing in
+// front of it), plus at most this many bytes of never-written fill values.
+constexpr double kMaxFilterExpansion = 4096;
+constexpr double kMaxFillBytes = 256.0 * (1 << 20);
+
+// Refuses a dataset whose declared size cannot be backed by the file: it
+// needs more stored bytes than the file has, or reading it would produce far
+// more values than the file holds (see docs/robustness.md).
+void check_storage(hid_t ds, double file_bytes, const std::string& where) {
+    Handle type(H5Dget_type(ds), H5Tclose);
+    Handle space(H5Dget_space(ds), H5Sclose);
+    Handle dcpl(H5Dget_create_plist(ds), H5Pclose);
+    if (!type || !space || !dcpl) throw Error(where + ": damaged HDF5 file (unreadable dataset header)");
+    const double element = static_cast<double>(H5Tget_size(type.get()));
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    if (element <= 0 || rank < 0) throw Error(where + ": damaged HDF5 file (unreadable type or shape)");
+    std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+    if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    double logical = element;
+    for (hsize_t d : dims) logical *= static_cast<double>(d);
+    const std::string shape = shape_string(dims);
+    if (H5Pget_external_count(dcpl.get()) > 0)
+        throw Error(where + ": its values are stored in external files, which orbit does not read");
+    const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+    if (layout == H5D_VIRTUAL) throw Error(where + ": a virtual dataset (values in other files), which orbit does not read");
+    const double stored = static_cast<double>(H5Dget_storage_size(ds));
+    if (stored > file_bytes)
+        throw Error(where + ": damaged HDF5 file (" + bytes_text(stored) + " of stored values in a file of " +
+                    bytes_text(file_bytes) + ")");
+    double backed = stored;
+    if (layout == H5D_CONTIGUOUS) {
+        const haddr_t offset = H5Dget_offset(ds);
+        if (offset != HADDR_UNDEF) {
+            if (static_cast<double>(offset) + logical > file_bytes)
+                throw Error(where + ": the file is truncated (shape " + shape + " needs " + bytes_text(logical) +
+                            " from offset " + std::to_string(offset) + ", the file has " + bytes_text(file_bytes) + ")");
+            backed = logical;
+        }
+    } else if (layout == H5D_CHUNKED && H5Pget_nfilters(dcpl.get()) > 0) {
+        backed = stored * kMaxFilterExpansion;
+    }
+    if (logical - backed > kMaxFillBytes)
+        throw Error(where + ": shape " + shape + " declares " + bytes_text(logical) + " but the file stores " +
+                    bytes_text(stored) + " of it (a damaged or never-written dataset)");
+}
+
+std::uint64_t little_endian(const unsigned char* p, int bytes) {
+    std::uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
+    return v;
+}
+
+// Checks the global heap collections in `window` (bytes [offset, offset+size)
+// of a file of `file_bytes`): HDF5 keeps variable-length strings there, and
+// HDF5 1.10 trusts their object sizes, so that an object of size 0 makes it
+// loop forever and an oversized one makes it read past its buffer. A
+// collection is "GCOL", version 1, three zero bytes, its size (8 bytes), then
+// objects of 16-byte headers (index 2, references 2, reserved 4, size 8) and
+// data padded to 8 bytes; object 0 is the free space to the end.
+void check_global_heaps(const unsigned char* window, std::size_t size, std::size_t offset, double file_bytes,
+                        const std::string& name) {
+    static const unsigned char sig[8] = {'G', 'C', 'O', 'L', 1, 0, 0, 0};
+    const unsigned char* end = window + size;
+    for (const unsigned char* q = window; q + 16 <= end;) {
+        auto* hit = static_cast<const unsigned char*>(::memmem(q, static_cast<std::size_t>(end - q), sig, sizeof sig));
+        if (!hit || hit + 16 > end) return;
+        q = hit + 1;
+        const std::uint64_t coll = little_endian(hit + 8, 8);
+        const std::size_t at = offset + static_cast<std::size_t>(hit - window);
+        auto damaged = [&](const std::string& why) {
+            throw Error(name + ": damaged HDF5 file (global heap at byte " + std::to_string(at) + ": " + why + ")");
+        };
+        if (coll < 16 || static_cast<double>(at) + static_cast<double>(coll) > file_bytes)
+            damaged("declares " + std::to_string(coll) + " bytes");
+        if (hit + coll > end) continue;  // extends past what was scanned
+        for (std::uint64_t p = 16; p + 16 <= coll;) {
+            const unsigned char* h = hit + p;
+            const std::uint64_t index = little_endian(h, 2), bytes = little_endian(h + 8, 8);
+            if (bytes > coll) damaged("object " + std::to_string(index) + " is larger than its collection");
+            const std::uint64_t need = index == 0 ? bytes : 16 + ((bytes + 7) & ~std::uint64_t(7));
+            if (need == 0) damaged("an empty free-space object");
+            if (p + need > coll) damaged("object " + std::to_string(index) + " runs past its collection");
+            if (index == 0) break;
+            p += need;
+        }
+    }
+}
+
+// Scans a whole file (or, above 256 MiB, its first and last 64 MiB, where
+// HDF5 keeps the heaps of attributes) for damaged global heaps.
+void check_file_heaps(const std::string& path, double file_bytes, const std::string& name) {
+    const std::size_t total = static_cast<std::size_t>(file_bytes);
+    const std::size_t window = std::size_t(64) << 20;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;  // H5Fopen has read it; a vanished file fails on the next read
+    auto scan = [&](std::size_t offset, std::size_t bytes) {
+        const std::size_t page = 4096, start = offset / page * page;
+        void* m = ::mmap(nullptr, bytes + (offset - start), PROT_READ, MAP_PRIVATE, fd, static_cast<off_t>(start));
+        if (m == MAP_FAILED) return;
+        try {
+            check_global_heaps(static_cast<const unsigned char*>(m) + (offset - start), bytes, offset, file_bytes, name);
+        } catch (...) {
+            ::munmap(m, bytes + (offset - start));
+            throw;
+        }
+        ::munmap(m, bytes + (offset - start));
+    };
+    try {
+        if (total <= 4 * window) {
+            scan(0, total);
+        } else {
+            scan(0, window);
+            scan(total - window, window);
+        }
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+    ::close(fd);
+}
+
+// Hard links to datasets below `group`, in name order (soft and external
+// links are not followed: they may point anywhere).
+std::vector<std::string> dataset_paths(hid_t file, const std::string& group, std::size_t limit) {
+    struct Ctx {
+        std::string base;
+        std::vector<std::string> names;
+        std::size_t limit;
+    } ctx{group == "/" ? "" : group, {}, limit};
+    auto cb = [](hid_t loc, const char* name, const H5L_info_t* info, void* data) -> herr_t {
+        auto* c = static_cast<Ctx*>(data);
+        if (!info || info->type != H5L_TYPE_HARD) return 0;
+        hid_t obj = H5Oopen(loc, name, H5P_DEFAULT);
+        if (obj >= 0) {
+            if (H5Iget_type(obj) == H5I_DATASET) c->names.push_back(c->base + "/" + name);
+            H5Oclose(obj);
+        }
+        return c->names.size() >= c->limit ? 1 : 0;
+    };
+    Handle g(H5Gopen2(file, group.c_str(), H5P_DEFAULT), H5Gclose);
+    if (!g) return {};
+    H5Lvisit(g.get(), H5_INDEX_NAME, H5_ITER_INC, cb, &ctx);
+    return ctx.names;
 }
 
 Handle string_type() {
@@ -160,12 +350,27 @@ File File::open_read(const std::string& path) {
     if (std::filesystem::is_directory(path, ec)) throw Error("cannot open " + quoted(path) + ": is a directory");
     if (std::filesystem::file_size(path, ec) == 0) throw Error(quoted(path) + " is empty: expected an HDF5 file");
     if (!looks_like_hdf5(path)) throw Error(quoted(path) + " is not an HDF5 file (no HDF5 signature)");
-    hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (id < 0) throw Error("cannot open " + quoted(path) + " as HDF5: the file is truncated or damaged");
     File f;
-    f.file_ = Handle(id, H5Fclose);
     f.name_ = path;
+    f.file_bytes_ = static_cast<double>(std::filesystem::file_size(path, ec));
+    f.reading_ = true;
+    guard::Reading reading(path);
+    H5Eclear2(H5E_DEFAULT);
+    hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (id < 0) throw Error(open_failure(path));
+    f.file_ = Handle(id, H5Fclose);
+    f.check_all_storage();
+    check_file_heaps(path, f.file_bytes_, path);
     return f;
+}
+
+void File::check_all_storage() const {
+    guard::Reading reading(name_);
+    for (const std::string& path : dataset_paths(id(), "/", 100000)) {
+        Handle ds(H5Dopen2(id(), path.c_str(), H5P_DEFAULT), H5Dclose);
+        if (!ds) throw Error(name_ + ":" + path + ": damaged HDF5 file (the dataset cannot be opened)");
+        check_storage(ds.get(), file_bytes_, name_ + ":" + path);
+    }
 }
 
 namespace {
@@ -209,7 +414,7 @@ herr_t memory_free(void* ptr, H5FD_file_image_op_t, void* udata) {
 File File::open_image(std::vector<char> image, const std::string& display_name) {
     auto buffer = std::make_shared<ImageBuffer>();
     if (!buffer->reserve(std::max<std::size_t>(image.size(), 1))) throw std::bad_alloc();
-    std::memcpy(buffer->data, image.data(), image.size());
+    if (!image.empty()) std::memcpy(buffer->data, image.data(), image.size());
     buffer->size = image.size();
     return open_image_buffer(std::move(buffer), display_name);
 }
@@ -220,6 +425,10 @@ File File::open_image_buffer(std::shared_ptr<ImageBuffer> image, const std::stri
         throw Error(display_name + " is not an HDF5 file image (no HDF5 signature)");
     File f;
     f.image_ = std::move(image);
+    f.name_ = display_name;
+    f.file_bytes_ = static_cast<double>(f.image_->size);
+    f.reading_ = true;
+    guard::Reading reading(display_name);
     Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
     H5Pset_fapl_core(fapl.get(), 1 << 16, 0);
     H5FD_file_image_callbacks_t cb = {image_malloc, image_memcpy, image_realloc, image_free,
@@ -231,7 +440,9 @@ File File::open_image_buffer(std::shared_ptr<ImageBuffer> image, const std::stri
     hid_t id = H5Fopen(internal.c_str(), H5F_ACC_RDONLY, fapl.get());
     if (id < 0) throw Error("cannot open " + display_name + " as HDF5: the image is truncated or damaged");
     f.file_ = Handle(id, H5Fclose);
-    f.name_ = display_name;
+    f.check_all_storage();
+    check_global_heaps(reinterpret_cast<const unsigned char*>(f.image_->data), f.image_->size, 0, f.file_bytes_,
+                       display_name);
     return f;
 }
 
@@ -266,6 +477,11 @@ File File::create_in_memory(const std::string& display_name) {
 }
 
 void File::close() {
+    if (reading_ && file_) {
+        // Closing frees what the reads cached: damaged metadata can bite here too.
+        guard::Reading reading(name_);
+        file_.reset();
+    }
     file_.reset();
     image_.reset();
 }
@@ -303,6 +519,7 @@ void File::write_image(std::FILE* out) {
 }
 
 Handle File::open_object(const std::string& path) const {
+    guard::Reading reading(name_);
     if (!exists(path)) throw Error(name_ + ": no dataset or group " + quoted(path));
     hid_t id = H5Oopen(this->id(), path.c_str(), H5P_DEFAULT);
     if (id < 0) throw Error(name_ + ": cannot open " + quoted(path));
@@ -310,6 +527,7 @@ Handle File::open_object(const std::string& path) const {
 }
 
 Handle File::open_dataset(const std::string& path) const {
+    guard::Reading reading(name_);
     if (!exists(path)) throw Error(name_ + ": missing dataset " + quoted(path));
     hid_t id = H5Dopen2(this->id(), path.c_str(), H5P_DEFAULT);
     if (id < 0) throw Error(name_ + ": " + quoted(path) + " is not a dataset");
@@ -317,6 +535,7 @@ Handle File::open_dataset(const std::string& path) const {
 }
 
 bool File::exists(const std::string& path) const {
+    guard::Reading reading(name_);
     if (path == "/" || path.empty()) return true;
     // Check each component, since H5Lexists fails on a missing intermediate group.
     std::size_t pos = 0;
@@ -331,6 +550,7 @@ bool File::exists(const std::string& path) const {
 }
 
 bool File::is_dataset(const std::string& path) const {
+    guard::Reading reading(name_);
     if (!exists(path)) return false;
     hid_t obj = H5Oopen(id(), path.c_str(), H5P_DEFAULT);
     if (obj < 0) return false;
@@ -340,6 +560,7 @@ bool File::is_dataset(const std::string& path) const {
 }
 
 DatasetInfo File::info(const std::string& path) const {
+    guard::Reading reading(name_);
     Handle ds = open_dataset(path);
     Handle type(H5Dget_type(ds.get()), H5Tclose);
     Handle space(H5Dget_space(ds.get()), H5Sclose);
@@ -347,25 +568,12 @@ DatasetInfo File::info(const std::string& path) const {
 }
 
 std::vector<DatasetInfo> File::list_datasets(const std::string& group) const {
-    struct Ctx {
-        const File* file;
-        std::string base;
-        std::vector<std::string> names;
-    } ctx{this, group == "/" ? "" : group, {}};
-    auto cb = [](hid_t loc, const char* name, const H5L_info_t*, void* data) -> herr_t {
-        auto* c = static_cast<Ctx*>(data);
-        hid_t obj = H5Oopen(loc, name, H5P_DEFAULT);
-        if (obj >= 0) {
-            if (H5Iget_type(obj) == H5I_DATASET) c->names.push_back(c->base + "/" + name);
-            H5Oclose(obj);
-        }
-        return 0;
-    };
+    guard::Reading reading(name_);
     Handle g(H5Gopen2(id(), group.c_str(), H5P_DEFAULT), H5Gclose);
     if (!g) throw Error(name_ + ": no group " + quoted(group));
-    H5Lvisit(g.get(), H5_INDEX_NAME, H5_ITER_INC, cb, &ctx);
+    g.reset();
     std::vector<DatasetInfo> out;
-    for (auto& n : ctx.names) out.push_back(info(n));
+    for (auto& n : dataset_paths(id(), group, std::size_t(-1))) out.push_back(info(n));
     return out;
 }
 
@@ -387,6 +595,7 @@ Array<T> File::read(const std::string& path, int expected_rank) const {
 // and reads them there converted to T.
 template <class T, class Destination>
 void File::read_checked(const std::string& path, int expected_rank, Destination&& destination) const {
+    std::optional<guard::Reading> header(std::in_place, name_);
     Handle ds = open_dataset(path);
     Handle type(H5Dget_type(ds.get()), H5Tclose);
     Handle space(H5Dget_space(ds.get()), H5Sclose);
@@ -407,7 +616,9 @@ void File::read_checked(const std::string& path, int expected_rank, Destination&
     for (std::size_t s : shape) n *= s;
     if (n > physical_memory_bytes() / sizeof(T))
         throw Error(where + ": shape " + shape_string(shape) + " needs more memory than this machine has");
+    header.reset();
     T* out = destination(shape);
+    guard::Reading reading(name_, n * sizeof(T));
     if (n > 0 && H5Dread(ds.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
         throw Error(where + ": read failed (the file is truncated or damaged)");
 }
@@ -425,6 +636,7 @@ Points File::read_matrix(const std::string& path) const {
 }
 
 std::vector<std::string> File::read_strings(const std::string& path) const {
+    guard::Reading reading(name_);
     Handle ds = open_dataset(path);
     Handle type(H5Dget_type(ds.get()), H5Tclose);
     Handle space(H5Dget_space(ds.get()), H5Sclose);
@@ -524,19 +736,33 @@ void File::write_strings(const std::string& path, const std::vector<std::string>
 }
 
 bool File::has_attr(const std::string& object, const std::string& name) const {
+    guard::Reading reading(name_);
     if (!exists(object)) return false;
     return H5Aexists_by_name(id(), object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
 }
 
 std::vector<std::string> File::attr_names(const std::string& object) const {
+    guard::Reading reading(name_, 0, attribute_budget());
     Handle obj = open_object(object);
+    // Names one by one, each by its index: unlike H5Aiterate2, a damaged
+    // attribute then fails its own lookup instead of the whole iteration.
+    H5O_info_t oi;
+    if (H5Oget_info2(obj.get(), &oi, H5O_INFO_NUM_ATTRS) < 0)
+        throw Error(name_ + ":" + object + ": damaged HDF5 file (unreadable object header)");
+    if (reading_ && static_cast<double>(oi.num_attrs) * 8 > file_bytes_)
+        throw Error(name_ + ":" + object + ": damaged HDF5 file (" + std::to_string(oi.num_attrs) + " attributes)");
     std::vector<std::string> names;
-    auto cb = [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
-        static_cast<std::vector<std::string>*>(data)->emplace_back(name);
-        return 0;
-    };
-    hsize_t idx = 0;
-    H5Aiterate2(obj.get(), H5_INDEX_NAME, H5_ITER_INC, &idx, cb, &names);
+    for (hsize_t i = 0; i < oi.num_attrs; ++i) {
+        ssize_t len = H5Aget_name_by_idx(obj.get(), ".", H5_INDEX_NAME, H5_ITER_NATIVE, i, nullptr, 0, H5P_DEFAULT);
+        if (len < 0 || (reading_ && static_cast<double>(len) > file_bytes_ + 1))
+            throw Error(name_ + ":" + object + ": damaged HDF5 file (attribute " + std::to_string(i) + " is unreadable)");
+        std::string n(static_cast<std::size_t>(len) + 1, '\0');
+        if (H5Aget_name_by_idx(obj.get(), ".", H5_INDEX_NAME, H5_ITER_NATIVE, i, n.data(), n.size(), H5P_DEFAULT) < 0)
+            throw Error(name_ + ":" + object + ": damaged HDF5 file (attribute " + std::to_string(i) + " is unreadable)");
+        n.resize(static_cast<std::size_t>(len));
+        names.push_back(std::move(n));
+    }
+    std::sort(names.begin(), names.end());
     return names;
 }
 
@@ -578,8 +804,16 @@ void File::set_attr_json(const std::string& object, const std::string& name, con
     set_attr(object, name, value.dump());
 }
 
+// An attribute's value is stored in the file uncompressed, so reading one can
+// never legitimately need much more memory than the file's size.
+std::size_t File::attribute_budget() const {
+    if (!reading_) return 0;  // a file of ours being written: the default limits
+    return (std::size_t(64) << 20) + 2 * static_cast<std::size_t>(std::min(file_bytes_, 1e15));
+}
+
 std::string File::attr_string(const std::string& object, const std::string& name) const {
     std::string where = name_ + ":" + object;
+    guard::Reading reading(name_, 0, attribute_budget());
     if (!has_attr(object, name)) throw Error(where + ": missing attribute '" + name + "'");
     Handle a(H5Aopen_by_name(id(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
     Handle type(H5Aget_type(a.get()), H5Tclose);
@@ -594,15 +828,21 @@ std::string File::attr_string(const std::string& object, const std::string& name
         if (H5Aread(a.get(), mt.get(), &p) < 0) throw Error(where + ": cannot read attribute '" + name + "'");
         std::string s = p ? p : "";
         H5free_memory(p);
+        if (reading_ && static_cast<double>(s.size()) > file_bytes_)
+            throw Error(where + ": damaged HDF5 file (attribute '" + name + "' is longer than the file)");
         return s;
     }
     std::size_t len = H5Tget_size(type.get());
+    if (reading_ && static_cast<double>(len) > file_bytes_)
+        throw Error(where + ": damaged HDF5 file (attribute '" + name + "' declares " + bytes_text(double(len)) +
+                    ", longer than the file)");
     std::vector<char> buf(len + 1, '\0');
     if (H5Aread(a.get(), type.get(), buf.data()) < 0) throw Error(where + ": cannot read attribute '" + name + "'");
     return std::string(buf.data(), strnlen(buf.data(), len));
 }
 
 double File::attr_double(const std::string& object, const std::string& name) const {
+    guard::Reading reading(name_);
     std::string where = name_ + ":" + object;
     if (!has_attr(object, name)) throw Error(where + ": missing attribute '" + name + "'");
     Handle a(H5Aopen_by_name(id(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
@@ -628,6 +868,7 @@ nlohmann::json File::attr_json(const std::string& object, const std::string& nam
 }
 
 nlohmann::json File::attr_any(const std::string& object, const std::string& name) const {
+    guard::Reading reading(name_);
     Handle a(H5Aopen_by_name(id(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
     if (!a) return nullptr;
     Handle type(H5Aget_type(a.get()), H5Tclose);

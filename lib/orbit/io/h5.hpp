@@ -1,6 +1,11 @@
 #pragma once
 // RAII over the HDF5 C API: files, typed N-d arrays, attributes.
 //
+// Files opened for reading are guarded (docs/robustness.md): on opening, every
+// dataset's declared size is checked against what the file stores; reads run
+// under the watchdog of orbit/core/guard.hpp (time and memory limits, crash
+// reports naming the file); attribute values longer than the file are refused.
+//
 // Arrays are read with conversion to the requested element type (HDF5 converts
 // between numeric types), after checking that the stored type is numeric and,
 // when asked, that the rank and shape are what the caller expects. Every error
@@ -167,6 +172,11 @@ private:
     static File open_image_buffer(std::shared_ptr<ImageBuffer> image, const std::string& display_name);
     Handle file_;
     std::string name_;
+    double file_bytes_ = 0;  // size of the file or image opened for reading
+    bool reading_ = false;   // opened for reading: reads are guarded (see check_all_storage)
+    // Refuses the file when one of its datasets declares more than it can hold.
+    void check_all_storage() const;
+    std::size_t attribute_budget() const;
     Handle open_object(const std::string& path) const;
     Handle open_dataset(const std::string& path) const;
     void ensure_parents(const std::string& path);

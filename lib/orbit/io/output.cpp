@@ -1,10 +1,13 @@
 #include "orbit/io/output.hpp"
 
 #include <pthread.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cerrno>
@@ -12,51 +15,14 @@
 #include <ctime>
 #include <filesystem>
 
+#include "orbit/core/guard.hpp"
 #include "orbit/core/version.hpp"
 
 namespace orbit::io {
 namespace {
 
-// Temporary files to remove if a signal arrives; fixed storage so the handler
-// only touches async-signal-safe state.
-constexpr int kSlots = 32;
-char g_temp_paths[kSlots][4096];
-volatile std::sig_atomic_t g_used[kSlots];
-bool g_handlers_installed = false;
 bool g_stdout_data = false;
 std::string g_invocation = "orbit";
-
-void on_signal(int sig) {
-    for (int i = 0; i < kSlots; ++i)
-        if (g_used[i]) ::unlink(g_temp_paths[i]);
-    std::signal(sig, SIG_DFL);
-    std::raise(sig);
-}
-
-void install_handlers() {
-    if (g_handlers_installed) return;
-    g_handlers_installed = true;
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
-    std::signal(SIGHUP, on_signal);
-}
-
-int register_temp(const std::string& path) {
-    install_handlers();
-    if (path.size() >= sizeof g_temp_paths[0]) return -1;
-    for (int i = 0; i < kSlots; ++i) {
-        if (!g_used[i]) {
-            std::memcpy(g_temp_paths[i], path.c_str(), path.size() + 1);
-            g_used[i] = 1;
-            return i;
-        }
-    }
-    return -1;
-}
-
-void release_temp(int slot) {
-    if (slot >= 0) g_used[slot] = 0;
-}
 
 std::string shell_quote(const std::string& s) {
     bool plain = !s.empty();
@@ -105,11 +71,54 @@ std::vector<std::string> read_history(const h5::File& file) {
     return lines;
 }
 
-Output::Output(const std::string& path, const std::string& kind) : path_(path), kind_(kind) {
+OutputTarget check_output(const std::string& path, bool binary) {
+    namespace fs = std::filesystem;
     if (path.empty()) throw UsageError("no output file given (use -o FILE, or -o - for stdout)");
     if (path == "-") {
-        if (::isatty(STDOUT_FILENO))
+        if (binary && ::isatty(STDOUT_FILENO))
             throw UsageError("refusing to write binary HDF5 to a terminal; redirect stdout or use -o FILE");
+        return OutputTarget::standard_output;
+    }
+    const std::string quoted = "'" + path + "'";
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0) {
+        if (S_ISDIR(st.st_mode)) throw Error("cannot write " + quoted + ": it is a directory");
+        if (!S_ISREG(st.st_mode)) {
+            // A device, fifo or socket is written into, never replaced.
+            if (S_ISSOCK(st.st_mode)) throw Error("cannot write " + quoted + ": it is a socket");
+            if (binary && S_ISCHR(st.st_mode)) {
+                int fd = ::open(path.c_str(), O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+                bool tty = fd >= 0 && ::isatty(fd);
+                if (fd >= 0) ::close(fd);
+                if (tty) throw UsageError("refusing to write binary output to the terminal " + quoted);
+            }
+            if (::access(path.c_str(), W_OK) != 0)
+                throw Error("cannot write " + quoted + ": " + std::strerror(errno));
+            return OutputTarget::stream;
+        }
+    }
+    fs::path p(path);
+    fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec))
+        throw Error("cannot write " + quoted + ": folder '" + dir.string() + "' does not exist");
+    if (::access(dir.c_str(), W_OK | X_OK) != 0)
+        throw Error("cannot write " + quoted + ": folder '" + dir.string() + "' is not writable (" +
+                    std::strerror(errno) + ")");
+    struct statvfs vfs;
+    if (::statvfs(dir.c_str(), &vfs) == 0 && (vfs.f_flag & ST_RDONLY))
+        throw Error("cannot write " + quoted + ": folder '" + dir.string() + "' is on a read-only file system");
+    return OutputTarget::file;
+}
+
+bool is_text_output(const std::string& path) {
+    std::string e = std::filesystem::path(path).extension().string();
+    for (auto& c : e) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return e == ".csv" || e == ".xyz" || e == ".txt" || e == ".pts" || e == ".svg" || e == ".json";
+}
+
+Output::Output(const std::string& path, const std::string& kind) : path_(path), kind_(kind) {
+    if (check_output(path, true) == OutputTarget::standard_output) {
         g_stdout_data = true;
         file_ = h5::File::create_in_memory("<stdout>");
         return;
@@ -124,12 +133,14 @@ Output::~Output() {
 
 TempFile::TempFile(const std::string& final_path) : final_(final_path) {
     namespace fs = std::filesystem;
+    // A signal held back since the previous output was finished ends the run
+    // here, before anything new exists.
+    guard::output_starting();
+    stream_ = check_output(final_path, false) == OutputTarget::stream;
     fs::path p(final_path);
-    fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec))
-        throw Error("cannot write '" + final_path + "': folder '" + dir.string() + "' does not exist");
-    if (fs::is_directory(p, ec)) throw Error("cannot write '" + final_path + "': it is a directory");
+    // A device or fifo gets the finished bytes copied into it; the temporary
+    // file then lives in the temporary folder, never beside the device.
+    fs::path dir = stream_ ? fs::temp_directory_path() : p.has_parent_path() ? p.parent_path() : fs::path(".");
     std::string tmpl = (dir / ("." + p.filename().string() + ".tmp-XXXXXX")).string();
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
@@ -146,7 +157,7 @@ TempFile::TempFile(const std::string& final_path) : final_(final_path) {
         throw Error("cannot write in folder '" + dir.string() + "': " + std::strerror(err));
     }
     temp_ = buf.data();
-    slot_ = register_temp(temp_);
+    slot_ = guard::register_temp(temp_);
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     // mkstemp creates the file private (0600); give it the mode any new file would get.
     mode_t mask = ::umask(0);
@@ -157,14 +168,73 @@ TempFile::TempFile(const std::string& final_path) : final_(final_path) {
 
 TempFile::~TempFile() {
     if (!committed_) ::unlink(temp_.c_str());
-    release_temp(slot_);
+    guard::release_temp(slot_);
 }
+
+namespace {
+// Copies the finished temporary file into a device or fifo.
+void copy_into(const std::string& from, const std::string& to) {
+    int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) throw Error("cannot read back '" + from + "': " + std::strerror(errno));
+    int out = ::open(to.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    if (out < 0) {
+        int err = errno;
+        ::close(in);
+        throw Error("cannot write '" + to + "': " + std::strerror(err));
+    }
+    // A reader that goes away is an error here, not a silent death by SIGPIPE.
+    struct sigaction ign{}, old{};
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &old);
+    std::vector<char> buf(1 << 20);
+    int err = 0;
+    for (;;) {
+        ssize_t n = ::read(in, buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            if (n < 0) err = errno;
+            break;
+        }
+        for (ssize_t done = 0; done < n && err == 0;) {
+            ssize_t w = ::write(out, buf.data() + done, static_cast<std::size_t>(n - done));
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) err = w < 0 ? errno : ENOSPC;
+            else done += w;
+        }
+        if (err) break;
+    }
+    sigaction(SIGPIPE, &old, nullptr);
+    ::close(in);
+    if (::close(out) != 0 && err == 0 && errno != EINVAL) err = errno;
+    if (err) throw Error("cannot write '" + to + "': " + std::strerror(err));
+}
+}  // namespace
 
 void TempFile::commit() {
     if (committed_) return;
-    if (std::rename(temp_.c_str(), final_.c_str()) != 0)
-        throw Error("cannot move the finished output into place as '" + final_ + "': " + std::strerror(errno));
-    committed_ = true;
+    if (stream_) {
+        copy_into(temp_, final_);
+        ::unlink(temp_.c_str());
+        committed_ = true;
+        return;
+    }
+    // Only a regular file (or nothing) is ever replaced: whatever appeared
+    // under the name since the start is checked again right before the rename.
+    struct stat st;
+    if (::lstat(final_.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+        throw Error("cannot move the finished output into place as '" + final_ + "': it is no longer a regular file");
+    guard::commit_begin();
+    int rc = std::rename(temp_.c_str(), final_.c_str());
+    int err = errno;
+    if (rc == 0) {
+        committed_ = true;
+        guard::release_temp(slot_);
+        slot_ = -1;
+    }
+    guard::commit_end(rc == 0);
+    if (rc != 0)
+        throw Error("cannot move the finished output into place as '" + final_ + "': " + std::strerror(err));
 }
 
 void Output::inherit_history(const h5::File& input) { add_history_lines(read_history(input)); }

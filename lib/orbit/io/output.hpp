@@ -30,13 +30,25 @@ public:
     TempFile& operator=(const TempFile&) = delete;
     const std::string& name() const { return temp_; }
     const std::string& final_path() const { return final_; }
-    void commit();  // renames onto the final path
+    // Renames onto the final path; a device or fifo gets the bytes copied into it.
+    void commit();
 
 private:
     std::string final_, temp_;
     int slot_ = -1;
     bool committed_ = false;
+    bool stream_ = false;  // final_ is a device or fifo
 };
+
+// What an output path names. check_output() refuses, before any work, a path
+// that cannot be written: a missing or read-only folder, a directory, a
+// socket, and a terminal when `binary` (for "-": stdout is a terminal).
+// Existing regular files are replaced atomically; a device or fifo is
+// written into (never replaced, whoever runs the tool).
+enum class OutputTarget { file, stream, standard_output };
+OutputTarget check_output(const std::string& path, bool binary);
+// True for extensions written as text (.csv .xyz .txt .pts .svg .json).
+bool is_text_output(const std::string& path);
 
 class Output {
 public:

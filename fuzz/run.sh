@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for a bounded time, then every regression input.
+#   fuzz/run.sh BUILD_DIR [SECONDS_PER_TARGET]
+# BUILD_DIR is a build configured with -DORBIT_FUZZ=ON (see fuzz/CMakeLists.txt);
+# the corpora grow under BUILD_DIR/fuzz/corpus/<target>, seeded by the
+# project's own writers (BUILD_DIR/fuzz/seeds). Findings are written to
+# BUILD_DIR/fuzz/findings/<target>/ and make the script fail.
+set -uo pipefail
+build=${1:?usage: fuzz/run.sh BUILD_DIR [SECONDS]}
+seconds=${2:-60}
+here=$(cd "$(dirname "$0")" && pwd)
+bin=$build/fuzz
+targets=(ply off pcd npy csv xyz hdf5 hdf5_image)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export HDF5_USE_FILE_LOCKING=FALSE
+
+rm -rf "$bin/seeds"
+"$bin/fuzz_make_seeds" "$bin/seeds" || { echo "fuzz: could not write the seed corpora" >&2; exit 1; }
+status=0
+for t in "${targets[@]}"; do
+  corpus=$bin/corpus/$t findings=$bin/findings/$t
+  mkdir -p "$corpus" "$findings"
+  log=$bin/$t.log
+  "$bin/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
+      -print_final_stats=1 -artifact_prefix="$findings/" "$corpus" "$bin/seeds/$t" >"$log" 2>&1
+  rc=$?
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
+  echo "fuzz $t: ${execs:-0} executions, ${cov:-cov: ?} edges, exit $rc"
+  if [[ $rc != 0 ]]; then
+    status=1
+    grep -m3 -E 'ERROR|SUMMARY|multi-line|out of memory|timeout' "$log" >&2
+  fi
+done
+
+# Regression inputs: every file under fuzz/regressions/<target>/ runs once
+# through its target.
+for t in "${targets[@]}"; do
+  dir=$here/regressions/$t
+  [[ -d $dir ]] || continue
+  files=("$dir"/*)
+  [[ -e ${files[0]} ]] || continue
+  if "$bin/fuzz_$t" -timeout=10 -rss_limit_mb=2048 "${files[@]}" >"$bin/$t.regressions.log" 2>&1; then
+    echo "fuzz $t: ${#files[@]} regression inputs pass"
+  else
+    echo "fuzz $t: a regression input fails (see $bin/$t.regressions.log)" >&2
+    status=1
+  fi
+done
+exit $status
