@@ -385,11 +385,12 @@ TEST_CASE("nn pointcloud: pooling helpers", "[nn][pointcloud]") {
 
 TEST_CASE("nn pointcloud: DGCNN forward and backward give the same bits for 1 and 3 threads", "[nn][pointcloud]") {
     Rng rng(71);
-    const int n = 200, B = 3;
+    // large enough that both graph builders take their parallel paths
+    const int n = 600, B = 4;
     Mat<float> x = random_mat(B * n, 3, rng).cast<float>();
     DGCNNOptions dopt;
     dopt.widths = {32, 32, 32};
-    dopt.k = 10;
+    dopt.k = 16;
     dopt.head_widths = {16};
     DGCNN<float> net("net", 3, dopt, rng);
     auto run = [&](int threads) {
@@ -562,3 +563,34 @@ TEST_CASE("nn pointcloud bench: 3-layer EdgeConv network, k = 16, widths 64", "[
     }
     set_threads(0);
 }
+
+TEST_CASE("nn sinkhorn bench: 129 x 129 components (128 and a slack slot), 30 iterations", "[.bench]") {
+    Rng rng(102);
+    const int K = 129;
+    Param<float> C{"C", random_mat(K, K, rng, 0, 2).cast<float>(), Mat<float>()};
+    Param<float> la{"la", Mat<float>::Constant(1, K, float(-std::log(K))), Mat<float>()};
+    Param<float> lb{"lb", Mat<float>::Constant(1, K, float(-std::log(K))), Mat<float>()};
+    SinkhornLayerOptions o;
+    o.eps = 0.01;
+    o.iterations = 30;
+    auto once = [&](bool grad) {
+        Tape<float> t(grad);
+        Var p = sinkhorn_plan(t, t.param(C), t.param(la), t.param(lb), o);
+        if (grad) {
+            C.zero_grad();
+            la.zero_grad();
+            lb.zero_grad();
+            t.backward(t.sum(t.mul(p, t.constant(C.value))));
+        }
+    };
+    auto cpu = [&](bool grad) {
+        once(grad);
+        const std::clock_t c0 = std::clock();
+        for (int r = 0; r < 20; ++r) once(grad);
+        return 1e3 * double(std::clock() - c0) / CLOCKS_PER_SEC / 20;
+    };
+    const double fwd = cpu(false), both = cpu(true);
+    std::printf("sinkhorn 129x129, 30 iterations: forward %.2f ms, forward+backward %.2f ms (cpu)\n", fwd, both);
+    CHECK(both > 0);
+}
+

@@ -28,33 +28,21 @@ VecD as_vector(const MatD& m, Eigen::Index n, const char* what) {
     return Eigen::Map<const VecD>(m.data(), n);
 }
 
+// -LSE along each row of Z (row-major, so every row is contiguous and the
+// exponentials vectorize).
+VecD neg_lse_rows(const MatD& Z) {
+    const VecD mx = Z.rowwise().maxCoeff();
+    return -(mx.array() + (Z.colwise() - mx).array().exp().rowwise().sum().log()).matrix();
+}
+
 void solve(Iterates& it, int iterations) {
-    const Eigen::Index n = it.c.rows(), m = it.c.cols();
-    VecD u(n), v = VecD::Zero(m);
-    VecD z(std::max(n, m));
+    const Eigen::Index m = it.c.cols();
+    const MatD ct = it.c.transpose();  // row-major C^T: the g update runs along its rows
+    VecD u, v = VecD::Zero(m);
     for (int t = 0; t < iterations; ++t) {
-        // u_i = -LSE_j(lb_j + v_j - c_ij)
-        for (Eigen::Index i = 0; i < n; ++i) {
-            double mx = -INFINITY;
-            for (Eigen::Index j = 0; j < m; ++j) {
-                z[j] = it.lb[j] + v[j] - it.c(i, j);
-                mx = std::max(mx, z[j]);
-            }
-            double s = 0;
-            for (Eigen::Index j = 0; j < m; ++j) s += std::exp(z[j] - mx);
-            u[i] = -(mx + std::log(s));
-        }
-        // v_j = -LSE_i(la_i + u_i - c_ij)
-        for (Eigen::Index j = 0; j < m; ++j) {
-            double mx = -INFINITY;
-            for (Eigen::Index i = 0; i < n; ++i) {
-                z[i] = it.la[i] + u[i] - it.c(i, j);
-                mx = std::max(mx, z[i]);
-            }
-            double s = 0;
-            for (Eigen::Index i = 0; i < n; ++i) s += std::exp(z[i] - mx);
-            v[j] = -(mx + std::log(s));
-        }
+        // u_i = -LSE_j(lb_j + v_j - c_ij), then v_j = -LSE_i(la_i + u_i - c_ij)
+        u = neg_lse_rows((-it.c).rowwise() + (it.lb + v).transpose());
+        v = neg_lse_rows((-ct).rowwise() + (it.la + u).transpose());
         require(u.allFinite() && v.allFinite(), "nn: sinkhorn: non-finite potentials (infinite costs or zero marginals)");
         it.u.push_back(u);
         it.v.push_back(v);
@@ -72,37 +60,30 @@ MatD log_plan(const Iterates& it) {
 
 // Reverse pass through the unrolled iterations; G = d loss / d log P.
 void backward(const Iterates& it, double eps, const MatD& G, MatD& gC, VecD& gla, VecD& glb) {
-    const Eigen::Index n = it.c.rows(), m = it.c.cols();
+    const Eigen::Index m = it.c.cols();
     const int L = static_cast<int>(it.u.size());
     MatD gc = -G;
     gla = G.rowwise().sum();
     glb = G.colwise().sum().transpose();
     VecD du = gla;  // into u^L (the output reads u^L and v^L directly)
     VecD dv = glb;
+    MatD W;
     for (int t = L - 1; t >= 0; --t) {
         const VecD& u = it.u[t];
         const VecD& v = it.v[t];
         // v^t_j = -LSE_i(la_i + u^t_i - c_ij): weights Q_ij = exp(la_i + u_i - c_ij + v_j), columns sum to 1
-        for (Eigen::Index i = 0; i < n; ++i) {
-            double acc = 0;
-            for (Eigen::Index j = 0; j < m; ++j) {
-                const double w = dv[j] * std::exp(it.la[i] + u[i] - it.c(i, j) + v[j]);
-                gc(i, j) += w;
-                acc += w;
-            }
-            gla[i] -= acc;
-            du[i] -= acc;
-        }
+        W = (((-it.c).colwise() + (it.la + u)).rowwise() + v.transpose()).array().exp().matrix();
+        W.array().rowwise() *= dv.transpose().array();  // dv_j Q_ij
+        gc += W;
+        const VecD back_u = W.rowwise().sum();
+        gla -= back_u;
+        du -= back_u;
         // u^t_i = -LSE_j(lb_j + v^{t-1}_j - c_ij): weights R_ij = exp(lb_j + v^{t-1}_j - c_ij + u_i), rows sum to 1
-        VecD dvp = VecD::Zero(m);
-        for (Eigen::Index i = 0; i < n; ++i) {
-            for (Eigen::Index j = 0; j < m; ++j) {
-                const double vp = t > 0 ? it.v[t - 1][j] : 0.0;
-                const double w = du[i] * std::exp(it.lb[j] + vp - it.c(i, j) + u[i]);
-                gc(i, j) += w;
-                dvp[j] -= w;
-            }
-        }
+        const VecD vp = t > 0 ? it.v[t - 1] : VecD::Zero(m);
+        W = (((-it.c).rowwise() + (it.lb + vp).transpose()).colwise() + u).array().exp().matrix();
+        W.array().colwise() *= du.array();  // du_i R_ij
+        gc += W;
+        const VecD dvp = -W.colwise().sum().transpose();
         glb += dvp;  // log b enters the u update exactly as v^{t-1} does
         dv = dvp;    // v^0 = 0 is a constant: its share is dropped at t = 0
         du.setZero();

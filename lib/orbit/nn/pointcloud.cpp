@@ -29,25 +29,45 @@ void take_nearest(std::vector<std::pair<double, int>>& cand, int self, int m, in
 }
 
 // The m smallest of d[0..n) other than d[self], by (value, index), nearest
-// first. A bounded max-heap: most candidates are rejected by one comparison
-// with its top, so a row costs about n comparisons.
+// first. A bounded max-heap over a scan in increasing j: a later candidate
+// equal to the heap's top has the larger index, so only d[j] < top enters,
+// and blocks of 16 with none below the top are skipped by one vectorized test.
 template <class T>
 void select_nearest(const T* d, int n, int self, int m, std::vector<std::pair<T, int>>& heap, int* out) {
     heap.clear();
-    for (int j = 0; j < n; ++j) {
-        if (j == self) continue;
-        const std::pair<T, int> c{d[j], j};
-        if (int(heap.size()) < m) {
-            heap.push_back(c);
-            std::push_heap(heap.begin(), heap.end());
-        } else if (c < heap.front()) {
-            std::pop_heap(heap.begin(), heap.end());
-            heap.back() = c;
-            std::push_heap(heap.begin(), heap.end());
-        }
+    int j = 0;
+    for (; j < n && int(heap.size()) < m; ++j)
+        if (j != self) heap.emplace_back(d[j], j);
+    std::make_heap(heap.begin(), heap.end());
+    auto offer = [&](int c) {
+        if (c == self || !(d[c] < heap.front().first)) return;
+        std::pop_heap(heap.begin(), heap.end());
+        heap.back() = {d[c], c};
+        std::push_heap(heap.begin(), heap.end());
+    };
+    for (; j < n && j % 16 != 0; ++j) offer(j);
+    for (; j + 16 <= n; j += 16) {
+        const T top = heap.front().first;
+        int below = 0;
+        for (int t = 0; t < 16; ++t) below += d[j + t] < top;
+        if (below == 0) continue;
+        for (int t = 0; t < 16; ++t) offer(j + t);
     }
+    for (; j < n; ++j) offer(j);
     std::sort_heap(heap.begin(), heap.end());
-    for (int j = 0; j < m; ++j) out[j] = heap[j].second;
+    for (int t = 0; t < m; ++t) out[t] = heap[t].second;
+}
+
+// Runs fn(task) for every task, on threads only when the work is large: for a
+// single cloud of a few thousand points a parallel region costs more than it
+// saves (badly so on a loaded machine). Tasks write disjoint outputs, so the
+// result is the same either way.
+void run_tasks(std::int64_t tasks, double work, const std::function<void(std::int64_t)>& fn) {
+    if (work < 1e8 || tasks < 2) {
+        for (std::int64_t t = 0; t < tasks; ++t) fn(t);
+        return;
+    }
+    parallel_for(tasks, fn);
 }
 
 template <class T>
@@ -66,14 +86,26 @@ std::vector<int> knn_graph(const Mat<T>& points, int n, int k, bool include_self
     const int clouds = static_cast<int>(points.rows() / n);
     const int m = include_self ? k - 1 : k;  // neighbours other than the point itself
     std::vector<int> graph(static_cast<std::size_t>(points.rows()) * k);
-    for (int b = 0; b < clouds; ++b) {
+    // tasks of 256 points: a thread per point would cost more in scheduling than the queries
+    constexpr int kChunk = 256;
+    const int chunks = (n + kChunk - 1) / kChunk;
+    std::vector<geometry::KdTree> trees(static_cast<std::size_t>(clouds));
+    std::vector<Points> pts(static_cast<std::size_t>(clouds));
+    // work in units of flops, roughly: a query visits some 20 k coordinates
+    const double work = double(points.rows()) * k * 20.0 * double(points.cols()) * 50.0;
+    run_tasks(clouds, work, [&](std::int64_t b) {
+        pts[b] = points.middleRows(b * n, n).template cast<double>();
+        trees[b] = geometry::KdTree(pts[b]);
+    });
+    run_tasks(std::int64_t(clouds) * chunks, work, [&](std::int64_t task) {
+        const int b = int(task / chunks), c0 = int(task % chunks) * kChunk, c1 = std::min(n, c0 + kChunk);
         const int base = b * n;
-        Points p = points.middleRows(base, n).template cast<double>();
-        geometry::KdTree tree(p);
-        parallel_for(n, [&](std::int64_t i) {
+        const Points& p = pts[b];
+        const geometry::KdTree& tree = trees[b];
+        for (int i = c0; i < c1; ++i) {
             int* out = graph.data() + (std::size_t(base) + i) * k;
             if (include_self) out[0] = base + int(i);
-            if (m == 0) return;
+            if (m == 0) continue;
             const double* q = p.row(i).data();
             // m others plus the point itself plus one to see a tie at the boundary
             auto nb = tree.knn(q, std::min<std::int64_t>(n, m + 2));
@@ -91,8 +123,8 @@ std::vector<int> knn_graph(const Mat<T>& points, int n, int k, bool include_self
             }
             take_nearest(cand, int(i), m, out + (include_self ? 1 : 0));
             for (int j = include_self ? 1 : 0; j < k; ++j) out[j] += base;
-        });
-    }
+        }
+    });
     return graph;
 }
 
@@ -104,10 +136,11 @@ std::vector<int> knn_graph_features(const Mat<T>& features, int n, int k, bool i
     std::vector<int> graph(static_cast<std::size_t>(features.rows()) * k);
     // Fixed blocks of query rows, each an ordinary serial product: the
     // distances, and so the graph, do not depend on the thread count.
-    constexpr int kBlock = 64;
+    constexpr int kBlock = 128;
     const int blocks_per_cloud = (n + kBlock - 1) / kBlock;
     Eigen::Matrix<T, Eigen::Dynamic, 1> sq = features.rowwise().squaredNorm();
-    parallel_for(std::int64_t(clouds) * blocks_per_cloud, [&](std::int64_t task) {
+    const double work = 2.0 * double(features.rows()) * double(n) * double(features.cols() + 8);
+    run_tasks(std::int64_t(clouds) * blocks_per_cloud, work, [&](std::int64_t task) {
         const int b = int(task / blocks_per_cloud), blk = int(task % blocks_per_cloud);
         const int base = b * n, r0 = blk * kBlock, rows = std::min(kBlock, n - r0);
         Mat<T> d(rows, n);
