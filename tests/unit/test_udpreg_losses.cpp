@@ -93,9 +93,10 @@ TEST_CASE("cross-consistency: gradients, and aligned clouds beat misaligned ones
     Rng rng(6);
     M x = random_mat(10, 3, rng), y = random_mat(8, 3, rng);
     M gs = softmax_rows(random_mat(10, 3, rng, -2, 2)), gt = softmax_rows(random_mat(8, 3, rng, -2, 2));
-    PairGrad<double> g = cross_consistency_loss(x, gs, y, gt);
-    CHECK(fd_error(gs, [&](const M& q) { return cross_consistency_loss(x, q, y, gt).value; }, g.d_gamma_s) < 1e-6);
-    CHECK(fd_error(gt, [&](const M& q) { return cross_consistency_loss(x, gs, y, q).value; }, g.d_gamma_t) < 1e-6);
+    std::vector<std::pair<int, int>> pairs = {{0, 1}, {3, 3}, {4, 0}, {9, 7}, {5, 2}};
+    PairGrad<double> g = cross_consistency_loss(x, gs, y, gt, pairs);
+    CHECK(fd_error(gs, [&](const M& q) { return cross_consistency_loss(x, q, y, gt, pairs).value; }, g.d_gamma_s) < 1e-6);
+    CHECK(fd_error(gt, [&](const M& q) { return cross_consistency_loss(x, gs, y, q, pairs).value; }, g.d_gamma_t) < 1e-6);
     // Two clusters; the target is the source itself. Same labels on both: consistent. Swapped labels: not.
     M c(6, 3);
     c << 0, 0, 0, 0.1, 0, 0, 0, 0.1, 0, 3, 3, 3, 3.1, 3, 3, 3, 3.1, 3;
@@ -103,8 +104,25 @@ TEST_CASE("cross-consistency: gradients, and aligned clouds beat misaligned ones
     lab.topRows(3).col(0).setOnes();
     lab.bottomRows(3).col(1).setOnes();
     M swapped = lab.rowwise().reverse();
-    CHECK(cross_consistency_loss(c, lab, c, lab).value < 1e-6);
-    CHECK(cross_consistency_loss(c, lab, c, swapped).value > 0.5);
+    std::vector<std::pair<int, int>> self_pairs = {{0, 0}, {1, 1}, {2, 2}, {3, 3}, {4, 4}, {5, 5}};
+    // Same labels: the union is consistent and the pairs share all the information (log 2).
+    CHECK(cross_consistency_loss(c, lab, c, lab, self_pairs).value == Approx(-std::log(2.0)).margin(1e-6));
+    // Swapped labels: the pairs still determine each other, but the union's components straddle both clusters.
+    CHECK(cross_consistency_loss(c, lab, c, swapped, self_pairs).value > cross_consistency_loss(c, lab, c, lab, self_pairs).value + 0.5);
+}
+
+TEST_CASE("paired information: gradients, log K for agreeing one-hot pairs, 0 for constant posteriors", "[udpreg]") {
+    Rng rng(9);
+    M gs = softmax_rows(random_mat(8, 3, rng, -2, 2)), gt = softmax_rows(random_mat(6, 3, rng, -2, 2));
+    std::vector<std::pair<int, int>> pairs = {{0, 1}, {2, 3}, {7, 0}, {5, 5}};
+    PairGrad<double> g = paired_information(gs, gt, pairs);
+    CHECK(fd_error(gs, [&](const M& q) { return paired_information(q, gt, pairs).value; }, g.d_gamma_s) < 1e-6);
+    CHECK(fd_error(gt, [&](const M& q) { return paired_information(gs, q, pairs).value; }, g.d_gamma_t) < 1e-6);
+    M eye = M::Identity(3, 3);
+    std::vector<std::pair<int, int>> id = {{0, 0}, {1, 1}, {2, 2}};
+    CHECK(paired_information(eye, eye, id).value == Approx(-std::log(3.0)).margin(1e-9));
+    M flat = M::Constant(3, 3, 1.0 / 3);
+    CHECK(std::abs(paired_information(flat, flat, id).value) < 1e-9);
 }
 
 TEST_CASE("local contrastive: gradients, and matched features beat shuffled ones", "[udpreg]") {

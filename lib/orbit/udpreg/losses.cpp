@@ -119,7 +119,44 @@ CloudGrad<T> self_consistency_loss(const Mat<T>& x, const Mat<T>& f, const Mat<T
 }
 
 template <class T>
-PairGrad<T> cross_consistency_loss(const Mat<T>& xa, const Mat<T>& gs, const Mat<T>& y, const Mat<T>& gt) {
+PairGrad<T> paired_information(const Mat<T>& gs, const Mat<T>& gt, const std::vector<std::pair<int, int>>& pairs) {
+    require(gs.cols() == gt.cols(), "paired information: the posteriors disagree in width");
+    PairGrad<T> out;
+    out.d_gamma_s = Mat<T>::Zero(gs.rows(), gs.cols());
+    out.d_gamma_t = Mat<T>::Zero(gt.rows(), gt.cols());
+    const auto m = static_cast<Eigen::Index>(pairs.size());
+    if (m < 1) return out;
+    const Eigen::Index k = gs.cols();
+    Mat<T> a(m, k), b(m, k);
+    for (Eigen::Index r = 0; r < m; ++r) {
+        const auto& [i, j] = pairs[static_cast<std::size_t>(r)];
+        require(i >= 0 && i < gs.rows() && j >= 0 && j < gt.rows(), "paired information: pair index out of range");
+        a.row(r) = gs.row(i);
+        b.row(r) = gt.row(j);
+    }
+    const T scale = T(1) / (2 * T(m));
+    Mat<T> P = scale * (a.transpose() * b + b.transpose() * a);
+    P = P.cwiseMax(T(1e-12));
+    Vec<T> pk = P.rowwise().sum(), pl = P.colwise().sum().transpose();
+    Mat<T> logratio = P.array().log().matrix();
+    logratio.colwise() -= pk.array().log().matrix();
+    logratio.rowwise() -= pl.array().log().matrix().transpose();
+    out.value = -(P.array() * logratio.array()).sum();
+    // dL/dP_kl = -log P_kl + log P_k + log P_l + 1 (the marginals are sums of P)
+    Mat<T> G = (-logratio).array() + T(1);
+    Mat<T> Gs = scale * (G + G.transpose());
+    Mat<T> da = b * Gs.transpose(), db = a * Gs;
+    for (Eigen::Index r = 0; r < m; ++r) {
+        const auto& [i, j] = pairs[static_cast<std::size_t>(r)];
+        out.d_gamma_s.row(i) += da.row(r);
+        out.d_gamma_t.row(j) += db.row(r);
+    }
+    return out;
+}
+
+template <class T>
+PairGrad<T> cross_consistency_loss(const Mat<T>& xa, const Mat<T>& gs, const Mat<T>& y, const Mat<T>& gt,
+                                   const std::vector<std::pair<int, int>>& pairs) {
     check_rows(xa, gs, "cross-consistency (source)");
     check_rows(y, gt, "cross-consistency (target)");
     require(gs.cols() == gt.cols() && xa.cols() == y.cols(), "cross-consistency: the clouds disagree in shape");
@@ -127,10 +164,11 @@ PairGrad<T> cross_consistency_loss(const Mat<T>& xa, const Mat<T>& gs, const Mat
     u << xa, y;
     g << gs, gt;
     CloudGrad<T> c = posterior_consistency(u, g, false);
+    PairGrad<T> mi = paired_information(gs, gt, pairs);
     PairGrad<T> out;
-    out.value = c.value;
-    out.d_gamma_s = c.d_gamma.topRows(gs.rows());
-    out.d_gamma_t = c.d_gamma.bottomRows(gt.rows());
+    out.value = c.value + mi.value;
+    out.d_gamma_s = c.d_gamma.topRows(gs.rows()) + mi.d_gamma_s;
+    out.d_gamma_t = c.d_gamma.bottomRows(gt.rows()) + mi.d_gamma_t;
     return out;
 }
 
@@ -181,7 +219,9 @@ PairGrad<T> local_contrastive_loss(const Mat<T>& fs, const Mat<T>& ft, const std
     template Mat<T> unit_rows<T>(const Mat<T>&);                                                                     \
     template Mat<T> unit_rows_backward<T>(const Mat<T>&, const Mat<T>&, const Mat<T>&);                              \
     template CloudGrad<T> self_consistency_loss<T>(const Mat<T>&, const Mat<T>&, const Mat<T>&, T);                  \
-    template PairGrad<T> cross_consistency_loss<T>(const Mat<T>&, const Mat<T>&, const Mat<T>&, const Mat<T>&);      \
+    template PairGrad<T> paired_information<T>(const Mat<T>&, const Mat<T>&, const std::vector<std::pair<int, int>>&);  \
+    template PairGrad<T> cross_consistency_loss<T>(const Mat<T>&, const Mat<T>&, const Mat<T>&, const Mat<T>&,        \
+                                                   const std::vector<std::pair<int, int>>&);                          \
     template PairGrad<T> local_contrastive_loss<T>(const Mat<T>&, const Mat<T>&, const std::vector<std::pair<int, int>>&, T);
 ORBIT_UDPREG_LOSSES(float)
 ORBIT_UDPREG_LOSSES(double)

@@ -23,9 +23,15 @@
 //
 // cross_consistency_loss: after alignment, points of the two clouds that
 // fall in the same component share its centroid: the posterior consistency
-// of the union [x_aligned; y] with posteriors [gamma_s; gamma_t]. A component
-// that sits at different places in the two clouds gives a blurred union
-// cluster whose posteriors disagree with gamma.
+// of the union [x_aligned; y] with posteriors [gamma_s; gamma_t] (a
+// component that sits at different places in the two clouds gives a blurred
+// union cluster whose posteriors disagree with gamma), minus the mutual
+// information of the posteriors of the point pairs (i, j) that the
+// alignment brings together: with the symmetrised joint P = 1/(2M) sum_m
+// (gs_i gt_j^T + gt_j gs_i^T), I = sum_kl P_kl log(P_kl / (P_k P_l)). The
+// information term is what makes a component the same part of the shape in
+// both views: it is highest when paired points agree confidently and all
+// components are used, and a constant or uniform posterior scores 0.
 //
 // local_contrastive_loss: InfoNCE on the unit features of the point pairs
 // (i, j) that the estimated alignment puts within the inlier distance:
@@ -81,9 +87,14 @@ Mat<T> unit_rows_backward(const Mat<T>& f, const Mat<T>& z, const Mat<T>& dz);
 template <class T>
 CloudGrad<T> self_consistency_loss(const Mat<T>& x, const Mat<T>& f, const Mat<T>& gamma, T balance);
 
+// -I of the paired posteriors (d_f_* left empty; fewer than 1 pair gives 0).
+template <class T>
+PairGrad<T> paired_information(const Mat<T>& gamma_s, const Mat<T>& gamma_t, const std::vector<std::pair<int, int>>& pairs);
+
 // d_f_s, d_f_t are left empty (features do not enter).
 template <class T>
-PairGrad<T> cross_consistency_loss(const Mat<T>& x_aligned, const Mat<T>& gamma_s, const Mat<T>& y, const Mat<T>& gamma_t);
+PairGrad<T> cross_consistency_loss(const Mat<T>& x_aligned, const Mat<T>& gamma_s, const Mat<T>& y, const Mat<T>& gamma_t,
+                                   const std::vector<std::pair<int, int>>& pairs);
 
 // pairs: (source row, target row); d_gamma_* are left empty. Fewer than 2 pairs give 0.
 template <class T>
