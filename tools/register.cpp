@@ -13,6 +13,7 @@
 #include "orbit/io/output.hpp"
 #include "orbit/io/pointset.hpp"
 #include "orbit/registration/register.hpp"
+#include "orbit/udpreg/model.hpp"
 
 namespace reg = orbit::registration;
 using orbit::Transform;
@@ -80,6 +81,9 @@ int main(int argc, char** argv) {
     c.add_option("--recall-rre", recall_rre, "Recall threshold on RRE in degrees")->check(CLI::PositiveNumber)->capture_default_str();
     c.add_option("--recall-rte", recall_rte, "Recall threshold on RTE")->check(CLI::PositiveNumber)->capture_default_str();
     c.add_option("--shard", shard_text, "Process pair slice K of N (K/N, 1-based), for job arrays");
+    std::string model_path;
+    c.add_option("--model", model_path, "A trained UDPReg model (orbit-train-register): --method udpreg registers with its learned posteriors; with auto its hypotheses join the verified pool")
+        ->check(CLI::ExistingFile);
     app.add_example("orbit-register src.h5 ref.h5 -o T.h5 --json", "register two crops of a shape with the default method");
     app.add_example("orbit-register src.h5 ref.h5 --method gmm-ot --ground-truth src.h5:/transform --json",
                     "GMM+OT registration, scored against the transform orbit-transform stored");
@@ -88,6 +92,11 @@ int main(int argc, char** argv) {
 
     return app.run(argc, argv, [&] {
         o.method = reg::parse_method(method);
+        if (o.method == reg::Method::udpreg && model_path.empty())
+            throw orbit::UsageError("--method udpreg needs --model FILE (train one with orbit-train-register)");
+        if (!model_path.empty() && o.method != reg::Method::udpreg && o.method != reg::Method::automatic)
+            throw orbit::UsageError("--model applies to --method udpreg and auto");
+        if (!model_path.empty()) o.model = orbit::udpreg::Model::load(model_path);
         o.anneal = !no_anneal;
         orbit::io::PointSets src = orbit::io::read_point_sets(source);
         orbit::io::PointSets ref = orbit::io::read_point_sets(target);

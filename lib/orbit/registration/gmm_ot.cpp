@@ -42,12 +42,15 @@ ComponentMatch match_components(const Points& source, const Points& sf, const Po
     GeometricPosteriors fallback(o.components);
     const PosteriorModel& pm = model ? *model : fallback;
     Rng rs = rng.split(1), rt = rng.split(2);
-    Matrix gs = pm.posteriors(source, sf, rs), gt = pm.posteriors(target, tf, rt);
+    PosteriorModel::Inference is = pm.infer(source, sf, rs), it = pm.infer(target, tf, rt);
+    require(is.gamma.rows() == source.rows() && it.gamma.rows() == target.rows() && is.descriptors.rows() == source.rows() &&
+                it.descriptors.rows() == target.rows() && is.descriptors.cols() == it.descriptors.cols(),
+            "gmm-ot: the posterior model returned the wrong shapes");
     ComponentMatch m;
-    m.source = gmm::from_posteriors(source, gs);
-    m.target = gmm::from_posteriors(target, gt);
-    m.source_desc = component_descriptors(gs, sf);
-    m.target_desc = component_descriptors(gt, tf);
+    m.source = gmm::from_posteriors(source, is.gamma);
+    m.target = gmm::from_posteriors(target, it.gamma);
+    m.source_desc = component_descriptors(is.gamma, is.descriptors);
+    m.target_desc = component_descriptors(it.gamma, it.descriptors);
     const Eigen::Index ks = m.source.size(), kt = m.target.size();
     Matrix cost(ks + 1, kt + 1);
     std::vector<double> all;

@@ -37,6 +37,16 @@ public:
     virtual ~PosteriorModel() = default;
     // x: N x 3 coordinates, features: N x F descriptors (may be empty). Returns N x K, rows summing to 1.
     virtual Matrix posteriors(const Points& x, const Points& features, Rng& rng) const = 0;
+    // The posteriors and the per-point descriptors whose posterior-weighted
+    // means the component match compares. A learned model returns its own
+    // point features here; the default passes the input descriptors through.
+    struct Inference {
+        Matrix gamma;
+        Points descriptors;
+    };
+    virtual Inference infer(const Points& x, const Points& features, Rng& rng) const {
+        return {posteriors(x, features, rng), features};
+    }
 };
 
 // Default: EM on the coordinates with farthest-point seeds (moves with the cloud).

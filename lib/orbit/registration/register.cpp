@@ -32,8 +32,9 @@ Method parse_method(const std::string& name) {
     if (name == "global") return Method::global;
     if (name == "gmm-ot") return Method::gmm_ot;
     if (name == "gw") return Method::gw;
+    if (name == "udpreg") return Method::udpreg;
     if (name == "auto") return Method::automatic;
-    throw UsageError("--method: expected one of auto, icp, icp-plane, cpd, global, gmm-ot, gw; found '" + name + "'");
+    throw UsageError("--method: expected one of auto, icp, icp-plane, cpd, global, gmm-ot, gw, udpreg; found '" + name + "'");
 }
 
 std::string method_name(Method m) {
@@ -44,6 +45,7 @@ std::string method_name(Method m) {
         case Method::global: return "global";
         case Method::gmm_ot: return "gmm-ot";
         case Method::gw: return "gw";
+        case Method::udpreg: return "udpreg";
         case Method::automatic: return "auto";
     }
     return "?";
@@ -219,12 +221,13 @@ Result register_pair(const Points& source, const Points& target, const Options& 
     check_input(target, "target");
     require(o.max_iterations >= 1, "registration: --max-iterations must be at least 1");
     require(o.trim > 0 && o.trim <= 1, "registration: --trim must lie in (0, 1]");
+    require(o.method != Method::udpreg || o.model, "registration: --method udpreg needs a trained model (--model)");
     Result res;
     if (classify(source) == Shape::planar || classify(target) == Shape::planar) res.flags.push_back("planar");
     const Scales sc = derive_scales(target, source, o);
     geometry::KdTree tgt_tree(target);
     const bool plane_final = o.method == Method::icp_plane || o.method == Method::automatic || o.method == Method::global ||
-                             o.method == Method::gmm_ot;
+                             o.method == Method::gmm_ot || o.method == Method::udpreg;
     Points tgt_normals;
     if (plane_final) tgt_normals = geometry::estimate_normals(target, tgt_tree, sc.normal_radius, 30);
 
@@ -256,22 +259,23 @@ Result register_pair(const Points& source, const Points& target, const Options& 
         }
         case Method::global:
         case Method::gmm_ot:
+        case Method::udpreg:
         case Method::automatic: {
             verifier.emplace(prepare(source, sc, true), prepare(target, sc, true), sc, o.free_space_weight);
             const Cloud& s = verifier->source();
             const Cloud& t = verifier->target();
             const Correspondences& corr = verifier->correspondences();
             std::vector<Transform> cands;
-            auto gmm_candidates = [&] {
+            auto gmm_candidates = [&](const PosteriorModel* model) {
                 GmmOtOptions go;
                 go.components = o.components;
                 go.eps = o.sinkhorn_eps;
                 go.hypotheses = o.hypotheses;
                 go.with_scale = o.with_scale;
-                return gmm_ot_hypotheses(s.down, s.features, t.down, t.features, go, rng);
+                return gmm_ot_hypotheses(s.down, s.features, t.down, t.features, go, rng, model);
             };
-            if (o.method == Method::gmm_ot) {
-                cands = gmm_candidates();
+            if (o.method == Method::gmm_ot || o.method == Method::udpreg) {
+                cands = gmm_candidates(o.method == Method::udpreg ? o.model.get() : nullptr);
             } else {
                 cands = ransac_candidates(s, t, corr, o, sc, rng, res.iterations);
                 // Deterministic hypotheses from second-order consistency: they find
@@ -281,6 +285,10 @@ Result register_pair(const Points& source, const Points& target, const Options& 
                 co.distance = sc.distance;
                 co.hypotheses = o.hypotheses;
                 for (auto& h : consistency_hypotheses(s.down, t.down, corr, co)) cands.push_back(h.transform);
+                // A learned posterior model's hypotheses move with the cloud by
+                // construction: they join the first round.
+                if (o.method == Method::automatic && o.model)
+                    for (const Transform& h : gmm_candidates(o.model.get())) cands.push_back(h);
             }
             if (o.method == Method::automatic) cands.push_back(Transform::Identity());
             double score = 0;
@@ -295,7 +303,7 @@ Result register_pair(const Points& source, const Points& target, const Options& 
             const bool want_ppf = o.method == Method::automatic && score < o.auto_ppf_below;
             if (want_gmm || want_ppf) {
                 std::vector<Transform> more;
-                if (want_gmm) more = gmm_candidates();
+                if (want_gmm) more = gmm_candidates(nullptr);
                 if (want_ppf) {
                     PpfOptions po;
                     po.hypotheses = o.hypotheses;

@@ -10,6 +10,7 @@
 // the final ICP threshold 2.5 s. This keeps one set of defaults valid for unit
 // shapes and for scans in millimetres alike.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,8 @@
 
 namespace orbit::registration {
 
-enum class Method { icp, icp_plane, cpd, global, gmm_ot, gw, automatic };
+enum class Method { icp, icp_plane, cpd, global, gmm_ot, gw, udpreg, automatic };
+class PosteriorModel;  // gmm_ot.hpp
 Method parse_method(const std::string& name);  // throws UsageError with the valid names
 std::string method_name(Method m);
 
@@ -41,6 +43,9 @@ struct Options {
     double auto_ppf_below = 1.0; // auto: add point-pair-feature hypotheses when the best pose's score is below this
     double free_space_weight = 8; // global, gmm-ot, auto: weight of the free-space violations in the score of a pose
     bool keep_correspondences = false;
+    // A learned posterior model (udpreg/model.hpp): required by udpreg, whose
+    // GMM+OT hypotheses it drives; with auto its hypotheses join the first round.
+    std::shared_ptr<const PosteriorModel> model;
 };
 
 struct Result {

@@ -1,0 +1,152 @@
+#include "orbit/udpreg/model.hpp"
+
+#include "orbit/core/error.hpp"
+#include "orbit/nn/store.hpp"
+#include "orbit/udpreg/inputs.hpp"
+#include "orbit/udpreg/losses.hpp"
+
+namespace orbit::udpreg {
+
+namespace {
+constexpr const char* kFormat = "orbit-udpreg-1";
+}
+
+template <class T>
+FeatureNetwork<T>::FeatureNetwork(const ModelConfig& c, int inputs, Rng& rng) : features_(c.features), components_(c.components) {
+    require(c.layers >= 1 && c.hidden >= 1 && c.features >= 1 && c.components >= 2,
+            "udpreg: the network needs at least one layer, one feature and two components");
+    int width = inputs;
+    for (int l = 0; l < c.layers; ++l) {
+        body_.emplace_back("udpreg.fc" + std::to_string(l), width, c.hidden, rng);
+        width = c.hidden;
+    }
+    head_f_ = nn::Linear<T>("udpreg.features", width, c.features, rng);
+    // Posterior logits start spread out (weights in [-1, 1]): uniform posteriors
+    // are a stationary point of the consistency losses, so training must not start there.
+    head_g_ = nn::Linear<T>("udpreg.posteriors", width, c.components, rng, 1.0);
+}
+
+template <class T>
+nn::Var FeatureNetwork<T>::forward(nn::Tape<T>& tape, nn::Var x) {
+    nn::Var h = x;
+    for (auto& l : body_) h = tape.relu(l.forward(tape, h));
+    nn::Var f = head_f_.forward(tape, h);
+    nn::Var g = tape.softmax_rows(head_g_.forward(tape, h));
+    return tape.concat_cols({f, g});
+}
+
+template <class T>
+void FeatureNetwork<T>::params(nn::ParamList<T>& out) {
+    for (auto& l : body_) l.params(out);
+    head_f_.params(out);
+    head_g_.params(out);
+}
+
+template class FeatureNetwork<float>;
+template class FeatureNetwork<double>;
+
+std::shared_ptr<Model> Model::create(const ModelConfig& config, std::uint64_t seed) {
+    std::shared_ptr<Model> m(new Model());
+    m->config_ = config;
+    Rng rng(seed, 0x75647072ULL);  // "udpr"
+    m->net_ = FeatureNetwork<float>(config, kInputWidth, rng);
+    for (auto* p : m->params()) p->zero_grad();
+    return m;
+}
+
+nlohmann::json Model::config_json() const {
+    return {{"format", kFormat},          {"kind", "udpreg"},
+            {"inputs", kInputWidth},      {"hidden", config_.hidden},
+            {"layers", config_.layers},   {"features", config_.features},
+            {"components", config_.components}};
+}
+
+nn::ParamList<float> Model::params() const {
+    nn::ParamList<float> ps;
+    net_.params(ps);
+    return ps;
+}
+
+std::int64_t Model::parameter_count() const {
+    std::int64_t n = 0;
+    for (auto* p : params()) n += p->value.size();
+    return n;
+}
+
+void Model::save(h5::File& file, bool with_state) const {
+    file.create_group("/model");
+    file.set_attr_json("/model", "config", config_json());
+    file.set_attr_json("/model", "training", training);
+    nn::save_params(file, "/model/weights", params());
+    if (with_state && optimizer) {
+        nn::save_mats(file, "/model/optimizer/m", optimizer->m());
+        nn::save_mats(file, "/model/optimizer/v", optimizer->v());
+    }
+}
+
+std::shared_ptr<Model> Model::load(const std::string& path) {
+    auto f = h5::File::open_read(path);
+    return load(f);
+}
+
+std::shared_ptr<Model> Model::load(const h5::File& file) {
+    const std::string where = file.name();
+    if (!file.exists("/model") || !file.has_attr("/model", "config"))
+        throw Error(where + ": not an orbit model file (no /model group with a config attribute)");
+    nlohmann::json cfg = file.attr_json("/model", "config");
+    if (cfg.value("format", "") != kFormat)
+        throw Error(where + ": not a UDPReg registration model (format '" + cfg.value("format", "") + "', expected '" + kFormat +
+                    "'); train one with orbit-train-register");
+    ModelConfig c;
+    try {
+        c.hidden = cfg.at("hidden").get<int>();
+        c.layers = cfg.at("layers").get<int>();
+        c.features = cfg.at("features").get<int>();
+        c.components = cfg.at("components").get<int>();
+        if (cfg.at("inputs").get<int>() != kInputWidth) throw Error("it expects a different input width");
+    } catch (const std::exception& e) {
+        throw Error(where + ": unusable /model config: " + e.what());
+    }
+    auto m = create(c, 0);
+    nn::load_params(file, "/model/weights", m->params());
+    if (file.has_attr("/model", "training")) m->training = file.attr_json("/model", "training");
+    if (file.exists("/model/optimizer/m")) {
+        m->optimizer = std::make_unique<nn::Adam<float>>(m->params(), nn::AdamOptions{});
+        nn::load_mats(file, "/model/optimizer/m", m->optimizer->m());
+        nn::load_mats(file, "/model/optimizer/v", m->optimizer->v());
+        m->optimizer->set_steps(m->training.value("steps", std::int64_t(0)));
+    }
+    return m;
+}
+
+Matrix posterior_rows(const Matrix& g) {
+    // float rows sum to 1 only to float precision; the transport's marginals must balance in double
+    Matrix out = g.cwiseMax(0.0);
+    for (Eigen::Index i = 0; i < out.rows(); ++i) {
+        double s = out.row(i).sum();
+        if (s > 0) out.row(i) /= s;
+        else out.row(i).setConstant(1.0 / double(out.cols()));
+    }
+    return out;
+}
+
+Model::Output Model::run(const Points& x, const Points& fpfh) const {
+    Points in = network_inputs(x, fpfh);
+    nn::Tape<float> tape(false);
+    tape.set_parallel_products(false);
+    nn::Var out = net_.forward(tape, tape.constant(in.cast<float>()));
+    const Mat<float>& v = tape.value(out);
+    Output o;
+    o.features = unit_rows<double>(v.leftCols(config_.features).cast<double>());
+    o.gamma = posterior_rows(v.rightCols(config_.components).cast<double>());
+    return o;
+}
+
+Matrix Model::posteriors(const Points& x, const Points& features, Rng&) const { return run(x, features).gamma; }
+
+registration::PosteriorModel::Inference Model::infer(const Points& x, const Points& features, Rng&) const {
+    Output o = run(x, features);
+    return {std::move(o.gamma), std::move(o.features)};
+}
+
+}  // namespace orbit::udpreg

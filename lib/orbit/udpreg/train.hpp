@@ -1,0 +1,109 @@
+#pragma once
+// Unsupervised training of the UDPReg model.
+//
+// Training pairs are drawn on the fly from any point sets by the RPM-Net
+// protocol with the code orbit-transform uses (geometry::perturb): each
+// side is the normalised shape, cropped by its own random plane, the source
+// moved by a random rotation (Euler angles up to a bound, or uniform on
+// SO(3)) and translation, both resampled and given clipped Gaussian noise.
+//
+// A step, per pair: the network gives features and posteriors of both
+// clouds; they are aligned from the data alone (the model's posteriors and
+// features drive the GMM+OT match and weighted Kabsch; FPFH+RANSAC adds a few
+// hypotheses; every hypothesis gets a short ICP and the highest fitness
+// wins); the three losses are evaluated under that alignment and their
+// gradients seed the tape. The pose a pair was
+// made with is never read (TrainingPair::truth serves validation only).
+//
+// An epoch draws `pairs` pairs, computes their descriptors once (the FPFH
+// is most of a pair's cost) and makes `passes` shuffled passes over them.
+//
+// Determinism: every pair, shuffle and step draws from a stream named by
+// (seed, epoch, pass or step, pair); pairs run in parallel on their own tapes and their
+// gradients are added in pair order, so any thread count gives the same bits.
+#include <functional>
+#include <limits>
+#include <vector>
+
+#include "orbit/core/random.hpp"
+#include "orbit/core/types.hpp"
+#include "orbit/udpreg/model.hpp"
+
+namespace orbit::udpreg {
+
+struct PairProtocol {
+    double overlap = 0.7;          // fraction of the points each side keeps
+    bool uniform_rotation = false; // Haar on SO(3); else Euler angles in [0, rotation_deg]
+    double rotation_deg = 45;
+    double translation = 0.5;      // uniform in [-t, t]^3
+    int points = 717;              // resampled size of each side
+    double noise = 0.01;           // Gaussian sigma, clipped to +-noise_clip
+    double noise_clip = 0.05;
+};
+
+struct TrainingPair {
+    Points source, target;
+    Transform truth = Transform::Identity();  // source -> target; for validation metrics only
+};
+
+// One pair from a shape, all randomness from rng.
+TrainingPair draw_pair(const Points& shape, const PairProtocol& protocol, Rng& rng);
+
+struct LossWeights {
+    double self = 0.5;         // self-consistency
+    double cross = 1.0;        // cross-consistency
+    double contrastive = 0.5;  // local contrastive
+    double balance = 4.0;      // KL(pi || uniform) inside self-consistency (at 1 the posteriors collapse onto one component)
+    double temperature = 0.1;  // of the local contrastive loss
+    int warmup = 2;            // epochs over which cross and contrastive ramp up from 1/warmup to 1
+};
+
+struct TrainOptions {
+    int epochs = 30;
+    int pairs = 128;            // training pairs drawn per epoch
+    int passes = 2;             // optimisation passes over them (their descriptors are computed once)
+    int batch = 4;              // pairs per step
+    double lr = 1e-3, lr_min = 1e-4;
+    double clip = 5.0;          // global gradient norm (0: off)
+    int val_pairs = 32;         // fixed validation pairs (0: none)
+    int stop_after = 0;         // stop after this many epochs of this run (resume later); 0: off
+    PairProtocol protocol;
+    LossWeights weights;
+    std::uint64_t seed = 0;
+};
+
+struct Losses {
+    double self = 0, cross = 0, contrastive = 0, total = 0;
+    Losses& operator+=(const Losses& o);
+    Losses scaled(double s) const;
+};
+
+struct EpochInfo {
+    int epoch = 0, epochs = 0;
+    Losses train, val;
+    double val_recall = std::numeric_limits<double>::quiet_NaN();  // RRE < 5 deg and RTE < 0.1
+    double lr = 0, seconds = 0;
+};
+
+// The losses of one pair under the current model; with `grads`, their
+// gradients are added (scaled by `grad_scale`) to the parameters' grad.
+// `ramp` scales the cross and contrastive terms (warm-up).
+Losses pair_losses(Model& model, const TrainingPair& pair, const TrainOptions& options, double ramp, Rng& rng,
+                   bool grads = false, double grad_scale = 1.0);
+
+// One optimisation step on these pairs (pair b draws from rng stream b of `stream`).
+Losses train_step(Model& model, const std::vector<TrainingPair>& pairs, const TrainOptions& options, double ramp,
+                  std::uint64_t stream, double lr);
+
+// Share of pairs that orbit-register --method udpreg with this model gets right.
+double validation_recall(const std::shared_ptr<Model>& model, const std::vector<TrainingPair>& pairs, std::uint64_t seed);
+
+// Trains from the model's state up to options.epochs. Returns the report (also in model.training).
+nlohmann::json train(const std::shared_ptr<Model>& model, const std::vector<Points>& train_sets,
+                     const std::vector<Points>& val_sets, const TrainOptions& options,
+                     const std::function<void(const EpochInfo&)>& on_epoch = {});
+
+// The recipe (everything but the seed) as JSON, for the model file.
+nlohmann::json recipe_json(const TrainOptions& options);
+
+}  // namespace orbit::udpreg
