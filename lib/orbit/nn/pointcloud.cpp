@@ -146,7 +146,7 @@ std::vector<int> knn_graph_features(const Mat<T>& features, int n, int k, bool i
         Mat<T> d(rows, n);
         d.noalias() = features.middleRows(base + r0, rows) * features.middleRows(base, n).transpose();
         // d_ij = |f_i|^2 + |f_j|^2 - 2 f_i.f_j, in place
-        d = (T(-2) * d).eval();
+        d *= T(-2);
         d.rowwise() += sq.segment(base, n).transpose();
         d.colwise() += sq.segment(base + r0, rows);
         std::vector<std::pair<T, int>> heap;
