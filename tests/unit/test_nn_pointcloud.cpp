@@ -596,7 +596,9 @@ TEST_CASE("nn pointcloud: the documented example runs", "[nn][pointcloud]") {
 TEST_CASE("nn pointcloud bench: 3-layer EdgeConv network, k = 16, widths 64", "[.bench]") {
     Rng rng(101);
     const int n = 717;
+    for (EdgeFeature first : {EdgeFeature::dgcnn, EdgeFeature::local_shape}) {
     DGCNNOptions dopt;  // defaults: widths {64, 64, 64}, k 16, dynamic graph, group norm
+    dopt.first_features = first;
     DGCNN<float> net("net", 3, dopt, rng);
     ParamList<float> ps;
     net.params(ps);
@@ -621,10 +623,12 @@ TEST_CASE("nn pointcloud bench: 3-layer EdgeConv network, k = 16, widths 64", "[
             t.backward(t.mean(t.square(f)));
         }, 5);
         const auto infer = time([&] { (void)net.infer(x1, n); }, 30);
-        std::printf("DGCNN 3 EdgeConv (64,64,64), k=16, dynamic graph, group norm, %d thread(s): "
+        std::printf("DGCNN 3 EdgeConv (64,64,64), k=16, dynamic graph, group norm, first layer %s, %d thread(s): "
                     "forward+backward [8*717,3] %.1f ms (cpu %.1f ms), inference [717,3] %.2f ms (cpu %.2f ms)\n",
-                    th, train.first, train.second, infer.first, infer.second);
+                    first == EdgeFeature::dgcnn ? "dgcnn" : "local_shape", th, train.first, train.second,
+                    infer.first, infer.second);
         CHECK(infer.first > 0);
+    }
     }
     set_threads(0);
 }
