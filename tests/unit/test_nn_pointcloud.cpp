@@ -229,7 +229,7 @@ TEST_CASE("nn pointcloud: EdgeConv equals a naive loop over edges", "[nn][pointc
     M x = random_mat(B * n, F, rng);
     const auto graph = knn_graph(x, n, k);
     for (EdgeFeature ef : {EdgeFeature::dgcnn, EdgeFeature::offset, EdgeFeature::distance,
-                           EdgeFeature::distance_and_feature}) {
+                           EdgeFeature::distance_and_feature, EdgeFeature::local_shape}) {
         for (bool hidden : {false, true}) {
             EdgeConvOptions o;
             o.out = 6;
@@ -248,6 +248,16 @@ TEST_CASE("nn pointcloud: EdgeConv equals a naive loop over edges", "[nn][pointc
                         case EdgeFeature::dgcnn: e.resize(2 * F); e << xi, d; break;
                         case EdgeFeature::offset: e = d; break;
                         case EdgeFeature::distance: e.resize(1); e << std::sqrt(d.squaredNorm() + 1e-12); break;
+                        case EdgeFeature::local_shape: {
+                            Eigen::RowVectorXd c = Eigen::RowVectorXd::Zero(F);
+                            for (int l = 0; l < k; ++l) c += x.row(graph[i * k + l]);
+                            c /= k;
+                            const Eigen::RowVectorXd toc = c - xi;
+                            const double dn = std::sqrt(d.squaredNorm() + 1e-12), cn = std::sqrt(toc.squaredNorm() + 1e-12);
+                            e.resize(4);
+                            e << dn, std::sqrt((x.row(graph[i * k + j]) - c).squaredNorm() + 1e-12), cn, d.dot(toc) / (dn * cn);
+                            break;
+                        }
                         default: e.resize(F + 1); e << xi, std::sqrt(d.squaredNorm() + 1e-12); break;
                     }
                     for (std::size_t l = 0; l < ec.fc.size(); ++l) {
@@ -299,7 +309,7 @@ TEST_CASE("nn pointcloud: EdgeConv, PointMLP and DGCNN gradients against finite 
         Param<double> xp{"x", x, M()};
         const auto graph = knn_graph(x, n, k);
         for (EdgeFeature ef : {EdgeFeature::dgcnn, EdgeFeature::offset, EdgeFeature::distance,
-                               EdgeFeature::distance_and_feature}) {
+                               EdgeFeature::distance_and_feature, EdgeFeature::local_shape}) {
             EdgeConvOptions o;
             o.out = 4;
             o.features = ef;
@@ -354,6 +364,26 @@ TEST_CASE("nn pointcloud: EdgeConv, PointMLP and DGCNN gradients against finite 
                 return M(t.value(net.forward(t, t.constant(x), n)));
             }());
         }
+    }
+}
+
+TEST_CASE("nn pointcloud: pose-invariant first layers make DGCNN invariant to rotation and translation",
+          "[nn][pointcloud]") {
+    Rng rng(55);
+    const int n = 60;
+    M x = random_mat(2 * n, 3, rng);
+    const Eigen::Matrix3d R = Eigen::AngleAxisd(2.0, Eigen::Vector3d(1, -2, 0.5).normalized()).toRotationMatrix();
+    const M moved = (x * R.transpose()).rowwise() + Eigen::RowVector3d(3.0, -1.0, 2.0);
+    for (EdgeFeature ef : {EdgeFeature::distance, EdgeFeature::local_shape, EdgeFeature::dgcnn}) {
+        DGCNNOptions o;
+        o.widths = {8, 8};
+        o.k = 6;
+        o.first_features = ef;
+        o.head_widths = {5};
+        DGCNN<double> net("net", 3, o, rng);
+        const double diff = (net.infer(x, n) - net.infer(moved, n)).cwiseAbs().maxCoeff();
+        if (ef == EdgeFeature::dgcnn) CHECK(diff > 1e-3);  // raw coordinates: not invariant
+        else CHECK(diff < 1e-9);
     }
 }
 
@@ -520,9 +550,44 @@ TEST_CASE("nn kabsch: R and t equal geometry's Kabsch, gradients to x, y and w",
                   return tp.sum(tp.mul_col(tp.square(tp.sub(moved, v[1])), v[2]));
               }) < 1e-6);
     }
+    {  // collinear points: R is not unique; still a rotation, and the clamped gradient stays finite
+        M line(4, 3), wl = M::Ones(4, 1);
+        for (int i = 0; i < 4; ++i) line.row(i) << i, 2.0 * i, -1.0 * i;
+        Param<double> xp{"x", line, M::Zero(4, 3)};
+        Tape<double> t;
+        auto k = weighted_kabsch(t, t.param(xp), t.constant(M(line * Rt.transpose())), t.constant(wl));
+        CHECK(std::abs(t.value(k.R).determinant() - 1) < 1e-12);
+        t.backward(t.sum(t.square(k.R)));
+        CHECK(xp.grad.allFinite());
+    }
     Tape<double> t(false);
     CHECK_THROWS(weighted_kabsch(t, t.constant(x), t.constant(y), t.constant(M(M::Zero(Mn, 1)))));
     CHECK_THROWS(weighted_kabsch(t, t.constant(x), t.constant(M(y.topRows(3))), t.constant(w)));
+}
+
+TEST_CASE("nn pointcloud: the documented example runs", "[nn][pointcloud]") {
+    // docs/nn-layers.md, "Example"
+    orbit::Rng rng(1);
+    const int B = 2, N = 717, K = 16;
+    Mat<float> points = Mat<float>::Random(B * N, 3);
+    DGCNNOptions opt;
+    opt.head_widths = {64, K};
+    DGCNN<float> net("net", 3, opt, rng);
+    Tape<float> tape;
+    Var x = tape.constant(points);
+    Var gamma = tape.softmax_rows(net.forward(tape, x, N));
+    Var pi = global_mean_pool(tape, gamma, N);
+    Var mass = tape.segment_matmul_tn(gamma, x, N);
+    tape.backward(tape.mean(tape.square(mass)));
+    CHECK(tape.value(pi).rows() == B);
+    CHECK(std::abs(tape.value(pi).sum() - B) < 1e-4);
+    CHECK(tape.value(mass).rows() == B * K);
+    ParamList<float> ps;
+    net.params(ps);
+    double g = 0;
+    for (auto* p : ps) g += p->grad.squaredNorm();
+    CHECK(g > 0);
+    CHECK(std::isfinite(g));
 }
 
 // ---------------------------------------------------------------------------
@@ -531,7 +596,9 @@ TEST_CASE("nn kabsch: R and t equal geometry's Kabsch, gradients to x, y and w",
 TEST_CASE("nn pointcloud bench: 3-layer EdgeConv network, k = 16, widths 64", "[.bench]") {
     Rng rng(101);
     const int n = 717;
+    for (EdgeFeature first : {EdgeFeature::dgcnn, EdgeFeature::local_shape}) {
     DGCNNOptions dopt;  // defaults: widths {64, 64, 64}, k 16, dynamic graph, group norm
+    dopt.first_features = first;
     DGCNN<float> net("net", 3, dopt, rng);
     ParamList<float> ps;
     net.params(ps);
@@ -556,10 +623,12 @@ TEST_CASE("nn pointcloud bench: 3-layer EdgeConv network, k = 16, widths 64", "[
             t.backward(t.mean(t.square(f)));
         }, 5);
         const auto infer = time([&] { (void)net.infer(x1, n); }, 30);
-        std::printf("DGCNN 3 EdgeConv (64,64,64), k=16, dynamic graph, group norm, %d thread(s): "
+        std::printf("DGCNN 3 EdgeConv (64,64,64), k=16, dynamic graph, group norm, first layer %s, %d thread(s): "
                     "forward+backward [8*717,3] %.1f ms (cpu %.1f ms), inference [717,3] %.2f ms (cpu %.2f ms)\n",
-                    th, train.first, train.second, infer.first, infer.second);
+                    first == EdgeFeature::dgcnn ? "dgcnn" : "local_shape", th, train.first, train.second,
+                    infer.first, infer.second);
         CHECK(infer.first > 0);
+    }
     }
     set_threads(0);
 }

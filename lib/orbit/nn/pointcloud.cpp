@@ -146,7 +146,7 @@ std::vector<int> knn_graph_features(const Mat<T>& features, int n, int k, bool i
         Mat<T> d(rows, n);
         d.noalias() = features.middleRows(base + r0, rows) * features.middleRows(base, n).transpose();
         // d_ij = |f_i|^2 + |f_j|^2 - 2 f_i.f_j, in place
-        d = (T(-2) * d).eval();
+        d *= T(-2);
         d.rowwise() += sq.segment(base, n).transpose();
         d.colwise() += sq.segment(base + r0, rows);
         std::vector<std::pair<T, int>> heap;
@@ -383,6 +383,7 @@ int EdgeConv<T>::edge_width() const {
         case EdgeFeature::distance: return 1;
         case EdgeFeature::distance_and_feature: return in_ + 1;
         case EdgeFeature::custom: return options.custom_width;
+        case EdgeFeature::local_shape: return 4;
     }
     return 0;
 }
@@ -404,6 +405,15 @@ Var EdgeConv<T>::edge_features(Tape<T>& tape, Var x, const std::vector<int>& gra
         // eps keeps the self edge (distance 0) differentiable
         case EdgeFeature::distance: return tape.row_norm(diff, T(1e-12));
         case EdgeFeature::distance_and_feature: return tape.concat_cols({xi, tape.row_norm(diff, T(1e-12))});
+        case EdgeFeature::local_shape: {
+            Var ci = tape.repeat_rows(neighborhood_mean_pool(tape, x, graph, k), k);
+            Var toc = tape.sub(ci, xi);
+            Var dn = tape.row_norm(diff, T(1e-12)), cn = tape.row_norm(toc, T(1e-12));
+            Var jn = tape.row_norm(tape.sub(xj, ci), T(1e-12));
+            // |cos| <= 1 with the eps in both norms; 0 on the self edge
+            Var cosv = tape.div(tape.sum_rows(tape.mul(diff, toc)), tape.mul(dn, cn));
+            return tape.concat_cols({dn, jn, cn, cosv});
+        }
         default: break;
     }
     return diff;

@@ -128,6 +128,10 @@ public:
 // - distance_and_feature: [x_i, |x_j - x_i|] (F + 1 inputs), invariant when
 //             x is (for layers past the first on invariant features).
 // - custom:   a caller-supplied EdgeFeatureBuilder (its width given by the caller).
+// - local_shape: [|x_j - x_i|, |x_j - c_i|, |c_i - x_i|, cos angle(x_j - x_i, c_i - x_i)]
+//             (4 inputs) with c_i the mean of i's neighbours: invariant to
+//             rotations and translations like `distance`, and it sees the
+//             shape of the neighbourhood, not only its radii.
 //
 // Speed: with the dgcnn or offset features and a single linear layer, the
 // layer is computed without any per-edge product: W [x_i, x_j - x_i] + b =
@@ -135,7 +139,7 @@ public:
 // the edges need only a gather of V's rows and a max, exact and k times
 // cheaper than multiplying every edge. The normalization and activation come
 // after the max (they act per point), which keeps that path available.
-enum class EdgeFeature { dgcnn, offset, distance, distance_and_feature, custom };
+enum class EdgeFeature { dgcnn, offset, distance, distance_and_feature, custom, local_shape };
 
 // Builds edge features [B*N*k, E] in the edge order above from the layer input
 // x [B*N, F] and the graph (gather_neighbors / repeat_rows are the tools).
