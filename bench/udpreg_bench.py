@@ -5,7 +5,7 @@ and Open3D FPFH+RANSAC+ICP, on the meshes reserved for evaluation only.
 The model must have been trained on other shapes (`make model` uses
 $ORBIT_DATA/meshes/train-shapes.txt, which never holds a reserved name). Pairs
 are fresh (their seeds differ from every training stream) and follow the
-RPM-Net protocol: 2048 points sampled on a reserved mesh, centred and scaled
+RPM-Net protocol: 2048 points drawn from 20000 sampled on a reserved mesh, centred and scaled
 into the unit sphere, source and reference cropped independently by a random
 plane through the centroid keeping the overlap ratio, the source moved by
 Euler angles uniform in [0, 45] degrees (or a uniform SO(3) rotation) and a
@@ -54,36 +54,18 @@ reserved = [l.strip() for l in open(os.path.join(here, "..", "share", "orbit", "
             if l.strip() and not l.startswith("#")]
 
 
-def load_off(path):
-    toks = []
-    with open(path) as f:
-        for line in f:
-            line = line.split("#")[0].strip()
-            if line:
-                toks.extend(line.split())
-    nv, nf = int(toks[1]), int(toks[2])
-    i = 4
-    v = np.array(toks[i:i + 3 * nv], dtype=float).reshape(nv, 3)
-    i += 3 * nv
-    faces = []
-    for _ in range(nf):
-        k = int(toks[i])
-        idx = [int(x) for x in toks[i + 1:i + 1 + k]]
-        i += 1 + k
-        for j in range(1, k - 1):
-            faces.append((idx[0], idx[j], idx[j + 1]))
-    return v, np.array(faces)
+def dense_cloud(name):
+    """20000 points on a mesh's surface (orbit-convert, area-weighted), centred, in the unit sphere."""
+    out = os.path.join(work, f"{name}.h5")
+    subprocess.run([os.path.join(args.bin, "orbit-convert"), os.path.join(args.data, "meshes", name + ".off"),
+                    "--sample", "20000", "--seed", "7", "--normalize", "-o", out, "-q"], check=True)
+    with h5py.File(out, "r") as f:
+        return f["points"][:]
 
 
-def sample_surface(v, f, n, rng):
-    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
-    area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
-    tri = rng.choice(len(f), size=n, p=area / area.sum())
-    u, w = rng.random(n), rng.random(n)
-    flip = u + w > 1
-    u[flip], w[flip] = 1 - u[flip], 1 - w[flip]
-    p = a[tri] + u[:, None] * (b[tri] - a[tri]) + w[:, None] * (c[tri] - a[tri])
-    p -= p.mean(0)
+def sample_surface(cloud, n, rng):
+    p = cloud[rng.choice(len(cloud), n, replace=False)]
+    p = p - p.mean(0)
     return p / np.linalg.norm(p, axis=1).max()
 
 
@@ -115,8 +97,7 @@ def make_pairs(meshes, count, keep, so3, seed):
     src, ref, gt = [], [], []
     for i in range(count):
         rng = np.random.default_rng([0x75647072, seed, i])  # "udpr": apart from every training stream
-        v, f = meshes[i % len(meshes)]
-        raw = sample_surface(v, f, 2048, rng)
+        raw = sample_surface(meshes[i % len(meshes)], 2048, rng)
         s, r = crop(raw, keep, rng), crop(raw, keep, rng)
         R = haar(rng) if so3 else euler(*rng.uniform(0, np.pi / 4, 3))
         t = rng.uniform(-0.5, 0.5, 3)
@@ -187,9 +168,9 @@ names = sorted(os.path.splitext(n)[0] for n in os.listdir(os.path.join(args.data
 eval_names = [n for n in reserved if n in names]
 if not eval_names:
     sys.exit(f"none of the reserved meshes under {args.data}/meshes (run make data)")
-meshes = [load_off(os.path.join(args.data, "meshes", n + ".off")) for n in eval_names]
 work = args.out or tempfile.mkdtemp(prefix="orbit-udpreg-bench-")
 os.makedirs(work, exist_ok=True)
+meshes = [dense_cloud(n) for n in eval_names]
 methods = [("udpreg", "udpreg", True), ("gmm-ot", "gmm-ot", False), ("auto", "auto", False), ("auto+model", "auto", True)]
 settings = [(float(o), False) for o in args.overlaps.split(",")] + ([] if args.no_so3 else [(0.7, True)])
 bases = [int(b) for b in args.seed_bases.split(",")]
