@@ -225,7 +225,7 @@ for k, goal in (("50", 0.90), ("70", 0.99), ("70-so3", 0.98)):
 if "open3d" in next(iter(results.values())):
     for k, rows in results.items():
         q = rows["auto+model"]["sec"] / rows["open3d"]["sec"]
-        target(f"auto+model median time / Open3D RANSAC at {k}", f"{q:.2f}", "<= 0.6", q <= 0.6)
+        target(f"auto+model median time / Open3D RANSAC at {k}", f"{q:.3f}", "<= 0.6", q <= 0.6)
 bench = os.path.join(args.tests, "test_udpreg_train")
 if os.path.exists(bench):
     print(subprocess.run([bench, "[.bench]"], capture_output=True, text=True).stdout.strip().split("\n", 1)[-1])
