@@ -6,7 +6,7 @@ JOBS    ?= $(shell nproc)
 DATA    ?= $(CURDIR)/.cache/data
 CMAKE_FLAGS ?=
 
-.PHONY: all deps deps-bench deps-fuzz configure build demo test test-sanitize fuzz fuzz-build data bench install man clean
+.PHONY: all deps deps-bench deps-fuzz configure build demo test test-sanitize fuzz fuzz-build data bench install man clean model
 
 all: build
 
@@ -29,6 +29,17 @@ build: configure
 
 data:
 	@scripts/fetch-data.sh $(DATA)
+
+# A small UDPReg registration model (a few minutes on two cores) from the
+# training meshes only (never the ones in share/orbit/data/eval-shapes.txt).
+MODEL ?= $(BUILD)/udpreg-model.h5
+model: configure data
+	cmake --build $(BUILD) -j $(JOBS) --target orbit-convert orbit-train-register
+	@set -e; work=$$(mktemp -d); trap 'rm -rf "$$work"' EXIT; \
+	for m in $$(cat $(DATA)/meshes/train-shapes.txt); do \
+	  $(BUILD)/bin/orbit-convert $(DATA)/meshes/$$m.off --sample 2048 --seed 1 --normalize -o "$$work/$$m.h5" -q; \
+	done; \
+	$(BUILD)/bin/orbit-train-register "$$work"/*.h5 --epochs 6 --pairs 64 --val-pairs 16 --seed 1 -o $(MODEL)
 
 demo: build data
 	@ORBIT_BIN=$(CURDIR)/$(BUILD)/bin ORBIT_DATA=$(DATA) share/orbit/demo.sh

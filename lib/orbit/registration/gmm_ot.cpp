@@ -65,8 +65,10 @@ ComponentMatch match_components(const Points& source, const Points& sf, const Po
     cost.col(kt).setConstant(slack);
     cost(ks, kt) = 0;
     Vector a(ks + 1), b(kt + 1);
-    a << m.source.weights, 1.0;
-    b << m.target.weights, 1.0;
+    // Both sides carry mass 2 (weights, then the slack); the weights are scaled
+    // to sum to 1 exactly so rounding in a model's posteriors cannot unbalance them.
+    a << m.source.weights / m.source.weights.sum(), 1.0;
+    b << m.target.weights / m.target.weights.sum(), 1.0;
     ot::SinkhornOptions so;
     double med = std::max(quantile(all, 0.5), 1e-9);
     so.eps = o.eps * med;
