@@ -8,44 +8,34 @@
 
 #include "orbit/core/error.hpp"
 #include "orbit/io/plot.hpp"
+#include "fixtures.hpp"
 
 using namespace orbit;
-namespace fs = std::filesystem;
-
-namespace {
-std::string slurp(const std::string& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-}  // namespace
+using orbit::test::slurp;
+using orbit::test::TempDir;
 
 TEST_CASE("line charts in SVG carry the series, labels and legend") {
-    auto dir = fs::temp_directory_path() / ("orbit-plot-" + std::to_string(::getpid()));
-    fs::create_directories(dir);
+    TempDir dir;
     plot::Series s;
     for (int i = 0; i <= 10; ++i) {
         s.x.push_back(i);
         s.y.push_back(i * i);
     }
     s.label = "squares";
-    plot::line_chart((dir / "a.svg").string(), {"Title <1>", "angle", "error"}, {s});
-    std::string svg = slurp((dir / "a.svg").string());
+    plot::line_chart(dir / "a.svg", {"Title <1>", "angle", "error"}, {s});
+    std::string svg = slurp(dir / "a.svg");
     CHECK(svg.find("<svg") == 0);
     CHECK(svg.find("Title &lt;1&gt;") != std::string::npos);
     CHECK(svg.find("squares") != std::string::npos);
     CHECK(svg.find("<polyline") != std::string::npos);
-    CHECK_THROWS_AS(plot::line_chart((dir / "a.jpg").string(), {}, {s}), UsageError);
-    fs::remove_all(dir);
+    CHECK_THROWS_AS(plot::line_chart(dir / "a.jpg", {}, {s}), UsageError);
 }
 
 TEST_CASE("heat maps in PNG decode to the right size and colours") {
-    auto dir = fs::temp_directory_path() / ("orbit-plot2-" + std::to_string(::getpid()));
-    fs::create_directories(dir);
+    TempDir dir;
     Matrix v(2, 2);
     v << 0, 0, 0, 1;  // only the top-right cell is high
-    std::string path = (dir / "h.png").string();
+    std::string path = dir / "h.png";
     plot::heatmap(path, {"density", "x", "y"}, v, 0, 1, 0, 1);
     png_image image{};
     image.version = PNG_IMAGE_VERSION;
@@ -60,5 +50,4 @@ TEST_CASE("heat maps in PNG decode to the right size and colours") {
     CHECK(pixel(600, 100)[0] > 200);
     CHECK(pixel(600, 100)[1] > 200);
     CHECK(pixel(150, 400)[1] < 20);
-    fs::remove_all(dir);
 }
