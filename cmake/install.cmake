@@ -11,7 +11,7 @@ get_property(orbit_modules GLOBAL PROPERTY ORBIT_MODULES)
 # What a program that includes the headers needs: the headers of Eigen, HDF5,
 # nlohmann-json and CLI11 appear in liborbit's own headers.
 set(orbit_public_deps Eigen3::Eigen HDF5::HDF5 nlohmann_json::nlohmann_json CLI11::CLI11)
-set(orbit_link_deps ${orbit_public_deps} nanoflann::nanoflann OpenMP::OpenMP_CXX PkgConfig::CAIRO Threads::Threads)
+set(orbit_link_deps ${orbit_public_deps} nanoflann::nanoflann OpenMP::OpenMP_CXX PkgConfig::CAIRO ZLIB::ZLIB assimp::assimp Threads::Threads)
 if(ORBIT_HAVE_CUDA)
   list(APPEND orbit_link_deps CUDA::cudart)
 endif()

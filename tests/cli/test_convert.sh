@@ -1,6 +1,7 @@
 #!/bin/bash
 # orbit-convert: round trips through every writer checked with numpy/h5py,
-# streams, history, determinism of --sample, and bad inputs (exit 1, one line).
+# NPZ and the Assimp mesh formats, streams, history, determinism of --sample,
+# and bad inputs (exit 1, one line).
 . "$(dirname "$0")/lib.sh"
 
 # ---- synthetic inputs written with numpy ----------------------------------
@@ -93,6 +94,51 @@ q = h5py.File("s4.h5")["points"][:]
 assert abs(np.linalg.norm(q, axis=1).max() - 1) < 1e-12 and np.abs(q.mean(axis=0)).max() < 1e-12
 ' || fail "mesh conversion or sampling"
 
+# NPZ (np.savez: stored, np.savez_compressed: deflated) and meshes through Assimp (OBJ, binary STL).
+py '
+import numpy as np, struct
+p, b = np.load("f8.npy"), np.load("batch.npy")
+np.savez("a.npz", other=p[:10], points=p)
+np.savez_compressed("c.npz", p, batch=b)
+v = np.array([[x, y, z] for z in (-.5, .5) for y in (-.5, .5) for x in (-.5, .5)])
+quads = [(0,2,3,1),(4,5,7,6),(0,1,5,4),(2,6,7,3),(0,4,6,2),(1,3,7,5)]
+with open("cube.obj", "w") as f:
+    f.write("# a unit cube\n")
+    for r in v: f.write("v %r %r %r\n" % tuple(r))
+    for q in quads: f.write("f %d %d %d %d\n" % tuple(i + 1 for i in q))
+with open("cube.stl", "wb") as f:
+    f.write(b"binary cube".ljust(80) + struct.pack("<I", 12))
+    for q in quads:
+        for t in ((q[0], q[1], q[2]), (q[0], q[2], q[3])):
+            f.write(struct.pack("<3f", 0, 0, 0) + b"".join(struct.pack("<3f", *v[i]) for i in t) + b"\0\0")
+'
+orbit-convert a.npz -o npz.h5
+orbit-convert a.npz:/other -o other.npy
+orbit-convert c.npz --dataset arr_0 -o c.h5
+orbit-convert c.npz:/batch -o cb.h5
+orbit-convert cube.obj -o cube_obj.h5
+orbit-convert cube.obj --sample 3000 --seed 3 -o so.h5
+orbit-convert cube.stl --sample 3000 --seed 3 -o ss.h5
+py '
+import h5py, numpy as np
+p, b = np.load("f8.npy"), np.load("batch.npy")
+assert np.array_equal(h5py.File("npz.h5")["points"][:], p)
+assert np.array_equal(np.load("other.npy"), p[:10])
+assert np.array_equal(h5py.File("c.h5")["points"][:], p)
+assert np.array_equal(h5py.File("cb.h5")["points"][:], b)
+with h5py.File("cube_obj.h5") as f:
+    assert f["points"].shape == (8, 3) and f["faces"].shape == (12, 3)
+    assert sorted(map(tuple, f["points"][:])) == sorted((x, y, z) for x in (-.5, .5) for y in (-.5, .5) for z in (-.5, .5))
+for name in ["so.h5", "ss.h5"]:
+    p, n = h5py.File(name)["points"][:], h5py.File(name)["normals"][:]
+    assert p.shape == (3000, 3) and np.allclose(np.abs(p).max(axis=1), 0.5, atol=1e-7), name + ": off the surface"
+    axis = np.abs(n).argmax(axis=1)
+    assert np.allclose(np.linalg.norm(n, axis=1), 1, atol=1e-12), name
+    assert np.allclose(2 * p[np.arange(len(p)), axis], n[np.arange(len(p)), axis], atol=1e-7), name + ": normals not outward"
+' || fail "NPZ or Assimp mesh conversion"
+expect_error 1 orbit-convert a.npz:/nope -o out.h5
+grep -q "no array .nope. (it holds other, points)" "$TMP/.err" || fail "NPZ member error: $(cat "$TMP/.err")"
+
 # Streams: a pipeline through "-" keeps the history of every step.
 orbit-convert f8.npy -o - | orbit-convert - --normalize -o - | orbit-convert - -o piped.h5
 [[ $(py 'import h5py; print(h5py.File("piped.h5").attrs["history"])' | grep -c orbit-convert) == 3 ]] ||
@@ -114,10 +160,11 @@ printf 'x,y,z\n1,2,3\n4,NaN,6\n' >nan.csv
 printf '1 2 3\n4 5\n' >cols.xyz
 printf 'OFF\n1000000000000 1 0\n0 0 0\n' >huge.off
 printf 'FIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nCOUNT 1 1 1\nWIDTH 1\nPOINTS 1\nDATA binary_compressed\n0000' >c.pcd
-printf 'v 0 0 0\n' >mesh.obj
+printf 'f 1 2 3\n' >mesh.obj
+printf 'not a mesh' >mesh.foo
 head -c 100 a.h5 >truncated.h5
 for args in "empty.ply" "noyz.ply" "huge.ply" "trunc.ply" "nohead.ply" "nan.csv" "cols.xyz" "huge.off" "c.pcd" \
-            "mesh.obj" "truncated.h5" "fortran.npy" "nan.npy" "a.h5:/nope" "f8.npy --sample 10" "flat.off --sample 10"; do
+            "mesh.obj" "mesh.foo" "truncated.h5" "fortran.npy" "nan.npy" "a.h5:/nope" "f8.npy --sample 10" "flat.off --sample 10"; do
   # shellcheck disable=SC2086
   expect_error 1 orbit-convert $args -o out.h5
   [[ ! -e out.h5 ]] || fail "output left behind after: $args"
@@ -141,6 +188,27 @@ for f in "$ORBIT_DATA"/meshes/*.off "$ORBIT_DATA"/points/* "$ORBIT_DATA"/tables/
 done
 orbit-convert "$ORBIT_DATA/points/hippo1.ply" -o hippo.npy
 orbit-convert "$ORBIT_DATA/meshes/armadillo.off" -o arma.ply
+# The bunny as OBJ, through Assimp: the same triangles (in single precision, Assimp's).
+py '
+lines = [l for l in open("bunny00.off") if l.strip() and not l.startswith("#")]
+nv, nf = map(int, lines[1].split()[:2])
+with open("bunny.obj", "w") as f:
+    for l in lines[2:2 + nv]: f.write("v " + " ".join(l.split()[:3]) + "\n")
+    for l in lines[2 + nv:2 + nv + nf]: f.write("f " + " ".join(str(int(i) + 1) for i in l.split()[1:4]) + "\n")
+'
+orbit-convert bunny00.off -o bunny_off.h5
+orbit-convert bunny.obj -o bunny_obj.h5
+py '
+import h5py, numpy as np
+def tris(name):  # each triangle with its corners in order, the triangles in order
+    with h5py.File(name) as f:
+        c = f["points"][:].astype(np.float32)[f["faces"][:]]
+    c = np.array([sorted(map(tuple, x)) for x in c]).reshape(len(c), 9)
+    return c[np.lexsort(c.T[::-1])].astype(np.float64)
+a, b = tris("bunny_off.h5"), tris("bunny_obj.h5")
+assert a.shape == b.shape, (a.shape, b.shape)
+assert np.abs(a - b).max() <= 1e-6 * np.abs(a).max(), np.abs(a - b).max()
+' || fail "the bunny as OBJ differs from the bunny as OFF"
 py "
 import numpy as np, h5py
 # Independent readers: a plain parse of the OFF text and of the PLY header.

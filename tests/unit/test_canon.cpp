@@ -10,9 +10,11 @@
 #include "orbit/core/parallel.hpp"
 #include "orbit/geometry/rotation.hpp"
 #include "orbit/io/formats.hpp"
+#include "fixtures.hpp"
 
 using namespace orbit;
 using namespace orbit::canon;
+using orbit::test::fibonacci_sphere;
 
 namespace {
 
@@ -53,15 +55,6 @@ Transform random_element(Group g, Rng& r) {
     return geometry::make_transform(q, t);
 }
 
-Points fibonacci_sphere(int n) {
-    Points p(n, 3);
-    const double ga = M_PI * (3 - std::sqrt(5.0));
-    for (int i = 0; i < n; ++i) {
-        double z = 1 - 2.0 * (i + 0.5) / n, r = std::sqrt(1 - z * z);
-        p.row(i) << r * std::cos(ga * i), r * std::sin(ga * i), z;
-    }
-    return p;
-}
 
 }  // namespace
 

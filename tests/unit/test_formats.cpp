@@ -1,7 +1,9 @@
 // Readers and writers of io/formats: hand-written files of every format,
 // round trips, and the bad inputs that must give one clear error.
 #include <catch2/catch.hpp>
+#include <zlib.h>
 
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -13,63 +15,32 @@
 #include "orbit/core/error.hpp"
 #include "orbit/io/formats.hpp"
 #include "orbit/io/pointset.hpp"
+#include "fixtures.hpp"
 
 namespace fs = std::filesystem;
 namespace fmt = orbit::io::formats;
 using orbit::Points;
 
+using orbit::test::contains;
+using orbit::test::error_of;
+using orbit::test::put;
+using orbit::test::TempDir;
+
 namespace {
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "orbit-formats-XXXXXX").string();
-        std::vector<char> buf(tmpl.begin(), tmpl.end());
-        buf.push_back('\0');
-        REQUIRE(::mkdtemp(buf.data()) != nullptr);
-        path = buf.data();
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string file(const std::string& name, const std::string& content) const {
-        std::string p = (path / name).string();
-        std::ofstream(p, std::ios::binary).write(content.data(), static_cast<std::streamsize>(content.size()));
-        return p;
-    }
-    std::string name(const std::string& n) const { return (path / n).string(); }
-    std::size_t entries() const {
-        std::size_t n = 0;
-        for (auto& e : fs::directory_iterator(path)) n += e.is_regular_file();
-        return n;
-    }
-};
-
-// Appends a value's bytes in the requested byte order.
-template <class T>
-void put(std::string& s, T v, bool big) {
-    char b[sizeof(T)];
-    std::memcpy(b, &v, sizeof(T));
-    if (big == (std::endian::native == std::endian::little)) std::reverse(b, b + sizeof(T));
-    s.append(b, sizeof(T));
-}
-
-// The message of the orbit::Error thrown by f (fails the test when none is thrown).
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const orbit::Error& e) {
-        std::string m = e.what();
-        UNSCOPED_INFO("message: " << m);
-        CHECK(m.find('\n') == std::string::npos);  // one line
-        return m;
-    }
-    FAIL("no orbit::Error thrown");
-    return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
 const double kV[4][3] = {{0.5, -1.25, 2.0}, {3.0, 4.5, -6.0}, {-7.0, 8.0, 9.25}, {10.0, -11.0, 12.5}};
+
+// Each {file name, content, part of the message}: `read` refuses the file with one line
+// that names the file and holds that part.
+void check_errors(const TempDir& d, fmt::Shape (*read)(const std::string&),
+                  const std::vector<std::array<std::string, 3>>& cases) {
+    for (auto& [name, content, part] : cases) {
+        INFO(name);
+        const std::string m = error_of([&] { read(d.file(name, content)); });
+        CHECK(contains(m, name));
+        CHECK(contains(m, part));
+    }
+}
 
 }  // namespace
 
@@ -186,73 +157,36 @@ TEST_CASE("PLY writer round trip: float64 exact, normals, faces, atomic") {
 
 TEST_CASE("PLY bad inputs give one-line errors") {
     TempDir d;
-    auto ply = [&](const std::string& name, const std::string& text) { return d.file(name, text); };
     const std::string head = "ply\nformat binary_little_endian 1.0\nelement vertex ";
-    // A header declaring 10^12 vertices: refused before allocating.
-    std::string m = error_of([&] {
-        fmt::read_ply(ply("huge.ply", head + "1000000000000\nproperty float x\nproperty float y\nproperty float z\nend_header\n" +
-                                          std::string(24, '\0')));
-    });
-    CHECK(contains(m, "huge.ply"));
-    CHECK(contains(m, "1000000000000"));
-    m = error_of([&] {
-        fmt::read_ply(ply("hugea.ply", "ply\nformat ascii 1.0\nelement vertex 1000000000000\nproperty float x\n"
-                                       "property float y\nproperty float z\nend_header\n1 2 3\n"));
-    });
-    CHECK(contains(m, "1000000000000"));
-    // Truncated body.
-    std::string body;
+    const std::string xyz = "property float x\nproperty float y\nproperty float z\n";
+    std::string body, fb;  // a truncated body; a face list cut short
     for (int i = 0; i < 5; ++i) put<float>(body, 1.0f, false);
-    m = error_of([&] {
-        fmt::read_ply(ply("trunc.ply", head + "2\nproperty float x\nproperty float y\nproperty float z\nend_header\n" + body));
-    });
-    CHECK(contains(m, "trunc.ply"));
-    m = error_of([&] {
-        fmt::read_ply(ply("trunca.ply", "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\n"
-                                        "property float z\nend_header\n1 2 3\n4 5 6\n7 8                \n"));
-    });
-    CHECK(contains(m, "ends in record 2"));
-    // Truncated list in a face element.
-    std::string fb;
     for (int i = 0; i < 9; ++i) put<float>(fb, 1.0f, false);
     put<std::uint8_t>(fb, 3, false);
     put<std::int32_t>(fb, 0, false);
-    m = error_of([&] {
-        fmt::read_ply(ply("tface.ply", head + "3\nproperty float x\nproperty float y\nproperty float z\n"
-                                              "element face 1\nproperty list uchar int vertex_indices\nend_header\n" + fb));
-    });
-    CHECK(contains(m, "face"));
-    // Malformed headers.
-    CHECK(contains(error_of([&] { fmt::read_ply(ply("m1.ply", "plx\n")); }), "not a PLY file"));
-    CHECK(contains(error_of([&] {
-                       fmt::read_ply(ply("m2.ply", "ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\n"));
-                   }),
-                   "end_header"));
-    CHECK(contains(error_of([&] {
-                       fmt::read_ply(ply("m3.ply", "ply\nformat ascii 1.0\nelement vertex 1\nproperty quad x\nend_header\n1\n"));
-                   }),
-                   "line 4"));
-    CHECK(contains(error_of([&] {
-                       fmt::read_ply(ply("m4.ply", "ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\n"
-                                                   "property float y\nend_header\n1 2\n"));
-                   }),
-                   "x, y and z"));
-    CHECK(contains(error_of([&] { fmt::read_ply(ply("m5.ply", "ply\nformat binary_middle_endian 1.0\nend_header\n")); }),
-                   "unknown PLY format"));
-    // Empty file, NaN values, bad face indices, missing file.
-    CHECK(contains(error_of([&] { fmt::read_ply(ply("empty.ply", "")); }), "empty"));
-    CHECK(contains(error_of([&] {
-                       fmt::read_ply(ply("nan.ply", "ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\n"
-                                                    "property float y\nproperty float z\nend_header\n1 2 3\n4 nan 6\n"));
-                   }),
-                   "vertex 1 has a NaN"));
-    CHECK(contains(error_of([&] {
-                       fmt::read_ply(ply("idx.ply", "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\n"
-                                                    "property float y\nproperty float z\nelement face 1\n"
-                                                    "property list uchar int vertex_indices\nend_header\n"
-                                                    "0 0 0\n1 0 0\n0 1 0\n3 0 1 7\n"));
-                   }),
-                   "vertex 7"));
+    check_errors(d, fmt::read_ply,
+                 {// Headers declaring 10^12 vertices: refused before allocating.
+                  {"huge.ply", head + "1000000000000\n" + xyz + "end_header\n" + std::string(24, '\0'), "1000000000000"},
+                  {"hugea.ply", "ply\nformat ascii 1.0\nelement vertex 1000000000000\n" + xyz + "end_header\n1 2 3\n", "1000000000000"},
+                  // Truncated bodies.
+                  {"trunc.ply", head + "2\n" + xyz + "end_header\n" + body, "trunc.ply"},
+                  {"trunca.ply", "ply\nformat ascii 1.0\nelement vertex 3\n" + xyz + "end_header\n1 2 3\n4 5 6\n7 8                \n",
+                   "ends in record 2"},
+                  {"tface.ply", head + "3\n" + xyz + "element face 1\nproperty list uchar int vertex_indices\nend_header\n" + fb, "face"},
+                  // Malformed headers.
+                  {"m1.ply", "plx\n", "not a PLY file"},
+                  {"m2.ply", "ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\n", "end_header"},
+                  {"m3.ply", "ply\nformat ascii 1.0\nelement vertex 1\nproperty quad x\nend_header\n1\n", "line 4"},
+                  {"m4.ply", "ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nend_header\n1 2\n",
+                   "x, y and z"},
+                  {"m5.ply", "ply\nformat binary_middle_endian 1.0\nend_header\n", "unknown PLY format"},
+                  // Empty file, NaN values, bad face indices.
+                  {"empty.ply", "", "empty"},
+                  {"nan.ply", "ply\nformat ascii 1.0\nelement vertex 2\n" + xyz + "end_header\n1 2 3\n4 nan 6\n", "vertex 1 has a NaN"},
+                  {"idx.ply",
+                   "ply\nformat ascii 1.0\nelement vertex 3\n" + xyz +
+                       "element face 1\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n0 1 0\n3 0 1 7\n",
+                   "vertex 7"}});
     CHECK(contains(error_of([&] { fmt::read_ply(d.name("missing.ply")); }), "cannot open"));
 }
 
@@ -271,12 +205,13 @@ TEST_CASE("OFF: comments, colours, polygons, normals, counts on the keyword line
     CHECK(n.normals(2, 2) == 1.0);
     CHECK(n.faces.rows() == 1);
 
-    CHECK(contains(error_of([&] { fmt::read_off(d.file("huge.off", "OFF\n1000000000000 1 0\n0 0 0\n")); }), "1000000000000"));
-    CHECK(contains(error_of([&] { fmt::read_off(d.file("short.off", "OFF\n3 1 0\n0 0 0\n1 0 0\n# padding comment\n")); }), "after 2 of 3 vertices"));
-    CHECK(contains(error_of([&] { fmt::read_off(d.file("bad.off", "OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 3\n")); }), "vertex 3"));
-    CHECK(contains(error_of([&] { fmt::read_off(d.file("nan.off", "OFF\n3 0 0\n0 0 0\n1 nan 0\n0 1 0\n")); }), "line 4"));
-    CHECK(contains(error_of([&] { fmt::read_off(d.file("word.off", "PLY\n3 0 0\n")); }), "not an OFF file"));
-    CHECK(contains(error_of([&] { fmt::read_off(d.file("e.off", "")); }), "empty"));
+    check_errors(d, fmt::read_off,
+                 {{"huge.off", "OFF\n1000000000000 1 0\n0 0 0\n", "1000000000000"},
+                  {"short.off", "OFF\n3 1 0\n0 0 0\n1 0 0\n# padding comment\n", "after 2 of 3 vertices"},
+                  {"bad.off", "OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 3\n", "vertex 3"},
+                  {"nan.off", "OFF\n3 0 0\n0 0 0\n1 nan 0\n0 1 0\n", "line 4"},
+                  {"word.off", "PLY\n3 0 0\n", "not an OFF file"},
+                  {"e.off", "", "empty"}});
 }
 
 TEST_CASE("XYZ/PTS/TXT: columns, normals, count line, comments, errors") {
@@ -292,10 +227,11 @@ TEST_CASE("XYZ/PTS/TXT: columns, normals, count line, comments, errors") {
     fmt::Shape t = fmt::read_shape(d.file("c.txt", "1 2 3 4\n5 6 7 8\n"));
     CHECK(t.vertices.cols() == 4);
     CHECK(t.normals.size() == 0);
-    CHECK(contains(error_of([&] { fmt::read_xyz(d.file("cols.xyz", "1 2 3\n4 5\n")); }), "line 2"));
-    CHECK(contains(error_of([&] { fmt::read_xyz(d.file("nan.xyz", "1 2 3\n4 NaN 6\n")); }), "NaN"));
-    CHECK(contains(error_of([&] { fmt::read_xyz(d.file("word.xyz", "1 2 3\n4 five 6\n")); }), "'five'"));
-    CHECK(contains(error_of([&] { fmt::read_xyz(d.file("none.xyz", "# nothing\n\n")); }), "no points"));
+    check_errors(d, fmt::read_xyz,
+                 {{"cols.xyz", "1 2 3\n4 5\n", "line 2"},
+                  {"nan.xyz", "1 2 3\n4 NaN 6\n", "NaN"},
+                  {"word.xyz", "1 2 3\n4 five 6\n", "'five'"},
+                  {"none.xyz", "# nothing\n\n", "no points"}});
 }
 
 TEST_CASE("CSV: header detection, scikit-learn description rows, exact round trip, errors") {
@@ -324,10 +260,11 @@ TEST_CASE("CSV: header detection, scikit-learn description rows, exact round tri
     fmt::write_csv(d.name("rt2.csv"), t);
     CHECK(fmt::read_csv(d.name("rt2.csv")).vertices == t);
 
-    CHECK(contains(error_of([&] { fmt::read_csv(d.file("w.csv", "1,2,3\n4,5\n")); }), "line 2"));
-    CHECK(contains(error_of([&] { fmt::read_csv(d.file("e.csv", "1,2,3\n4,,6\n")); }), "column 2 is empty"));
-    CHECK(contains(error_of([&] { fmt::read_csv(d.file("nan.csv", "x,y\n1,2\nnan,3\n")); }), "line 3"));
-    CHECK(contains(error_of([&] { fmt::read_csv(d.file("only.csv", "x,y\n")); }), "no data rows"));
+    check_errors(d, fmt::read_csv,
+                 {{"w.csv", "1,2,3\n4,5\n", "line 2"},
+                  {"e.csv", "1,2,3\n4,,6\n", "column 2 is empty"},
+                  {"nan.csv", "x,y\n1,2\nnan,3\n", "line 3"},
+                  {"only.csv", "x,y\n", "no data rows"}});
 }
 
 // An NPY file with a given header dictionary and raw data.
@@ -400,6 +337,183 @@ TEST_CASE("NPY: v1 and v2 headers, float32/float64, both byte orders, integers")
     CHECK(contains(error_of([&] { fmt::read_npy(d.file("magic.npy", "not an npy file")); }), "bad magic"));
 }
 
+TEST_CASE("NPY v1, v2 and v3 headers in every spelling: whole-file and block-wise reads agree") {
+    TempDir d;
+    Points t = Points::Random(70000, 3) * 10;  // more than two blocks of the block-wise path
+    std::string f8;
+    for (Eigen::Index i = 0; i < t.size(); ++i) put<double>(f8, t.data()[i], false);
+    const std::vector<std::string> dicts = {
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (70000, 3), }",  // numpy's own
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (70000,3)}",     // no space, no trailing comma
+        "{'shape': (70000, 3,), 'fortran_order': False, 'descr': '<f8'}",   // other key order, trailing comma
+        "{\"descr\": \"<f8\", \"fortran_order\": False, \"shape\": (70000 , 3)}"};
+    int k = 0;
+    for (int major : {1, 2, 3})
+        for (const std::string& dict : dicts) {
+            INFO("version " << major << ", header " << dict);
+            const std::string name = "v" + std::to_string(major) + "_" + std::to_string(k++);
+            const std::string path = d.file(name + ".npy", npy(major, dict, f8));
+            CHECK(fmt::read_npy(path).vertices == t);
+            CHECK(fmt::read_input(path).sets[0].points == t);
+            fmt::StreamSummary sum;
+            REQUIRE(fmt::convert_streaming(path, "", d.name(name + ".h5"), sum));  // no silent fallback
+            CHECK(sum.points == 70000);
+            CHECK(orbit::io::read_point_sets(d.name(name + ".h5"))[0].points == t);
+            REQUIRE(fmt::convert_streaming(path, "", d.name(name + "_out.npy"), sum));
+            CHECK(fmt::read_npy(d.name(name + "_out.npy")).vertices == t);
+        }
+    // Rank 1 and integers stream too, as the whole-file reader reads them.
+    std::string i2;
+    for (int i = 0; i < 10; ++i) put<std::int16_t>(i2, static_cast<std::int16_t>(i * 7 - 30), true);
+    const std::string r1 = d.file("r1.npy", npy(2, "{'descr': '>i2', 'fortran_order': False, 'shape': (10,), }", i2));
+    fmt::StreamSummary sum;
+    REQUIRE(fmt::convert_streaming(r1, "", d.name("r1.h5"), sum));
+    CHECK(sum.dimension == 1);
+    CHECK(orbit::io::read_point_sets(d.name("r1.h5"))[0].points == fmt::read_npy(r1).vertices);
+    CHECK(fmt::read_npy(r1).vertices(9, 0) == 33.0);
+    // A damaged header: the same one-line error from both paths, nothing written.
+    const std::string bad = d.file("bad.npy", npy(3, "{'descr': '<f8', 'fortran_order': False, 'shape': (70001,3)}", f8));
+    const std::string whole = error_of([&] { fmt::read_input(bad); });
+    CHECK(contains(whole, "shape [70001,3] of <f8 needs"));
+    CHECK(error_of([&] { fmt::convert_streaming(bad, "", d.name("bad.h5"), sum); }) == whole);
+    CHECK_FALSE(fs::exists(d.name("bad.h5")));
+    const std::string v4 = d.file("v4.npy", "\x93NUMPY\x04" + std::string("\0\x10\0\0\0", 5) + std::string(16, ' '));
+    CHECK(contains(error_of([&] { fmt::convert_streaming(v4, "", d.name("v4.h5"), sum); }), "unsupported NPY version 4"));
+}
+
+namespace {
+
+// A zip archive, as numpy writes NPZ files: each member stored or deflated,
+// optionally with its sizes and offset in a zip64 extra field.
+struct ZipEntry {
+    std::string name, data;
+    bool deflate = false, zip64 = false;
+    std::uint16_t method = 0;  // forced method number (0: from `deflate`)
+};
+
+std::string raw_deflate(const std::string& in) {
+    z_stream s{};
+    REQUIRE(deflateInit2(&s, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+    std::string out(deflateBound(&s, in.size()), '\0');
+    s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    s.avail_in = static_cast<uInt>(in.size());
+    s.next_out = reinterpret_cast<Bytef*>(out.data());
+    s.avail_out = static_cast<uInt>(out.size());
+    REQUIRE(deflate(&s, Z_FINISH) == Z_STREAM_END);
+    out.resize(s.total_out);
+    deflateEnd(&s);
+    return out;
+}
+
+std::string zip(const std::vector<ZipEntry>& entries) {
+    std::string body, dir;
+    for (const ZipEntry& e : entries) {
+        const std::string packed = e.deflate ? raw_deflate(e.data) : e.data;
+        const auto crc = static_cast<std::uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(e.data.data()), static_cast<uInt>(e.data.size())));
+        const std::uint16_t method = e.method ? e.method : (e.deflate ? 8 : 0);
+        const auto offset = static_cast<std::uint32_t>(body.size());
+        auto header = [&](std::string& s, bool central) {
+            put<std::uint32_t>(s, central ? 0x02014b50 : 0x04034b50, false);
+            if (central) put<std::uint16_t>(s, 20, false);
+            for (std::uint16_t v : {std::uint16_t(45), std::uint16_t(0), method, std::uint16_t(0), std::uint16_t(0x21)})
+                put<std::uint16_t>(s, v, false);
+            put<std::uint32_t>(s, crc, false);
+            const bool big = central && e.zip64;
+            put<std::uint32_t>(s, big ? 0xffffffffu : static_cast<std::uint32_t>(packed.size()), false);
+            put<std::uint32_t>(s, big ? 0xffffffffu : static_cast<std::uint32_t>(e.data.size()), false);
+            put<std::uint16_t>(s, static_cast<std::uint16_t>(e.name.size()), false);
+            put<std::uint16_t>(s, big ? 28 : 0, false);  // extra field length
+            if (central) {
+                for (int k = 0; k < 3; ++k) put<std::uint16_t>(s, 0, false);  // comment length, disk, attributes
+                put<std::uint32_t>(s, 0, false);                              // external attributes
+                put<std::uint32_t>(s, big ? 0xffffffffu : offset, false);
+            }
+            s += e.name;
+            if (big) {  // zip64 extra: sizes and offset
+                put<std::uint16_t>(s, 1, false);
+                put<std::uint16_t>(s, 24, false);
+                put<std::uint64_t>(s, e.data.size(), false);
+                put<std::uint64_t>(s, packed.size(), false);
+                put<std::uint64_t>(s, offset, false);
+            }
+        };
+        header(body, false);
+        body += packed;
+        header(dir, true);
+    }
+    std::string end;
+    put<std::uint32_t>(end, 0x06054b50, false);
+    for (int k = 0; k < 2; ++k) put<std::uint16_t>(end, 0, false);
+    for (int k = 0; k < 2; ++k) put<std::uint16_t>(end, static_cast<std::uint16_t>(entries.size()), false);
+    put<std::uint32_t>(end, static_cast<std::uint32_t>(dir.size()), false);
+    put<std::uint32_t>(end, static_cast<std::uint32_t>(body.size()), false);
+    put<std::uint16_t>(end, 0, false);
+    return body + dir + end;
+}
+
+std::string f8_npy(const Points& p) {
+    std::string data;
+    for (Eigen::Index i = 0; i < p.size(); ++i) put<double>(data, p.data()[i], false);
+    return npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (" + std::to_string(p.rows()) + ", " +
+                      std::to_string(p.cols()) + "), }", data);
+}
+
+}  // namespace
+
+TEST_CASE("NPZ: stored and deflated members, zip64 fields, members by name, default member") {
+    TempDir d;
+    const Points a = Points::Random(40000, 3), b = Points::Random(50, 2), c = Points::Random(12, 3);
+    std::string batch;
+    for (int i = 0; i < 24; ++i) put<float>(batch, static_cast<float>(i), false);
+    const std::string npz = d.file("a.npz", zip({{"labels.npy", f8_npy(c), false, false},
+                                                  {"points.npy", f8_npy(a), false, false},
+                                                  {"b.npy", f8_npy(b), true, false},
+                                                  {"z64.npy", f8_npy(c), true, true},
+                                                  {"batch.npy", npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4, 3), }", batch), true, false},
+                                                  {"readme.txt", "not an array", false, false}}));
+    // The default is the member "points", even when it is not the first.
+    CHECK(fmt::read_npz(npz).vertices == a);
+    CHECK(fmt::read_shape(npz).vertices == a);
+    CHECK(fmt::read_npz(npz, "b").vertices == b);              // deflated
+    CHECK(fmt::read_npz(npz, "/z64.npy").vertices == c);       // zip64 extra field, full name
+    CHECK(fmt::read_input(npz + ":/b").sets[0].points == b);   // FILE:/NAME
+    CHECK(fmt::read_input(npz, "b").sets[0].points == b);      // --dataset NAME
+    CHECK(orbit::io::read_point_sets(npz + ":/labels")[0].points == c);
+    const fmt::Input bi = fmt::read_input(npz + ":/batch");
+    REQUIRE(bi.sets.size() == 2);
+    CHECK(bi.sets.layout == orbit::io::PointSets::Layout::batch);
+    CHECK(bi.sets[1].points(3, 2) == 23.0);
+    // Without a member "points", the first array.
+    const std::string first = d.file("f.npz", zip({{"x.npy", f8_npy(b), true}, {"y.npy", f8_npy(c)}}));
+    CHECK(fmt::read_npz(first).vertices == b);
+    // Block-wise: a stored member streams in place, a deflated one is read whole.
+    fmt::StreamSummary sum;
+    REQUIRE(fmt::convert_streaming(npz, "", d.name("a.h5"), sum));
+    CHECK(orbit::io::read_point_sets(d.name("a.h5"))[0].points == a);
+    REQUIRE(fmt::convert_streaming(npz + ":/labels", "", d.name("l.npy"), sum));
+    CHECK(fmt::read_npy(d.name("l.npy")).vertices == c);
+    CHECK_FALSE(fmt::convert_streaming(npz, "b", d.name("b.h5"), sum));
+    CHECK_FALSE(fmt::convert_streaming(npz, "batch", d.name("b.h5"), sum));
+
+    // Errors name the archive and the member.
+    std::string m = error_of([&] { fmt::read_npz(npz, "nope"); });
+    CHECK(contains(m, "a.npz: no array 'nope' (it holds labels, points, b, z64, batch)"));
+    CHECK(contains(error_of([&] { fmt::read_npz(npz, "batch"); }), "a.npz:/batch: expected an NPY array of rank 1 or 2"));
+    CHECK(contains(error_of([&] { fmt::read_npz(d.file("t.npz", zip({{"t.txt", "text"}}))); }), "holds no .npy arrays"));
+    CHECK(contains(error_of([&] { fmt::read_npz(d.file("n.npz", "PK\x03\x04 not really")); }), "not an NPZ file"));
+    CHECK(contains(error_of([&] { fmt::read_npz(d.file("m.npz", zip({{"p.npy", f8_npy(c), false, false, 12}}))); }),
+                   "method 12 is not supported"));
+    std::string flipped = zip({{"p.npy", f8_npy(c), true}});
+    flipped[60] = static_cast<char>(flipped[60] ^ 0x55);  // inside the deflated data
+    m = error_of([&] { fmt::read_npz(d.file("c.npz", flipped)); });
+    CHECK((contains(m, "c.npz:/p: damaged") || contains(m, "CRC")));
+    std::string stored = zip({{"p.npy", f8_npy(c)}});
+    stored[200] = static_cast<char>(stored[200] ^ 0x01);  // a value of the stored array
+    CHECK(contains(error_of([&] { fmt::read_npz(d.file("s.npz", stored)); }), "s.npz:/p: damaged zip entry (CRC mismatch)"));
+    CHECK(contains(error_of([&] { fmt::read_shape(d.file("o.off", "OFF\n3 0 0\n0 0 0\n1 0 0\n0 1 0\n"), "x"); }),
+                   "OFF files hold one array"));
+}
+
 TEST_CASE("PCD: ascii and binary, normals, multi-count fields skipped, errors") {
     TempDir d;
     const std::string head =
@@ -454,14 +568,20 @@ TEST_CASE("Dispatch by extension and atomic writers") {
     CHECK_FALSE(fmt::is_known("noext"));
     CHECK(fmt::is_writable("x.csv"));
     CHECK_FALSE(fmt::is_writable("x.pcd"));
-    CHECK(contains(error_of([&] { fmt::read_shape(d.file("x.obj", "v 1 2 3\n")); }), "unknown format"));
+    CHECK(fmt::is_known("mesh.OBJ"));  // through Assimp
+    CHECK(fmt::is_known("a.npz"));
+    CHECK(fmt::has_members("a.npz"));
+    CHECK_FALSE(fmt::has_members("a.npy"));
+    CHECK_FALSE(fmt::is_writable("x.obj"));
+    CHECK(contains(error_of([&] { fmt::read_shape(d.file("x.foo", "1 2 3\n")); }), "unknown format"));
+    CHECK(contains(error_of([&] { fmt::read_shape(d.name("x.foo"), "points"); }), "unknown format"));
     Points t = Points::Ones(3, 3);
     CHECK(contains(error_of([&] { fmt::write_npy(d.name("nofolder/x.npy"), t); }), "does not exist"));
     CHECK(contains(error_of([&] { fmt::write_csv(d.path.string(), t); }), "directory"));
     fmt::Shape s;
     s.vertices = t;
     CHECK(contains(error_of([&] { fmt::write_shape(d.name("x.obj"), s); }), "unknown output format"));
-    CHECK(d.entries() == 1);  // only x.obj, no temporary files left
+    CHECK(d.entries() == 1);  // only x.foo, no temporary files left
     // A failing write leaves an existing file untouched.
     fmt::write_csv(d.name("keep.csv"), t);
     fmt::Shape bad;
@@ -487,6 +607,8 @@ TEST_CASE("damaged files: truncations and flipped bytes never crash, they read o
         {"a.pcd", pcd_bin},
         {"a.csv", "x,y,z\n1,2,3\n4,5,6\n"},
         {"a.xyz", "3\n1 2 3\n4 5 6\n7 8 9\n"},
+        {"s.npz", zip({{"points.npy", f8_npy(Points::Ones(4, 3))}, {"b.npy", f8_npy(Points::Zero(2, 2))}})},
+        {"d.npz", zip({{"points.npy", f8_npy(Points::Ones(4, 3)), true}, {"z.npy", f8_npy(Points::Ones(2, 3)), true, true}})},
     };
     std::uint64_t state = 12345;
     auto next = [&] {
@@ -516,7 +638,7 @@ TEST_CASE("damaged files: truncations and flipped bytes never crash, they read o
             }
         }
     }
-    CHECK(read + refused == 8 * 150);
+    CHECK(read + refused == static_cast<int>(samples.size()) * 150);
     CHECK(refused > 0);
 }
 

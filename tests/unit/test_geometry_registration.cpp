@@ -11,34 +11,17 @@
 #include "orbit/geometry/kdtree.hpp"
 #include "orbit/geometry/metrics.hpp"
 #include "orbit/geometry/rotation.hpp"
+#include "fixtures.hpp"
 
 using namespace orbit;
 using namespace orbit::geometry;
 
-namespace {
-Points random_points(Rng& rng, Eigen::Index n, int d = 3) {
-    Points p(n, d);
-    for (Eigen::Index i = 0; i < n; ++i)
-        for (int j = 0; j < d; ++j) p(i, j) = rng.uniform(-1, 1);
-    return p;
-}
-// A bumpy, asymmetric closed surface (no rotational symmetry), sampled at random.
-Points blob(Rng& rng, Eigen::Index n) {
-    Points p(n, 3);
-    for (Eigen::Index i = 0; i < n; ++i) {
-        double z = rng.uniform(-1, 1), phi = rng.uniform(0, 2 * std::numbers::pi);
-        double s = std::sqrt(1 - z * z);
-        Eigen::Vector3d u(s * std::cos(phi), s * std::sin(phi), z);
-        double r = 1 + 0.25 * std::sin(3 * u.x() + 1) * std::cos(2 * u.y()) + 0.15 * u.z() * u.z() * u.x() + 0.1 * u.y();
-        p.row(i) = r * u.transpose();
-    }
-    return p;
-}
-}  // namespace
+using orbit::test::blob;
+using orbit::test::uniform_points;
 
 TEST_CASE("kd-tree agrees with brute force", "[geometry][kdtree]") {
     Rng rng(7);
-    Points p = random_points(rng, 500), q = random_points(rng, 50);
+    Points p = uniform_points(rng, 500), q = uniform_points(rng, 50);
     KdTree tree(p);
     REQUIRE(tree.size() == 500);
     for (Eigen::Index k = 0; k < q.rows(); ++k) {
@@ -80,14 +63,14 @@ TEST_CASE("kd-tree agrees with brute force", "[geometry][kdtree]") {
         }
     }
     // 33-d trees (descriptors) work the same way.
-    Points f = random_points(rng, 200, 33);
+    Points f = uniform_points(rng, 200, 33);
     KdTree ft(f);
     CHECK(ft.nearest(f.row(17).data()).index == 17);
 }
 
 TEST_CASE("Kabsch recovers rigid and similarity transforms exactly", "[geometry][kabsch]") {
     Rng rng(3);
-    Points x = random_points(rng, 40);
+    Points x = uniform_points(rng, 40);
     Rotation r = random_rotation(rng);
     Eigen::Vector3d t(0.3, -1.2, 2.0);
     Points y = apply(make_transform(r, t), x);
@@ -202,7 +185,7 @@ TEST_CASE("metrics match their definitions", "[geometry][metrics]") {
     CHECK(rre_deg(a, b) == Approx(0.1 * 180 / std::numbers::pi));
     CHECK(rte(a, b) == Approx(0.5));
     Rng rng(2);
-    Points p = random_points(rng, 100);
+    Points p = uniform_points(rng, 100);
     KdTree tp(p);
     Fit f = evaluate_fit(p, tp, Transform::Identity(), 0.01);
     CHECK(f.fitness == 1.0);

@@ -6,20 +6,14 @@
 #include "orbit/io/h5.hpp"
 #include "orbit/io/output.hpp"
 #include "orbit/io/pointset.hpp"
+#include "fixtures.hpp"
 
 using namespace orbit;
 namespace fs = std::filesystem;
 
+using orbit::test::TempDir;
+
 namespace {
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        path = fs::temp_directory_path() / ("orbit-test-io-" + std::to_string(::getpid()));
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 template <class T>
 void round_trip_type(const std::string& file) {

@@ -4,22 +4,15 @@
 
 #include "orbit/geometry/perturb.hpp"
 #include "orbit/geometry/rotation.hpp"
+#include "fixtures.hpp"
 
 using namespace orbit;
 using namespace orbit::geometry;
 
-namespace {
-Points random_cloud(int n, std::uint64_t seed) {
-    Rng r(seed);
-    Points p(n, 3);
-    for (int i = 0; i < n; ++i)
-        for (int j = 0; j < 3; ++j) p(i, j) = r.normal() * (j + 1);
-    return p;
-}
-}  // namespace
+using orbit::test::anisotropic_gaussian;
 
 TEST_CASE("the recorded transform maps the kept input points to the output") {
-    Points x = random_cloud(500, 1);
+    Points x = anisotropic_gaussian(500, 1);
     PerturbOptions o;
     o.normalize = true;
     o.keep_fraction = 0.7;
@@ -42,7 +35,7 @@ TEST_CASE("the recorded transform maps the kept input points to the output") {
 }
 
 TEST_CASE("normalisation puts the cloud in the unit sphere, centred") {
-    Points x = random_cloud(1000, 2);
+    Points x = anisotropic_gaussian(1000, 2);
     x.rowwise() += Eigen::RowVector3d(5, -3, 2);
     PerturbOptions o;
     o.normalize = true;
@@ -53,7 +46,7 @@ TEST_CASE("normalisation puts the cloud in the unit sphere, centred") {
 }
 
 TEST_CASE("a plane crop keeps the requested fraction on one side of a plane through the centroid") {
-    Points x = random_cloud(1000, 3);
+    Points x = anisotropic_gaussian(1000, 3);
     Rng rng(7);
     auto kept = crop_plane(x, 0.7, rng);
     CHECK(kept.size() == 700);
@@ -107,6 +100,6 @@ TEST_CASE("transform inversion and application round-trip") {
     Rng r(19);
     Transform t = make_transform(random_rotation(r), Eigen::Vector3d(1, 2, 3), 2.5);
     CHECK((invert(t) * t - Transform::Identity()).norm() < 1e-12);
-    Points x = random_cloud(10, 4);
+    Points x = anisotropic_gaussian(10, 4);
     CHECK((apply(invert(t), apply(t, x)) - x).norm() < 1e-12);
 }

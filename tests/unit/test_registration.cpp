@@ -20,23 +20,16 @@
 #include "orbit/registration/ppf.hpp"
 #include "orbit/registration/register.hpp"
 #include "orbit/registration/score.hpp"
+#include "fixtures.hpp"
 
 using namespace orbit;
 using namespace orbit::geometry;
 namespace reg = orbit::registration;
 
+using orbit::test::blob;
+using orbit::test::fibonacci_sphere;
+
 namespace {
-Points blob(Rng& rng, Eigen::Index n) {
-    Points p(n, 3);
-    for (Eigen::Index i = 0; i < n; ++i) {
-        double z = rng.uniform(-1, 1), phi = rng.uniform(0, 2 * std::numbers::pi);
-        double s = std::sqrt(1 - z * z);
-        Eigen::Vector3d u(s * std::cos(phi), s * std::sin(phi), z);
-        double r = 1 + 0.25 * std::sin(3 * u.x() + 1) * std::cos(2 * u.y()) + 0.15 * u.z() * u.z() * u.x() + 0.1 * u.y();
-        p.row(i) = r * u.transpose();
-    }
-    return p;
-}
 Points crop(const Points& p, double keep, Rng& rng) {
     Eigen::Vector3d d(rng.normal(), rng.normal(), rng.normal());
     d.normalize();
@@ -73,21 +66,9 @@ Pair make_pair(std::uint64_t seed, double keep, double max_deg, double noise = 0
 }
 }  // namespace
 
-namespace {
-// n nearly uniform points on the sphere of radius r.
-Points sphere(Eigen::Index n, double r) {
-    Points p(n, 3);
-    const double golden = std::numbers::pi * (3 - std::sqrt(5.0));
-    for (Eigen::Index i = 0; i < n; ++i) {
-        double z = 1 - (2.0 * static_cast<double>(i) + 1) / static_cast<double>(n), s = std::sqrt(1 - z * z);
-        p.row(i) << r * s * std::cos(golden * static_cast<double>(i)), r * s * std::sin(golden * static_cast<double>(i)), r * z;
-    }
-    return p;
-}
-}  // namespace
 
 TEST_CASE("support hull: inside, outside and the margin", "[registration][score]") {
-    reg::SupportHull hull(sphere(2000, 1.0));
+    reg::SupportHull hull(fibonacci_sphere(2000, 1.0));
     CHECK(hull.contains(Eigen::Vector3d(0, 0, 0), 0.1));
     CHECK(hull.contains(Eigen::Vector3d(0.3, -0.2, 0.3), 0.1));
     CHECK_FALSE(hull.contains(Eigen::Vector3d(0, 1.2, 0), 0.0));
@@ -100,7 +81,7 @@ TEST_CASE("support hull: inside, outside and the margin", "[registration][score]
 }
 
 TEST_CASE("pose scores: surface agreement and free-space violations", "[registration][score]") {
-    const Points target = sphere(1500, 1.0);
+    const Points target = fibonacci_sphere(1500, 1.0);
     KdTree tree(target);
     reg::SupportHull hull(target);
     const double tau = 0.05;
@@ -109,16 +90,16 @@ TEST_CASE("pose scores: surface agreement and free-space violations", "[registra
     CHECK(same.agreement == Approx(1.0));
     CHECK(same.violation == 0.0);
     // a smaller sphere inside: all of it in the hull's free space
-    reg::SideScore inner = reg::score_side(sphere(300, 0.5), tree, &hull, Transform::Identity(), tau, tau);
+    reg::SideScore inner = reg::score_side(fibonacci_sphere(300, 0.5), tree, &hull, Transform::Identity(), tau, tau);
     CHECK(inner.agreement == 0.0);
     CHECK(inner.violation == 1.0);
     // moved outside the hull: no agreement, no violation; without a hull: no violation either
     Transform far = Transform::Identity();
     far(0, 3) = 3.0;
-    reg::SideScore outside = reg::score_side(sphere(300, 0.5), tree, &hull, far, tau, tau);
+    reg::SideScore outside = reg::score_side(fibonacci_sphere(300, 0.5), tree, &hull, far, tau, tau);
     CHECK(outside.agreement == 0.0);
     CHECK(outside.violation == 0.0);
-    CHECK(reg::score_side(sphere(300, 0.5), tree, nullptr, Transform::Identity(), tau, tau).violation == 0.0);
+    CHECK(reg::score_side(fibonacci_sphere(300, 0.5), tree, nullptr, Transform::Identity(), tau, tau).violation == 0.0);
     // one point at half of tau from its nearest neighbour scores 1 - 1/4
     Points one(1, 3);
     one.row(0) = target.row(7) * (1 + 0.5 * tau);

@@ -10,7 +10,7 @@
 #include "orbit/geometry/sampling.hpp"
 
 using orbit::Points;
-using orbit::geometry::Faces;
+using orbit::Faces;
 
 namespace {
 

@@ -16,11 +16,8 @@
 
 #include "orbit/core/random.hpp"
 #include "orbit/core/types.hpp"
-#include "orbit/io/formats.hpp"
 
 namespace orbit::geometry {
-
-using Faces = io::formats::Faces;
 
 struct SurfaceSamples {
     Points points;                    // count x 3

@@ -1,9 +1,13 @@
 #pragma once
 // Readers and writers for the point-cloud and mesh formats users bring:
 // PLY (ascii, binary little/big endian; vertices, normals, faces), OFF/COFF,
-// XYZ/PTS/TXT, CSV, NPY (v1/v2, float32/float64, C order), PCD (ascii and
-// binary). Each reader validates its header against the file size before
-// allocating, so a header that declares 10^12 points is an error, not a crash.
+// XYZ/PTS/TXT, CSV, NPY (v1-v3, float32/float64/integers, C order), NPZ (a zip
+// of NPY arrays, stored or deflated), PCD (ascii and binary), and the mesh
+// formats of the Open Asset Import Library (OBJ, STL, glTF/GLB, FBX, COLLADA,
+// 3DS, ...). Each format is one file under io/formats/ behind one interface
+// (io/formats/format.hpp). Each reader validates its header against the file
+// size before allocating, so a header that declares 10^12 points is an error,
+// not a crash.
 //
 // Errors are orbit::Error with one line naming the file and, where it helps,
 // the line number (text formats) or the element and record (binary formats).
@@ -20,9 +24,6 @@
 
 namespace orbit::io::formats {
 
-// Triangles as rows of three vertex indices (0-based).
-using Faces = Eigen::Matrix<std::int64_t, Eigen::Dynamic, 3, Eigen::RowMajor>;
-
 struct Shape {
     Points vertices;  // N x 3 (or N x D for CSV/NPY/XYZ tables)
     Points normals;   // N x 3 or empty
@@ -30,12 +31,16 @@ struct Shape {
     std::vector<std::string> columns;  // CSV column names when the file has a matching header row
 };
 
-// True when the extension names a format read here (.ply .off .xyz .pts .txt .csv .npy .pcd).
+// True when the extension names a format read here (.ply .off .xyz .pts .txt
+// .csv .npy .npz .pcd, or one of Assimp's mesh formats such as .obj .stl .gltf).
 bool is_known(const std::string& path);
+// True when the format holds several named arrays (NPZ): FILE:/NAME picks one.
+bool has_members(const std::string& path);
 // True when the extension names a format written here (.ply .csv .npy).
 bool is_writable(const std::string& path);
-// Reads a file by its extension (the content is checked too).
-Shape read_shape(const std::string& path);
+// Reads a file by its extension (the content is checked too). `member` names
+// the array of an NPZ file ("" for the default one); other formats have none.
+Shape read_shape(const std::string& path, const std::string& member = "");
 
 Shape read_ply(const std::string& path);
 Shape read_off(const std::string& path);  // OFF, COFF, NOFF, CNOFF; polygons fan-triangulated
@@ -43,6 +48,12 @@ Shape read_xyz(const std::string& path);  // whitespace separated; also .pts/.tx
 Shape read_csv(const std::string& path);  // comma separated, optional header row
 Shape read_npy(const std::string& path);  // rank 1 ([N] -> N x 1) or rank 2
 Shape read_pcd(const std::string& path);
+// NPZ: the member MEMBER.npy (rank 1 or 2); "" reads "points", else the first array.
+Shape read_npz(const std::string& path, const std::string& member = "");
+// OBJ, STL, glTF, ... through Assimp: every mesh of the scene, placed by its
+// node transforms, triangulated; normals when every mesh has them (not STL's
+// facet normals).
+Shape read_mesh_assimp(const std::string& path);
 
 void write_ply(const std::string& path, const Shape& shape);  // binary little endian, float64 values
 // Writes a header row when `names` has one name per column.
@@ -56,7 +67,9 @@ void write_shape(const std::string& path, const Shape& shape);
 
 // Any input a tool may be given: a file in one of the formats above, an HDF5
 // file (its /points, plus /faces when present), "FILE:/dataset" or "-".
-// `dataset` (optional) selects a dataset of an HDF5 input, like FILE:/dataset.
+// `dataset` (optional) selects a dataset of an HDF5 input, like FILE:/dataset,
+// or an array of an NPZ file (FILE.npz:/NAME). NPY and NPZ arrays [B,N,D] are
+// B clouds.
 struct Input {
     PointSets sets;
     Faces faces;                       // empty unless the input is a mesh
@@ -66,7 +79,8 @@ struct Input {
 Input read_input(const std::string& arg, const std::string& dataset = "");
 
 // Converts one cloud block by block, without holding it in memory, when the
-// input is NPY [N,D], a binary PLY point cloud (no faces) or an HDF5 [N,D]
+// input is NPY [N] or [N,D] (or such a stored NPZ member), a binary PLY point
+// cloud (no faces) or an HDF5 [N,D]
 // dataset (an orbit file without faces, weights or features, or FILE:/dataset),
 // and the output is .h5/.hdf5 (or "-", an HDF5 stream), .npy or .ply. Values are checked as
 // they stream; outputs stay atomic. Returns false, having read nothing, when

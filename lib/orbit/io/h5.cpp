@@ -635,6 +635,57 @@ Points File::read_matrix(const std::string& path) const {
     return m;
 }
 
+bool File::is_numeric(const std::string& path) const {
+    if (!is_dataset(path)) return false;
+    Handle ds = open_dataset(path);
+    Handle type(H5Dget_type(ds.get()), H5Tclose);
+    const H5T_class_t c = H5Tget_class(type.get());
+    return c == H5T_FLOAT || c == H5T_INTEGER;
+}
+
+namespace {
+// The hyperslab of rows [begin, begin + count) of a 2-D dataset, and a memory space of that size.
+struct RowBlock {
+    Handle file_space, mem_space;
+    RowBlock(hid_t ds, std::size_t begin, std::size_t count) : file_space(H5Dget_space(ds), H5Sclose) {
+        hsize_t dims[2] = {0, 0};
+        if (!file_space || H5Sget_simple_extent_ndims(file_space.get()) != 2) return;
+        H5Sget_simple_extent_dims(file_space.get(), dims, nullptr);
+        hsize_t start[2] = {begin, 0}, n[2] = {count, dims[1]};
+        if (begin + count > dims[0] ||
+            H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, n, nullptr) < 0)
+            return;
+        mem_space = Handle(H5Screate_simple(2, n, nullptr), H5Sclose);
+    }
+    explicit operator bool() const { return static_cast<bool>(mem_space); }
+};
+}  // namespace
+
+void File::read_rows(const std::string& path, std::size_t begin, std::size_t count, double* out) const {
+    Handle ds = open_dataset(path);
+    RowBlock block(ds.get(), begin, count);
+    if (!block || H5Dread(ds.get(), H5T_NATIVE_DOUBLE, block.mem_space.get(), block.file_space.get(), H5P_DEFAULT, out) < 0)
+        throw Error(name_ + ":" + path + ": cannot read rows " + std::to_string(begin) + ".." +
+                    std::to_string(begin + count - 1) + " (file damaged?)");
+}
+
+void File::create_matrix(const std::string& path, std::size_t rows, std::size_t cols) {
+    ensure_parents(path);
+    if (exists(path)) H5Ldelete(id(), path.c_str(), H5P_DEFAULT);
+    hsize_t dims[2] = {rows, cols};
+    Handle space(H5Screate_simple(2, dims, nullptr), H5Sclose);
+    Handle ds(H5Dcreate2(id(), path.c_str(), native_type<double>(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+              H5Dclose);
+    if (!ds) throw Error(name_ + ": cannot create dataset " + quoted(path));
+}
+
+void File::write_rows(const std::string& path, std::size_t begin, std::size_t count, const double* values) {
+    Handle ds = open_dataset(path);
+    RowBlock block(ds.get(), begin, count);
+    if (!block || H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, block.mem_space.get(), block.file_space.get(), H5P_DEFAULT, values) < 0)
+        throw Error(name_ + ": cannot write dataset " + quoted(path) + " (disk full?)");
+}
+
 std::vector<std::string> File::read_strings(const std::string& path) const {
     guard::Reading reading(name_);
     Handle ds = open_dataset(path);

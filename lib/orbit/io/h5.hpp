@@ -132,6 +132,11 @@ public:
     Array<T> read(const std::string& path, int expected_rank = -1) const;
     // Reads a 2-D numeric dataset as a row-major matrix.
     Points read_matrix(const std::string& path) const;
+    // True for a dataset of integers or floating-point numbers, of any width.
+    bool is_numeric(const std::string& path) const;
+    // Rows [begin, begin + count) of a 2-D numeric dataset, converted to double,
+    // into `out` (count x columns, C order): a large dataset read block by block.
+    void read_rows(const std::string& path, std::size_t begin, std::size_t count, double* out) const;
     std::vector<std::string> read_strings(const std::string& path) const;
 
     // Writes a dataset, creating the parent groups. Chunked and compressed when
@@ -139,6 +144,9 @@ public:
     template <class T>
     void write(const std::string& path, const Array<T>& array, bool compress = false);
     void write_matrix(const std::string& path, const Points& m);
+    // A 2-D float64 dataset [rows, cols] written block by block with write_rows.
+    void create_matrix(const std::string& path, std::size_t rows, std::size_t cols);
+    void write_rows(const std::string& path, std::size_t begin, std::size_t count, const double* values);
     void write_matrix(const std::string& path, const PointsF& m);
     void write_strings(const std::string& path, const std::vector<std::string>& values);
     void create_group(const std::string& path);

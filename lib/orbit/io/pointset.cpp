@@ -117,8 +117,10 @@ PointSets read_point_sets(const std::string& arg) {
     h5::DatasetRef ref = h5::parse_ref(arg);
     if (ref.file != "-" && !std::filesystem::exists(ref.file))
         throw Error("cannot open '" + ref.file + "': no such file");
-    if (ref.file != "-" && ref.dataset.empty() && !h5::looks_like_hdf5(ref.file) && formats::is_known(ref.file)) {
-        formats::Shape shape = formats::read_shape(ref.file);
+    // Foreign formats; FILE:/NAME picks an array of an NPZ file, or else a dataset of an HDF5 file.
+    if (ref.file != "-" && (ref.dataset.empty() || formats::has_members(ref.file)) && !h5::looks_like_hdf5(ref.file) &&
+        formats::is_known(ref.file)) {
+        formats::Shape shape = formats::read_shape(ref.file, ref.dataset);
         PointSets out;
         out.source = ref.file;
         PointSet p;

@@ -8,8 +8,9 @@
 //
 // Readers accept "FILE" (reads /points and its companions), "FILE:/dataset"
 // (any numeric dataset of rank 2 or 3, such as a ModelNet file's /data) and
-// "-" (an HDF5 image on stdin). Non-HDF5 files (PLY, OFF, XYZ, CSV, NPY, PCD)
-// are read through io/formats. Inputs are checked: empty sets, NaN or inf,
+// "-" (an HDF5 image on stdin). Non-HDF5 files (PLY, OFF, XYZ, CSV, NPY, NPZ,
+// PCD, and Assimp's mesh formats such as OBJ, STL, glTF) are read through
+// io/formats; FILE.npz:/NAME picks an NPZ array. Inputs are checked: empty sets, NaN or inf,
 // wrong rank and mismatched companions are errors naming the file.
 #include <optional>
 #include <string>
