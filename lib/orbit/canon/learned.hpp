@@ -103,3 +103,12 @@ LearnedCanonicalizer train_canonicalization_prior(const std::vector<const Points
                                                   const std::function<void(const PriorEpoch&)>& on_epoch = {});
 
 }  // namespace orbit::canon
+
+namespace orbit::canon {
+
+// The canonicalizer orbit-canonicalize uses: PCA frames without a model file,
+// the learned canonicalizer in it otherwise, whose group then replaces
+// opt.group (a --group that was given and differs is a UsageError).
+std::unique_ptr<Canonicalizer> make_canonicalizer(Options& opt, const std::string& model_path, bool group_given);
+
+}  // namespace orbit::canon
