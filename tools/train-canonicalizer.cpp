@@ -24,9 +24,9 @@ int main(int argc, char** argv) {
     std::string input, group = "SO3";
     canon::PriorTrainOptions t;
     auto& c = app.cli();
-    c.add_option("input", input, "upright training clouds [B,N,3]: FILE, FILE:/dataset or '-'")
+    c.add_option("input", input, "upright training clouds [B,N,3] ([B,N,2] for SO2): FILE, FILE:/dataset or '-'")
         ->required()->check(cli::ExistingFileOrStream);
-    c.add_option("--group", group, "SO3 or O3 (rotations, with reflections), SE3 or E3 (also translations)")
+    c.add_option("--group", group, "SO3 or O3 (rotations, with reflections), SE3 or E3 (also translations), SO2 (2-D clouds [B,N,2])")
         ->capture_default_str();
     c.add_option("--epochs", t.epochs, "training epochs")->check(CLI::Range(0, 1000000))->capture_default_str();
     c.add_option("--batch", t.batch, "clouds per minibatch")->check(CLI::Range(1, 1000000))->capture_default_str();

@@ -114,7 +114,30 @@ for k in ('points', 'transform', 'canon/flags', 'canon/gaps'):
     assert np.array_equal(one[k][()], merged[k][()]), k
 "
 
-# 5. Degenerate clouds are flagged as in the PCA path (and stop the run with --on-unstable error).
+# 5. SO2 on 2-D point sets (planar vector neurons): rotated copies agree, the inverse round trip.
+py "
+import numpy as np, h5py
+rng = np.random.default_rng(5)
+x = h5py.File('train.h5')['points'][()][:, :, :2]
+h5py.File('train2d.h5', 'w')['points'] = x
+a = 1.3
+r = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+h5py.File('test2d.h5', 'w')['points'] = np.stack([x[0], x[0] @ r.T])
+"
+orbit-train-canonicalizer train2d.h5 --group SO2 --seed 1 --epochs 5 --hidden 4 -q -o canon2d.h5
+orbit-canonicalize test2d.h5 --model canon2d.h5 -q -o c2d.h5
+orbit-canonicalize c2d.h5 --inverse -q -o back2d.h5
+py "
+import h5py, numpy as np
+f = h5py.File('c2d.h5')
+x = f['points'][()]
+assert f.attrs['canon_group'] == 'SO2' and x.shape == (2, 48, 2) and f['transform'].shape == (2, 4, 4)
+assert np.abs(x[0] - x[1]).max() < 1e-9, np.abs(x[0] - x[1]).max()
+assert np.abs(h5py.File('back2d.h5')['points'][()] - h5py.File('test2d.h5')['points'][()]).max() < 1e-12
+"
+expect_error 1 orbit-canonicalize test.h5 --model canon2d.h5 -o x.h5
+
+# 6. Degenerate clouds are flagged as in the PCA path (and stop the run with --on-unstable error).
 orbit-canonicalize degenerate.h5 --model canon.h5 -q -o deg.h5
 py "
 import h5py
@@ -123,14 +146,15 @@ assert fl[0] == 0 and fl[1] & 8, fl
 "
 expect_error 1 orbit-canonicalize degenerate.h5 --model canon.h5 --on-unstable error -o x.h5
 
-# 6. Bad input: one clear line, the right exit code, no output file.
+# 7. Bad input: one clear line, the right exit code, no output file.
 expect_error 2 orbit-canonicalize test.h5 --model canon.h5 --frames all -o x.h5
 expect_error 2 orbit-canonicalize test.h5 --model canon.h5 --method mds -o x.h5
 expect_error 2 orbit-canonicalize test.h5 --model canon.h5 --group O3 -o x.h5
 expect_error 2 orbit-canonicalize test.h5 --model missing.h5 -o x.h5
 expect_error 1 orbit-canonicalize test.h5 --model test.h5 -o x.h5
 expect_error 1 orbit-canonicalize flat.h5 --model canon.h5 -o x.h5
-expect_error 2 orbit-train-canonicalizer train.h5 --group SO2 -o x.h5
+expect_error 1 orbit-train-canonicalizer train.h5 --group SO2 -o x.h5
+expect_error 2 orbit-train-canonicalizer train.h5 --group SO4 -o x.h5
 expect_error 2 orbit-train-canonicalizer train.h5 --epochs -1 -o x.h5
 expect_error 1 orbit-train-canonicalizer flat.h5 -o x.h5
 expect_error 1 orbit-train-canonicalizer degenerate.h5 -o x.h5

@@ -22,15 +22,21 @@ struct Centred {
     bool collapsed = false;
 };
 
-// Centroid, covariance and RMS radius; "collapsed" with the PCA path's test.
+// Centroid, covariance and RMS radius (2-D clouds padded with z = 0); "collapsed" with the PCA path's test.
 Centred centre(const PointsRef& x) {
     Centred c;
     double max_abs = 0;
     const double n = static_cast<double>(x.rows());
-    for (Eigen::Index i = 0; i < x.rows(); ++i) c.centroid += x.row(i).transpose();
+    const auto dim = x.cols();
+    auto row = [&](Eigen::Index i) {
+        Eigen::Vector3d p = Eigen::Vector3d::Zero();
+        p.head(dim) = x.row(i).transpose();
+        return p;
+    };
+    for (Eigen::Index i = 0; i < x.rows(); ++i) c.centroid += row(i);
     c.centroid /= n;
     for (Eigen::Index i = 0; i < x.rows(); ++i) {
-        const Eigen::Vector3d d = x.row(i).transpose() - c.centroid;
+        const Eigen::Vector3d d = row(i) - c.centroid;
         c.cov += d * d.transpose();
         max_abs = std::max(max_abs, x.row(i).cwiseAbs().maxCoeff());
     }
@@ -40,32 +46,39 @@ Centred centre(const PointsRef& x) {
     return c;
 }
 
-void check_cloud(const PointsRef& x) {
+void check_cloud(const PointsRef& x, int dim) {
     if (x.rows() == 0) throw Error("canonicalize: the point cloud is empty");
-    if (x.cols() != 3)
-        throw Error("canonicalize: the learned canonicalizer expects 3-D points, found " + std::to_string(x.cols()) +
-                    " coordinates");
+    if (x.cols() != dim)
+        throw Error("canonicalize: this learned canonicalizer expects " + std::to_string(dim) + "-D points, found " +
+                    std::to_string(x.cols()) + " coordinates");
 }
 
 template <class T>
 nn::Mat<T> normalized(const PointsRef& x, const Centred& c) {
-    return ((x.rowwise() - c.centroid.transpose()) / c.rms).template cast<T>();
+    return ((x.rowwise() - c.centroid.head(x.cols()).transpose()) / c.rms).template cast<T>();
+}
+
+// R from the network's output row (d x d, row-major), embedded in 3 x 3 (z fixed for 2-D).
+template <class M>
+Eigen::Matrix3d frame_from(const M& r) {
+    const int d = r.cols() == 4 ? 2 : 3;
+    Eigen::Matrix3d R = Eigen::Matrix3d::Identity();
+    for (int i = 0; i < d * d; ++i) R(i / d, i % d) = static_cast<double>(r(0, i));
+    return R;
 }
 
 }  // namespace
 
 Group parse_learned_group(const std::string& text) {
     const Group g = parse_group(text);
-    if (g == Group::SO2)
-        throw UsageError("the learned canonicalizer supports SO3, O3, SE3 and E3 (3-D point clouds), not SO2");
     return g;
 }
 
 LearnedCanonicalizer::LearnedCanonicalizer(Group group, VnCanonicalizerNet<float> net)
     : group_(group), net_(std::move(net)), net64_(net_.cast<double>()) {
     opt_.group = group;
-    if (net_.config().reflections != has_reflections(group))
-        throw Error("learned canonicalizer: the network's reflection setting does not match the group " + group_name(group));
+    if (net_.config().reflections != has_reflections(group) || (net_.config().dim == 2) != (group == Group::SO2))
+        throw Error("learned canonicalizer: the network (reflections, dimension) does not match the group " + group_name(group));
 }
 
 void LearnedCanonicalizer::set_options(const Options& opt) {
@@ -74,20 +87,18 @@ void LearnedCanonicalizer::set_options(const Options& opt) {
 }
 
 Eigen::Matrix3d LearnedCanonicalizer::frame(const PointsRef& x) const {
-    check_cloud(x);
+    check_cloud(x, net_.config().dim);
     const Centred c = centre(x);
     if (c.collapsed) return Eigen::Matrix3d::Identity();
     nn::Tape<double> tape(false);
     tape.set_parallel_products(false);
     auto& net = const_cast<VnCanonicalizerNet<double>&>(net64_);  // the tape reads parameters in place, never writes
     const nn::Var r = net.forward(tape, normalized<double>(x, c), static_cast<int>(x.rows()));
-    Eigen::Matrix3d R;
-    for (int i = 0; i < 9; ++i) R(i / 3, i % 3) = tape.value(r)(0, i);
-    return R;
+    return frame_from(tape.value(r));
 }
 
 Canonical LearnedCanonicalizer::canonicalize(const PointsRef& x) const {
-    check_cloud(x);
+    check_cloud(x, net_.config().dim);
     const Centred c = centre(x);
     Canonical out;
     Diagnostics& dg = out.diag;
@@ -106,13 +117,14 @@ Canonical LearnedCanonicalizer::canonicalize(const PointsRef& x) const {
     } else {
         nn::Tape<double> tape(false);
         tape.set_parallel_products(false);
-        auto& net = const_cast<VnCanonicalizerNet<double>&>(net64_);
+        auto& net = const_cast<VnCanonicalizerNet<double>&>(net64_);  // read in place, never written
         const VecVar v = net.vectors(tape, normalized<double>(x, c), static_cast<int>(x.rows()));
         const nn::Var r = gram_schmidt(tape, v, net.config().reflections, 1e-30);
-        for (int i = 0; i < 9; ++i) R(i / 3, i % 3) = tape.value(r)(0, i);
-        const int m = net.config().reflections ? 3 : 2;
+        R = frame_from(tape.value(r));
+        const int m = static_cast<int>(tape.value(v.x).cols());
         Eigen::Matrix3d V = Eigen::Matrix3d::Zero();
-        for (int j = 0; j < m; ++j) V.col(j) = Eigen::Vector3d(tape.value(v.x)(0, j), tape.value(v.y)(0, j), tape.value(v.z)(0, j));
+        for (int j = 0; j < m; ++j)
+            V.col(j) = Eigen::Vector3d(tape.value(v.x)(0, j), tape.value(v.y)(0, j), v.planar() ? 0.0 : tape.value(v.z)(0, j));
         // Sines of the angles between each output vector and the span of the earlier ones.
         auto sine = [&](int j) {
             const double nv = V.col(j).norm();
@@ -121,7 +133,7 @@ Canonical LearnedCanonicalizer::canonicalize(const PointsRef& x) const {
             for (int i = 0; i < j; ++i) u -= u.dot(R.col(i)) * R.col(i);
             return u.norm() / nv;
         };
-        dg.gaps = Eigen::Vector2d(sine(1), m == 3 ? sine(2) : 1.0);
+        dg.gaps = Eigen::Vector2d(m >= 2 ? sine(1) : 1.0, m == 3 ? sine(2) : 1.0);
         if (!(V.col(0).norm() > 1e-9) || dg.gaps.minCoeff() < opt_.gap_tol) dg.flags |= flag_eigen_gap;
     }
     if (dg.unstable()) {
@@ -179,14 +191,16 @@ LearnedCanonicalizer LearnedCanonicalizer::load(const h5::File& file, const std:
     }
 }
 
-nn::Mat<float> normalized_clouds(const std::vector<const Points*>& clouds, int& n) {
+nn::Mat<float> normalized_clouds(const std::vector<const Points*>& clouds, int dim, int& n) {
     if (clouds.empty()) throw Error("no training clouds");
     n = static_cast<int>(clouds[0]->rows());
-    nn::Mat<float> all(static_cast<Eigen::Index>(clouds.size()) * n, 3);
+    nn::Mat<float> all(static_cast<Eigen::Index>(clouds.size()) * n, dim);
     for (std::size_t i = 0; i < clouds.size(); ++i) {
         const Points& x = *clouds[i];
         const std::string where = "cloud " + std::to_string(i) + ": ";
-        if (x.cols() != 3) throw Error(where + "expected 3-D points, found " + std::to_string(x.cols()) + " coordinates");
+        if (x.cols() != dim)
+            throw Error(where + "expected " + std::to_string(dim) + "-D points, found " + std::to_string(x.cols()) +
+                        " coordinates");
         if (x.rows() != n)
             throw Error(where + "all clouds need the same number of points (found " + std::to_string(n) + " and " +
                         std::to_string(x.rows()) + ")");
@@ -204,23 +218,25 @@ nn::Var canonicalization_prior_loss(nn::Tape<T>& tape, VnCanonicalizerNet<T>& ne
                                     T beta, nn::Var* frames) {
     const nn::Var r = net.forward(tape, points, n);
     if (frames) *frames = r;
-    nn::Mat<T> minus_identity = nn::Mat<T>::Zero(1, 9);
-    minus_identity(0, 0) = minus_identity(0, 4) = minus_identity(0, 8) = T(-1);
-    const nn::Var d = tape.add_row(r, tape.constant(minus_identity));
+    const int d = static_cast<int>(points.cols());
+    nn::Mat<T> minus_identity = nn::Mat<T>::Zero(1, d * d);
+    for (int i = 0; i < d; ++i) minus_identity(0, i * d + i) = T(-1);
+    const nn::Var diff = tape.add_row(r, tape.constant(minus_identity));
     const T b = static_cast<T>(points.rows() / n);
-    return tape.scale(tape.sum(tape.square(d)), beta / b);
+    return tape.scale(tape.sum(tape.square(diff)), beta / b);
 }
 
 LearnedCanonicalizer train_canonicalization_prior(const std::vector<const Points*>& clouds, const PriorTrainOptions& opt,
                                                   const std::function<void(const PriorEpoch&)>& on_epoch) {
-    parse_learned_group(group_name(opt.group));
     if (opt.epochs < 0 || opt.batch < 1 || !(opt.lr > 0) || !(opt.beta > 0))
         throw UsageError("training options out of range (epochs >= 0, batch >= 1, lr > 0, beta > 0)");
+    const int dim = opt.group == Group::SO2 ? 2 : 3;
     int n = 0;
-    const nn::Mat<float> data = normalized_clouds(clouds, n);
+    const nn::Mat<float> data = normalized_clouds(clouds, dim, n);
     const auto b = static_cast<std::int64_t>(clouds.size());
     VnConfig cfg = opt.net;
     cfg.reflections = has_reflections(opt.group);
+    cfg.dim = dim;
     Rng init(opt.seed, 0), order(opt.seed, 1);
     VnCanonicalizerNet<float> net(cfg, init);
     nn::AdamOptions ao;
@@ -234,7 +250,7 @@ LearnedCanonicalizer train_canonicalization_prior(const std::vector<const Points
         double loss_sum = 0, angle_sum = 0;
         for (std::int64_t s = 0; s < per_epoch; ++s) {
             const std::int64_t lo = s * opt.batch, hi = std::min<std::int64_t>(b, lo + opt.batch);
-            nn::Mat<float> pts((hi - lo) * n, 3);
+            nn::Mat<float> pts((hi - lo) * n, dim);
             for (std::int64_t i = lo; i < hi; ++i) pts.middleRows((i - lo) * n, n) = data.middleRows(perm[i] * n, n);
             adam.zero_grad();
             nn::Tape<float> tape(true);
@@ -243,8 +259,8 @@ LearnedCanonicalizer train_canonicalization_prior(const std::vector<const Points
             // The frame of each cloud, for the reported angle (before this step's update).
             const nn::Mat<float>& r = tape.value(frames);
             for (Eigen::Index i = 0; i < r.rows(); ++i) {
-                const double tr = double(r(i, 0)) + r(i, 4) + r(i, 8);
-                angle_sum += std::acos(std::clamp((tr - 1) / 2, -1.0, 1.0)) * 180.0 / M_PI;
+                const Eigen::Matrix3d R = frame_from(r.row(i));
+                angle_sum += std::acos(std::clamp((R.trace() - 1) / 2, -1.0, 1.0)) * 180.0 / M_PI;
             }
             loss_sum += double(tape.value(loss)(0, 0)) * static_cast<double>(hi - lo);
             tape.backward(loss);

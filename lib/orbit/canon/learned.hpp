@@ -30,7 +30,8 @@ namespace orbit::canon {
 
 class LearnedCanonicalizer : public Canonicalizer {
 public:
-    // group: SO3 or O3 (rotations about the origin), SE3 or E3 (also centred).
+    // group: SO3 or O3 (rotations about the origin), SE3 or E3 (also centred),
+    // SO2 (2-D clouds, planar vector neurons, rotations about the origin).
     LearnedCanonicalizer(Group group, VnCanonicalizerNet<float> net);
     static LearnedCanonicalizer load(const std::string& path);
     static LearnedCanonicalizer load(const h5::File& file, const std::string& where);
@@ -44,7 +45,7 @@ public:
     // gaps below gap_tol are flagged (flag_collapsed, flag_eigen_gap) and
     // handled by on_unstable, as in the PCA path.
     Canonical canonicalize(const PointsRef& x) const override;
-    // The predicted rotation R(x) (columns: canonical axes in input coordinates).
+    // The predicted rotation R(x) (columns: canonical axes in input coordinates; 2-D: the x,y block).
     Eigen::Matrix3d frame(const PointsRef& x) const;
 
     Group group() const { return group_; }
@@ -66,7 +67,7 @@ private:
 // Whether a file holds a learned canonicalizer (a /model group with config format "orbit-canonicalizer").
 bool is_learned_canonicalizer(const h5::File& file);
 
-// The group a learned canonicalizer is trained for: SO3, O3, SE3, E3 (UsageError otherwise).
+// The group a learned canonicalizer is trained for: SO3, O3, SE3, E3, or SO2 for 2-D clouds (UsageError otherwise).
 Group parse_learned_group(const std::string& text);
 
 struct PriorTrainOptions {
@@ -86,9 +87,9 @@ struct PriorEpoch {
     double seconds = 0;
 };
 
-// The clouds as the network sees them: centred, divided by the RMS radius, stacked [B*N, 3].
-// Requires equal sizes N >= 2, 3-D; collapsed clouds are an error naming the cloud.
-nn::Mat<float> normalized_clouds(const std::vector<const Points*>& clouds, int& n);
+// The clouds as the network sees them: centred, divided by the RMS radius, stacked [B*N, dim].
+// Requires equal sizes N >= 2 and dim coordinates; collapsed clouds are an error naming the cloud.
+nn::Mat<float> normalized_clouds(const std::vector<const Points*>& clouds, int dim, int& n);
 
 // The canonicalization-prior loss of a batch on a tape: beta * sum_b |R_b - I|_F^2 / B
 // (frames, when given, receives the node of R [B, 9]).

@@ -14,12 +14,13 @@ using nn::Var;
 
 template <class T>
 VecVar vn_linear(Tape<T>& tape, const VecVar& v, Var W) {
-    return {tape.matmul(v.x, W), tape.matmul(v.y, W), tape.matmul(v.z, W)};
+    return {tape.matmul(v.x, W), tape.matmul(v.y, W), v.planar() ? Var{} : tape.matmul(v.z, W)};
 }
 
 template <class T>
 Var vn_dot(Tape<T>& tape, const VecVar& a, const VecVar& b) {
-    return tape.add(tape.add(tape.mul(a.x, b.x), tape.mul(a.y, b.y)), tape.mul(a.z, b.z));
+    const Var xy = tape.add(tape.mul(a.x, b.x), tape.mul(a.y, b.y));
+    return a.planar() ? xy : tape.add(xy, tape.mul(a.z, b.z));
 }
 
 template <class T>
@@ -31,26 +32,34 @@ VecVar vn_leaky_relu(Tape<T>& tape, const VecVar& q, const VecVar& d, T slope, T
         if (slope == T(0)) return relu;
         return tape.add(tape.scale(qc, slope), tape.scale(relu, T(1) - slope));
     };
-    return {one(q.x, d.x), one(q.y, d.y), one(q.z, d.z)};
+    return {one(q.x, d.x), one(q.y, d.y), q.planar() ? Var{} : one(q.z, d.z)};
 }
 
 template <class T>
 VecVar vn_segment_mean(Tape<T>& tape, const VecVar& v, int group) {
-    return {tape.segment_mean(v.x, group), tape.segment_mean(v.y, group), tape.segment_mean(v.z, group)};
+    return {tape.segment_mean(v.x, group), tape.segment_mean(v.y, group),
+            v.planar() ? Var{} : tape.segment_mean(v.z, group)};
 }
 
 template <class T>
 VecVar vn_concat(Tape<T>& tape, const VecVar& a, const VecVar& b) {
-    return {tape.concat_cols({a.x, b.x}), tape.concat_cols({a.y, b.y}), tape.concat_cols({a.z, b.z})};
+    return {tape.concat_cols({a.x, b.x}), tape.concat_cols({a.y, b.y}), a.planar() ? Var{} : tape.concat_cols({a.z, b.z})};
 }
 
 template <class T>
 Var gram_schmidt(Tape<T>& tape, const VecVar& v, bool reflections, T eps) {
-    auto col = [&](int c) { return VecVar{tape.cols(v.x, c, 1), tape.cols(v.y, c, 1), tape.cols(v.z, c, 1)}; };
+    auto col = [&](int c) {
+        return VecVar{tape.cols(v.x, c, 1), tape.cols(v.y, c, 1), v.planar() ? Var{} : tape.cols(v.z, c, 1)};
+    };
     auto normalize = [&](const VecVar& a) {
         const Var n = tape.sqrt(tape.add_scalar(vn_dot(tape, a, a), eps));
-        return VecVar{tape.div(a.x, n), tape.div(a.y, n), tape.div(a.z, n)};
+        return VecVar{tape.div(a.x, n), tape.div(a.y, n), a.planar() ? Var{} : tape.div(a.z, n)};
     };
+    if (v.planar()) {
+        // SO(2): R = [e1, J e1] with J the quarter turn, which commutes with every rotation.
+        const VecVar e1 = normalize(col(0));
+        return tape.concat_cols({e1.x, tape.scale(e1.y, T(-1)), e1.y, e1.x});
+    }
     // a - <a,e> e
     auto reject = [&](const VecVar& a, const VecVar& e) {
         const Var p = vn_dot(tape, a, e);
@@ -70,7 +79,8 @@ Var gram_schmidt(Tape<T>& tape, const VecVar& v, bool reflections, T eps) {
 }
 
 nlohmann::json VnConfig::to_json() const {
-    return {{"hidden", hidden}, {"layers", layers}, {"neighbors", neighbors}, {"slope", slope}, {"reflections", reflections}};
+    return {{"hidden", hidden}, {"layers", layers}, {"neighbors", neighbors}, {"slope", slope},
+            {"reflections", reflections}, {"dim", dim}};
 }
 
 VnConfig VnConfig::from_json(const nlohmann::json& j) {
@@ -80,7 +90,8 @@ VnConfig VnConfig::from_json(const nlohmann::json& j) {
     c.neighbors = j.at("neighbors").get<int>();
     c.slope = j.at("slope").get<double>();
     c.reflections = j.at("reflections").get<bool>();
-    if (c.hidden < 1 || c.layers < 0 || c.neighbors < 1 || !(c.slope >= 0 && c.slope < 1))
+    c.dim = j.value("dim", 3);
+    if ((c.dim != 2 && c.dim != 3) || (c.dim == 2 && c.reflections) || c.hidden < 1 || c.layers < 0 || c.neighbors < 1 || !(c.slope >= 0 && c.slope < 1))
         throw Error("vector-neuron config out of range: " + j.dump());
     return c;
 }
@@ -110,7 +121,7 @@ VnCanonicalizerNet<T>::VnCanonicalizerNet(const VnConfig& cfg, Rng& rng) : cfg_(
         layers[l].W = uniform_param<T>(base + ".W", in, h, rng);
         layers[l].U = uniform_param<T>(base + ".U", in, h, rng);
     }
-    out = uniform_param<T>("vn.out", h, cfg.reflections ? 3 : 2, rng);
+    out = uniform_param<T>("vn.out", h, cfg.dim == 2 ? 1 : cfg.reflections ? 3 : 2, rng);
 }
 
 template <class T>
@@ -126,8 +137,8 @@ nn::ParamList<T> VnCanonicalizerNet<T>::params() {
 
 template <class T>
 VecVar VnCanonicalizerNet<T>::vectors(Tape<T>& tape, const Mat<T>& points, int n) {
-    if (points.cols() != 3 || n < 2 || points.rows() % n != 0)
-        throw Error("vector-neuron canonicalizer: expected clouds of at least 2 points in 3-D");
+    if (points.cols() != cfg_.dim || n < 2 || points.rows() % n != 0)
+        throw Error("vector-neuron canonicalizer: expected clouds of at least 2 points in " + std::to_string(cfg_.dim) + "-D");
     const int k = std::min(cfg_.neighbors, n - 1);
     const std::vector<int> graph = nn::knn_graph(points, n, k, false);
     const T slope = static_cast<T>(cfg_.slope), eps = T(1e-6);
@@ -138,14 +149,14 @@ VecVar VnCanonicalizerNet<T>::vectors(Tape<T>& tape, const Mat<T>& points, int n
         const Var self = tape.repeat_rows(p, k);
         return tape.concat_cols({tape.sub(tape.gather_rows(p, graph), self), self});
     };
-    VecVar v{edge(0), edge(1), edge(2)};
+    VecVar v{edge(0), edge(1), cfg_.dim == 2 ? Var{} : edge(2)};
     auto layer = [&](Layer& l, const VecVar& in) {
         return vn_leaky_relu(tape, vn_linear(tape, in, tape.param(l.W)), vn_linear(tape, in, tape.param(l.U)), slope, eps);
     };
     v = vn_segment_mean(tape, layer(layers[0], v), k);
     for (std::size_t l = 1; l < layers.size(); ++l) {
         const VecVar g = vn_segment_mean(tape, v, n);
-        const VecVar gb{tape.repeat_rows(g.x, n), tape.repeat_rows(g.y, n), tape.repeat_rows(g.z, n)};
+        const VecVar gb{tape.repeat_rows(g.x, n), tape.repeat_rows(g.y, n), g.planar() ? Var{} : tape.repeat_rows(g.z, n)};
         v = layer(layers[l], vn_concat(tape, v, gb));
     }
     return vn_linear(tape, vn_segment_mean(tape, v, n), tape.param(out));

@@ -30,9 +30,11 @@
 
 namespace orbit::canon {
 
-// The three components of a block of vector features, each [rows, C].
+// The three components of a block of vector features, each [rows, C]. Planar
+// features (vector neurons in 2-D, for SO(2)) leave z empty (id -1).
 struct VecVar {
     nn::Var x, y, z;
+    bool planar() const { return z.id < 0; }
 };
 
 template <class T>
@@ -55,6 +57,7 @@ VecVar vn_concat(nn::Tape<T>& tape, const VecVar& a, const VecVar& b);
 // of v ([B, >=2] each) into R [B, 9], row-major per row: R(r, c) = e_c[r].
 // Without reflections e3 = e1 x e2 (det R = +1); with them e3 is the
 // Gram-Schmidt of the third vector (det R = +-1, equivariant under O(3)).
+// Planar v: R [B, 4] = [e1, J e1], e1 = v1/|v1|, J the quarter turn (SO(2)).
 template <class T>
 nn::Var gram_schmidt(nn::Tape<T>& tape, const VecVar& v, bool reflections, T eps);
 
@@ -64,6 +67,7 @@ struct VnConfig {
     int neighbors = 8;     // k of the kNN graph
     double slope = 0.2;    // leaky VN-ReLU
     bool reflections = false;  // O(3): three output vectors
+    int dim = 3;               // 2: planar vector neurons for SO(2), one output vector
     nlohmann::json to_json() const;
     static VnConfig from_json(const nlohmann::json& j);  // throws Error on bad values
 };
