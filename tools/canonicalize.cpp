@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "orbit/canon/files.hpp"
+#include "orbit/canon/learned.hpp"
 #include "orbit/canon/mds.hpp"
 #include "orbit/cli/app.hpp"
 #include "orbit/core/log.hpp"
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
                  "averaging; --method mds writes invariant coordinates from classical multidimensional "
                  "scaling; --inverse maps points, vectors or transforms back to each cloud's original frame.");
     std::string input, group = "SO3", method = "pca", frames = "one", axis = "z", on_unstable = "keep", shard;
-    std::string transforms_ref, dataset, as;
+    std::string transforms_ref, dataset, as, model;
     bool scale = false, inverse = false;
     double gap_tol = 1e-3, sign_tol = 1e-3;
     int landmarks = 256, dim = 3;
@@ -62,6 +63,8 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"pca", "mds"}))->capture_default_str();
     c.add_option("--frames", frames, "one (the canonical element) or all (every frame, for frame averaging)")
         ->check(CLI::IsMember({"one", "all"}))->capture_default_str();
+    c.add_option("--model", model, "a learned canonicalizer from orbit-train-canonicalizer (the group comes from the model)")
+        ->check(CLI::ExistingFile);
     c.add_flag("--scale", scale, "also remove scale (Sim3): divide by the RMS distance to the centroid");
     c.add_option("--axis", axis, "rotation axis for SO2 on 3-D data: x, y, z or a,b,c")->capture_default_str();
     c.add_option("--gap-tol", gap_tol, "relative eigenvalue gap below which a cloud is flagged unstable")
@@ -85,6 +88,8 @@ int main(int argc, char** argv) {
     app.add_example("orbit-canonicalize clouds.h5 --group SO3 -o canon.h5", "canonical pose of every cloud");
     app.add_example("orbit-canonicalize clouds.h5 --group O3 --frames all -o frames.h5",
                     "all 8 PCA frames per cloud for frame averaging: /frames [B,8,4,4], /points [B,8,N,3]");
+    app.add_example("orbit-canonicalize test.h5 --model canon.h5 -o canonical.h5",
+                    "canonical poses from a learned canonicalizer (orbit-train-canonicalizer)");
     app.add_example("orbit-canonicalize canon.h5 --inverse -o back.h5", "map canonical clouds back");
     app.add_example("orbit-canonicalize canon.h5 --inverse --dataset /pred --as vectors -o pred.h5",
                     "map a model's per-cloud vectors, computed in the canonical frame, back");
@@ -122,6 +127,9 @@ int main(int argc, char** argv) {
         opt.sign_tol = sign_tol;
         opt.on_unstable = canon::parse_unstable(on_unstable);
 
+        if (!model.empty() && (method != "pca" || frames != "one"))
+            throw UsageError("--model gives one canonical element per cloud: it goes with --method pca --frames one");
+        const auto canonicalizer = canon::make_canonicalizer(opt, model, c.count("--group") > 0);
         const std::string group_out = method == "mds" ? "E3" : canon::group_name(opt.group);
         const std::optional<io::Shard> sh = shard.empty() ? std::nullopt : std::optional(io::parse_shard(shard));
 
@@ -144,7 +152,7 @@ int main(int argc, char** argv) {
                 }
                 timer.reset();
                 const canon::InPlaceResult res = with_context(src, [&] {
-                    return canon::canonicalize_in_place(canon::PcaCanonicalizer(opt), a.data.data(), a.shape[0],
+                    return canon::canonicalize_in_place(*canonicalizer, a.data.data(), a.shape[0],
                                                         a.shape[1], a.shape[2]);
                 });
                 const double canon_s = timer.seconds();
@@ -155,7 +163,7 @@ int main(int argc, char** argv) {
                 f.write("/points", a);
                 io::write_transforms(f, "/transform", res.transforms, true);
                 canon::write_diagnostics(f, res.diag);
-                describe(f, group_out, method, frames, scale, sh, sl);
+                describe(f, group_out, model.empty() ? method : "learned", frames, scale, sh, sl);
                 out.commit();
                 summary = canon::summarize(res.diag, true);
                 summary["mode"] = "canonical";
@@ -239,8 +247,7 @@ int main(int argc, char** argv) {
             out->file().write("/frames", fr);
             extra = {{"frames", f}, {"canon_s", canon_s}};
         } else {
-            canon::PcaCanonicalizer pca(opt);
-            canon::BatchCanonical bc = with_context(src, [&] { return canon::canonicalize_batch(pca, clouds); });
+            canon::BatchCanonical bc = with_context(src, [&] { return canon::canonicalize_batch(*canonicalizer, clouds); });
             const double canon_s = timer.seconds();
             timer.reset();
             for (std::size_t i = 0; i < clouds.size(); ++i) {
@@ -259,7 +266,7 @@ int main(int argc, char** argv) {
         }
         h5::File& f = out->file();
         canon::write_diagnostics(f, diag);
-        describe(f, group_out, method, frames, scale, sh, sl);
+        describe(f, group_out, model.empty() ? method : "learned", frames, scale, sh, sl);
         out->add_history_lines(sets.history);
         out->commit();
         const double write_s = timer.seconds();

@@ -1,0 +1,302 @@
+#include "orbit/canon/learned.hpp"
+
+#include <Eigen/Dense>
+#include <chrono>
+#include <cmath>
+
+#include "orbit/core/error.hpp"
+#include "orbit/nn/optim.hpp"
+#include "orbit/nn/store.hpp"
+
+namespace orbit::canon {
+
+namespace {
+
+constexpr const char* kFormat = "orbit-canonicalizer";
+constexpr const char* kMethod = "vector-neurons";
+
+struct Centred {
+    Eigen::Vector3d centroid = Eigen::Vector3d::Zero();
+    Eigen::Matrix3d cov = Eigen::Matrix3d::Zero();
+    double rms = 0;
+    bool collapsed = false;
+};
+
+// Centroid, covariance and RMS radius (2-D clouds padded with z = 0); "collapsed" with the PCA path's test.
+Centred centre(const PointsRef& x) {
+    Centred c;
+    double max_abs = 0;
+    const double n = static_cast<double>(x.rows());
+    const auto dim = x.cols();
+    auto row = [&](Eigen::Index i) {
+        Eigen::Vector3d p = Eigen::Vector3d::Zero();
+        p.head(dim) = x.row(i).transpose();
+        return p;
+    };
+    for (Eigen::Index i = 0; i < x.rows(); ++i) c.centroid += row(i);
+    c.centroid /= n;
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+        const Eigen::Vector3d d = row(i) - c.centroid;
+        c.cov += d * d.transpose();
+        max_abs = std::max(max_abs, x.row(i).cwiseAbs().maxCoeff());
+    }
+    c.cov /= n;
+    c.rms = std::sqrt(c.cov.trace());
+    c.collapsed = !(c.cov.trace() > 1e-24 * std::max(max_abs * max_abs, 1e-300));
+    return c;
+}
+
+void check_cloud(const PointsRef& x, int dim) {
+    if (x.rows() == 0) throw Error("canonicalize: the point cloud is empty");
+    if (x.cols() != dim)
+        throw Error("canonicalize: this learned canonicalizer expects " + std::to_string(dim) + "-D points, found " +
+                    std::to_string(x.cols()) + " coordinates");
+}
+
+template <class T>
+nn::Mat<T> normalized(const PointsRef& x, const Centred& c) {
+    return ((x.rowwise() - c.centroid.head(x.cols()).transpose()) / c.rms).template cast<T>();
+}
+
+// R from the network's output row (d x d, row-major), embedded in 3 x 3 (z fixed for 2-D).
+template <class M>
+Eigen::Matrix3d frame_from(const M& r) {
+    const int d = r.cols() == 4 ? 2 : 3;
+    Eigen::Matrix3d R = Eigen::Matrix3d::Identity();
+    for (int i = 0; i < d * d; ++i) R(i / d, i % d) = static_cast<double>(r(0, i));
+    return R;
+}
+
+}  // namespace
+
+Group parse_learned_group(const std::string& text) {
+    const Group g = parse_group(text);
+    return g;
+}
+
+LearnedCanonicalizer::LearnedCanonicalizer(Group group, VnCanonicalizerNet<float> net)
+    : group_(group), net_(std::move(net)), net64_(net_.cast<double>()) {
+    opt_.group = group;
+    if (net_.config().reflections != has_reflections(group) || (net_.config().dim == 2) != (group == Group::SO2))
+        throw Error("learned canonicalizer: the network (reflections, dimension) does not match the group " + group_name(group));
+}
+
+void LearnedCanonicalizer::set_options(const Options& opt) {
+    opt_ = opt;
+    opt_.group = group_;
+}
+
+Eigen::Matrix3d LearnedCanonicalizer::frame(const PointsRef& x) const {
+    check_cloud(x, net_.config().dim);
+    const Centred c = centre(x);
+    if (c.collapsed) return Eigen::Matrix3d::Identity();
+    nn::Tape<double> tape(false);
+    tape.set_parallel_products(false);
+    auto& net = const_cast<VnCanonicalizerNet<double>&>(net64_);  // the tape reads parameters in place, never writes
+    const nn::Var r = net.forward(tape, normalized<double>(x, c), static_cast<int>(x.rows()));
+    return frame_from(tape.value(r));
+}
+
+Canonical LearnedCanonicalizer::canonicalize(const PointsRef& x) const {
+    check_cloud(x, net_.config().dim);
+    const Centred c = centre(x);
+    Canonical out;
+    Diagnostics& dg = out.diag;
+    Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d> es(c.cov);
+    dg.eigenvalues = es.eigenvalues().reverse().cwiseMax(0.0);
+    const bool translate = has_translations(group_);
+    double scale = 1.0;
+    if (opt_.scale) {
+        if (c.collapsed) dg.flags |= flag_collapsed;
+        else scale = c.rms;
+    }
+    dg.scale = scale;
+    Eigen::Matrix3d R = Eigen::Matrix3d::Identity();
+    if (c.collapsed || x.rows() < 2) {
+        dg.flags |= flag_collapsed;
+    } else {
+        nn::Tape<double> tape(false);
+        tape.set_parallel_products(false);
+        auto& net = const_cast<VnCanonicalizerNet<double>&>(net64_);  // read in place, never written
+        const VecVar v = net.vectors(tape, normalized<double>(x, c), static_cast<int>(x.rows()));
+        const nn::Var r = gram_schmidt(tape, v, net.config().reflections, 1e-30);
+        R = frame_from(tape.value(r));
+        const int m = static_cast<int>(tape.value(v.x).cols());
+        Eigen::Matrix3d V = Eigen::Matrix3d::Zero();
+        for (int j = 0; j < m; ++j)
+            V.col(j) = Eigen::Vector3d(tape.value(v.x)(0, j), tape.value(v.y)(0, j), v.planar() ? 0.0 : tape.value(v.z)(0, j));
+        // Sines of the angles between each output vector and the span of the earlier ones.
+        auto sine = [&](int j) {
+            const double nv = V.col(j).norm();
+            if (!(nv > 0)) return 0.0;
+            Eigen::Vector3d u = V.col(j);
+            for (int i = 0; i < j; ++i) u -= u.dot(R.col(i)) * R.col(i);
+            return u.norm() / nv;
+        };
+        dg.gaps = Eigen::Vector2d(m >= 2 ? sine(1) : 1.0, m == 3 ? sine(2) : 1.0);
+        if (!(V.col(0).norm() > 1e-9) || dg.gaps.minCoeff() < opt_.gap_tol) dg.flags |= flag_eigen_gap;
+    }
+    if (dg.unstable()) {
+        if (opt_.on_unstable == Unstable::error) throw Error("canonical form is unstable: " + describe_flags(dg.flags));
+        if (opt_.on_unstable == Unstable::identity) R.setIdentity();
+    }
+    out.transform.setIdentity();
+    out.transform.topLeftCorner<3, 3>() = R.transpose() / scale;
+    if (translate) out.transform.topRightCorner<3, 1>() = -(R.transpose() / scale) * c.centroid;
+    return out;
+}
+
+void LearnedCanonicalizer::save(h5::File& file) const {
+    file.create_group("/model");
+    file.set_attr_json("/model", "config",
+                       {{"format", kFormat}, {"method", kMethod}, {"group", group_name(group_)},
+                        {"architecture", net_.config().to_json()}});
+    auto& net = const_cast<VnCanonicalizerNet<float>&>(net_);
+    nn::save_params(file, "/model/weights", net.params());
+    file.set_attr_json("/model", "training", training_);
+}
+
+bool is_learned_canonicalizer(const h5::File& file) {
+    if (!file.exists("/model") || !file.has_attr("/model", "config")) return false;
+    try {
+        return file.attr_json("/model", "config").value("format", "") == kFormat;
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+LearnedCanonicalizer LearnedCanonicalizer::load(const std::string& path) {
+    h5::File f = h5::File::open_read(path);
+    return load(f, path);
+}
+
+LearnedCanonicalizer LearnedCanonicalizer::load(const h5::File& file, const std::string& where) {
+    if (!is_learned_canonicalizer(file))
+        throw Error(where + ": not an orbit canonicalizer model (no /model config of format " + kFormat + ")");
+    try {
+        const nlohmann::json cfg = file.attr_json("/model", "config");
+        if (cfg.value("method", "") != kMethod)
+            throw Error(where + ": unknown canonicalizer method '" + cfg.value("method", "") + "'");
+        const Group g = parse_learned_group(cfg.at("group").get<std::string>());
+        Rng rng(0);
+        VnCanonicalizerNet<float> net(VnConfig::from_json(cfg.at("architecture")), rng);
+        nn::load_params(file, "/model/weights", net.params());
+        LearnedCanonicalizer m(g, std::move(net));
+        if (file.has_attr("/model", "training")) m.training_ = file.attr_json("/model", "training");
+        return m;
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(where + ": bad canonicalizer config: " + e.what());
+    } catch (const UsageError& e) {
+        throw Error(where + ": " + e.what());
+    }
+}
+
+nn::Mat<float> normalized_clouds(const std::vector<const Points*>& clouds, int dim, int& n) {
+    if (clouds.empty()) throw Error("no training clouds");
+    n = static_cast<int>(clouds[0]->rows());
+    nn::Mat<float> all(static_cast<Eigen::Index>(clouds.size()) * n, dim);
+    for (std::size_t i = 0; i < clouds.size(); ++i) {
+        const Points& x = *clouds[i];
+        const std::string where = "cloud " + std::to_string(i) + ": ";
+        if (x.cols() != dim)
+            throw Error(where + "expected " + std::to_string(dim) + "-D points, found " + std::to_string(x.cols()) +
+                        " coordinates");
+        if (x.rows() != n)
+            throw Error(where + "all clouds need the same number of points (found " + std::to_string(n) + " and " +
+                        std::to_string(x.rows()) + ")");
+        if (n < 2) throw Error(where + "needs at least 2 points");
+        if (!x.allFinite()) throw Error(where + "non-finite coordinates");
+        const Centred c = centre(x);
+        if (c.collapsed) throw Error(where + "all points coincide");
+        all.middleRows(static_cast<Eigen::Index>(i) * n, n) = normalized<float>(x, c);
+    }
+    return all;
+}
+
+template <class T>
+nn::Var canonicalization_prior_loss(nn::Tape<T>& tape, VnCanonicalizerNet<T>& net, const nn::Mat<T>& points, int n,
+                                    T beta, nn::Var* frames) {
+    const nn::Var r = net.forward(tape, points, n);
+    if (frames) *frames = r;
+    const int d = static_cast<int>(points.cols());
+    nn::Mat<T> minus_identity = nn::Mat<T>::Zero(1, d * d);
+    for (int i = 0; i < d; ++i) minus_identity(0, i * d + i) = T(-1);
+    const nn::Var diff = tape.add_row(r, tape.constant(minus_identity));
+    const T b = static_cast<T>(points.rows() / n);
+    return tape.scale(tape.sum(tape.square(diff)), beta / b);
+}
+
+LearnedCanonicalizer train_canonicalization_prior(const std::vector<const Points*>& clouds, const PriorTrainOptions& opt,
+                                                  const std::function<void(const PriorEpoch&)>& on_epoch) {
+    if (opt.epochs < 0 || opt.batch < 1 || !(opt.lr > 0) || !(opt.beta > 0))
+        throw UsageError("training options out of range (epochs >= 0, batch >= 1, lr > 0, beta > 0)");
+    const int dim = opt.group == Group::SO2 ? 2 : 3;
+    int n = 0;
+    const nn::Mat<float> data = normalized_clouds(clouds, dim, n);
+    const auto b = static_cast<std::int64_t>(clouds.size());
+    VnConfig cfg = opt.net;
+    cfg.reflections = has_reflections(opt.group);
+    cfg.dim = dim;
+    Rng init(opt.seed, 0), order(opt.seed, 1);
+    VnCanonicalizerNet<float> net(cfg, init);
+    nn::AdamOptions ao;
+    ao.lr = opt.lr;
+    nn::Adam<float> adam(net.params(), ao);
+    const std::int64_t per_epoch = (b + opt.batch - 1) / opt.batch;
+    nlohmann::json hist = {{"loss", nlohmann::json::array()}, {"angle_deg", nlohmann::json::array()}};
+    for (int e = 1; e <= opt.epochs; ++e) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::vector<std::int64_t> perm = order.permutation(b);
+        double loss_sum = 0, angle_sum = 0;
+        for (std::int64_t s = 0; s < per_epoch; ++s) {
+            const std::int64_t lo = s * opt.batch, hi = std::min<std::int64_t>(b, lo + opt.batch);
+            nn::Mat<float> pts((hi - lo) * n, dim);
+            for (std::int64_t i = lo; i < hi; ++i) pts.middleRows((i - lo) * n, n) = data.middleRows(perm[i] * n, n);
+            adam.zero_grad();
+            nn::Tape<float> tape(true);
+            nn::Var frames;
+            const nn::Var loss = canonicalization_prior_loss(tape, net, pts, n, static_cast<float>(opt.beta), &frames);
+            // The frame of each cloud, for the reported angle (before this step's update).
+            const nn::Mat<float>& r = tape.value(frames);
+            for (Eigen::Index i = 0; i < r.rows(); ++i) {
+                const Eigen::Matrix3d R = frame_from(r.row(i));
+                angle_sum += std::acos(std::clamp((R.trace() - 1) / 2, -1.0, 1.0)) * 180.0 / M_PI;
+            }
+            loss_sum += double(tape.value(loss)(0, 0)) * static_cast<double>(hi - lo);
+            tape.backward(loss);
+            adam.step(opt.lr);
+        }
+        PriorEpoch pe{e, opt.epochs, loss_sum / static_cast<double>(b), angle_sum / static_cast<double>(b),
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+        hist["loss"].push_back(pe.loss);
+        hist["angle_deg"].push_back(pe.angle_deg);
+        if (on_epoch) on_epoch(pe);
+    }
+    LearnedCanonicalizer m(opt.group, std::move(net));
+    m.training() = {{"objective", "canonicalization-prior"}, {"beta", opt.beta}, {"epochs", opt.epochs},
+                    {"batch", opt.batch}, {"lr", opt.lr}, {"seed", opt.seed}, {"clouds", b}, {"points", n},
+                    {"history", hist}};
+    return m;
+}
+
+template nn::Var canonicalization_prior_loss<float>(nn::Tape<float>&, VnCanonicalizerNet<float>&, const nn::Mat<float>&,
+                                                    int, float, nn::Var*);
+template nn::Var canonicalization_prior_loss<double>(nn::Tape<double>&, VnCanonicalizerNet<double>&,
+                                                     const nn::Mat<double>&, int, double, nn::Var*);
+
+}  // namespace orbit::canon
+
+namespace orbit::canon {
+
+std::unique_ptr<Canonicalizer> make_canonicalizer(Options& opt, const std::string& model_path, bool group_given) {
+    if (model_path.empty()) return std::make_unique<PcaCanonicalizer>(opt);
+    auto m = std::make_unique<LearnedCanonicalizer>(LearnedCanonicalizer::load(model_path));
+    if (group_given && opt.group != m->group())
+        throw UsageError("--group " + group_name(opt.group) + " differs from the group of the model " + model_path + " (" +
+                         group_name(m->group()) + "); the group comes from the model");
+    opt.group = m->group();
+    m->set_options(opt);
+    return m;
+}
+
+}  // namespace orbit::canon

@@ -1,0 +1,115 @@
+#pragma once
+// Learned canonicalization (Kaba et al. 2023, "Equivariance with learned
+// canonicalization functions"): an equivariant network predicts each cloud's
+// rotation, and the cloud is mapped to R(x)^T x. Because R(g x) = g R(x), the
+// canonical copy is exactly invariant whatever the weights are; training only
+// chooses WHICH pose is canonical.
+//
+// Training by the canonicalization prior (Mondal et al. 2023, "Equivariant
+// adaptation of large pretrained models"): on data in its usual (upright)
+// pose, the loss beta * |R(x) - I|_F^2 pulls the predicted element toward the
+// identity, so canonical poses look like the poses a downstream model was
+// trained on. No gradients of that model are needed.
+//
+// The network sees each cloud centred on its centroid and divided by its RMS
+// radius, so R is also translation and scale invariant. The model file holds
+// /model with a "config" attribute (JSON: format, method, group, architecture)
+// and the float32 weights under /model/weights (the nn store format), and a
+// "training" attribute with the seed and the per-epoch history.
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "orbit/canon/canonicalizer.hpp"
+#include "orbit/canon/vector_neurons.hpp"
+#include "orbit/io/h5.hpp"
+
+namespace orbit::canon {
+
+class LearnedCanonicalizer : public Canonicalizer {
+public:
+    // group: SO3 or O3 (rotations about the origin), SE3 or E3 (also centred),
+    // SO2 (2-D clouds, planar vector neurons, rotations about the origin).
+    LearnedCanonicalizer(Group group, VnCanonicalizerNet<float> net);
+    static LearnedCanonicalizer load(const std::string& path);
+    static LearnedCanonicalizer load(const h5::File& file, const std::string& where);
+    void save(h5::File& file) const;
+
+    std::string name() const override { return "learned-" + group_name(group_); }
+    // Runs the network in float64 (the float32 weights widened). Diagnostics:
+    // eigenvalues of the covariance; gaps[0] = sine of the angle between the
+    // two output vectors (0: the frame can turn freely), gaps[1] the same for
+    // the third vector with reflections (1 otherwise). Collapsed clouds and
+    // gaps below gap_tol are flagged (flag_collapsed, flag_eigen_gap) and
+    // handled by on_unstable, as in the PCA path.
+    Canonical canonicalize(const PointsRef& x) const override;
+    // The predicted rotation R(x) (columns: canonical axes in input coordinates; 2-D: the x,y block).
+    Eigen::Matrix3d frame(const PointsRef& x) const;
+
+    Group group() const { return group_; }
+    // gap_tol, scale and on_unstable apply; group comes from the model.
+    void set_options(const Options& opt);
+    const Options& options() const { return opt_; }
+    VnCanonicalizerNet<float>& net() { return net_; }
+    nlohmann::json& training() { return training_; }
+    const nlohmann::json& training() const { return training_; }
+
+private:
+    Group group_;
+    Options opt_;
+    VnCanonicalizerNet<float> net_;
+    VnCanonicalizerNet<double> net64_;
+    nlohmann::json training_ = nlohmann::json::object();
+};
+
+// Whether a file holds a learned canonicalizer (a /model group with config format "orbit-canonicalizer").
+bool is_learned_canonicalizer(const h5::File& file);
+
+// The group a learned canonicalizer is trained for: SO3, O3, SE3, E3, or SO2 for 2-D clouds (UsageError otherwise).
+Group parse_learned_group(const std::string& text);
+
+struct PriorTrainOptions {
+    Group group = Group::SO3;
+    VnConfig net;
+    int epochs = 30;
+    int batch = 16;
+    double lr = 5e-3;
+    double beta = 1.0;  // weight of |R - I|_F^2
+    std::uint64_t seed = 0;
+};
+
+struct PriorEpoch {
+    int epoch = 0, epochs = 0;
+    double loss = 0;        // mean of beta |R - I|_F^2 over the training clouds
+    double angle_deg = 0;   // mean rotation angle of R, in degrees (0: every cloud upright)
+    double seconds = 0;
+};
+
+// The clouds as the network sees them: centred, divided by the RMS radius, stacked [B*N, dim].
+// Requires equal sizes N >= 2 and dim coordinates; collapsed clouds are an error naming the cloud.
+nn::Mat<float> normalized_clouds(const std::vector<const Points*>& clouds, int dim, int& n);
+
+// The canonicalization-prior loss of a batch on a tape: beta * sum_b |R_b - I|_F^2 / B
+// (frames, when given, receives the node of R [B, 9]).
+template <class T>
+nn::Var canonicalization_prior_loss(nn::Tape<T>& tape, VnCanonicalizerNet<T>& net, const nn::Mat<T>& points, int n,
+                                    T beta, nn::Var* frames = nullptr);
+
+// Trains a new canonicalizer by the prior on upright clouds (no augmentation
+// that moves them off their pose); on_epoch sees each epoch. Deterministic for
+// a seed whatever the thread count. The history lands in training().
+LearnedCanonicalizer train_canonicalization_prior(const std::vector<const Points*>& clouds, const PriorTrainOptions& opt,
+                                                  const std::function<void(const PriorEpoch&)>& on_epoch = {});
+
+}  // namespace orbit::canon
+
+namespace orbit::canon {
+
+// The canonicalizer orbit-canonicalize uses: PCA frames without a model file,
+// the learned canonicalizer in it otherwise, whose group then replaces
+// opt.group (a --group that was given and differs is a UsageError).
+std::unique_ptr<Canonicalizer> make_canonicalizer(Options& opt, const std::string& model_path, bool group_given);
+
+}  // namespace orbit::canon
