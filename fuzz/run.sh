@@ -13,24 +13,51 @@ bin=$build/fuzz
 targets=(ply off pcd npy csv xyz hdf5 hdf5_image)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+# libhdf5 itself leaks a little on files it fails to open; orbit's code is checked.
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$here/lsan.supp:print_suppressions=0}
 export HDF5_USE_FILE_LOCKING=FALSE
 
 rm -rf "$bin/seeds"
 "$bin/fuzz_make_seeds" "$bin/seeds" || { echo "fuzz: could not write the seed corpora" >&2; exit 1; }
+# A finding whose innermost frame (past the sanitizer's own) lies inside the
+# HDF5 library is the library's: orbit cannot fix it, only guard against it
+# (the tools turn it into one line and exit 1; see docs/robustness.md). It is
+# kept and listed, and does not fail the run. Anything else does.
+# Returns 0 (inside libhdf5), 1 (orbit's) or 2 (does not reproduce).
+in_libhdf5() {
+  "$bin/fuzz_$1" -timeout=10 -rss_limit_mb=2048 "$2" >"$2.log" 2>&1 && return 2
+  local frame
+  frame=$(grep -E '^ +#[0-9]+ 0x[0-9a-f]+ in ' "$2.log" | grep -vE '__interceptor|__asan|__sanitizer|__ubsan|libFuzzer|fuzzer::|abort|raise| in (malloc|calloc|realloc|free|operator new|memcpy|memmove|memset|strlen|strdup) ' | head -1)
+  [[ $frame == *libhdf5* || $frame =~ \ in\ H5[A-Za-z] ]]
+}
+
 status=0
 for t in "${targets[@]}"; do
   corpus=$bin/corpus/$t findings=$bin/findings/$t
   mkdir -p "$corpus" "$findings"
   log=$bin/$t.log
-  "$bin/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
+  keep_going=()
+  [[ $t == hdf5* ]] && keep_going=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1)
+  "$bin/fuzz_$t" "${keep_going[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
       -print_final_stats=1 -artifact_prefix="$findings/" "$corpus" "$bin/seeds/$t" >"$log" 2>&1
   rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
-  echo "fuzz $t: ${execs:-0} executions, ${cov:-cov: ?} edges, exit $rc"
-  if [[ $rc != 0 ]]; then
+  [[ -n $execs ]] || execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
+  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1)
+  library=0 ours=0
+  for f in "$findings"/crash-* "$findings"/timeout-* "$findings"/oom-* "$findings"/leak-*; do
+    [[ -f $f && $f != *.log ]] || continue
+    in_libhdf5 "$t" "$f"; where=$?
+    case $where in
+      0) library=$((library + 1)) ;;
+      2) echo "fuzz $t: $f does not reproduce (kept)" >&2 ;;
+      *) ours=$((ours + 1)); echo "fuzz $t: finding $f (see $f.log)" >&2 ;;
+    esac
+  done
+  echo "fuzz $t: ${execs:-0} executions, ${cov:-cov: ?} edges, $ours findings in orbit, $library inside libhdf5"
+  if [[ $rc != 0 && ${#keep_going[@]} == 0 ]] || (( ours > 0 )); then
     status=1
-    grep -m3 -E 'ERROR|SUMMARY|multi-line|out of memory|timeout' "$log" >&2
+    grep -m3 -E 'ERROR|SUMMARY|multi-line|out of memory' "$log" >&2
   fi
 done
 

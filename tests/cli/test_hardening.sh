@@ -115,6 +115,25 @@ if [[ $(id -u) == 0 ]]; then
 fi
 no_leftovers .
 
+# ---- signals: SIGINT ignored by whoever started the tool stays ignored -----
+# (a background job of this non-interactive shell starts with SIGINT ignored)
+py '
+import numpy as np, h5py
+with h5py.File("big.h5", "w") as f:
+    f["points"] = np.random.default_rng(1).normal(size=(300, 2000, 3))
+'
+orbit-transform big.h5 --random-rotation uniform --resample 8000 -j 1 -o kept.h5 -q &
+pid=$!
+for _ in $(seq 500); do
+  compgen -G '.kept.h5.tmp-*' >/dev/null && break
+  sleep 0.01
+done
+kill -INT $pid 2>/dev/null || true
+rc=0; wait $pid || rc=$?
+[[ $rc == 0 ]] || fail "a tool started with SIGINT ignored was interrupted by it (exit $rc)"
+py 'import h5py; assert h5py.File("kept.h5", "r")["points"].shape == (300, 8000, 3)'
+no_leftovers .
+
 # ---- plain regression run: every regression input through the real tools --
 # orbit-info reads everything in a file, so a damaged file is refused (exit 1,
 # one line). orbit-convert reads only what it converts: it either refuses

@@ -163,14 +163,15 @@ std::uint64_t little_endian(const unsigned char* p, int bytes) {
 }
 
 // Checks the global heap collections in `window` (bytes [offset, offset+size)
-// of a file of `file_bytes`): HDF5 keeps variable-length strings there, and
+// of a file): HDF5 keeps variable-length strings there, and
 // HDF5 1.10 trusts their object sizes, so that an object of size 0 makes it
 // loop forever and an oversized one makes it read past its buffer. A
 // collection is "GCOL", version 1, three zero bytes, its size (8 bytes), then
 // objects of 16-byte headers (index 2, references 2, reserved 4, size 8) and
-// data padded to 8 bytes; object 0 is the free space to the end.
-void check_global_heaps(const unsigned char* window, std::size_t size, std::size_t offset, double file_bytes,
-                        const std::string& name) {
+// data padded to 8 bytes; object 0 is the free space to the end. This is a
+// check ahead of the library, not a proof: the guard's watchdog and crash
+// handler remain behind it.
+void check_global_heaps(const unsigned char* window, std::size_t size, std::size_t offset, const std::string& name) {
     static const unsigned char sig[8] = {'G', 'C', 'O', 'L', 1, 0, 0, 0};
     const unsigned char* end = window + size;
     for (const unsigned char* q = window; q + 16 <= end;) {
@@ -182,12 +183,19 @@ void check_global_heaps(const unsigned char* window, std::size_t size, std::size
         auto damaged = [&](const std::string& why) {
             throw Error(name + ": damaged HDF5 file (global heap at byte " + std::to_string(at) + ": " + why + ")");
         };
-        if (coll < 16 || static_cast<double>(at) + static_cast<double>(coll) > file_bytes)
-            damaged("declares " + std::to_string(coll) + " bytes");
-        if (hit + coll > end) continue;  // extends past what was scanned
+        // One that does not fit in what was scanned is skipped: a live one
+        // cut short by the end of the file fails in HDF5's own checks.
+        if (coll < 16 || coll > static_cast<std::uint64_t>(end - hit)) continue;
+        // HDF5 does not wipe freed space, so a collection that was freed and
+        // partly overwritten can linger; one that another collection overlaps
+        // is such a leftover (the watchdog still covers a live one).
+        if (::memmem(hit + 1, static_cast<std::size_t>(coll - 1), sig, sizeof sig)) continue;
         for (std::uint64_t p = 16; p + 16 <= coll;) {
             const unsigned char* h = hit + p;
             const std::uint64_t index = little_endian(h, 2), bytes = little_endian(h + 8, 8);
+            // HDF5 writes zeros in the reserved bytes; anything else is not an
+            // object header written by HDF5 (a leftover overwritten in part).
+            if (little_endian(h + 4, 4) != 0) break;
             if (bytes > coll) damaged("object " + std::to_string(index) + " is larger than its collection");
             const std::uint64_t need = index == 0 ? bytes : 16 + ((bytes + 7) & ~std::uint64_t(7));
             if (need == 0) damaged("an empty free-space object");
@@ -210,7 +218,7 @@ void check_file_heaps(const std::string& path, double file_bytes, const std::str
         void* m = ::mmap(nullptr, bytes + (offset - start), PROT_READ, MAP_PRIVATE, fd, static_cast<off_t>(start));
         if (m == MAP_FAILED) return;
         try {
-            check_global_heaps(static_cast<const unsigned char*>(m) + (offset - start), bytes, offset, file_bytes, name);
+            check_global_heaps(static_cast<const unsigned char*>(m) + (offset - start), bytes, offset, name);
         } catch (...) {
             ::munmap(m, bytes + (offset - start));
             throw;
@@ -441,8 +449,7 @@ File File::open_image_buffer(std::shared_ptr<ImageBuffer> image, const std::stri
     if (id < 0) throw Error("cannot open " + display_name + " as HDF5: the image is truncated or damaged");
     f.file_ = Handle(id, H5Fclose);
     f.check_all_storage();
-    check_global_heaps(reinterpret_cast<const unsigned char*>(f.image_->data), f.image_->size, 0, f.file_bytes_,
-                       display_name);
+    check_global_heaps(reinterpret_cast<const unsigned char*>(f.image_->data), f.image_->size, 0, display_name);
     return f;
 }
 
