@@ -235,10 +235,10 @@ Shard parse_shard(const std::string& text) {
         s.count = std::stoll(text.substr(slash + 1), &used);
         if (used != text.size() - slash - 1) throw std::invalid_argument("");
     } catch (const std::exception&) {
-        throw UsageError("--shard expects K/N such as 2/8, found '" + text + "'");
+        throw UsageError("expected K/N such as 2/8, found '" + text + "'");
     }
     if (s.count < 1 || s.index < 1 || s.index > s.count)
-        throw UsageError("--shard " + text + ": need 1 <= K <= N");
+        throw UsageError("expected K/N with 1 <= K <= N, found '" + text + "'");
     return s;
 }
 
