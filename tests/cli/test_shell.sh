@@ -48,9 +48,9 @@ expect_error 1 orbit-transform cloud.h5:/points --transform cloud.h5:/points -o 
 for args in "-o x.h5" "--seed 1" "-j 2"; do
   expect_error 2 orbit-info cloud.h5 $args
 done
-for args in "--seed 1" "-j 2"; do
+for args in "--seed=1" "--threads=2"; do
   expect_error 2 orbit-merge cloud.h5 $args -o m.h5
-  grep -qF "${args%% *}" "$TMP/.err" || fail "orbit-merge $args: $(cat "$TMP/.err")"
+  grep -qF -- "$args" "$TMP/.err" || fail "orbit-merge $args: $(cat "$TMP/.err")"
 done
 ! orbit-info --help | grep -qE -- "--seed|--threads|--output" || fail "orbit-info --help lists options it ignores"
 
