@@ -20,7 +20,6 @@ struct Settings {
     std::vector<double> rotate{0, 0, 0}, translate{0, 0, 0};
     double scale = 1.0;
     std::int64_t copies = 1;
-    double euler_max_deg = 0;  // --random-rotation DEG, -1 for uniform
     geometry::PerturbOptions o;
     cli::ShardOption shard;
 };
@@ -41,8 +40,10 @@ void declare(cli::App& app, Settings& s) {
     cli::add_parsed<std::vector<double>>(c, "--rotate", s.rotate, triple, "Rotate by Euler angles AX,AY,AZ in degrees (R = Rx Ry Rz)");
     cli::add_parsed<std::vector<double>>(c, "--translate", s.translate, triple, "Translate by X,Y,Z");
     c.add_option("--scale", s.scale, "Scale about the origin")->check(cli::Positive);
-    cli::add_parsed<double>(c, "--random-rotation", s.euler_max_deg, random_rotation,
-                            "Random rotation: DEG draws each Euler angle uniformly in [0,DEG]; 'uniform' draws uniformly on SO(3)");
+    cli::add_parsed<double>(c, "--random-rotation", s.o.euler_max_deg, [&s](const std::string& t) {
+            const double deg = random_rotation(t);
+            s.o.uniform_rotation = deg < 0;
+            return deg < 0 ? 0.0 : deg; }, "Random rotation: DEG draws each Euler angle uniformly in [0,DEG]; 'uniform' draws uniformly on SO(3)");
     c.add_option("--random-translation", s.o.translation, "Random translation uniform in [-T,T]^3")->check(cli::NonNegative);
     c.add_option("--crop", s.o.keep_fraction, "Keep this fraction of the points as a partial view")->check(cli::in_range(0.0, 1.0, true));
     cli::add_enum<CropMode>(c, "--crop-mode", s.o.crop_mode, {{"plane", CropMode::plane}, {"viewpoint", CropMode::viewpoint}},
@@ -77,8 +78,6 @@ void run(cli::App& app, Settings& s) {
     io::PointSets in = io::read_point_sets(s.input);
     for (auto& p : in.items)  // checked before the work, for the whole batch
         if (p.points.cols() != 3) throw Error(in.source + ": expected 3-d points, found " + std::to_string(p.points.cols()) + " columns");
-    s.o.uniform_rotation = s.euler_max_deg < 0;
-    s.o.euler_max_deg = s.o.uniform_rotation ? 0.0 : s.euler_max_deg;
     const double k = std::numbers::pi / 180.0;
     Transform fixed = Transform::Identity();
     if (app.cli().count("--rotate") || app.cli().count("--translate") || s.scale != 1.0)
@@ -128,7 +127,6 @@ void run(cli::App& app, Settings& s) {
     output.file().write("/indices", indices);
     s.shard.record(output.file(), total);
     output.commit();
-
     const io::Shard sh = s.shard.shard();
     app.summary() = {{"clouds", end - begin}, {"points_out", points_out}, {"shard", std::to_string(sh.index) + "/" + std::to_string(sh.count)},
                      {"output", app.common().output}, {"seconds", timer.seconds()}};
