@@ -1,8 +1,8 @@
 // orbit-transform: move, crop, resample and perturb point clouds, recording what was done.
 #include <numbers>
-#include <sstream>
 
 #include "orbit/cli/app.hpp"
+#include "orbit/cli/options.hpp"
 #include "orbit/core/parallel.hpp"
 #include "orbit/core/timer.hpp"
 #include "orbit/geometry/perturb.hpp"
@@ -11,173 +11,138 @@
 #include "orbit/io/pointset.hpp"
 
 using namespace orbit;
+using CropMode = geometry::PerturbOptions::CropMode;
 
 namespace {
-std::vector<double> parse_triple(const std::string& text, const std::string& option) {
-    std::vector<double> v;
-    std::stringstream s(text);
-    std::string item;
-    while (std::getline(s, item, ',')) {
-        try {
-            std::size_t used = 0;
-            v.push_back(std::stod(item, &used));
-            if (used != item.size()) throw std::invalid_argument("");
-        } catch (const std::exception&) {
-            throw UsageError(option + " expects three comma-separated numbers, found '" + text + "'");
-        }
-    }
-    if (v.size() != 3) throw UsageError(option + " expects three comma-separated numbers, found '" + text + "'");
-    return v;
+
+struct Settings {
+    std::string input, transform_file;
+    std::vector<double> rotate{0, 0, 0}, translate{0, 0, 0};
+    double scale = 1.0;
+    std::int64_t copies = 1;
+    geometry::PerturbOptions o;
+    cli::ShardOption shard;
+};
+
+// "--random-rotation DEG|uniform": -1 stands for uniform on SO(3).
+double random_rotation(const std::string& text) {
+    if (text == "uniform" || text == "so3") return -1;
+    const double deg = cli::parse_numbers(text, 1)[0];
+    if (deg < 0 || deg > 360) throw UsageError("expected degrees in [0,360] or 'uniform', found '" + text + "'");
+    return deg;
 }
+
+void declare(cli::App& app, Settings& s) {
+    auto& c = app.cli();
+    auto triple = [](const std::string& t) { return cli::parse_numbers(t, 3); };
+    c.add_option("input", s.input, "Point set: FILE, FILE:/dataset or '-'")->required()->check(cli::ExistingFileOrStream);
+    c.add_option("--transform", s.transform_file, "Apply the transform(s) in FILE[:/dataset] ([4,4] or [B,4,4])")->check(cli::ExistingFileOrStream);
+    cli::add_parsed<std::vector<double>>(c, "--rotate", s.rotate, triple, "Rotate by Euler angles AX,AY,AZ in degrees (R = Rx Ry Rz)");
+    cli::add_parsed<std::vector<double>>(c, "--translate", s.translate, triple, "Translate by X,Y,Z");
+    c.add_option("--scale", s.scale, "Scale about the origin")->check(cli::Positive);
+    cli::add_parsed<double>(c, "--random-rotation", s.o.euler_max_deg, [&s](const std::string& t) {
+            const double deg = random_rotation(t);
+            s.o.uniform_rotation = deg < 0;
+            return deg < 0 ? 0.0 : deg; }, "Random rotation: DEG draws each Euler angle uniformly in [0,DEG]; 'uniform' draws uniformly on SO(3)");
+    c.add_option("--random-translation", s.o.translation, "Random translation uniform in [-T,T]^3")->check(cli::NonNegative);
+    c.add_option("--crop", s.o.keep_fraction, "Keep this fraction of the points as a partial view")->check(cli::in_range(0.0, 1.0, true));
+    cli::add_enum<CropMode>(c, "--crop-mode", s.o.crop_mode, {{"plane", CropMode::plane}, {"viewpoint", CropMode::viewpoint}},
+                            "plane (random plane through the centroid) or viewpoint");
+    c.add_option("--noise", s.o.noise, "Gaussian noise standard deviation")->check(cli::NonNegative);
+    c.add_option("--noise-clip", s.o.noise_clip, "Clip each noise component to +-C")->check(cli::NonNegative)->capture_default_str();
+    c.add_option("--resample", s.o.resample, "Resample each cloud to N points")->check(cli::Positive);
+    c.add_flag("--shuffle", s.o.shuffle, "Shuffle the order of the points");
+    c.add_flag("--normalize", s.o.normalize, "Centre and scale to the unit sphere first");
+    c.add_option("--copies", s.copies, "Make C perturbed copies of every input cloud (each with its own random stream)")
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{100000000}))->capture_default_str();
+    s.shard.declare(c, "Process slice K of N of a batch (1-based), for job arrays; join the outputs with orbit-merge");
+    app.require_output();
+    app.add_examples(R"(
+orbit-transform bunny.h5 --random-rotation 45 --random-translation 0.5 --crop 0.7 --noise 0.01 --resample 717 --seed 3 -o src.h5
+    a ModelNet-style partial, moved, noisy source cloud
+orbit-transform bunny.h5 --crop 0.7 --seed 4 -o - | orbit-transform - --random-rotation 180 --seed 5 -o - | orbit-info -
+    a pipeline through stdin and stdout
+orbit-transform bunny.h5 --copies 100 --random-rotation uniform --crop 0.7 -o batch.h5
+    a batch of 100 randomly rotated partial views of one shape
+orbit-transform clouds.h5 --random-rotation uniform --shard 2/8 -o part2.h5
+    the second of eight slices of a batch, rotated uniformly
+)");
+    app.add_references(R"(
+RPM-Net protocol: Z. J. Yew, G. H. Lee. RPM-Net: Robust Point Matching using Learned Features. CVPR 2020
+uniform rotations: K. Shoemake. Uniform random rotations. Graphics Gems III, 1992
+)");
+}
+
+void run(cli::App& app, Settings& s) {
+    Timer timer;
+    io::PointSets in = io::read_point_sets(s.input);
+    for (auto& p : in.items)  // checked before the work, for the whole batch
+        if (p.points.cols() != 3) throw Error(in.source + ": expected 3-d points, found " + std::to_string(p.points.cols()) + " columns");
+    const double k = std::numbers::pi / 180.0;
+    Transform fixed = Transform::Identity();
+    if (app.cli().count("--rotate") || app.cli().count("--translate") || s.scale != 1.0)
+        fixed = geometry::make_transform(geometry::euler_xyz(s.rotate[0] * k, s.rotate[1] * k, s.rotate[2] * k),
+                                         Eigen::Vector3d(s.translate[0], s.translate[1], s.translate[2]), s.scale);
+    std::vector<Transform> given;
+    if (!s.transform_file.empty()) {
+        given = io::read_transforms(s.transform_file);
+        if (given.size() != 1 && given.size() != in.size())
+            throw Error(s.transform_file + ": " + std::to_string(given.size()) + " transforms for " + std::to_string(in.size()) + " clouds");
+    }
+    const auto total = static_cast<std::int64_t>(in.size()) * s.copies;
+    const auto [begin, end] = s.shard.items(total);
+    if (s.o.resample > 0)  // points, normals and the input row of each, in doubles
+        cli::check_fits_in_memory(7.0 * 8.0 * static_cast<double>(s.o.resample) * static_cast<double>(end - begin),
+                                  "--resample " + std::to_string(s.o.resample) + " for " + std::to_string(end - begin) + " cloud(s)");
+    // Opened before the work so a bad output path fails fast; removed again if anything fails.
+    io::Output output(app.common().output, "pointset");
+    std::vector<geometry::Perturbed> results(static_cast<std::size_t>(end - begin));
+    parallel_for(end - begin, [&](std::int64_t j) {
+        const std::int64_t item = begin + j;                      // index in the output batch: the random stream
+        const auto i = static_cast<std::size_t>(item / s.copies);  // the input cloud it comes from
+        geometry::PerturbOptions oi = s.o;
+        oi.fixed = fixed * (given.empty() ? Transform::Identity() : given[given.size() == 1 ? 0 : i]);
+        Rng rng = app.rng(static_cast<std::uint64_t>(item));
+        results[static_cast<std::size_t>(j)] = geometry::perturb(in[i].points, in[i].normals, oi, rng);
+    });
+    io::PointSets out;
+    const bool single = in.layout == io::PointSets::Layout::single && s.shard.shard().count == 1 && s.copies == 1;
+    out.layout = single ? io::PointSets::Layout::single : io::PointSets::Layout::batch;
+    std::vector<Transform> transforms;
+    h5::Array<std::int64_t> indices;
+    bool equal = true;
+    std::int64_t points_out = 0;
+    for (auto& r : results) {
+        out.items.push_back(io::PointSet{r.points, r.normals, {}, {}});
+        transforms.push_back(r.transform);
+        indices.data.insert(indices.data.end(), r.indices.begin(), r.indices.end());
+        equal = equal && r.points.rows() == results[0].points.rows();
+        points_out += r.points.rows();
+    }
+    indices.shape = single || !equal ? std::vector<std::size_t>{indices.data.size()}
+                                     : std::vector<std::size_t>{results.size(), static_cast<std::size_t>(results[0].points.rows())};
+    output.add_history_lines(in.history);
+    io::write_point_sets(output.file(), out);
+    io::write_transforms(output.file(), "/transform", transforms, !single);
+    output.file().write("/indices", indices);
+    s.shard.record(output.file(), total);
+    output.commit();
+    const io::Shard sh = s.shard.shard();
+    app.summary() = {{"clouds", end - begin}, {"points_out", points_out}, {"shard", std::to_string(sh.index) + "/" + std::to_string(sh.count)},
+                     {"output", app.common().output}, {"seconds", timer.seconds()}};
+    if (results.size() == 1) app.summary()["transform"] = cli::matrix_json(transforms[0]);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    cli::App app("transform", "move, crop, resample and add noise to point clouds",
-                 "Applies a given transform or draws random ones (uniform on SO(3), or Euler angles each uniform up "
-                 "to a bound as in the RPM-Net protocol, translations uniform in a box), crops partial views, adds "
-                 "clipped Gaussian noise, resamples, shuffles and normalises to the unit sphere. Steps run in the "
-                 "order normalise, crop, transform, resample, noise, shuffle. The output holds /points, /transform "
-                 "(input coordinates to output coordinates, [4,4] or [B,4,4]) and /indices (the input row of each "
-                 "output point), so benchmark pairs can be built from any shape. Each cloud draws from its own "
-                 "random stream: results do not depend on -j or --shard.");
-    std::string input, transform_file, rotate, translate, random_rotation, crop_mode = "plane", shard_text = "1/1";
-    double scale = 1.0;
-    geometry::PerturbOptions o;
-    auto& c = app.cli();
-    c.add_option("input", input, "Point set: FILE, FILE:/dataset or '-'")->required()->check(cli::ExistingFileOrStream);
-    c.add_option("--transform", transform_file, "Apply the transform(s) in FILE[:/dataset] ([4,4] or [B,4,4])")
-        ->check(cli::ExistingFileOrStream);
-    c.add_option("--rotate", rotate, "Rotate by Euler angles AX,AY,AZ in degrees (R = Rx Ry Rz)");
-    c.add_option("--translate", translate, "Translate by X,Y,Z");
-    c.add_option("--scale", scale, "Scale about the origin")->check(CLI::PositiveNumber);
-    c.add_option("--random-rotation", random_rotation,
-                 "Random rotation: DEG draws each Euler angle uniformly in [0,DEG]; 'uniform' draws uniformly on SO(3)");
-    c.add_option("--random-translation", o.translation, "Random translation uniform in [-T,T]^3")
-        ->check(CLI::NonNegativeNumber);
-    c.add_option("--crop", o.keep_fraction, "Keep this fraction of the points as a partial view")
-        ->check(CLI::Range(0.0, 1.0).description("in (0,1]"));
-    c.add_option("--crop-mode", crop_mode, "plane (random plane through the centroid) or viewpoint")
-        ->check(CLI::IsMember({"plane", "viewpoint"}))
-        ->capture_default_str();
-    c.add_option("--noise", o.noise, "Gaussian noise standard deviation")->check(CLI::NonNegativeNumber);
-    c.add_option("--noise-clip", o.noise_clip, "Clip each noise component to +-C")
-        ->check(CLI::NonNegativeNumber)
-        ->capture_default_str();
-    c.add_option("--resample", o.resample, "Resample each cloud to N points")->check(CLI::PositiveNumber);
-    c.add_flag("--shuffle", o.shuffle, "Shuffle the order of the points");
-    c.add_flag("--normalize", o.normalize, "Centre and scale to the unit sphere first");
-    std::int64_t copies = 1;
-    c.add_option("--copies", copies, "Make C perturbed copies of every input cloud (each with its own random stream)")
-        ->check(CLI::Range(std::int64_t{1}, std::int64_t{100000000}))
-        ->capture_default_str();
-    c.add_option("--shard", shard_text, "Process slice K of N of a batch (1-based), for job arrays")->capture_default_str();
-    app.require_output();
-    app.add_example("orbit-transform bunny.h5 --random-rotation 45 --random-translation 0.5 --crop 0.7 --noise 0.01 "
-                    "--resample 717 --seed 3 -o src.h5",
-                    "a ModelNet-style partial, moved, noisy source cloud");
-    app.add_example("orbit-transform bunny.h5 --crop 0.7 --seed 4 -o - | orbit-transform - --random-rotation 180 "
-                    "--seed 5 -o - | orbit-info -",
-                    "a pipeline through stdin and stdout");
-    app.add_example("orbit-transform bunny.h5 --copies 100 --random-rotation uniform --crop 0.7 -o batch.h5",
-                    "a batch of 100 randomly rotated partial views of one shape");
-    app.add_example("orbit-transform clouds.h5 --random-rotation uniform --shard 2/8 -o part2.h5",
-                    "the second of eight slices of a batch, rotated uniformly");
-
-    return app.run(argc, argv, [&] {
-        Timer timer;
-        if (o.keep_fraction <= 0.0) throw UsageError("--crop must be in (0,1], found " + std::to_string(o.keep_fraction));
-        o.crop_mode = crop_mode == "plane" ? geometry::PerturbOptions::CropMode::plane
-                                           : geometry::PerturbOptions::CropMode::viewpoint;
-        if (!random_rotation.empty()) {
-            if (random_rotation == "uniform" || random_rotation == "so3") {
-                o.uniform_rotation = true;
-            } else {
-                try {
-                    std::size_t used = 0;
-                    o.euler_max_deg = std::stod(random_rotation, &used);
-                    if (used != random_rotation.size() || o.euler_max_deg < 0 || o.euler_max_deg > 360)
-                        throw std::invalid_argument("");
-                } catch (const std::exception&) {
-                    throw UsageError("--random-rotation expects degrees in [0,360] or 'uniform', found '" +
-                                     random_rotation + "'");
-                }
-            }
-        }
-        io::Shard shard = io::parse_shard(shard_text);
-        io::PointSets in = io::read_point_sets(input);
-        for (auto& p : in.items)
-            if (p.points.cols() != 3)
-                throw Error(in.source + ": expected 3-d points, found " + std::to_string(p.points.cols()) + " columns");
-
-        Transform fixed = Transform::Identity();
-        if (!rotate.empty() || !translate.empty() || scale != 1.0) {
-            auto deg = rotate.empty() ? std::vector<double>{0, 0, 0} : parse_triple(rotate, "--rotate");
-            auto t = translate.empty() ? std::vector<double>{0, 0, 0} : parse_triple(translate, "--translate");
-            const double k = std::numbers::pi / 180.0;
-            fixed = geometry::make_transform(geometry::euler_xyz(deg[0] * k, deg[1] * k, deg[2] * k),
-                                             Eigen::Vector3d(t[0], t[1], t[2]), scale);
-        }
-        std::vector<Transform> given;
-        if (!transform_file.empty()) {
-            given = io::read_transforms(transform_file);
-            if (given.size() != 1 && given.size() != in.size())
-                throw Error(transform_file + ": " + std::to_string(given.size()) + " transforms for " +
-                            std::to_string(in.size()) + " clouds");
-        }
-
-        const auto total = static_cast<std::int64_t>(in.size()) * copies;
-        const auto [begin, end] = io::shard_items(shard, total);
-        // Opened before the work so a bad output path fails fast; removed again if anything fails.
-        io::Output output(app.common().output, "pointset");
-        std::vector<geometry::Perturbed> results(static_cast<std::size_t>(end - begin));
-        parallel_for(end - begin, [&](std::int64_t k) {
-            const std::int64_t item = begin + k;           // index in the output batch: the random stream
-            const auto i = static_cast<std::size_t>(item / copies);  // the input cloud it comes from
-            geometry::PerturbOptions oi = o;
-            Transform pre = given.empty() ? Transform::Identity() : given[given.size() == 1 ? 0 : i];
-            oi.fixed = fixed * pre;
-            Rng rng = app.rng(static_cast<std::uint64_t>(item));
-            results[static_cast<std::size_t>(k)] = geometry::perturb(in[i].points, in[i].normals, oi, rng);
-        });
-
-        io::PointSets out;
-        out.layout = (in.layout == io::PointSets::Layout::single && shard.count == 1 && copies == 1)
-                         ? io::PointSets::Layout::single
-                                                                                       : io::PointSets::Layout::batch;
-        std::vector<Transform> transforms;
-        h5::Array<std::int64_t> indices;
-        bool equal = true;
-        for (auto& r : results) {
-            io::PointSet p;
-            p.points = r.points;
-            p.normals = r.normals;
-            out.items.push_back(std::move(p));
-            transforms.push_back(r.transform);
-            indices.data.insert(indices.data.end(), r.indices.begin(), r.indices.end());
-            equal = equal && r.points.rows() == results[0].points.rows();
-        }
-        const bool single = out.layout == io::PointSets::Layout::single;
-        if (single || !equal) indices.shape = {indices.data.size()};
-        else indices.shape = {results.size(), static_cast<std::size_t>(results[0].points.rows())};
-
-        output.add_history_lines(in.history);
-        io::write_point_sets(output.file(), out);
-        io::write_transforms(output.file(), "/transform", transforms, !single);
-        output.file().write("/indices", indices);
-        if (shard.count > 1) io::write_shard_info(output.file(), shard, total);
-        output.commit();
-
-        std::int64_t points_out = 0;
-        for (auto& r : results) points_out += r.points.rows();
-        app.summary() = {{"clouds", end - begin},
-                         {"points_out", points_out},
-                         {"shard", shard_text},
-                         {"output", app.common().output},
-                         {"seconds", timer.seconds()}};
-        if (results.size() == 1) {
-            nlohmann::json t = nlohmann::json::array();
-            for (int r = 0; r < 4; ++r) t.push_back({transforms[0](r, 0), transforms[0](r, 1), transforms[0](r, 2), transforms[0](r, 3)});
-            app.summary()["transform"] = t;
-        }
-    });
+    cli::App app("transform", "move, crop, resample and add noise to point clouds", R"(
+Applies a given transform or draws random ones (uniform on SO(3), or Euler angles each uniform up to a bound as in the RPM-Net protocol,
+translations uniform in a box), crops partial views, adds clipped Gaussian noise, resamples, shuffles and normalises to the unit sphere.
+Steps run in the order normalise, crop, transform, resample, noise, shuffle. The output holds /points, /transform (input coordinates to
+output coordinates, [4,4] or [B,4,4]) and /indices (the input row of each output point), so benchmark pairs can be built from any shape.
+Each cloud draws from its own random stream: results do not depend on -j or --shard.)");
+    Settings s;
+    declare(app, s);
+    return app.run(argc, argv, [&] { run(app, s); });
 }

@@ -121,4 +121,15 @@ _, status = os.waitpid(pid, 0)
 assert os.WEXITSTATUS(status) == 2, (status, out)
 assert b"refusing to write binary HDF5 to a terminal" in out, out
 '
+# Ragged offsets that decrease are reported as such, not as an empty cloud.
+py '
+import h5py, numpy as np
+with h5py.File("ragged.h5", "w") as f:
+    f["points"] = np.random.default_rng(1).normal(size=(10, 3)); f["offsets"] = np.array([0, 5, 3, 10])
+with h5py.File("ragged0.h5", "w") as f:
+    f["points"] = np.random.default_rng(1).normal(size=(10, 3)); f["offsets"] = np.array([0, 5, 5, 10])'
+expect_error 1 orbit-transform ragged.h5 -o r.h5
+grep -qF "entry 2 (3) is below entry 1 (5)" "$TMP/.err" || fail "decreasing offsets: $(cat "$TMP/.err")"
+expect_error 1 orbit-transform ragged0.h5 -o r.h5
+grep -qF "cloud 1 is empty" "$TMP/.err" || fail "empty cloud: $(cat "$TMP/.err")"
 echo "pipeline tests passed"

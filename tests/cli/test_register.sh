@@ -75,9 +75,35 @@ assert a["transform"].shape == (4, 4, 4) and np.array_equal(a["transform"][:], b
 for k in ("fitness", "inlier_rmse", "iterations", "seconds"): assert a[k].shape == (4,), k
 a, b, s = h5py.File("A1.h5"), h5py.File("A2.h5"), h5py.File("S2.h5")
 assert np.array_equal(a["transform"][:], b["transform"][:])
-assert np.array_equal(s["transform"][:], a["transform"][2:]) and s.attrs["pair_begin"] == 2
+assert np.array_equal(s["transform"][:], a["transform"][2:])
+assert (s.attrs["shard_index"], s.attrs["shard_count"], s.attrs["shard_items"], s.attrs["shard_total_items"]) == (2, 2, 2, 4)
+assert "shard_index" not in a.attrs and "pair_begin" not in a.attrs
 j = json.load(open("batch.json")); assert j["pairs"] == 4 and j["recall"]["value"] == 1.0, j
 ' || fail "batch determinism, sharding or recall"
+
+# 3b. a batch in three slices, merged out of order, is the file one run writes (the measured seconds aside)
+orbit-register pairs.h5:/src pairs.h5:/ref --method icp --ground-truth pairs.h5:/transform -o one.h5
+for k in 1 2 3; do
+  orbit-register pairs.h5:/src pairs.h5:/ref --method icp --ground-truth pairs.h5:/transform --shard $k/3 -o part$k.h5
+done
+orbit-merge part3.h5 part1.h5 part2.h5 -o merged.h5
+py '
+import h5py, numpy as np
+a, m = h5py.File("one.h5"), h5py.File("merged.h5")
+names = lambda f: sorted(k for k in f.keys())
+assert names(a) == names(m), (names(a), names(m))
+for k in names(a):
+    if k == "seconds": assert m[k].shape == a[k].shape; continue
+    assert a[k].dtype == m[k].dtype and np.array_equal(a[k][:], m[k][:]), k
+    assert dict(a[k].attrs) == dict(m[k].attrs), k
+skip = {"history"}
+assert {k: v for k, v in a.attrs.items() if k not in skip} == {k: v for k, v in m.attrs.items() if k not in skip}
+assert a["flags"].shape == (4,) and "flags_meaning" in a["flags"].attrs
+' || fail "sharded batch registration does not merge into the one-job output"
+expect_error 2 orbit-register pairs.h5:/src pairs.h5:/ref --shard 1/3 --correspondences -o x.h5
+expect_error 2 orbit-register pairs.h5:/src pairs.h5:/ref --shard 4/3 -o x.h5
+expect_error 2 orbit-register pairs.h5:/src pairs.h5:/ref --shard x -o x.h5
+grep -q -- "--shard: expected K/N" "$TMP/.err" || fail "the shard error names the option: $(cat "$TMP/.err")"
 
 # 4. streams and correspondences
 orbit-register src.h5 ref.h5 --method icp-plane --correspondences -o - | orbit-info - | grep "/correspondences" >/dev/null || fail "correspondences through a stream"
@@ -87,6 +113,11 @@ import h5py; c = h5py.File("C.h5")["correspondences"][:]; assert c.ndim == 2 and
 
 # 5. errors: one line, the right exit code
 expect_error 2 orbit-register src.h5 ref.h5 --method nope
+grep -q -- "--method: expected one of auto" "$TMP/.err" || fail "the method error names the option once: $(cat "$TMP/.err")"
+expect_error 2 orbit-register src.h5 ref.h5 --max-distance nan
+expect_error 2 orbit-register src.h5 ref.h5 --recall-rre inf
+expect_error 2 orbit-register src.h5 ref.h5 --max-distance -1
+grep -q -- "--max-distance: expected a number >= 0, found -1" "$TMP/.err" || fail "short range message: $(cat "$TMP/.err")"
 expect_error 2 orbit-register missing.h5 ref.h5
 expect_error 2 orbit-register src.h5 ref.h5 --trim 0
 expect_error 2 orbit-register src.h5 ref.h5 --free-space-weight -1

@@ -226,13 +226,13 @@ TEST_CASE("consistency hypotheses find a rigid motion among 90% outliers, withou
         corr.push_back({i, i % 10 == 0 ? i : static_cast<std::int64_t>(rng.below(300))});
     reg::ConsistencyOptions o;
     o.distance = 0.03;
-    std::vector<reg::Hypothesis> hs = reg::consistency_hypotheses(s, t, corr, o);
+    std::vector<reg::Hypothesis> hs = reg::sc2_pcr_hypotheses(s, t, corr, o);
     REQUIRE(!hs.empty());
     CHECK(rre_deg(hs.front().transform, g) < 1.0);
     CHECK(rte(hs.front().transform, g) < 0.02);
     CHECK(hs.front().inliers >= 30);
     // Deterministic: the same input gives the same bits.
-    std::vector<reg::Hypothesis> again = reg::consistency_hypotheses(s, t, corr, o);
+    std::vector<reg::Hypothesis> again = reg::sc2_pcr_hypotheses(s, t, corr, o);
     REQUIRE(again.size() == hs.size());
     for (std::size_t k = 0; k < hs.size(); ++k) CHECK(again[k].transform == hs[k].transform);
 }
@@ -253,7 +253,7 @@ TEST_CASE("point-pair-feature voting recovers partial pairs without descriptor m
         // Normal signs are arbitrary: flipping some of them must not matter.
         for (Eigen::Index i = 0; i < sn.rows(); i += 3) sn.row(i) *= -1;
         reg::PpfOptions o;
-        std::vector<reg::Hypothesis> hs = reg::ppf_hypotheses(p.src, sn, p.ref, tn, o);
+        std::vector<reg::Hypothesis> hs = reg::drost_ppf_hypotheses(p.src, sn, p.ref, tn, o);
         REQUIRE(!hs.empty());
         CHECK(static_cast<int>(hs.size()) <= o.hypotheses);
         for (std::size_t h = 1; h < hs.size(); ++h) CHECK(hs[h - 1].inliers >= hs[h].inliers);
@@ -269,15 +269,15 @@ TEST_CASE("point-pair-feature voting is deterministic and symmetric voting agree
     Pair p = make_pair(510, 0.7, 45);
     Points sn = normals_of(p.src), tn = normals_of(p.ref);
     reg::PpfOptions o;
-    std::vector<reg::Hypothesis> a = reg::ppf_hypotheses(p.src, sn, p.ref, tn, o);
-    std::vector<reg::Hypothesis> b = reg::ppf_hypotheses(p.src, sn, p.ref, tn, o);
+    std::vector<reg::Hypothesis> a = reg::drost_ppf_hypotheses(p.src, sn, p.ref, tn, o);
+    std::vector<reg::Hypothesis> b = reg::drost_ppf_hypotheses(p.src, sn, p.ref, tn, o);
     REQUIRE(a.size() == b.size());
     for (std::size_t k = 0; k < a.size(); ++k) {
         CHECK(a[k].transform == b[k].transform);
         CHECK(a[k].inliers == b[k].inliers);
     }
     o.symmetric = true;
-    std::vector<reg::Hypothesis> c = reg::ppf_hypotheses(p.src, sn, p.ref, tn, o);
+    std::vector<reg::Hypothesis> c = reg::drost_ppf_hypotheses(p.src, sn, p.ref, tn, o);
     REQUIRE(!c.empty());
     bool near = false;
     for (auto& h : c) near = near || (rre_deg(h.transform, p.truth) < 10 && rte(h.transform, p.truth) < 0.15);
@@ -289,14 +289,14 @@ TEST_CASE("point-pair-feature voting rejects degenerate inputs", "[registration]
     Points p = blob(rng, 200);
     Points n = normals_of(p);
     // Too few points, or no usable normals: no hypotheses.
-    CHECK(reg::ppf_hypotheses(p.topRows(2), n.topRows(2), p, n).empty());
-    CHECK(reg::ppf_hypotheses(p, Points::Zero(p.rows(), 3), p, n).empty());
+    CHECK(reg::drost_ppf_hypotheses(p.topRows(2), n.topRows(2), p, n).empty());
+    CHECK(reg::drost_ppf_hypotheses(p, Points::Zero(p.rows(), 3), p, n).empty());
     // Normals that do not match the points, or 2-d points: errors.
-    CHECK_THROWS_AS(reg::ppf_hypotheses(p, n.topRows(10), p, n), Error);
-    CHECK_THROWS_AS(reg::ppf_hypotheses(Points(p.leftCols(2)), Points(n.leftCols(2)), p, n), Error);
+    CHECK_THROWS_AS(reg::drost_ppf_hypotheses(p, n.topRows(10), p, n), Error);
+    CHECK_THROWS_AS(reg::drost_ppf_hypotheses(Points(p.leftCols(2)), Points(n.leftCols(2)), p, n), Error);
     reg::PpfOptions bad;
     bad.samples = 2;
-    CHECK_THROWS_AS(reg::ppf_hypotheses(p, n, p, n, bad), Error);
+    CHECK_THROWS_AS(reg::drost_ppf_hypotheses(p, n, p, n, bad), Error);
     // Farthest-point sampling: distinct rows, the first farthest from the centroid, all when asked for more.
     std::vector<std::int64_t> idx = geometry::farthest_point_sample(p, 50);
     REQUIRE(idx.size() == 50);

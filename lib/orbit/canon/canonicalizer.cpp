@@ -151,7 +151,7 @@ Eigen::Vector3d parse_axis(const std::string& text) {
         k = -1;
     }
     if (k != 3 || !std::isfinite(a.norm()) || !(a.norm() > 0))
-        throw UsageError("--axis expects x, y, z or three numbers a,b,c (not all zero), found '" + text + "'");
+        throw UsageError("expected x, y, z or three numbers a,b,c (not all zero), found '" + text + "'");
     return a.normalized();
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "orbit/core/error.hpp"
+#include "orbit/core/timer.hpp"
 #include "orbit/io/pointset.hpp"
 
 namespace orbit::canon {
@@ -27,6 +28,134 @@ void write_diagnostics(h5::File& file, const std::vector<Diagnostics>& diag, con
     file.write(group + "/flags", flags);
     file.set_attr(group, "flags_meaning",
                   "1 nearly equal eigenvalues, 2 sign undetermined, 4 sign from extreme points, 8 points coincide");
+}
+
+void write_method(h5::File& f, const std::string& group, const std::string& method, const std::string& frames,
+                  bool scale) {
+    f.set_attr("/", "canon_group", group);
+    f.set_attr("/", "canon_method", method);
+    f.set_attr("/", "canon_frames", frames);
+    f.set_attr("/", "canon_scale", static_cast<std::int64_t>(scale ? 1 : 0));
+}
+
+void write_frames(h5::File& file, const BatchFrames& bf) {
+    const std::size_t b = bf.copies.size(), f = b ? bf.copies[0].size() : 0;
+    if (b == 0 || f == 0 || bf.frames.size() != b) throw Error("frames: nothing to write");
+    const auto n = static_cast<std::size_t>(bf.copies[0][0].rows()), d = static_cast<std::size_t>(bf.copies[0][0].cols());
+    h5::Array<double> pts{{b, f, n, d}, {}}, fr{{b, f, 4, 4}, {}};
+    pts.data.reserve(b * f * n * d);
+    for (std::size_t i = 0; i < b; ++i)
+        for (std::size_t k = 0; k < f; ++k) {
+            const Points& q = bf.copies[i][k];
+            if (static_cast<std::size_t>(q.rows()) != n)
+                throw Error("frames of all clouds in one array need clouds of equal size (found " + std::to_string(n) +
+                            " and " + std::to_string(q.rows()) + " points)");
+            pts.data.insert(pts.data.end(), q.data(), q.data() + q.size());
+            for (int r = 0; r < 4; ++r)
+                for (int c = 0; c < 4; ++c) fr.data.push_back(bf.frames[i][k](r, c));
+        }
+    file.write("/points", pts);
+    file.write("/frames", fr);
+}
+
+BatchFrames read_frames(const h5::File& file) {
+    const h5::Array<double> pts = file.read<double>("/points", 4), fr = file.read<double>("/frames", 4);
+    const std::size_t b = pts.shape[0], f = pts.shape[1], n = pts.shape[2], d = pts.shape[3];
+    if (fr.shape != std::vector<std::size_t>{b, f, 4, 4})
+        throw Error(file.name() + ": /frames " + shape_string(fr.shape) + " does not match /points " + shape_string(pts.shape));
+    BatchFrames bf;
+    bf.frames.assign(b, std::vector<Transform>(f));
+    bf.copies.assign(b, std::vector<Points>(f));
+    for (std::size_t i = 0; i < b; ++i)
+        for (std::size_t k = 0; k < f; ++k) {
+            Points q(static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(d));
+            std::copy_n(pts.data.begin() + static_cast<long>(((i * f) + k) * n * d), n * d, q.data());
+            bf.copies[i][k] = std::move(q);
+            for (int r = 0; r < 4; ++r)
+                for (int c = 0; c < 4; ++c) bf.frames[i][k](r, c) = fr.data[((i * f) + k) * 16 + static_cast<std::size_t>(r * 4 + c)];
+        }
+    return bf;
+}
+
+void write_mds_residuals(h5::File& file, const std::vector<double>& residuals) {
+    file.write("/canon/residual", h5::Array<double>{{residuals.size()}, residuals});
+}
+
+Written canonicalize_sets(const Request& rq, io::PointSets& sets, const std::string& src, h5::File& out) {
+    Timer timer;
+    std::vector<const Points*> clouds;
+    for (auto& p : sets.items) clouds.push_back(&p.points);
+    Written w;
+    if (rq.mds_method) {
+        std::vector<MdsResult> res = with_context(src, [&] { return mds_batch(rq.mds, clouds); });
+        std::vector<double> residuals;
+        for (std::size_t i = 0; i < res.size(); ++i) {
+            sets.items[i] = io::PointSet{std::move(res[i].coords), {}, sets[i].weights, sets[i].features};
+            w.diag.push_back(res[i].diag);
+            residuals.push_back(res[i].residual);
+        }
+        w.extra = {{"landmarks", rq.mds.landmarks}, {"dim", rq.mds.dim},
+                   {"max_residual", std::max(0.0, *std::max_element(residuals.begin(), residuals.end()))},
+                   {"canon_s", timer.seconds()}};
+        io::write_point_sets(out, sets);
+        write_mds_residuals(out, residuals);
+    } else if (rq.all_frames) {
+        const BatchFrames bf = frames_batch(rq.pca, clouds, true);
+        w.extra = {{"frames", frame_count(rq.pca.group)}, {"canon_s", timer.seconds()}};
+        with_context(src, [&] { write_frames(out, bf); });
+        w.diag = bf.diag;
+    } else {
+        const PcaCanonicalizer pca(rq.pca);
+        const Canonicalizer& canonicalizer = rq.canonicalizer ? *rq.canonicalizer : pca;
+        BatchCanonical bc = with_context(src, [&] { return canonicalize_batch(canonicalizer, clouds); });
+        w.extra = {{"canon_s", timer.seconds()}};
+        for (std::size_t i = 0; i < clouds.size(); ++i) {
+            auto& p = sets.items[i];
+            p.points = std::move(bc.clouds[i]);
+            if (p.normals.size() > 0) {
+                p.normals = transform_vectors(bc.transforms[i], p.normals);
+                p.normals.rowwise().normalize();
+            }
+        }
+        io::write_point_sets(out, sets);
+        io::write_transforms(out, "/transform", bc.transforms, sets.layout != io::PointSets::Layout::single);
+        w.diag = bc.diag;
+    }
+    write_diagnostics(out, w.diag);
+    return w;
+}
+
+std::optional<DenseWritten> canonicalize_dense(
+    const h5::File& in, const std::string& dataset, const std::string& src, const Options& options,
+    const std::function<std::pair<std::int64_t, std::int64_t>(std::int64_t)>& slice, h5::File& out,
+    const Canonicalizer* canonicalizer) {
+    Timer timer;
+    std::optional<h5::Array<double>> dense = read_dense_batch(in, dataset, src);
+    if (!dense) return std::nullopt;
+    h5::Array<double>& a = *dense;
+    DenseWritten w;
+    w.read_s = timer.seconds();
+    w.total = static_cast<std::int64_t>(a.shape[0]);
+    const auto [begin, end] = with_context(src, [&] { return slice(w.total); });
+    w.begin = begin;
+    if (begin > 0 || end < w.total) {
+        const auto per = static_cast<std::int64_t>(a.shape[1] * a.shape[2]);
+        a.data = std::vector<double>(a.data.begin() + begin * per, a.data.begin() + end * per);
+        a.shape[0] = static_cast<std::size_t>(end - begin);
+    }
+    timer.reset();
+    const InPlaceResult res = with_context(src, [&] {
+        const PcaCanonicalizer pca(options);
+        return canonicalize_in_place(canonicalizer ? *canonicalizer : static_cast<const Canonicalizer&>(pca), a.data.data(),
+                                     a.shape[0], a.shape[1], a.shape[2]);
+    });
+    w.extra = {{"canon_s", timer.seconds()}};
+    out.write("/points", a);
+    io::write_transforms(out, "/transform", res.transforms, true);
+    write_diagnostics(out, res.diag);
+    w.diag = res.diag;
+    w.unstable = res.unstable;
+    return w;
 }
 
 nlohmann::json summarize(const std::vector<Diagnostics>& diag, bool signs_used) {
@@ -97,7 +226,7 @@ InverseResult write_inverse(const InverseRequest& req, h5::File& out, const h5::
         } else {
             ds = in.exists("/transform") ? "/transform" : in.exists("/frames") ? "/frames" : "";
             if (ds.empty())
-                throw Error(src + ": no /transform or /frames dataset to invert (name one with --transforms FILE:/DATASET; "
+                throw Error(src + ": no /transform or /frames dataset to invert (give the group elements as FILE:/DATASET; "
                                   "MDS outputs carry no group element)");
         }
         if (!tf->exists(ds)) throw Error(tsrc + ": missing dataset '" + ds + "'");

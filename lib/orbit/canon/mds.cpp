@@ -26,10 +26,10 @@ MdsResult mds_coordinates(const Points& x, const MdsOptions& opt) {
     const Eigen::Index n = x.rows();
     if (n == 0) throw Error("mds: the point cloud is empty");
     if (opt.dim < 1 || opt.dim > 3 || opt.dim > x.cols())
-        throw UsageError("mds: --dim must be between 1 and min(3, the point dimension " + std::to_string(x.cols()) +
+        throw UsageError("mds: the output dimension must be between 1 and min(3, the point dimension " + std::to_string(x.cols()) +
                          "), found " + std::to_string(opt.dim));
     if (opt.landmarks < opt.dim + 1)
-        throw UsageError("mds: --landmarks must be at least dim + 1 = " + std::to_string(opt.dim + 1));
+        throw UsageError("mds: the number of landmarks must be at least dim + 1 = " + std::to_string(opt.dim + 1));
     MdsResult out;
     // Embed in the full point dimension (at most 3), fix the axes on all points, then keep
     // the first opt.dim: a lower-dimensional result is then the top of the full embedding,

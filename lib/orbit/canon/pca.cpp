@@ -207,7 +207,7 @@ Unstable parse_unstable(const std::string& text) {
     if (text == "keep") return Unstable::keep;
     if (text == "identity") return Unstable::identity;
     if (text == "error") return Unstable::error;
-    throw UsageError("--on-unstable expects keep, identity or error, found '" + text + "'");
+    throw UsageError("expected keep, identity or error, found '" + text + "'");
 }
 
 std::string describe_flags(int flags) {

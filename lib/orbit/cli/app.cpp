@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -45,6 +47,32 @@ std::string option_synopsis(const CLI::Option* opt) {
     return names;
 }
 
+// Joins the lines of a paragraph with spaces; a blank line separates paragraphs.
+std::string reflow(const std::string& text) {
+    std::string out;
+    std::size_t start = text.find_first_not_of('\n'), end = text.find_last_not_of('\n');
+    if (start == std::string::npos) return "";
+    for (std::size_t i = start; i <= end; ++i) {
+        if (text[i] != '\n') {
+            out += text[i];
+        } else if (i + 1 <= end && text[i + 1] == '\n') {
+            out += "\n\n";
+            while (i + 1 <= end && text[i + 1] == '\n') ++i;
+        } else {
+            out += ' ';
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> lines_of(const std::string& block) {
+    std::vector<std::string> lines;
+    std::istringstream in(block);
+    for (std::string line; std::getline(in, line);)
+        if (line.find_first_not_of(" \t") != std::string::npos) lines.push_back(line);
+    return lines;
+}
+
 }  // namespace
 
 const CLI::Validator ExistingFileOrStream(
@@ -59,33 +87,78 @@ const CLI::Validator ExistingFileOrStream(
     },
     "FILE|-", "ExistingFileOrStream");
 
-App::App(const std::string& tool, const std::string& summary, const std::string& description)
+App::App(const std::string& tool, const std::string& summary, const std::string& description, Uses uses)
     : tool_(tool),
       program_("orbit-" + tool),
       summary_line_(summary),
-      description_(description),
-      app_(summary + (description.empty() ? "" : "\n\n" + description), "orbit-" + tool) {
+      description_(reflow(description)),
+      app_(summary + (description_.empty() ? "" : "\n\n" + description_), "orbit-" + tool) {
     app_.set_version_flag("--version", std::string("orbit-") + tool + " " + ORBIT_VERSION);
     app_.set_config("--config", "", "Read options from a TOML or INI file (keys are long option names)");
     app_.allow_config_extras(CLI::config_extras_mode::error);
-    output_opt_ = app_.add_option("-o,--output", common_.output, "Output file (HDF5); '-' writes to stdout");
-    app_.add_option("-j,--threads", common_.threads, "Worker threads (0: all cores)")
-        ->check(CLI::Range(0, 4096))
-        ->capture_default_str();
-    app_.add_option("--seed", common_.seed, "Seed of all random streams; same seed, same result")
-        ->capture_default_str();
+    if (has(uses, Uses::output))
+        output_opt_ = app_.add_option("-o,--output", common_.output, "Output file (HDF5); '-' writes to stdout");
+    if (has(uses, Uses::threads))
+        app_.add_option("-j,--threads", common_.threads, "Worker threads (0: all cores)")
+            ->check(CLI::Range(0, 4096))
+            ->capture_default_str();
+    if (has(uses, Uses::seed))
+        app_.add_option("--seed", common_.seed, "Seed of all random streams; same seed, same result")
+            ->check(CLI::Validator(
+                [](std::string& text) {
+                    // CLI11 would wrap "-1" around to 2^64 - 1.
+                    if (text.find_first_not_of("0123456789") != std::string::npos || text.empty())
+                        return "expected a whole number >= 0, found '" + text + "'";
+                    return std::string();
+                },
+                ""))
+            ->capture_default_str();
     auto* q = app_.add_flag("-q,--quiet", common_.quiet, "No progress or messages on stderr (errors still shown)");
     app_.add_flag("-v,--verbose", common_.verbose, "More detail on stderr")->excludes(q);
     app_.add_flag("--json", common_.json, "Print a machine-readable summary as JSON");
     app_.get_formatter()->column_width(32);
 }
 
-void App::require_output() { output_opt_->required(); }
+void App::require_output() {
+    if (!output_opt_) throw std::logic_error(program_ + " requires -o but does not declare it");
+    output_opt_->required();
+}
 
 void App::add_example(const std::string& command, const std::string& explanation) {
     examples_.emplace_back(command, explanation);
-    std::string footer = "Examples:";
+    update_footer();
+}
+
+void App::add_reference(const std::string& method, const std::string& citation) {
+    references_.emplace_back(method, citation);
+    update_footer();
+}
+
+void App::add_references(const std::string& block) {
+    for (const std::string& line : lines_of(block)) {
+        const auto colon = line.find(": ");
+        if (colon == std::string::npos) throw std::logic_error("reference without 'METHOD: ': " + line);
+        references_.emplace_back(line.substr(0, colon), line.substr(colon + 2));
+    }
+    update_footer();
+}
+
+void App::add_examples(const std::string& block) {
+    for (const std::string& line : lines_of(block)) {
+        const auto text = line.find_first_not_of(" \t");
+        if (text == 0) examples_.emplace_back(line, "");
+        else if (examples_.empty()) throw std::logic_error("example explanation without a command: " + line);
+        else examples_.back().second += (examples_.back().second.empty() ? "" : " ") + line.substr(text);
+    }
+    update_footer();
+}
+
+void App::update_footer() {
+    std::string footer;
+    if (!examples_.empty()) footer = "Examples:";
     for (auto& [c, e] : examples_) footer += "\n  " + c + "\n      " + e;
+    if (!references_.empty()) footer += std::string(footer.empty() ? "" : "\n\n") + "References:";
+    for (auto& [m, c] : references_) footer += "\n  " + m + ": " + c;
     app_.footer(footer);
 }
 
@@ -119,10 +192,57 @@ std::string App::man_page() const {
         m << ".SH EXAMPLES\n";
         for (auto& [c, e] : examples_) m << ".TP\n.B " << roff_escape(c) << "\n" << roff_escape(e) << "\n";
     }
+    if (!references_.empty()) {
+        m << ".SH REFERENCES\n";
+        for (auto& [name, c] : references_) m << ".TP\n.B " << roff_escape(name) << "\n" << roff_escape(c) << "\n";
+    }
     m << ".SH EXIT STATUS\n0 on success, 1 on a runtime or data error, 2 on a usage error.\n";
     m << ".SH SEE ALSO\nThe orbit data model: share/orbit/FORMAT.md.\n";
     return m.str();
 }
+
+std::string App::markdown_options() const {
+    auto cell = [](std::string text) {
+        std::string out;
+        for (char c : text) {
+            if (c == '|') out += "\\|";
+            else if (c == '\n') out += ' ';
+            else out += c;
+        }
+        return out;
+    };
+    std::ostringstream m;
+    m << "| option | meaning | default |\n|---|---|---|\n";
+    auto row = [&](const CLI::Option* opt) {
+        std::string def = opt->get_default_str();
+        m << "| `" << cell(option_synopsis(opt)) << "` | " << cell(opt->get_description())
+          << (opt->get_required() ? " (required)" : "") << " | " << (def.empty() ? "" : "`" + cell(def) + "`") << " |\n";
+    };
+    for (const CLI::Option* opt : app_.get_options())
+        if (opt->get_positional()) row(opt);
+    for (const CLI::Option* opt : app_.get_options([](const CLI::Option* o) { return !o->get_positional(); }))
+        if (!opt->get_group().empty()) row(opt);
+    return m.str();
+}
+
+namespace {
+// Every floating-point option refuses NaN and infinity before any work: none of
+// them has a meaning for a value that is not a number.
+void refuse_non_finite(CLI::App& app) {
+    for (CLI::Option* opt : app.get_options()) {
+        if (opt->get_type_name().rfind("FLOAT", 0) != 0) continue;
+        opt->transform(CLI::Validator(
+            [](std::string& text) {
+                char* end = nullptr;
+                const double v = std::strtod(text.c_str(), &end);
+                if (!text.empty() && end == text.c_str() + text.size() && !std::isfinite(v))
+                    return "expected a finite number, found '" + text + "'";
+                return std::string();
+            },
+            ""));
+    }
+}
+}  // namespace
 
 int App::run(int argc, char** argv, const std::function<void()>& body) {
     log::set_program(program_);
@@ -142,7 +262,12 @@ int App::run(int argc, char** argv, const std::function<void()>& body) {
             std::cout << (shell == "bash" ? bash_completion(app_, program_) : zsh_completion(app_, program_));
             return 0;
         }
+        if (args[i] == "--help-markdown") {
+            std::cout << markdown_options();
+            return 0;
+        }
     }
+    refuse_non_finite(app_);
     try {
         app_.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {

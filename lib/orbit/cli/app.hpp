@@ -20,6 +20,12 @@
 
 namespace orbit::cli {
 
+// The shared options a tool declares: only those it uses (orbit-info takes no
+// -o, --seed or -j). -q, -v, --json, --config and --version are always there.
+enum class Uses : unsigned { none = 0, output = 1, threads = 2, seed = 4, all = 7 };
+constexpr Uses operator|(Uses a, Uses b) { return Uses(unsigned(a) | unsigned(b)); }
+constexpr bool has(Uses set, Uses one) { return (unsigned(set) & unsigned(one)) != 0; }
+
 struct Common {
     std::string output;
     int threads = 0;
@@ -32,16 +38,27 @@ struct Common {
 class App {
 public:
     // tool: the name without the "orbit-" prefix; summary: one line for the man page NAME section.
-    App(const std::string& tool, const std::string& summary, const std::string& description = "");
+    // The description may be written over several lines: single line breaks
+    // become spaces, a blank line separates paragraphs.
+    App(const std::string& tool, const std::string& summary, const std::string& description = "",
+        Uses uses = Uses::all);
 
     CLI::App& cli() { return app_; }
     const Common& common() const { return common_; }
     const std::string& program() const { return program_; }
 
-    // -o/--output is declared by every tool; call this when the tool cannot run without it.
+    // Call this when the tool cannot run without -o/--output.
     void require_output();
     // Examples shown at the end of --help and in the man page.
     void add_example(const std::string& command, const std::string& explanation);
+    // A method the tool implements and the paper it comes from, shown under
+    // REFERENCES in --help and the man page: add_reference("FPFH", "Rusu et al., ...").
+    void add_reference(const std::string& method, const std::string& citation);
+    // Many at once from a text block: each line "METHOD: CITATION".
+    void add_references(const std::string& block);
+    // Many examples at once from a text block: a command on its own line, its
+    // explanation on the next line(s), indented.
+    void add_examples(const std::string& block);
 
     int run(int argc, char** argv, const std::function<void()>& body);
 
@@ -50,6 +67,8 @@ public:
     Rng rng(std::uint64_t stream = 0) const { return Rng(common_.seed, stream); }
 
     std::string man_page() const;
+    // The options as a Markdown table, the one docs/orbit-<tool>.md shows (--help-markdown).
+    std::string markdown_options() const;
 
 private:
     std::string tool_, program_, summary_line_, description_;
@@ -57,7 +76,8 @@ private:
     CLI::Option* output_opt_ = nullptr;
     Common common_;
     nlohmann::json summary_ = nlohmann::json::object();
-    std::vector<std::pair<std::string, std::string>> examples_;
+    std::vector<std::pair<std::string, std::string>> examples_, references_;
+    void update_footer();
 };
 
 // Accepts "-", an existing file, or "FILE:/dataset" whose FILE exists.

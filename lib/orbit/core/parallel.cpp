@@ -1,5 +1,7 @@
 #include "orbit/core/parallel.hpp"
 
+#include <exception>
+#include <mutex>
 #include <thread>
 #ifdef _OPENMP
 #include <omp.h>
@@ -27,8 +29,24 @@ int threads() {
 }
 
 void parallel_for(std::int64_t n, const std::function<void(std::int64_t)>& body) {
+    // An exception must not leave an OpenMP region (that aborts the process):
+    // the one of the lowest index is kept and rethrown after the loop.
+    std::exception_ptr first;
+    std::int64_t first_index = n;
+    std::mutex guard;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads())
-    for (std::int64_t i = 0; i < n; ++i) body(i);
+    for (std::int64_t i = 0; i < n; ++i) {
+        try {
+            body(i);
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(guard);
+            if (i < first_index) {
+                first_index = i;
+                first = std::current_exception();
+            }
+        }
+    }
+    if (first) std::rethrow_exception(first);
 }
 
 double deterministic_sum(std::int64_t n, const std::function<double(std::int64_t)>& term, std::int64_t block) {

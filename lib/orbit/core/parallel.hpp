@@ -15,7 +15,8 @@ namespace orbit {
 void set_threads(int n);
 int threads();
 
-// Calls body(i) for i in [0, n) in parallel.
+// Calls body(i) for i in [0, n) in parallel. If bodies throw, the exception of
+// the lowest index is rethrown once all have run.
 void parallel_for(std::int64_t n, const std::function<void(std::int64_t)>& body);
 
 // Sum of term(i) for i in [0, n), the same bits for any thread count.

@@ -90,6 +90,7 @@ Perturbed perturb(const Points& input, const Points& input_normals, const Pertur
     if (o.resample > 0) {
         auto n = static_cast<std::int64_t>(idx.size());
         std::vector<std::int64_t> chosen;
+        chosen.reserve(static_cast<std::size_t>(o.resample));  // fails at once (bad_alloc) when it cannot fit
         if (o.resample <= n) {
             auto perm = rng.permutation(n);
             for (std::int64_t i = 0; i < o.resample; ++i) chosen.push_back(idx[static_cast<std::size_t>(perm[i])]);

@@ -6,7 +6,6 @@
 
 #include "orbit/core/error.hpp"
 #include "orbit/core/log.hpp"
-#include "orbit/io/plot.hpp"
 
 namespace orbit::invariance {
 namespace {
@@ -50,8 +49,8 @@ std::vector<std::int64_t> invert_perm(const std::vector<std::int64_t>& p) {
 
 EvalReport evaluate(Model& model, const Group& g, const std::vector<Points>& clouds, const EvalOptions& opt) {
     if (clouds.empty()) throw Error("evaluate: no clouds");
-    if (!opt.exhaustive && opt.samples < 1) throw UsageError("--samples must be at least 1");
-    if (!(opt.lie_step > 0)) throw UsageError("--lie-step must be positive");
+    if (!opt.exhaustive && opt.samples < 1) throw UsageError("evaluate: at least 1 sample per cloud is needed, found " + std::to_string(opt.samples));
+    if (!(opt.lie_step > 0)) throw UsageError("evaluate: the Lie derivative step must be positive");
     EvalReport r;
     r.group = g.name;
     r.model = model.describe();
@@ -100,7 +99,7 @@ EvalReport evaluate(Model& model, const Group& g, const std::vector<Points>& clo
     if (per_point)
         for (std::size_t b = 0; b < B; ++b)
             if (r.output_shape.empty() || r.output_shape[0] != static_cast<std::size_t>(clouds[b].rows()))
-                throw Error("--per-point: the model's per-cloud output " + shape_string(r.output_shape) +
+                throw Error("per-point outputs: the model's per-cloud output " + shape_string(r.output_shape) +
                             " has no row per point (cloud " + std::to_string(b) + " has " +
                             std::to_string(clouds[b].rows()) + " points)");
 
@@ -285,68 +284,6 @@ nlohmann::json EvalReport::json() const {
     }
     j["worst_elements"] = worst;
     return j;
-}
-
-void write_report(h5::File& f, const EvalReport& r) {
-    const std::size_t B = static_cast<std::size_t>(r.abs_max.rows()), K = r.elements.size();
-    h5::Array<double> tr{{K, 4, 4}, {}}, mag{{K}, {}};
-    for (std::size_t k = 0; k < K; ++k) {
-        for (int a = 0; a < 4; ++a)
-            for (int c = 0; c < 4; ++c) tr.data.push_back(r.elements[k].t(a, c));
-        mag.data.push_back(r.magnitude[k]);
-    }
-    f.write("/elements/transform", tr);
-    f.write("/elements/magnitude", mag);
-    f.set_attr("/elements/magnitude", "meaning", r.magnitude_name);
-    auto mat = [&](const std::string& path, const Matrix& m) {
-        h5::Array<double> a{{B, K}, {}};
-        for (std::size_t b = 0; b < B; ++b)
-            for (std::size_t k = 0; k < K; ++k) a.data.push_back(m(static_cast<Eigen::Index>(b), static_cast<Eigen::Index>(k)));
-        f.write(path, a);
-    };
-    mat("/errors/abs_max", r.abs_max);
-    mat("/errors/abs_mean", r.abs_mean);
-    mat("/errors/rel", r.rel);
-    if (r.consistent.size() > 0) mat("/errors/consistent", r.consistent);
-    if (r.explanation_inv.size() > 0) {
-        mat("/explanation/invariance", r.explanation_inv);
-        mat("/explanation/equivariance", r.explanation_equiv);
-    }
-    h5::Array<double> pmax{{K}, {}}, pmean{{K}, {}}, prel{{K}, {}};
-    for (std::size_t k = 0; k < K; ++k) {
-        const auto kk = static_cast<Eigen::Index>(k);
-        pmax.data.push_back(r.abs_max.col(kk).maxCoeff());
-        pmean.data.push_back(r.abs_mean.col(kk).mean());
-        prel.data.push_back(r.rel.col(kk).maxCoeff());
-    }
-    f.write("/per_element/abs_max", pmax);
-    f.write("/per_element/abs_mean", pmean);
-    f.write("/per_element/rel_max", prel);
-    for (auto& s : r.lie) f.write("/lie/" + s.name, h5::Array<double>{{s.per_cloud.size()}, s.per_cloud});
-    f.set_attr_json("/", "summary", r.json());
-}
-
-void plot_report(const std::string& path, const EvalReport& r) {
-    const std::size_t K = r.elements.size();
-    plot::Series smax, smean;
-    smax.label = "max |error| over clouds";
-    smean.label = "mean |error|";
-    smax.points = smean.points = true;
-    // A log axis cannot show exact zeros: they are drawn at 1e-18 (below float64 round-off).
-    const double floor = 1e-18;
-    for (std::size_t k = 0; k < K; ++k) {
-        const auto kk = static_cast<Eigen::Index>(k);
-        smax.x.push_back(r.magnitude[k]);
-        smax.y.push_back(std::max(floor, r.abs_max.col(kk).maxCoeff()));
-        smean.x.push_back(r.magnitude[k]);
-        smean.y.push_back(std::max(floor, r.abs_mean.col(kk).mean()));
-    }
-    plot::Axes ax;
-    ax.title = "invariance error, " + r.group + ", " + r.output_type + " outputs";
-    ax.xlabel = r.magnitude_name;
-    ax.ylabel = "absolute error";
-    ax.log_y = true;
-    plot::line_chart(path, ax, {smax, smean});
 }
 
 }  // namespace orbit::invariance

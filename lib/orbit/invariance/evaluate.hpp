@@ -75,12 +75,4 @@ struct EvalReport {
 
 EvalReport evaluate(Model& model, const Group& g, const std::vector<Points>& clouds, const EvalOptions& opt);
 
-// /elements/transform [K,4,4], /elements/magnitude [K], /errors/{abs_max,abs_mean,rel} [B,K],
-// /errors/consistent [B,K], /per_element/{abs_max,abs_mean,rel_max} [K], /lie/<name> [B];
-// the summary JSON as the root attribute "summary".
-void write_report(h5::File& file, const EvalReport& r);
-
-// Error against rotation angle (or the group's magnitude): per-element max and mean absolute error.
-void plot_report(const std::string& path, const EvalReport& r);
-
 }  // namespace orbit::invariance

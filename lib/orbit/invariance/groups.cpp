@@ -41,11 +41,11 @@ Group parse_group(const std::string& text, const GroupOptions& opt) {
     Group g;
     g.opt = opt;
     g.name = text;
-    if (!(opt.axis.norm() > 0)) throw UsageError("--axis must be a non-zero vector");
+    if (!(opt.axis.norm() > 0)) throw UsageError("the axis must be a non-zero vector");
     g.opt.axis = opt.axis.normalized();
     if (!(opt.max_translation >= 0) || !std::isfinite(opt.max_translation))
-        throw UsageError("--max-translation must be finite and >= 0");
-    if (!(opt.max_scale > 1) || !std::isfinite(opt.max_scale)) throw UsageError("--max-scale must be finite and > 1");
+        throw UsageError("the translation bound must be finite and >= 0");
+    if (!(opt.max_scale > 1) || !std::isfinite(opt.max_scale)) throw UsageError("the scale bound must be finite and > 1");
     std::string part;
     std::vector<std::string> parts;
     for (char c : text + "+") {
@@ -56,7 +56,7 @@ Group parse_group(const std::string& text, const GroupOptions& opt) {
             part += c;
         }
     }
-    if (parts.empty()) throw UsageError("--group is empty");
+    if (parts.empty()) throw UsageError("the group is empty");
     auto add = [&](Factor f) {
         if (g.has(f)) throw UsageError("group '" + text + "' names a factor twice");
         g.factors.push_back(f);
@@ -159,7 +159,7 @@ Element sample(const Group& g, std::uint64_t seed, std::uint64_t k) {
 }
 
 std::vector<Element> enumerate(const Group& g) {
-    if (!g.finite()) throw UsageError("group '" + g.name + "' is not finite: use --samples instead of --exhaustive");
+    if (!g.finite()) throw UsageError("group '" + g.name + "' is not finite: its elements cannot be enumerated, only sampled");
     std::vector<Element> out;
     for (int j = 0; j < g.n; ++j) {
         Element e;

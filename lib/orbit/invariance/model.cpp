@@ -47,7 +47,7 @@ OutputType parse_output_type(const std::string& text) {
     if (text == "transform" || text == "transforms") return OutputType::transform;
     if (text == "labels" || text == "classes") return OutputType::labels;
     if (text == "explanation" || text == "explanations") return OutputType::explanation;
-    throw UsageError("--output-type expects invariant, points (= equivariant), vectors, transform, labels or explanation, found '" +
+    throw UsageError("expected invariant, points (= equivariant), vectors, transform, labels or explanation, found '" +
                      text + "'");
 }
 
@@ -106,9 +106,9 @@ std::string shell_quote(const std::string& s) {
 // ---- CommandModel ----------------------------------------------------------
 
 CommandModel::CommandModel(CommandOptions opt) : opt_(std::move(opt)) {
-    if (opt_.command.find_first_not_of(" \t") == std::string::npos) throw UsageError("--model-cmd is empty");
-    if (!(opt_.timeout_s > 0)) throw UsageError("--timeout must be positive");
-    if (opt_.batch_size < 1) throw UsageError("--batch-size must be at least 1");
+    if (opt_.command.find_first_not_of(" \t") == std::string::npos) throw UsageError("the model command is empty");
+    if (!(opt_.timeout_s > 0)) throw UsageError("the time limit per model call must be positive");
+    if (opt_.batch_size < 1) throw UsageError("the batch size (clouds per model call) must be at least 1");
     const char* tmp = std::getenv("TMPDIR");
     std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/orbit-model-XXXXXX";
     std::vector<char> buf(templ.begin(), templ.end());
@@ -193,7 +193,7 @@ h5::Array<double> CommandModel::run_chunk(const std::vector<Points>& clouds, std
             waitpid(pid, &status, 0);
             const std::string tail = last_line(err);
             throw Error("model command timed out after " + std::to_string(static_cast<long>(opt_.timeout_s)) +
-                        " s (raise --timeout): " + opt_.command + (tail.empty() ? "" : " :: " + tail));
+                        " s (the time limit per call): " + opt_.command + (tail.empty() ? "" : " :: " + tail));
         }
         std::this_thread::sleep_for(sleep_for);
         sleep_for = std::min(sleep_for * 2, std::chrono::microseconds(20000));

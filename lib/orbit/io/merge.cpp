@@ -120,7 +120,7 @@ MergeSummary merge_shards(const std::vector<std::string>& inputs, Output& output
         s.file = h5::File::open_read(path);
         for (const char* a : {"shard_index", "shard_count", "shard_items", "shard_total_items"})
             if (!s.file.has_attr("/", a))
-                throw Error(path + ": not a shard (no '" + std::string(a) + "' attribute; was it written with --shard K/N?)");
+                throw Error(path + ": not a shard (no '" + std::string(a) + "' attribute; was it written as one slice of a sharded run?)");
         s.index = s.file.attr_int("/", "shard_index");
         s.count = s.file.attr_int("/", "shard_count");
         s.items = s.file.attr_int("/", "shard_items");

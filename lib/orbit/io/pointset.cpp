@@ -59,7 +59,11 @@ PointSets read_point_sets(const h5::File& file, const std::string& dataset_in, c
         if (off.size() < 2 || off.data.front() != 0 || static_cast<std::size_t>(off.data.back()) != n)
             throw Error(source + ":" + offsets + ": expected offsets from 0 to " + std::to_string(n));
         for (std::size_t b = 0; b + 1 < off.size(); ++b) {
-            if (off.data[b + 1] <= off.data[b])
+            if (off.data[b + 1] < off.data[b])
+                throw Error(source + ":" + offsets + ": offsets must increase, but entry " + std::to_string(b + 1) + " (" +
+                            std::to_string(off.data[b + 1]) + ") is below entry " + std::to_string(b) + " (" +
+                            std::to_string(off.data[b]) + ")");
+            if (off.data[b + 1] == off.data[b])
                 throw Error(source + ":" + offsets + ": offsets must increase (cloud " + std::to_string(b) + " is empty)");
             PointSet p;
             p.points = slice_rows(a, static_cast<std::size_t>(off.data[b]),
@@ -237,10 +241,10 @@ Shard parse_shard(const std::string& text) {
         s.count = std::stoll(text.substr(slash + 1), &used);
         if (used != text.size() - slash - 1) throw std::invalid_argument("");
     } catch (const std::exception&) {
-        throw UsageError("--shard expects K/N such as 2/8, found '" + text + "'");
+        throw UsageError("expected K/N such as 2/8, found '" + text + "'");
     }
     if (s.count < 1 || s.index < 1 || s.index > s.count)
-        throw UsageError("--shard " + text + ": need 1 <= K <= N");
+        throw UsageError("expected K/N with 1 <= K <= N, found '" + text + "'");
     return s;
 }
 

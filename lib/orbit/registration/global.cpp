@@ -228,7 +228,7 @@ std::vector<Hypothesis> ransac(const Points& s, const Points& t, const Correspon
     return ranked_by_inliers(best);
 }
 
-std::vector<Hypothesis> consistency_hypotheses(const Points& s, const Points& t, const Correspondences& all,
+std::vector<Hypothesis> sc2_pcr_hypotheses(const Points& s, const Points& t, const Correspondences& all,
                                                const ConsistencyOptions& o) {
     std::vector<Hypothesis> out;
     const auto n = static_cast<Eigen::Index>(std::min<std::int64_t>(static_cast<std::int64_t>(all.size()), o.max_correspondences));

@@ -64,7 +64,7 @@ struct ConsistencyOptions {
     int hypotheses = 8;
 };
 
-std::vector<Hypothesis> consistency_hypotheses(const Points& source, const Points& target, const Correspondences& corr,
+std::vector<Hypothesis> sc2_pcr_hypotheses(const Points& source, const Points& target, const Correspondences& corr,
                                                const ConsistencyOptions& options);
 
 }  // namespace orbit::registration

@@ -82,7 +82,7 @@ ComponentMatch match_components(const Points& source, const Points& sf, const Po
     return m;
 }
 
-std::vector<Transform> gmm_ot_hypotheses(const Points& source, const Points& sf, const Points& target, const Points& tf,
+std::vector<Transform> udpreg_gmm_ot_hypotheses(const Points& source, const Points& sf, const Points& target, const Points& tf,
                                          const GmmOtOptions& o, Rng& rng, const PosteriorModel* model) {
     ComponentMatch m = match_components(source, sf, target, tf, o, rng, model);
     const Eigen::Index ks = m.source.size(), kt = m.target.size();

@@ -69,7 +69,7 @@ ComponentMatch match_components(const Points& source, const Points& source_featu
                                 const Points& target_features, const GmmOtOptions& options, Rng& rng,
                                 const PosteriorModel* model = nullptr);
 
-std::vector<Transform> gmm_ot_hypotheses(const Points& source, const Points& source_features, const Points& target,
+std::vector<Transform> udpreg_gmm_ot_hypotheses(const Points& source, const Points& source_features, const Points& target,
                                          const Points& target_features, const GmmOtOptions& options, Rng& rng,
                                          const PosteriorModel* model = nullptr);
 

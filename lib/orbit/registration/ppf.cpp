@@ -167,7 +167,7 @@ double diameter(const Oriented& o) {
 
 }  // namespace
 
-std::vector<Hypothesis> ppf_hypotheses(const Points& source, const Points& sn, const Points& target, const Points& tn,
+std::vector<Hypothesis> drost_ppf_hypotheses(const Points& source, const Points& sn, const Points& target, const Points& tn,
                                        const PpfOptions& o) {
     require(source.cols() == 3 && target.cols() == 3, "ppf: expected 3-d points");
     require(sn.rows() == source.rows() && sn.cols() == 3 && tn.rows() == target.rows() && tn.cols() == 3,

@@ -41,7 +41,7 @@ struct PpfOptions {
 // Hypotheses mapping source onto target, ranked by votes (Hypothesis::inliers
 // holds the cluster's votes). Empty when either cloud has fewer than 3 points
 // with a normal. Throws orbit::Error when normals and points differ in shape.
-std::vector<Hypothesis> ppf_hypotheses(const Points& source, const Points& source_normals, const Points& target,
+std::vector<Hypothesis> drost_ppf_hypotheses(const Points& source, const Points& source_normals, const Points& target,
                                        const Points& target_normals, const PpfOptions& options = {});
 
 }  // namespace orbit::registration

@@ -34,7 +34,7 @@ Method parse_method(const std::string& name) {
     if (name == "gw") return Method::gw;
     if (name == "udpreg") return Method::udpreg;
     if (name == "auto") return Method::automatic;
-    throw UsageError("--method: expected one of auto, icp, icp-plane, cpd, global, gmm-ot, gw, udpreg; found '" + name + "'");
+    throw UsageError("expected one of auto, icp, icp-plane, cpd, global, gmm-ot, gw, udpreg; found '" + name + "'");
 }
 
 std::string method_name(Method m) {
@@ -219,9 +219,9 @@ Result register_pair(const Points& source, const Points& target, const Options& 
     Timer timer;
     check_input(source, "source");
     check_input(target, "target");
-    require(o.max_iterations >= 1, "registration: --max-iterations must be at least 1");
-    require(o.trim > 0 && o.trim <= 1, "registration: --trim must lie in (0, 1]");
-    require(o.method != Method::udpreg || o.model, "registration: --method udpreg needs a trained model (--model)");
+    require(o.max_iterations >= 1, "registration: the iteration limit must be at least 1, found " + std::to_string(o.max_iterations));
+    require(o.trim > 0 && o.trim <= 1, "registration: the share of pairs kept (trim) must lie in (0, 1]");
+    require(o.method != Method::udpreg || o.model, "registration: the udpreg method needs a trained model");
     Result res;
     if (classify(source) == Shape::planar || classify(target) == Shape::planar) res.flags.push_back("planar");
     const Scales sc = derive_scales(target, source, o);
@@ -272,7 +272,7 @@ Result register_pair(const Points& source, const Points& target, const Options& 
                 go.eps = o.sinkhorn_eps;
                 go.hypotheses = o.hypotheses;
                 go.with_scale = o.with_scale;
-                return gmm_ot_hypotheses(s.down, s.features, t.down, t.features, go, rng, model);
+                return udpreg_gmm_ot_hypotheses(s.down, s.features, t.down, t.features, go, rng, model);
             };
             if (o.method == Method::gmm_ot || o.method == Method::udpreg) {
                 cands = gmm_candidates(o.method == Method::udpreg ? o.model.get() : nullptr);
@@ -284,7 +284,7 @@ Result register_pair(const Points& source, const Points& target, const Options& 
                 ConsistencyOptions co;
                 co.distance = sc.distance;
                 co.hypotheses = o.hypotheses;
-                for (auto& h : consistency_hypotheses(s.down, t.down, corr, co)) cands.push_back(h.transform);
+                for (auto& h : sc2_pcr_hypotheses(s.down, t.down, corr, co)) cands.push_back(h.transform);
                 // A learned posterior model's hypotheses move with the cloud by
                 // construction: they join the first round.
                 if (o.method == Method::automatic && o.model)
@@ -307,7 +307,7 @@ Result register_pair(const Points& source, const Points& target, const Options& 
                 if (want_ppf) {
                     PpfOptions po;
                     po.hypotheses = o.hypotheses;
-                    for (auto& h : ppf_hypotheses(s.down, s.normals, t.down, t.normals, po)) more.push_back(h.transform);
+                    for (auto& h : drost_ppf_hypotheses(s.down, s.normals, t.down, t.normals, po)) more.push_back(h.transform);
                 }
                 more.push_back(init);
                 init = verifier->best(more, res.iterations);

@@ -93,7 +93,7 @@ Transform estimate_alignment(const TrainingPair& p, const Prepared& q, const Mat
     registration::GmmOtOptions go;
     go.components = static_cast<int>(gs.cols());
     go.hypotheses = 4;
-    std::vector<Transform> hyp = registration::gmm_ot_hypotheses(p.source, q.fs, p.target, q.ft, go, rng, &fixed);
+    std::vector<Transform> hyp = registration::udpreg_gmm_ot_hypotheses(p.source, q.fs, p.target, q.ft, go, rng, &fixed);
     hyp.insert(hyp.end(), q.descriptor_hypotheses.begin(), q.descriptor_hypotheses.end());
     registration::IcpOptions io;
     io.max_distance = q.distance;
