@@ -83,6 +83,8 @@ void declare(CLI::App& c, Settings& s) {
     c.add_option("--storage", o.storage, "Cost evaluation: auto (default: online for point sets), dense or online (matrix-free)")
         ->transform(names<St>({{"auto", St::Auto}, {"dense", St::Dense}, {"online", St::Online}}));
     c.add_option("--memory-budget", s.budget_mb, "MiB allowed for a dense N x M matrix (--storage dense, --kernel, dense plans)")->capture_default_str()->check(Positive);
+    c.add_option("--precision", o.precision, "float64 (default) or float32: arithmetic of the matrix-free point-set passes")
+        ->transform(names<ot::Precision>({{"float64", ot::Precision::Float64}, {"float32", ot::Precision::Float32}}));
     c.add_option("--device", o.device, "auto (default), cpu or cuda (matrix-free point-set passes)")->transform(names<Dv>({{"auto", Dv::Auto}, {"cpu", Dv::CPU}, {"cuda", Dv::CUDA}}));
     c.add_option("--warm", s.warm, "Warm start from the /f and /g of an earlier output")->check(File);
     c.add_option("--plan", o.plan, "Write the plan: none (default), dense or sparse")->transform(names<Pk>({{"none", Pk::None}, {"dense", Pk::Dense}, {"sparse", Pk::Sparse}}));
@@ -156,7 +158,9 @@ int main(int argc, char** argv) {
         Timer timer;  // "seconds" reports the solve, without reading the inputs
         const ot::TransportRun run = ot::solve_transport(problems, s.q);
         const double seconds = timer.seconds();
-        for (const ot::ConvergenceTrouble& t : ot::convergence_troubles(run, s.q.sinkhorn.tol)) {
+        for (ot::ConvergenceTrouble t : ot::convergence_troubles(run, s.q.sinkhorn.tol)) {
+            if (s.q.sinkhorn.precision == ot::Precision::Float32 && !t.numerical)
+                t.message += "; float32 cannot reach this tolerance here, use --precision float64 or a larger --tol";
             if (!s.allow) throw Error(t.message + (t.numerical ? "; rerun with a larger --eps, with --scaling, or --allow-unconverged"
                                                                : "; raise --max-iter, use --scaling, or pass --allow-unconverged"));
             log::warn(t.message);
