@@ -359,6 +359,11 @@ with h5py.File("u.h5") as f: assert f["plan"][()][[5, 9]].max() == 0 and f.attrs
 with h5py.File("e.h5") as f: assert f["f"].shape == (40,) and f["g"].shape == (35,)
 with h5py.File("d.h5") as f: assert f["grad_x"].shape == (40, 3) and f["grad_y"].shape == (35, 3)
 '
+orbit-sinkhorn x.h5 y.h5 --eps 0.01 --precision float32 --json > f32.json
+py 'import json; s = json.load(open("f32.json")); assert s["converged"] and s["storage"] == "online-float32", s'
+# float32 says when it cannot reach the tolerance
+expect_error 1 orbit-sinkhorn x.h5 y.h5 --eps 0.01 --precision float32 --tol 1e-12 --max-iter 300
+grep -q "float32 cannot reach" "$TMP/.err" || fail "no float32 note: $(cat "$TMP/.err")"
 if [[ -x $ORBIT_BIN/orbit-register ]]; then
   py '
 import h5py, numpy as np
