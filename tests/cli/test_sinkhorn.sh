@@ -344,8 +344,8 @@ py '
 import h5py, numpy as np
 r = np.random.default_rng(12)
 x = r.random((40, 3)); y = r.random((35, 3)) + 0.2
-with h5py.File("x.h5", "w") as f: f["x"] = x
-with h5py.File("y.h5", "w") as f: f["y"] = y
+with h5py.File("x.h5", "w") as f: f["x"] = x; f["points"] = x
+with h5py.File("y.h5", "w") as f: f["y"] = y; f["points"] = y
 with h5py.File("C.h5", "w") as f: f["C"] = ((x[:, None] - y[None]) ** 2).sum(-1)
 a = np.full(40, 1 / 38); a[[5, 9]] = 0; b = np.full(35, 1 / 34); b[0] = 0
 with h5py.File("w.h5", "w") as f: f["a"] = a; f["b"] = b
