@@ -7,6 +7,7 @@ shapes, seeds, regularizations) and checks orbit's answer against POT's to 1e-8 
   - Gromov-Wasserstein: two differently rotated copies of a real shape (FPS samples), the share
     of points whose plan row peaks on their own copy, and the time against POT's
     entropic_gromov_wasserstein on the same matrices (target: >= 90%, >= 5x);
+  - float32 against float64: iterations per second at N = M = 4000 (target >= 1.7x);
   - the CPU of this machine (AVX2 / AVX-512).
 
 usage: bench/pot_test_cases.py [--bin build/bin] [--shape PATH.off] [--gw-points 300]
@@ -22,6 +23,7 @@ ap.add_argument("--bin", default=None)
 ap.add_argument("--shape", default=None, help="an OFF mesh (default: the data set's armadillo)")
 ap.add_argument("--gw-points", type=int, default=300)
 ap.add_argument("--threads", type=int, default=2)
+ap.add_argument("--f32-size", type=int, default=4000)
 args = ap.parse_args()
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -234,6 +236,19 @@ if os.path.exists(shape):
     print(f"     ratio: {tp / so['wall']:.1f}x wall, {cp / so['cpu']:.1f}x CPU (target >= 5x)")
 else:
     print("GW shape test skipped: no mesh (pass --shape)")
+
+# ---- float32 against float64: iterations per second at N = M = 4000 (3-D, eps 0.01, plain iterations)
+rng = np.random.default_rng(8)
+save("f4x.h5", points=rng.random((args.f32_size, 3)))
+save("f4y.h5", points=rng.random((args.f32_size, 3)))
+rate = {}
+for prec in ("float64", "float32"):
+    so, _ = orbit(path("f4x.h5"), path("f4y.h5"), "--eps", 0.01, "--tol", 1e-5, "--overrelax", 1, "--max-iter", 60,
+                  "--allow-unconverged", "--precision", prec)
+    rate[prec] = (so["iterations"] / so["seconds"], so["iterations"] / so["cpu"], so["cost"])
+print(f"float32, N = M = {args.f32_size}: {rate['float32'][0] / rate['float64'][0]:.2f}x the iterations per second "
+      f"(solve time), {rate['float32'][1] / rate['float64'][1]:.2f}x per CPU second (target >= 1.7x); "
+      f"cost difference {abs(rate['float32'][2] - rate['float64'][2]) / rate['float64'][2]:.1e} relative")
 
 flags = subprocess.run("lscpu | grep -o 'avx512f\\|avx2' | sort -u", shell=True, capture_output=True, text=True).stdout.split()
 print("CPU flags:", " ".join(flags) or "neither AVX2 nor AVX-512")
