@@ -40,7 +40,7 @@ struct Settings {
     ot::TransportRequest q;
     double blur = 0, reach = 0, rho = 0, scaling = 0, budget_mb = 1024;
     int p = 2;
-    bool half = false, divergence = false, exact = false, kernel = false, allow = false;
+    bool half = false, divergence = false, exact = false, gromov = false, kernel = false, allow = false;
 };
 
 void declare(CLI::App& c, Settings& s) {
@@ -68,6 +68,7 @@ void declare(CLI::App& c, Settings& s) {
                  "default) or cost (the costs <C,P> of the three plans, as POT)")->transform(names<Of>({{"entropic", Of::Entropic}, {"cost", Of::Cost}}));
     c.add_option("--sliced", s.q.sliced.projections, "Sliced Wasserstein with this many random directions (uses --seed, --p)")->check(AtLeastOne);
     c.add_flag("--exact", s.exact, "Exact (unregularized) transport plan and dual potentials, for small problems");
+    c.add_flag("--gromov", s.gromov, "Entropic Gromov-Wasserstein between the clouds' own costs |x-x'|^p (uses --eps, --tol, --max-iter, --scaling)");
     c.add_flag("--grad", s.q.gradient, "Write the gradient of the reported value: /grad_x, /grad_y, /grad_a, /grad_b");
     c.add_option("--tol", o.tol, "Tolerance on the marginal violation")->capture_default_str()->check(Positive);
     c.add_option("--max-iter", o.max_iter, "Maximum number of iterations at the final eps")->capture_default_str()->check(AtLeastOne);
@@ -82,6 +83,8 @@ void declare(CLI::App& c, Settings& s) {
     c.add_option("--storage", o.storage, "Cost evaluation: auto (default: online for point sets), dense or online (matrix-free)")
         ->transform(names<St>({{"auto", St::Auto}, {"dense", St::Dense}, {"online", St::Online}}));
     c.add_option("--memory-budget", s.budget_mb, "MiB allowed for a dense N x M matrix (--storage dense, --kernel, dense plans)")->capture_default_str()->check(Positive);
+    c.add_option("--precision", o.precision, "float64 (default) or float32: arithmetic of the matrix-free point-set passes")
+        ->transform(names<ot::Precision>({{"float64", ot::Precision::Float64}, {"float32", ot::Precision::Float32}}));
     c.add_option("--device", o.device, "auto (default), cpu or cuda (matrix-free point-set passes)")->transform(names<Dv>({{"auto", Dv::Auto}, {"cpu", Dv::CPU}, {"cuda", Dv::CUDA}}));
     c.add_option("--warm", s.warm, "Warm start from the /f and /g of an earlier output")->check(File);
     c.add_option("--plan", o.plan, "Write the plan: none (default), dense or sparse")->transform(names<Pk>({{"none", Pk::None}, {"dense", Pk::Dense}, {"sparse", Pk::Sparse}}));
@@ -98,7 +101,7 @@ void configure(const CLI::App& c, Settings& s, const cli::Common& common) {
     if (points == !s.cost.empty()) throw UsageError("give either two point sets (x y) or --cost FILE:/dataset");
     if (points && (s.xs.empty() || s.ys.empty())) throw UsageError("expected two point sets, x and y");
     std::vector<std::string> modes;
-    for (const char* m : {"--divergence", "--mass", "--sliced", "--exact"}) if (given(m)) modes.push_back(m);
+    for (const char* m : {"--divergence", "--mass", "--sliced", "--exact", "--gromov"}) if (given(m)) modes.push_back(m);
     if (modes.size() > 1) throw UsageError(modes[1] + " cannot be combined with " + modes[0]);
     for (const char* n : {"--cost-xx", "--cost-yy"})
         if (given(n) && (!s.divergence || points || s.cost_xx.empty() != s.cost_yy.empty()))
@@ -113,9 +116,10 @@ void configure(const CLI::App& c, Settings& s, const cli::Common& common) {
     if (given("--rho")) o.rho_a = given("--rho-a") ? o.rho_a : s.rho, o.rho_b = given("--rho-b") ? o.rho_b : s.rho;
     o.memory_budget = std::size_t(s.budget_mb * 1048576.0), o.log_domain = !s.kernel;
     s.q.problem = s.divergence ? ot::Problem::Divergence : given("--mass") ? ot::Problem::Partial
-                  : given("--sliced") ? ot::Problem::Sliced : s.exact ? ot::Problem::Exact : ot::Problem::Sinkhorn;
+                  : given("--sliced") ? ot::Problem::Sliced : s.exact ? ot::Problem::Exact
+                  : s.gromov ? ot::Problem::Gromov : ot::Problem::Sinkhorn;
     s.q.cost = {s.p, s.half}, s.q.sliced.p = s.p, s.q.sliced.seed = common.seed;
-    if (s.q.gradient && (s.q.problem == ot::Problem::Sliced || s.q.divergence_of == ot::DivergenceOf::Cost))
+    if (s.q.gradient && (s.q.problem == ot::Problem::Sliced || s.q.problem == ot::Problem::Gromov || s.q.divergence_of == ot::DivergenceOf::Cost))
         throw UsageError("--grad needs a Sinkhorn, partial, exact or entropic divergence value");
 }
 
@@ -154,7 +158,9 @@ int main(int argc, char** argv) {
         Timer timer;  // "seconds" reports the solve, without reading the inputs
         const ot::TransportRun run = ot::solve_transport(problems, s.q);
         const double seconds = timer.seconds();
-        for (const ot::ConvergenceTrouble& t : ot::convergence_troubles(run, s.q.sinkhorn.tol)) {
+        for (ot::ConvergenceTrouble t : ot::convergence_troubles(run, s.q.sinkhorn.tol)) {
+            if (s.q.sinkhorn.precision == ot::Precision::Float32 && !t.numerical)
+                t.message += "; float32 cannot reach this tolerance here, use --precision float64 or a larger --tol";
             if (!s.allow) throw Error(t.message + (t.numerical ? "; rerun with a larger --eps, with --scaling, or --allow-unconverged"
                                                                : "; raise --max-iter, use --scaling, or pass --allow-unconverged"));
             log::warn(t.message);

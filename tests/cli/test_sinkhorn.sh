@@ -337,4 +337,51 @@ with h5py.File("big_y.h5", "w") as f: f["points"] = r.random((2048, 3))
 '
 orbit-sinkhorn big_x.h5 big_y.h5 --eps 0.05 --tol 1e-3 --storage dense --json > sd.json
 py 'import json; s = json.load(open("sd.json")); assert s["storage"] == "dense", s'
+
+# ---- the invocations for zero weights, duals, gradients and GW, exactly as written --------
+mkdir inv && cd inv
+py '
+import h5py, numpy as np
+r = np.random.default_rng(12)
+x = r.random((40, 3)); y = r.random((35, 3)) + 0.2
+with h5py.File("x.h5", "w") as f: f["x"] = x; f["points"] = x
+with h5py.File("y.h5", "w") as f: f["y"] = y; f["points"] = y
+with h5py.File("C.h5", "w") as f: f["C"] = ((x[:, None] - y[None]) ** 2).sum(-1)
+a = np.full(40, 1 / 38); a[[5, 9]] = 0; b = np.full(35, 1 / 34); b[0] = 0
+with h5py.File("w.h5", "w") as f: f["a"] = a; f["b"] = b
+'
+orbit-sinkhorn --cost C.h5:/C --a w.h5:/a --b w.h5:/b --eps 0.05 --rho 1 --plan dense -o u.h5   # zeros in a or b
+orbit-sinkhorn --cost C.h5:/C --a w.h5:/a --b w.h5:/b --exact -o e.h5       # writes /f and /g
+orbit-sinkhorn x.h5:/x y.h5:/y --divergence --blur 0.1 --grad -o d.h5       # writes /grad_x and /grad_y
+py '
+import h5py
+with h5py.File("u.h5") as f: assert f["plan"][()][[5, 9]].max() == 0 and f.attrs["finite"] == 1
+with h5py.File("e.h5") as f: assert f["f"].shape == (40,) and f["g"].shape == (35,)
+with h5py.File("d.h5") as f: assert f["grad_x"].shape == (40, 3) and f["grad_y"].shape == (35, 3)
+'
+orbit-sinkhorn x.h5 y.h5 --eps 0.01 --precision float32 --json > f32.json
+py 'import json; s = json.load(open("f32.json")); assert s["converged"] and s["storage"] == "online-float32", s'
+# float32 says when it cannot reach the tolerance
+expect_error 1 orbit-sinkhorn x.h5 y.h5 --eps 0.01 --precision float32 --tol 1e-12 --max-iter 300
+grep -q "float32 cannot reach" "$TMP/.err" || fail "no float32 note: $(cat "$TMP/.err")"
+if [[ -x $ORBIT_BIN/orbit-register ]]; then
+  py '
+import h5py, numpy as np
+r = np.random.default_rng(13)
+t = np.linspace(0, 1, 400)
+src = np.stack([np.cos(7 * t) * (1 + t), np.sin(5 * t) * 0.6, t ** 2 * 1.5], 1) + 0.01 * r.standard_normal((400, 3))
+q, _ = np.linalg.qr(r.standard_normal((3, 3))); q *= np.sign(np.linalg.det(q))
+with h5py.File("src.h5", "w") as f: f["points"] = src
+with h5py.File("ref.h5", "w") as f: f["points"] = src @ q.T + [0.5, -0.2, 0.1]
+np.save("truth.npy", q)
+'
+  orbit-register src.h5 ref.h5 --method gw -o T.h5
+  py '
+import h5py, numpy as np
+q = np.load("truth.npy")
+with h5py.File("T.h5") as f: T = f["transform"][()].reshape(-1, 4, 4)[0]
+ang = np.degrees(np.arccos(np.clip((np.trace(T[:3, :3] @ q.T) - 1) / 2, -1, 1)))
+assert ang < 2, ang
+'
+fi
 echo "ok"

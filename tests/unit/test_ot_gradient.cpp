@@ -159,3 +159,33 @@ TEST_CASE("a point set descending the Sinkhorn divergence converges onto its tar
     // Every point ends close to the circle.
     for (int i = 0; i < n; ++i) CHECK(std::abs((x.row(i).array() - 0.5).matrix().norm() - 0.3) < 0.03);
 }
+
+TEST_CASE("float32 passes agree with float64 and stay finite down to eps = 1e-3 of the cost scale", "[ot][float32]") {
+    const Points x = cloud(300, 3, 31), y = cloud(280, 3, 32, 0.2);
+    const Vector a = weights(300, 33), b = weights(280, 34);
+    for (const CostSpec c : {CostSpec{2, false}, CostSpec{1, false}}) {
+        SinkhornOptions o;
+        o.eps = 0.05;
+        o.tol = 1e-5;
+        const SinkhornResult r64 = sinkhorn(x, a, y, b, c, o);
+        o.precision = Precision::Float32;
+        const SinkhornResult r32 = sinkhorn(x, a, y, b, c, o);
+        REQUIRE(r32.converged);
+        CHECK(r32.storage == "online-float32");
+        CHECK(r32.cost == Approx(r64.cost).epsilon(1e-5));
+        CHECK(r32.dual == Approx(r64.dual).epsilon(1e-5));
+    }
+    // eps = 1e-3 of the largest cost, with annealing: finite, and the marginals meet 1e-4.
+    SinkhornOptions o;
+    o.precision = Precision::Float32;
+    const double scale = 3 * 1.2 * 1.2;  // diameter^2 bound of the two boxes
+    o.eps = 1e-3 * scale;
+    o.tol = 1e-4;
+    o.eps_scaling = true;
+    o.max_iter = 5000;
+    const SinkhornResult r = sinkhorn(x, a, y, b, CostSpec{2, false}, o);
+    CHECK(r.finite);
+    CHECK(r.converged);
+    CHECK(r.f.allFinite());
+    CHECK(r.marginal_error <= 1e-4);
+}

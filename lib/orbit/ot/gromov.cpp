@@ -50,6 +50,9 @@ GromovResult solve(const Matrix* feature_cost, const Matrix& c1, const Matrix& c
         grad = (2 * alpha) * gromov_tensor(c1, c2, p, q, r.plan);
         if (feature_cost) grad += (1 - alpha) * *feature_cost;
         so.eps = eps;
+        // Inexact inner solves while the plan still moves a lot: the marginal
+        // tolerance follows the last outer change down to inner_tol.
+        so.tol = it == 1 ? std::max(o.inner_tol, 1e-4) : std::max(o.inner_tol, std::min(1e-4, r.change));
         SinkhornResult s = sinkhorn(grad, p, q, so);
         require(s.finite, "gromov-wasserstein: the inner Sinkhorn solve failed numerically; use a larger eps");
         r.inner_iterations += s.iterations;

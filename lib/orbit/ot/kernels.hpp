@@ -76,6 +76,9 @@ public:
 std::unique_ptr<CostKernel> dense_kernel(const Matrix& cost);
 // |x - y|^p (times 0.5 when half) evaluated on the fly; O(N + M) memory.
 std::unique_ptr<CostKernel> point_kernel(const Points& x, const Points& y, int p, bool half);
+// The same in float32 arithmetic (twice the pairs per SIMD instruction; each
+// term to ~1e-7 relative, sums accumulated in double). kernels_f32.cpp.
+std::unique_ptr<CostKernel> point_kernel_f32(const Points& x, const Points& y, int p, bool half);
 
 // out[k] = -eps * log sum_l exp((h_l - C_kl) / eps) for every k on `side`,
 // using prev as the shift of the fast pass. Also returns ratio[k] =

@@ -429,6 +429,10 @@ SinkhornResult sinkhorn(const Points& x, const Vector& a, const Points& y, const
     }
     std::unique_ptr<CostKernel> K;
     if (opt.device != Device::CPU) K = detail::cuda_point_kernel(x, y, c.p, c.half, opt.device == Device::CUDA);
+    if (!K && opt.precision == Precision::Float32) {
+        require(c.p == 1 || c.p == 2, "sinkhorn: the cost exponent p must be 1 or 2, found " + std::to_string(c.p));
+        K = detail::point_kernel_f32(x, y, c.p, c.half);
+    }
     if (!K) K = detail::point_kernel(x, y, c.p, c.half);
     return detail::solve(*K, a, b, opt);
 }

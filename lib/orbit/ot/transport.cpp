@@ -1,11 +1,13 @@
 #include "orbit/ot/transport.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include "orbit/core/error.hpp"
 #include "orbit/core/log.hpp"
 #include "orbit/ot/divergence.hpp"
+#include "orbit/ot/gromov.hpp"
 #include "orbit/ot/partial.hpp"
 
 namespace orbit::ot {
@@ -68,6 +70,30 @@ void solve_exact(const TransportInput& in, const TransportRequest& q, TransportR
     run.results.push_back(std::move(r));
 }
 
+// GW between the intra-cloud costs |x_i - x_k|^p (p = 2: POT's ot.dist), with
+// eps, tol (inner and outer), max_iter (outer) and eps scaling from the Sinkhorn options.
+void solve_gromov(const TransportInput& in, const TransportRequest& q, TransportRun& run) {
+    require(in.points(), "Gromov-Wasserstein needs point sets (their distance matrices are compared)");
+    const SinkhornOptions& o = q.sinkhorn;
+    GromovOptions g;
+    g.eps = o.eps, g.tol = o.tol, g.inner_tol = o.tol, g.max_iter = o.max_iter;
+    const Matrix c1 = cost_matrix(in.x, in.x, q.cost), c2 = cost_matrix(in.y, in.y, q.cost);
+    if (o.eps_scaling) g.eps_start = o.eps_start > 0 ? o.eps_start : std::max(c1.maxCoeff(), c2.maxCoeff()), g.scaling = o.scaling;
+    GromovResult gr = entropic_gromov_wasserstein(c1, c2, in.a, in.b, g);
+    SinkhornResult r;
+    r.cost = r.primal = r.dual = gr.value;
+    r.eps = o.eps;
+    r.iterations = gr.iterations;
+    r.converged = gr.converged;
+    r.storage = "dense";
+    r.row_marginal = gr.plan.rowwise().sum();
+    r.col_marginal = gr.plan.colwise().sum().transpose();
+    r.mass = gr.plan.sum();
+    r.marginal_error = std::max((r.row_marginal - in.a).lpNorm<1>(), (r.col_marginal - in.b).lpNorm<1>());
+    if (o.plan != PlanKind::None) r.plan = std::move(gr.plan);
+    run.results.push_back(std::move(r));
+}
+
 }  // namespace
 
 TransportRun solve_transport(const std::vector<TransportInput>& problems, const TransportRequest& q) {
@@ -75,7 +101,8 @@ TransportRun solve_transport(const std::vector<TransportInput>& problems, const 
     run.problem = q.problem;
     run.divergence_of = q.divergence_of;
     if (q.gradient) {
-        require(q.problem != Problem::Sliced, "gradients are not available for sliced distances");
+        require(q.problem != Problem::Sliced && q.problem != Problem::Gromov,
+                "gradients are not available for sliced and Gromov-Wasserstein distances");
         require(!(q.problem == Problem::Divergence && q.divergence_of == DivergenceOf::Cost),
                 "gradients need the entropic divergence (the transport-cost variant has no envelope theorem)");
     }
@@ -98,6 +125,7 @@ TransportRun solve_transport(const std::vector<TransportInput>& problems, const 
                 run.values.push_back(sliced_wasserstein(in.x, in.a, in.y, in.b, q.sliced));
                 break;
             case Problem::Exact: solve_exact(in, q, run); break;
+            case Problem::Gromov: solve_gromov(in, q, run); break;
             case Problem::Divergence: solve_divergence(in, q, run); break;
             case Problem::Partial: {
                 SinkhornResult r = in.points() ? partial(in.x, in.a, in.y, in.b, q.cost, q.mass, q.sinkhorn)
@@ -126,6 +154,9 @@ std::vector<ConvergenceTrouble> convergence_troubles(const TransportRun& run, do
             out.push_back({"numerical failure after " + std::to_string(r.iterations) + " iterations" + which +
                                "; the last finite iterate was kept (marginal error " + fmt(r.marginal_error) + ")",
                            true});
+        else if (!r.converged && run.problem == Problem::Gromov)
+            out.push_back({"did not converge in " + std::to_string(r.iterations) + " outer iterations" + which +
+                               ": the plan still changes by more than tol " + fmt(tol), false});
         else if (!r.converged)
             out.push_back({"did not converge in " + std::to_string(r.iterations) + " iterations" + which +
                                ": marginal error " + fmt(r.marginal_error) + " > tol " + fmt(tol),

@@ -11,7 +11,9 @@
 
 namespace orbit::ot {
 
-enum class Problem { Sinkhorn, Divergence, Partial, Sliced, Exact };
+// Gromov: entropic Gromov-Wasserstein between the point sets' intra-cloud
+// cost matrices |x_i - x_k|^p (ot/gromov.hpp); the result's cost is GW(T), its plan T.
+enum class Problem { Sinkhorn, Divergence, Partial, Sliced, Exact, Gromov };
 // The value a divergence combines: the entropic optima (Feydy et al., GeomLoss)
 // or the transport costs <C,P> of the three entropic plans (POT's
 // empirical_sinkhorn_divergence).
