@@ -1,6 +1,5 @@
 // orbit-train-flow: fit a normalizing flow or a flow-matching model to a table of points.
 #include <algorithm>
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
@@ -84,6 +83,7 @@ void declare(cli::App& app, Args& g) {
 
 // The model the options ask for, and options that do not apply to it.
 void check_model_options(Args& g) {
+    g.t.cosine = !g.no_cosine;
     if (!g.manifold.empty() && g.model->count() && g.kind != "cfm" && g.kind != "rfm")
         throw UsageError("--manifold trains --model rfm (Riemannian flow matching), not " + g.kind);
     if (!g.manifold.empty()) g.kind = "rfm";
@@ -97,18 +97,14 @@ void check_model_options(Args& g) {
 
 int main(int argc, char** argv) {
     cli::App app("train-flow", "fit a normalizing flow (NSF, Real NVP) or a flow-matching model (CFM, OT-CFM, Riemannian)",
-                 "Learns a density from the rows of a table: a coupling flow trained by maximum likelihood (nsf: "
-                 "rational-quadratic splines; realnvp: affine couplings) or a velocity field trained by conditional flow "
-                 "matching (cfm: independent pairs; ot-cfm: pairs re-matched by optimal transport in each minibatch). "
-                 "With --manifold the rows are unit vectors (sphere) or rotations (so3) and the model is Riemannian flow "
-                 "matching along geodesics (rfm). With --context every model but ot-cfm learns p(x | c): integer labels "
-                 "are one-hot encoded, real values standardized, as the model file records. Columns are standardized "
-                 "first (stored in the model). A validation split is held out; the model file keeps the training "
-                 "history and the optimizer state, so --resume continues where a run stopped.");
+                 "Learns a density from the rows of a table: a coupling flow trained by maximum likelihood (nsf, realnvp) "
+                 "or a velocity field trained by flow matching (cfm; ot-cfm re-pairs each minibatch by optimal transport; "
+                 "rfm on the sphere or SO(3) with --manifold). "
+                 "--context conditions on a label or vector per row. Columns are standardized first; a validation split "
+                 "is held out; the model file keeps the history and the optimizer state, so --resume continues a run.");
     Args g;
     declare(app, g);
     return app.run(argc, argv, [&] {
-        g.t.cosine = !g.no_cosine;
         check_model_options(g);
         std::optional<flows::Model> model;
         std::uint64_t seed = app.common().seed;
@@ -130,13 +126,10 @@ int main(int argc, char** argv) {
             throw Error(g.input + " has " + std::to_string(all.x.cols()) + " columns but the model in " + g.resume +
                         " has " + std::to_string(model->dim()));
         }
-        log::info(model->kind() + ": " + std::to_string(model->parameter_count()) + " parameters, " +
-                  std::to_string(train.x.rows()) + " training and " + std::to_string(valid.x.rows()) + " validation rows");
+        log::info(flows::model_line(*model, train.x.rows(), valid.x.rows()));
         Progress progress("epoch", g.t.epochs);
         auto report = model->train(train, valid, g.t, [&](const flows::EpochInfo& e) {
-            char note[160];
-            std::snprintf(note, sizeof note, "loss %.4f val %.4f lr %.2e", e.train_loss, e.val_loss, e.lr);
-            progress.update(e.epoch, note);
+            progress.update(e.epoch, flows::epoch_line(e));
             if (g.checkpoint_every > 0 && e.epoch % g.checkpoint_every == 0 && e.epoch < e.epochs)
                 flows::save_model(*model, app.common().output, g.input);
         });

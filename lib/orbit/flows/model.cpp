@@ -215,18 +215,7 @@ nlohmann::json Model::train(const Dataset& train_set, const Dataset& val, const 
     // and training must give the same bits whatever -j says.
     Eigen::setNbThreads(1);
     auto ps = params();
-    nn::AdamOptions ao;
-    ao.lr = o.lr;
-    ao.weight_decay = o.weight_decay;
-    {
-        auto fresh = std::make_unique<nn::Adam<float>>(ps, ao);
-        if (opt_) {  // resumed: keep the moments and the step count
-            fresh->m() = opt_->m();
-            fresh->v() = opt_->v();
-            fresh->set_steps(opt_->steps());
-        }
-        opt_ = std::move(fresh);
-    }
+    start_optimizer(o);
     stopper_.patience = o.patience;
     const Mat<float> xs = standardize(train);
     const std::int64_t n = xs.rows(), B = o.batch, spe = n / B;
@@ -264,19 +253,10 @@ nlohmann::json Model::train(const Dataset& train_set, const Dataset& val, const 
                 if (rfm_) rb.row(i) = train.row(r);
             }
             const std::uint64_t stream = mix64(std::uint64_t(epoch_) + 1, std::uint64_t(s) + 1);
-            double lv = 0;
             opt_->zero_grad();
-            if (flow_) {
-                lv = flow_step(xb, cb, stream, tapes);
-            } else {
-                Rng rng(seed_, stream);
-                Tape<float> tape(true);
-                Var loss = field_ ? field_->loss(tape, xb, rng, cb) : rfm_->loss(tape, rb, cb, rng);
-                tape.backward(loss);
-                lv = double(tape.value(loss)(0, 0));
-            }
+            const double lv = flow_ ? flow_step(xb, cb, stream, tapes) : field_step(xb, rb, cb, stream);
             if (!std::isfinite(lv))
-                throw Error("training diverged at epoch " + std::to_string(epoch_ + 1) + " (loss is NaN or inf); lower --lr");
+                throw Error("training diverged at epoch " + std::to_string(epoch_ + 1) + " (loss is NaN or inf); a lower learning rate may help");
             if (o.clip > 0) nn::clip_grad_norm(ps, o.clip);
             lr = o.cosine ? nn::cosine_lr(o.lr, o.lr_min, opt_->steps(), total) : o.lr;
             opt_->step(lr);
@@ -329,6 +309,27 @@ nlohmann::json Model::train(const Dataset& train_set, const Dataset& val, const 
                   : rfm_ ? "Riemannian flow-matching mean squared error"
                          : "flow-matching mean squared error";
     return rep;
+}
+
+void Model::start_optimizer(const TrainOptions& o) {
+    nn::AdamOptions ao;
+    ao.lr = o.lr;
+    ao.weight_decay = o.weight_decay;
+    auto fresh = std::make_unique<nn::Adam<float>>(params(), ao);
+    if (opt_) {  // resumed: keep the moments and the step count
+        fresh->m() = opt_->m();
+        fresh->v() = opt_->v();
+        fresh->set_steps(opt_->steps());
+    }
+    opt_ = std::move(fresh);
+}
+
+double Model::field_step(const Mat<float>& xb, const Matrix& rb, const Mat<float>& cb, std::uint64_t stream) {
+    Rng rng(seed_, stream);
+    Tape<float> tape(true);
+    Var loss = field_ ? field_->loss(tape, xb, rng, cb) : rfm_->loss(tape, rb, cb, rng);
+    tape.backward(loss);
+    return double(tape.value(loss)(0, 0));
 }
 
 double Model::flow_step(const Mat<float>& xb, const Mat<float>& cb, std::uint64_t stream, std::vector<Tape<float>>& tapes) {

@@ -141,6 +141,10 @@ private:
     // One maximum-likelihood step of a coupling flow: loss and gradients of the
     // batch, as many shards as tapes; returns the loss, adds into the grads.
     double flow_step(const Mat<float>& xb, const Mat<float>& cb, std::uint64_t stream, std::vector<Tape<float>>& tapes);
+    // One flow-matching step (Euclidean batch xb, or manifold batch rb); returns the loss, adds into the grads.
+    double field_step(const Mat<float>& xb, const Matrix& rb, const Mat<float>& cb, std::uint64_t stream);
+    // A fresh Adam for this run that keeps the moments and step count of a resumed one.
+    void start_optimizer(const TrainOptions& o);
     // The encoded context of rows (empty for an unconditional model); checks the row count.
     Mat<float> encode_context(const Points& context, Eigen::Index rows) const;
     // Integrates the Riemannian field over rows of points from t0 to t1.

@@ -1,6 +1,7 @@
 #include "orbit/flows/pipeline.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 
 #include "orbit/core/error.hpp"
@@ -56,6 +57,17 @@ ModelSpec complete_spec(ModelSpec spec, int hidden, const std::string& activatio
     spec.rfm.freqs = spec.cfm.freqs;
     spec.rfm.manifold = manifold;
     return spec;
+}
+
+std::string epoch_line(const EpochInfo& e) {
+    char note[160];
+    std::snprintf(note, sizeof note, "loss %.4f val %.4f lr %.2e", e.train_loss, e.val_loss, e.lr);
+    return note;
+}
+
+std::string model_line(const Model& model, std::int64_t train_rows, std::int64_t val_rows) {
+    return model.kind() + ": " + std::to_string(model.parameter_count()) + " parameters, " + std::to_string(train_rows) +
+           " training and " + std::to_string(val_rows) + " validation rows";
 }
 
 std::string training_line(const nlohmann::json& report) {

@@ -35,6 +35,10 @@ void write_training_plots(const Model& model, const Points& data, const std::str
 nlohmann::json training_summary(const Model& model, const nlohmann::json& report, std::int64_t train_rows,
                                 std::int64_t val_rows);
 
+// Progress notes: one epoch ("loss ... val ... lr ..."), and the model with its split sizes.
+std::string epoch_line(const EpochInfo& e);
+std::string model_line(const Model& model, std::int64_t train_rows, std::int64_t val_rows);
+
 // One line about a finished training run (epochs, speed, validation loss).
 std::string training_line(const nlohmann::json& report);
 
