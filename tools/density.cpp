@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "orbit/cli/app.hpp"
-#include "orbit/flows/options.hpp"
+#include "orbit/cli/options.hpp"
 #include "orbit/flows/pipeline.hpp"
 #include "orbit/io/output.hpp"
 #include "orbit/io/plot.hpp"
@@ -19,23 +19,22 @@ int main(int argc, char** argv) {
                  "sphere the density is per unit area (uniform: -log 4 pi on S^2); on SO(3) it is relative to the Haar "
                  "probability measure (uniform: 0). Writes /logp [N] with the mean and its standard error as "
                  "attributes; --json prints them. A conditional model needs --context (one row per data row).");
-    std::string model_path, data, plot, ode = "dopri5", context;
+    std::string model_path, data, plot, context;
     flows::InferOptions io;
     int grid = 200;
     auto& c = app.cli();
     c.add_option("model", model_path, "Model file written by orbit-train-flow")->required()->check(cli::ExistingFileOrStream);
     c.add_option("data", data, "Rows to evaluate: HDF5 (/points or FILE:/dataset), CSV or another table; '-' for stdin")
         ->required()->check(cli::ExistingFileOrStream);
-    flows::add_flow_ode_options(c, io.ode, ode);
+    cli::add_ode_options(c, io.ode, flows::parse_ode_method, flows::ode_method_name, "euler, midpoint, rk4 or dopri5");
     c.add_option("--context", context, "Conditional models: the context of each row (FILE:/dataset)")->check(cli::ExistingFileOrStream);
-    c.add_option("--plot", plot, "2-D models: the density on a grid over the data's bounding box (.png or .svg)")->check(flows::PicturePath);
+    c.add_option("--plot", plot, "2-D models: the density on a grid over the data's bounding box (.png, .svg or .pdf)")->check(cli::PicturePath);
     c.add_option("--grid", grid, "Grid cells per axis for --plot")->check(CLI::Range(2, 2000))->capture_default_str();
     app.add_example("orbit-density model.h5 test.h5 -o logp.h5 --json", "per-row log-density, mean and standard error");
     app.add_example("orbit-density model.h5 test.h5 --plot density.png", "picture of a 2-D density");
     app.add_example("orbit-density cond.h5 test.h5 --context test.h5:/labels -o logp.h5", "log p(x | label) of a conditional model");
     return app.run(argc, argv, [&] {
         if (model_path == "-" && data == "-") throw UsageError("the model and the data cannot both come from stdin");
-        io.ode.method = flows::parse_ode_method(ode);
         auto in = h5::File::open_read(model_path);
         auto model = flows::Model::load(in);
         if (!plot.empty() && (model.dim() != 2 || model.conditional() || !model.manifold().empty()))

@@ -1,6 +1,6 @@
 // orbit-flow-map: map data to the latent space of a trained model, or back.
 #include "orbit/cli/app.hpp"
-#include "orbit/flows/options.hpp"
+#include "orbit/cli/options.hpp"
 #include "orbit/flows/pipeline.hpp"
 #include "orbit/io/output.hpp"
 
@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
                  "layers or by integrating the velocity field from t=1 back to t=0. With --inverse: latent -> data. The "
                  "two directions invert each other to float32 rounding for coupling flows and to the ODE tolerance for "
                  "flow matching. Writes /points [N,D] (rotations as [N,3,3]). A conditional model needs --context.");
-    std::string model_path, data, ode = "dopri5", context;
+    std::string model_path, data, context;
     bool inverse = false;
     flows::InferOptions io;
     auto& c = app.cli();
@@ -20,14 +20,13 @@ int main(int argc, char** argv) {
     c.add_option("data", data, "Rows to map: HDF5 (/points or FILE:/dataset), CSV or another table; '-' for stdin")
         ->required()->check(cli::ExistingFileOrStream);
     c.add_flag("--inverse", inverse, "Map latent rows back to data space");
-    flows::add_flow_ode_options(c, io.ode, ode);
+    cli::add_ode_options(c, io.ode, flows::parse_ode_method, flows::ode_method_name, "euler, midpoint, rk4 or dopri5");
     c.add_option("--context", context, "Conditional models: the context of each row (FILE:/dataset)")->check(cli::ExistingFileOrStream);
     app.require_output();
     app.add_example("orbit-flow-map model.h5 data.h5 -o latent.h5", "data to latent coordinates");
     app.add_example("orbit-flow-map model.h5 latent.h5 --inverse -o back.h5", "and back again");
     return app.run(argc, argv, [&] {
         if (model_path == "-" && data == "-") throw UsageError("the model and the data cannot both come from stdin");
-        io.ode.method = flows::parse_ode_method(ode);
         auto in = h5::File::open_read(model_path);
         auto model = flows::Model::load(in);
         const Points x = flows::read_rows_for(model, data, model_path);

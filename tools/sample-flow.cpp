@@ -1,6 +1,6 @@
 // orbit-sample-flow: draw samples from a trained flow or flow-matching model.
 #include "orbit/cli/app.hpp"
-#include "orbit/flows/options.hpp"
+#include "orbit/cli/options.hpp"
 #include "orbit/flows/pipeline.hpp"
 #include "orbit/io/output.hpp"
 #include "orbit/io/plot.hpp"
@@ -15,18 +15,18 @@ int main(int argc, char** argv) {
                  "projecting every step back onto it). Writes /points [N,D]; rotations as [N,3,3] (or [N,4] "
                  "quaternions, x y z w). A conditional model needs --context-value (one context for every sample) "
                  "or --context (one sample per context row).");
-    std::string model_path, plot, ode = "dopri5", context, context_value;
+    std::string model_path, plot, context, context_value;
     std::int64_t n = 1000;
     bool quaternions = false;
     flows::InferOptions io;
     auto& c = app.cli();
     c.add_option("model", model_path, "Model file written by orbit-train-flow ('-' for stdin)")->required()->check(cli::ExistingFileOrStream);
     auto* o_n = c.add_option("-n,--samples", n, "Number of samples")->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 34))->capture_default_str();
-    flows::add_flow_ode_options(c, io.ode, ode);
+    cli::add_ode_options(c, io.ode, flows::parse_ode_method, flows::ode_method_name, "euler, midpoint, rk4 or dopri5");
     c.add_option("--context", context, "Conditional models: one sample per row of this context (FILE:/dataset)")->check(cli::ExistingFileOrStream);
     c.add_option("--context-value", context_value, "Conditional models: this context for every sample (a label, or comma-separated values)");
     c.add_flag("--quaternions", quaternions, "SO(3) models: write [N,4] quaternions (x y z w) instead of [N,3,3] matrices");
-    c.add_option("--plot", plot, "2-D models: scatter plot of the samples (.png or .svg)")->check(flows::PicturePath);
+    c.add_option("--plot", plot, "2-D models: scatter plot of the samples (.png, .svg or .pdf)")->check(cli::PicturePath);
     app.require_output();
     app.add_example("orbit-sample-flow model.h5 -n 10000 --seed 2 -o samples.h5", "10000 samples, reproducible with --seed");
     app.add_example("orbit-sample-flow cfm.h5 -n 5000 --ode euler --steps 20 --plot s.png -o s.h5",
@@ -34,7 +34,6 @@ int main(int argc, char** argv) {
     app.add_example("orbit-sample-flow cond.h5 -n 500 --context-value 3 -o threes.h5", "samples of class 3 of a class-conditional model");
     app.add_example("orbit-sample-flow so3.h5 -n 2000 --seed 2 -o samples.h5", "rotations from an SO(3) model, [N,3,3]");
     return app.run(argc, argv, [&] {
-        io.ode.method = flows::parse_ode_method(ode);
         auto in = h5::File::open_read(model_path);
         auto model = flows::Model::load(in);
         if (!plot.empty() && (model.dim() != 2 || !model.manifold().empty()))

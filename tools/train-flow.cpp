@@ -7,7 +7,7 @@
 #include "orbit/cli/app.hpp"
 #include "orbit/core/log.hpp"
 #include "orbit/core/progress.hpp"
-#include "orbit/flows/options.hpp"
+#include "orbit/cli/options.hpp"
 #include "orbit/flows/pipeline.hpp"
 
 using namespace orbit;
@@ -69,9 +69,9 @@ void declare(cli::App& app, Args& g) {
         ->check(CLI::NonNegativeNumber);
     c.add_option("--resume", g.resume, "Continue training this model file (architecture, standardization, split seed and optimizer state come from it)")
         ->check(cli::ExistingFileOrStream);
-    c.add_option("--plot", g.plot, "2-D data: write the learned density on a grid here (.png or .svg) and samples next to it (FILE-samples.EXT)")
-        ->check(flows::PicturePath);
-    c.add_option("--plot-loss", g.plot_loss, "Write the training and validation loss curves here (.png or .svg)")->check(flows::PicturePath);
+    c.add_option("--plot", g.plot, "2-D data: write the learned density on a grid here (.png, .svg or .pdf) and samples next to it (FILE-samples.EXT)")
+        ->check(cli::PicturePath);
+    c.add_option("--plot-loss", g.plot_loss, "Write the training and validation loss curves here (.png, .svg or .pdf)")->check(cli::PicturePath);
     app.require_output();
     app.add_example("orbit-train-flow data.h5 --model nsf --layers 8 --hidden 128 --bins 8 --epochs 200 --seed 1 -o model.h5", "a neural spline flow on the rows of /points");
     app.add_example("orbit-train-flow data.h5 --model ot-cfm --hidden 256 --epochs 200 -o cfm.h5", "flow matching with exact minibatch optimal-transport pairs");

@@ -4,12 +4,14 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 #include <sstream>
 
 #include <unistd.h>
 
 #include "orbit/core/error.hpp"
+#include "orbit/io/plot.hpp"
 
 namespace orbit::cli {
 namespace {
@@ -118,5 +120,18 @@ std::pair<std::int64_t, std::int64_t> ShardOption::items(std::int64_t total) con
 void ShardOption::record(h5::File& file, std::int64_t total) const {
     if (shard_) io::write_shard_info(file, *shard_, total);
 }
+
+const CLI::Validator PicturePath(
+    [](std::string& path) -> std::string {
+        try {
+            plot::check_path(path);
+        } catch (const UsageError& e) {
+            return e.what();
+        }
+        const auto dir = std::filesystem::path(path).parent_path();
+        if (!dir.empty() && !std::filesystem::is_directory(dir)) return "'" + path + "': no folder " + dir.string();
+        return {};
+    },
+    "PICTURE", "PicturePath");
 
 }  // namespace orbit::cli

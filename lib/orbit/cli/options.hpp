@@ -140,4 +140,8 @@ void add_ode_options(CLI::App& app, Ode& ode, Method (*parse)(const std::string&
     app.add_option("--atol", ode.atol, "Absolute tolerance of dopri5")->check(CLI::PositiveNumber)->capture_default_str();
 }
 
+// A picture to write: a .png, .svg or .pdf name (plot::check_path) in an
+// existing folder, checked when the options are parsed, before any work.
+extern const CLI::Validator PicturePath;
+
 }  // namespace orbit::cli
