@@ -11,8 +11,8 @@ et al. 2005, with their closed-form concentration update, k-means++-style
 initialization, 3 restarts), the number of components chosen on the
 validation rows among 1, 2, 4, ..., 128.
 
-Orbit: orbit-train-flow --manifold sphere (Riemannian flow matching), early
-stopping on the validation rows, log-densities from orbit-density (per unit
+Orbit: orbit-train-flow --manifold sphere (Riemannian flow matching), trained
+for --epochs (or stopped early on the validation rows with --patience), log-densities from orbit-density (per unit
 area, like the vMF density).
 
 Speed: one training step of the same model (a residual network, the same
@@ -20,7 +20,7 @@ width, depth, time features and batch, geodesic paths from uniform draws,
 tangent projection, squared error, Adam) written in PyTorch for this bench,
 timed in the same run; the ratio is orbit steps/s over torch steps/s.
 
-  /usr/bin/python3 bench/flows_sphere.py [--meshes bunny00,cow,...] [--n 6000] [--epochs 300]
+  /usr/bin/python3 bench/flows_sphere.py [--meshes bunny00,cow,...] [--n 4000] [--epochs 60] [--patience 0]
 """
 import argparse
 import glob
@@ -184,14 +184,14 @@ print(json.dumps({"steps_per_s": n / (time.perf_counter() - t0), "threads": torc
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--meshes", default="")
-    ap.add_argument("--n", type=int, default=6000, help="normals drawn per mesh")
-    ap.add_argument("--epochs", type=int, default=300)
-    ap.add_argument("--patience", type=int, default=20)
-    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--n", type=int, default=4000, help="normals drawn per mesh")
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--patience", type=int, default=0)
+    ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--blocks", type=int, default=2)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--speed-steps", type=int, default=300)
+    ap.add_argument("--speed-steps", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     paths = sorted(glob.glob(os.path.join(DATA, "meshes", "*.off")))
