@@ -33,6 +33,11 @@ int main(int argc, char** argv) {
     app.add_example("orbit-density model.h5 test.h5 -o logp.h5 --json", "per-row log-density, mean and standard error");
     app.add_example("orbit-density model.h5 test.h5 --plot density.png", "picture of a 2-D density");
     app.add_example("orbit-density cond.h5 test.h5 --context test.h5:/labels -o logp.h5", "log p(x | label) of a conditional model");
+    app.add_references(R"(
+NSF: C. Durkan, A. Bekasov, I. Murray, G. Papamakarios. Neural Spline Flows. NeurIPS 2019
+continuous normalizing flows: R. T. Q. Chen et al. Neural Ordinary Differential Equations. NeurIPS 2018
+Riemannian flow matching: R. T. Q. Chen, Y. Lipman. Flow Matching on General Geometries. ICLR 2024
+)");
     return app.run(argc, argv, [&] {
         if (model_path == "-" && data == "-") throw UsageError("the model and the data cannot both come from stdin");
         auto in = h5::File::open_read(model_path);

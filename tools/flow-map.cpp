@@ -25,6 +25,10 @@ int main(int argc, char** argv) {
     app.require_output();
     app.add_example("orbit-flow-map model.h5 data.h5 -o latent.h5", "data to latent coordinates");
     app.add_example("orbit-flow-map model.h5 latent.h5 --inverse -o back.h5", "and back again");
+    app.add_references(R"(
+NSF: C. Durkan, A. Bekasov, I. Murray, G. Papamakarios. Neural Spline Flows. NeurIPS 2019
+Real NVP: L. Dinh, J. Sohl-Dickstein, S. Bengio. Density estimation using Real NVP. ICLR 2017
+)");
     return app.run(argc, argv, [&] {
         if (model_path == "-" && data == "-") throw UsageError("the model and the data cannot both come from stdin");
         auto in = h5::File::open_read(model_path);

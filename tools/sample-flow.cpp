@@ -33,6 +33,13 @@ int main(int argc, char** argv) {
                     "fast flow-matching samples with 20 Euler steps, and a picture");
     app.add_example("orbit-sample-flow cond.h5 -n 500 --context-value 3 -o threes.h5", "samples of class 3 of a class-conditional model");
     app.add_example("orbit-sample-flow so3.h5 -n 2000 --seed 2 -o samples.h5", "rotations from an SO(3) model, [N,3,3]");
+    app.add_references(R"(
+NSF: C. Durkan, A. Bekasov, I. Murray, G. Papamakarios. Neural Spline Flows. NeurIPS 2019
+Real NVP: L. Dinh, J. Sohl-Dickstein, S. Bengio. Density estimation using Real NVP. ICLR 2017
+CFM / OT-CFM: A. Tong et al. Improving and generalizing flow-based generative models with minibatch optimal transport. TMLR 2024
+Riemannian flow matching: R. T. Q. Chen, Y. Lipman. Flow Matching on General Geometries. ICLR 2024
+dopri5: J. R. Dormand, P. J. Prince. A family of embedded Runge-Kutta formulae. J. Comput. Appl. Math. 6(1), 1980
+)");
     return app.run(argc, argv, [&] {
         auto in = h5::File::open_read(model_path);
         auto model = flows::Model::load(in);

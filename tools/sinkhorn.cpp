@@ -150,6 +150,19 @@ int main(int argc, char** argv) {
     s.q.sinkhorn.plan_threshold = 1e-12;
     declare(app.cli(), s);
     for (auto [cmd, what] : kExamples) app.add_example(cmd, what);
+    app.add_references(R"(
+Sinkhorn distances: M. Cuturi. Sinkhorn Distances: Lightspeed Computation of Optimal Transport. NeurIPS 2013
+log-domain stabilization: B. Schmitzer. Stabilized Sparse Scaling Algorithms for Entropy Regularized Transport Problems. SIAM J. Sci. Comput. 41(3), 2019
+unbalanced transport: L. Chizat, G. Peyre, B. Schmitzer, F.-X. Vialard. Scaling Algorithms for Unbalanced Optimal Transport Problems. Math. Comp. 87, 2018
+Sinkhorn divergences (GeomLoss): J. Feydy et al. Interpolating between Optimal Transport and MMD using Sinkhorn Divergences. AISTATS 2019
+unbalanced divergences: T. Sejourne et al. Sinkhorn Divergences for Unbalanced Optimal Transport. arXiv:1910.12958, 2019
+partial transport: J.-D. Benamou et al. Iterative Bregman Projections for Regularized Transportation Problems. SIAM J. Sci. Comput. 37(2), 2015
+over-relaxation: T. Lehmann, M.-K. von Renesse, A. Sambale, A. Uschmajew. A note on overrelaxation in the Sinkhorn algorithm. Optim. Lett. 16, 2022
+Gromov-Wasserstein: G. Peyre, M. Cuturi, J. Solomon. Gromov-Wasserstein Averaging of Kernel and Distance Matrices. ICML 2016
+fused Gromov-Wasserstein: T. Vayer et al. Optimal Transport for structured data with application on graphs. ICML 2019
+sliced Wasserstein: N. Bonneel, J. Rabin, G. Peyre, H. Pfister. Sliced and Radon Wasserstein Barycenters of Measures. JMIV 51, 2015
+POT: R. Flamary et al. POT: Python Optimal Transport. JMLR 22(78), 2021
+)");
     return app.run(argc, argv, [&] {
         configure(app.cli(), s, app.common());
         const std::vector<ot::TransportInput> problems = read_inputs(s);

@@ -42,6 +42,11 @@ int main(int argc, char** argv) {
     app.add_example("orbit-train-canonicalizer train.h5 --group O3 --epochs 60 --hidden 32 --json -o canon.h5",
                     "rotations and reflections, a wider network, the loss history as JSON");
 
+    app.add_references(R"(
+canonicalization: S.-O. Kaba et al. Equivariance with Learned Canonicalization Functions. ICML 2023
+canonicalization prior: A. K. Mondal et al. Equivariant Adaptation of Large Pretrained Models. NeurIPS 2023
+vector neurons: C. Deng et al. Vector Neurons: A General Framework for SO(3)-Equivariant Networks. ICCV 2021
+)");
     return app.run(argc, argv, [&] {
         t.group = canon::parse_learned_group(group);
         t.seed = app.common().seed;

@@ -104,6 +104,13 @@ int main(int argc, char** argv) {
                  "is held out; the model file keeps the history and the optimizer state, so --resume continues a run.");
     Args g;
     declare(app, g);
+    app.add_references(R"(
+NSF: C. Durkan, A. Bekasov, I. Murray, G. Papamakarios. Neural Spline Flows. NeurIPS 2019
+Real NVP: L. Dinh, J. Sohl-Dickstein, S. Bengio. Density estimation using Real NVP. ICLR 2017
+flow matching: Y. Lipman et al. Flow Matching for Generative Modeling. ICLR 2023
+CFM / OT-CFM: A. Tong et al. Improving and generalizing flow-based generative models with minibatch optimal transport. TMLR 2024
+Riemannian flow matching: R. T. Q. Chen, Y. Lipman. Flow Matching on General Geometries. ICLR 2024
+)");
     return app.run(argc, argv, [&] {
         check_model_options(g);
         std::optional<flows::Model> model;

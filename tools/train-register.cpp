@@ -66,6 +66,12 @@ int main(int argc, char** argv) {
                     "ModelNet clouds as they are, rotations uniform on SO(3)");
     app.add_example("orbit-train-register shapes/*.h5 --epochs 60 --resume model.h5 -o model2.h5", "continue an earlier run up to 60 epochs");
     app.add_example("orbit-register src.h5 ref.h5 --method udpreg --model model.h5 -o T.h5", "register a pair with the model");
+    app.add_references(R"(
+UDPReg: H. Mei et al. Unsupervised Deep Probabilistic Approach for Partial Point Cloud Registration. CVPR 2023 (arXiv:2303.13290)
+RPM-Net protocol: Z. J. Yew, G. H. Lee. RPM-Net: Robust Point Matching using Learned Features. CVPR 2020
+FPFH: R. B. Rusu, N. Blodow, M. Beetz. Fast Point Feature Histograms (FPFH) for 3D registration. ICRA 2009
+InfoNCE: A. van den Oord, Y. Li, O. Vinyals. Representation Learning with Contrastive Predictive Coding. arXiv:1807.03748, 2018
+)");
     return app.run(argc, argv, [&] {
         if (rotation == "uniform") {
             t.protocol.uniform_rotation = true;
