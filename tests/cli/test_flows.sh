@@ -169,7 +169,7 @@ expect_error 2 orbit-sample-flow model.h5 --plot x.jpg -o x.h5
 expect_error 2 orbit-density model.h5 test.h5 --plot p.jpg -o x.h5
 expect_error 2 orbit-density model.h5 test.h5 --plot nofolder/p.png -o x.h5
 expect_error 2 orbit-density so3.h5 quats.h5 --plot p.png -o x.h5
-expect_error 2 orbit-train-flow data.h5 --epochs 1 --plot-loss l.pdf -o x.h5
+expect_error 2 orbit-train-flow data.h5 --epochs 1 --plot-loss l.jpg -o x.h5
 expect_error 2 orbit-train-flow normals.h5 --model nsf --manifold sphere -o x.h5
 expect_error 2 orbit-train-flow normals.h5 --manifold sphere --bins 4 -o x.h5
 expect_error 2 orbit-train-flow digits.h5 --model ot-cfm --context digits.h5:/labels -o x.h5
@@ -181,5 +181,5 @@ expect_error 1 orbit-density model.h5 dtest.h5 --context dtest.h5:/labels -o x.h
 expect_error 1 orbit-sample-flow cond.h5 -n 5 --context-value 42 -o x.h5
 expect_error 2 orbit-sample-flow cond.h5 -n 5 --context-value 1,x -o x.h5
 expect_error 2 orbit-sample-flow model.h5 -n 5 --quaternions -o x.h5
-[[ ! -e x.h5 && ! -e l.pdf ]] || fail "a failed run left an output"
+[[ ! -e x.h5 && ! -e l.jpg ]] || fail "a failed run left an output"
 echo ok

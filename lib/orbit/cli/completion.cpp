@@ -1,5 +1,7 @@
 #include "orbit/cli/completion.hpp"
 
+#include "orbit/cli/options.hpp"
+
 #include <sstream>
 #include <vector>
 
@@ -15,7 +17,7 @@ struct OptionInfo {
 
 // The values of a set validator, as CLI11 writes them into the type name:
 // "TEXT:{icp,icp-plane}" or, for a mapping, "{a->1,b->2}".
-std::vector<std::string> declared_choices(const std::string& type_name) {
+std::vector<std::string> choices_in_type_name(const std::string& type_name) {
     std::vector<std::string> out;
     auto open = type_name.find('{'), close = type_name.rfind('}');
     if (open == std::string::npos || close == std::string::npos || close <= open) return out;
@@ -39,7 +41,10 @@ std::vector<OptionInfo> options_of(const CLI::App& app) {
         for (auto& s : opt->get_snames()) info.names.push_back("-" + s);
         for (auto& l : opt->get_lnames()) info.names.push_back("--" + l);
         info.takes_value = opt->get_type_size() != 0;
-        if (info.takes_value) info.choices = declared_choices(opt->get_type_name());
+        if (info.takes_value) {
+            const std::vector<std::string>* declared = declared_choices(opt);
+            info.choices = declared ? *declared : choices_in_type_name(opt->get_type_name());
+        }
         info.description = opt->get_description();
         out.push_back(info);
     }

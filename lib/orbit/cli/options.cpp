@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <sstream>
 
 #include <unistd.h>
@@ -133,5 +134,19 @@ const CLI::Validator PicturePath(
         return {};
     },
     "PICTURE", "PicturePath");
+
+namespace {
+std::map<const CLI::Option*, std::vector<std::string>>& choice_table() {
+    static std::map<const CLI::Option*, std::vector<std::string>> table;
+    return table;
+}
+}  // namespace
+
+void declare_choices(const CLI::Option* opt, std::vector<std::string> values) { choice_table()[opt] = std::move(values); }
+
+const std::vector<std::string>* declared_choices(const CLI::Option* opt) {
+    auto it = choice_table().find(opt);
+    return it == choice_table().end() ? nullptr : &it->second;
+}
 
 }  // namespace orbit::cli

@@ -48,6 +48,11 @@ CLI::Option* add_parsed(CLI::App& app, const std::string& names, T& target,
     return opt;
 }
 
+// The values an option accepts, when it takes one of a fixed set (for shell
+// completion): recorded by the table form of add_enum below.
+void declare_choices(const CLI::Option* opt, std::vector<std::string> values);
+const std::vector<std::string>* declared_choices(const CLI::Option* opt);
+
 // One enum option: a string-to-enum parser from the library plus its naming
 // function (the default is shown in --help and the man page).
 template <class E>
@@ -72,7 +77,11 @@ CLI::Option* add_enum(CLI::App& app, const std::string& names, E& target,
             if (value == e) return spelling;
         return std::string();
     };
-    return add_parsed<E>(app, names, target, parse, description, name);
+    CLI::Option* opt = add_parsed<E>(app, names, target, parse, description, name);
+    std::vector<std::string> spellings;
+    for (auto& [spelling, value] : table) spellings.push_back(spelling);
+    declare_choices(opt, spellings);
+    return opt;
 }
 
 // Runs fn(); a usage error it throws about a value comes back naming the
