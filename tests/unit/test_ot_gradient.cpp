@@ -8,25 +8,16 @@
 #include "orbit/ot/gradient.hpp"
 #include "orbit/ot/sinkhorn.hpp"
 
+#include "fixtures.hpp"
+
 using namespace orbit;
 using namespace orbit::ot;
 
 namespace {
 
-Points cloud(int n, int d, std::uint64_t seed, double shift = 0) {
-    Rng r(seed);
-    Points p(n, d);
-    for (int i = 0; i < n; ++i)
-        for (int k = 0; k < d; ++k) p(i, k) = r.uniform() + shift;
-    return p;
-}
-
-Vector weights(int n, std::uint64_t seed) {
-    Rng r(seed, 99);
-    Vector w(n);
-    for (int i = 0; i < n; ++i) w[i] = 0.5 + r.uniform();
-    return w / w.sum();
-}
+// The shared clouds and weights of the test fixtures, under the names these tests use.
+Points cloud(int n, int d, std::uint64_t seed, double shift = 0) { return test::unit_cube_cloud(n, d, seed, shift); }
+Vector weights(int n, std::uint64_t seed) { return test::random_weights(n, seed); }
 
 SinkhornOptions tight(double eps) {
     SinkhornOptions o;
