@@ -13,6 +13,8 @@
 #include "orbit/core/parallel.hpp"
 #include "orbit/core/random.hpp"
 
+#include "nn_fixtures.hpp"
+
 using namespace orbit;
 using namespace orbit::canon;
 using nn::Mat;
@@ -21,14 +23,10 @@ using nn::ParamList;
 using nn::Tape;
 using nn::Var;
 using M = Mat<double>;
+using test::grad_error_params;
+using test::random_mat;
 
 namespace {
-
-M random_mat(int r, int c, Rng& rng, double lo = -1.5, double hi = 1.5) {
-    M m(r, c);
-    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = rng.uniform(lo, hi);
-    return m;
-}
 
 Eigen::Matrix3d random_rotation(Rng& rng, bool reflect = false) {
     Eigen::Matrix3d a;
@@ -58,32 +56,6 @@ std::vector<Points> upright_clouds(int b, int n, Rng& rng) {
     return out;
 }
 
-// Largest |analytic - numeric| / max(1, |numeric|) of d sum(out .* S)/d params, S fixed random.
-double grad_error_params(const ParamList<double>& ps, const std::function<Var(Tape<double>&)>& f, double h = 1e-6) {
-    Rng rng(5);
-    for (auto* p : ps) p->zero_grad();
-    Tape<double> tape(true);
-    const Var out = f(tape);
-    const M S = random_mat(int(tape.value(out).rows()), int(tape.value(out).cols()), rng);
-    tape.backward(out, S);
-    double worst = 0;
-    for (auto* p : ps)
-        for (Eigen::Index i = 0; i < p->value.size(); ++i) {
-            const double keep = p->value.data()[i];
-            auto loss = [&] {
-                Tape<double> t(false);
-                return t.value(f(t)).cwiseProduct(S).sum();
-            };
-            p->value.data()[i] = keep + h;
-            const double up = loss();
-            p->value.data()[i] = keep - h;
-            const double dn = loss();
-            p->value.data()[i] = keep;
-            const double num = (up - dn) / (2 * h);
-            worst = std::max(worst, std::abs(p->grad.data()[i] - num) / std::max(1.0, std::abs(num)));
-        }
-    return worst;
-}
 
 // Rotates the three component matrices [R, C]: v' = Q v per row and channel.
 std::array<M, 3> rotate(const std::array<M, 3>& v, const Eigen::Matrix3d& q) {

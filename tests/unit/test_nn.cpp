@@ -11,18 +11,15 @@
 #include "orbit/nn/store.hpp"
 #include "orbit/nn/tape.hpp"
 
+#include "nn_fixtures.hpp"
+
 using namespace orbit;
 using namespace orbit::nn;
+using test::random_mat;
 using M = Mat<double>;
 using Build = std::function<Var(Tape<double>&, std::vector<Var>&)>;
 
 namespace {
-
-M random_mat(int r, int c, Rng& rng, double lo = -1.5, double hi = 1.5) {
-    M m(r, c);
-    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = rng.uniform(lo, hi);
-    return m;
-}
 
 // Largest |analytic - numeric| / max(1, |numeric|) over all inputs, for the
 // scalar sum(out .* R) with a fixed random R.

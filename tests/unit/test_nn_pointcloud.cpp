@@ -20,48 +20,17 @@
 #include "orbit/nn/pointcloud.hpp"
 #include "orbit/ot/sinkhorn.hpp"
 
+#include "nn_fixtures.hpp"
+
 using namespace orbit;
 using namespace orbit::nn;
+using test::random_mat;
+using test::grad_error_params;
 using M = Mat<double>;
 using Build = std::function<Var(Tape<double>&, std::vector<Var>&)>;
 
 namespace {
 
-M random_mat(int r, int c, Rng& rng, double lo = -1.5, double hi = 1.5) {
-    M m(r, c);
-    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = rng.uniform(lo, hi);
-    return m;
-}
-
-// Largest |analytic - numeric| / max(1, |numeric|) over every entry of the
-// given parameters, for the scalar sum(out .* R) with a fixed random R.
-double grad_error_params(const ParamList<double>& ps, const std::function<Var(Tape<double>&)>& f,
-                         std::uint64_t seed = 7, double h = 1e-6) {
-    Rng rng(seed);
-    for (auto* p : ps) p->zero_grad();
-    Tape<double> tape(true);
-    Var out = f(tape);
-    M R = random_mat(int(tape.value(out).rows()), int(tape.value(out).cols()), rng);
-    tape.backward(out, R);
-    double worst = 0;
-    for (auto* p : ps) {
-        for (Eigen::Index i = 0; i < p->value.size(); ++i) {
-            const double keep = p->value.data()[i];
-            auto loss = [&] {
-                Tape<double> t(false);
-                return t.value(f(t)).cwiseProduct(R).sum();
-            };
-            p->value.data()[i] = keep + h;
-            const double up = loss();
-            p->value.data()[i] = keep - h;
-            const double dn = loss();
-            p->value.data()[i] = keep;
-            const double num = (up - dn) / (2 * h);
-            worst = std::max(worst, std::abs(p->grad.data()[i] - num) / std::max(1.0, std::abs(num)));
-        }
-    }
-    return worst;
-}
 
 // The same for plain input tensors: each becomes a parameter leaf.
 double grad_error(std::vector<M> inputs, const Build& f, std::uint64_t seed = 7) {
