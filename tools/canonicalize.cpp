@@ -98,7 +98,9 @@ void run(cli::App& app, Settings& s) {
     if (!s.model.empty() && (s.method != Method::pca || s.frames != Frames::one))
         throw UsageError("--model gives one canonical element per cloud: it goes with --method pca --frames one");
     // A learned canonicalizer brings its group (a different --group is refused).
-    const auto learned = s.model.empty() ? nullptr : canon::make_canonicalizer(s.opt, s.model, app.cli().count("--group") > 0);
+    const auto learned = s.model.empty() ? nullptr : cli::for_option("--group", [&] {
+        return canon::make_canonicalizer(s.opt, s.model, app.cli().count("--group") > 0);
+    });
     if (!s.transforms_ref.empty() || !s.dataset.empty() || s.as) throw UsageError("--transforms, --dataset and --as go with --inverse");
     if (s.method == Method::mds && (s.frames == Frames::all || s.opt.scale)) throw UsageError("--frames all and --scale go with --method pca");
     const std::string src = s.input == "-" ? "<stdin>" : s.input;

@@ -292,7 +292,7 @@ std::unique_ptr<Canonicalizer> make_canonicalizer(Options& opt, const std::strin
     if (model_path.empty()) return std::make_unique<PcaCanonicalizer>(opt);
     auto m = std::make_unique<LearnedCanonicalizer>(LearnedCanonicalizer::load(model_path));
     if (group_given && opt.group != m->group())
-        throw UsageError("--group " + group_name(opt.group) + " differs from the group of the model " + model_path + " (" +
+        throw UsageError("the requested group " + group_name(opt.group) + " differs from the group of the model " + model_path + " (" +
                          group_name(m->group()) + "); the group comes from the model");
     opt.group = m->group();
     m->set_options(opt);

@@ -284,7 +284,7 @@ nlohmann::json train(const std::shared_ptr<Model>& model, const std::vector<Poin
                      const std::vector<Points>& val_sets, const TrainOptions& o,
                      const std::function<void(const EpochInfo&)>& on_epoch) {
     require(!train_sets.empty(), "udpreg: no training point sets");
-    require(o.batch >= 1 && o.pairs >= 1, "udpreg: --batch and --pairs must be at least 1");
+    require(o.batch >= 1 && o.pairs >= 1, "udpreg: the pairs per step (batch) and per epoch must be at least 1");
     for (const auto& s : train_sets)
         require(s.cols() == 3 && s.rows() >= 16, "udpreg: every training set needs at least 16 points of 3 coordinates");
     nlohmann::json& tr = model->training;
@@ -293,7 +293,7 @@ nlohmann::json train(const std::shared_ptr<Model>& model, const std::vector<Poin
     tr["seed"] = o.seed;
     tr["recipe"] = recipe_json(o);
     nlohmann::json& hist = tr["history"];
-    require(o.passes >= 1, "udpreg: --passes must be at least 1");
+    require(o.passes >= 1, "udpreg: the passes over each epoch's pairs must be at least 1");
     const std::int64_t steps_per_pass = (o.pairs + o.batch - 1) / o.batch;
     const std::int64_t total_steps = steps_per_pass * o.passes * o.epochs;
     // Fixed validation pairs: the same ones every epoch and after a resume.

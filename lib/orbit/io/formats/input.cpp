@@ -64,7 +64,7 @@ void write_shape(const std::string& path, const Shape& shape) {
 h5::DatasetRef input_ref(const std::string& arg, const std::string& dataset) {
     h5::DatasetRef ref = h5::parse_ref(arg);
     if (!dataset.empty()) {
-        if (!ref.dataset.empty()) throw UsageError("give the dataset either as " + arg + " or with --dataset, not both");
+        if (!ref.dataset.empty()) throw UsageError("the dataset is named twice, in " + arg + " and as a separate dataset name: give it once");
         ref.dataset = dataset.front() == '/' ? dataset : "/" + dataset;
     }
     return ref;
