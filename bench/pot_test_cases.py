@@ -196,9 +196,8 @@ check("test_gromov::test_entropic_gromov (plan)", rel(d["plan"], G))
 print(f"     plan row peaks on the reversed index: {np.mean(d['plan'].argmax(1) == np.arange(50)[::-1]):.0%}")
 
 # ---- GW on two rotated copies of a real shape: identity recovery and time against POT ------------
-shape = args.shape or os.path.join(here, "..", ".cache", "data", "meshes", "armadillo.off")
-if not os.path.exists(shape):
-    shape = "/work/main/.cache/data/meshes/armadillo.off"
+data = os.environ.get("ORBIT_DATA") or os.path.join(here, "..", ".cache", "data")  # make bench sets ORBIT_DATA
+shape = args.shape or os.path.join(data, "meshes", "armadillo.off")
 if os.path.exists(shape):
     with open(shape) as f:
         words = f.read().split()
