@@ -106,14 +106,7 @@ InfoNCE: A. van den Oord, Y. Li, O. Vinyals. Representation Learning with Contra
                 sets.push_back(ps[i].points);
             }
         }
-        // Validation split of the sets, by a seeded shuffle.
-        std::vector<Points> train, valid;
-        std::int64_t nval = sets.size() >= 2 && val > 0 ? std::max<std::int64_t>(1, std::llround(val * double(sets.size()))) : 0;
-        nval = std::min<std::int64_t>(nval, static_cast<std::int64_t>(sets.size()) - 1);
-        Rng split(seed, 0x73706c6974ULL);  // "split"
-        std::vector<std::int64_t> perm = split.permutation(static_cast<std::int64_t>(sets.size()));
-        for (std::size_t k = 0; k < perm.size(); ++k)
-            (static_cast<std::int64_t>(k) < nval ? valid : train).push_back(sets[static_cast<std::size_t>(perm[k])]);
+        const auto [train, valid] = udpreg::split_validation(sets, val, seed);
         if (!model) model = udpreg::Model::create(mc, seed);
         log::info("udpreg: " + std::to_string(model->parameter_count()) + " parameters, " + std::to_string(train.size()) +
                   " training and " + std::to_string(valid.size()) + " validation point sets, " + std::to_string(t.pairs) +

@@ -28,6 +28,18 @@ Losses& Losses::operator+=(const Losses& o) {
 
 Losses Losses::scaled(double s) const { return {self * s, cross * s, contrastive * s, total * s}; }
 
+std::pair<std::vector<Points>, std::vector<Points>> split_validation(const std::vector<Points>& sets, double share,
+                                                                     std::uint64_t seed) {
+    std::vector<Points> train, valid;
+    std::int64_t nval = sets.size() >= 2 && share > 0 ? std::max<std::int64_t>(1, std::llround(share * double(sets.size()))) : 0;
+    nval = std::min<std::int64_t>(nval, static_cast<std::int64_t>(sets.size()) - 1);
+    Rng split(seed, 0x73706c6974ULL);  // "split"
+    std::vector<std::int64_t> perm = split.permutation(static_cast<std::int64_t>(sets.size()));
+    for (std::size_t k = 0; k < perm.size(); ++k)
+        (static_cast<std::int64_t>(k) < nval ? valid : train).push_back(sets[static_cast<std::size_t>(perm[k])]);
+    return {std::move(train), std::move(valid)};
+}
+
 TrainingPair draw_pair(const Points& shape, const PairProtocol& pr, Rng& rng) {
     require(shape.cols() == 3 && shape.rows() >= 16, "udpreg: a training shape needs at least 16 points of 3 coordinates");
     geometry::PerturbOptions ref;

@@ -49,6 +49,12 @@ struct TrainingPair {
 // One pair from a shape, all randomness from rng.
 TrainingPair draw_pair(const Points& shape, const PairProtocol& protocol, Rng& rng);
 
+// Training and validation sets: a seeded shuffle of `sets`, the first
+// round(share * count) (at least 1 when share > 0 and there are two sets or
+// more, and never all of them) held out for validation.
+std::pair<std::vector<Points>, std::vector<Points>> split_validation(const std::vector<Points>& sets, double share,
+                                                                     std::uint64_t seed);
+
 struct LossWeights {
     double self = 0.5;         // self-consistency
     double cross = 1.0;        // cross-consistency
