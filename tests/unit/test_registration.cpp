@@ -447,3 +447,52 @@ TEST_CASE("errors against ground truth", "[registration][metrics]") {
     CHECK(reg::parse_method("gmm-ot") == reg::Method::gmm_ot);
     CHECK_THROWS_AS(reg::parse_method("nope"), UsageError);
 }
+
+TEST_CASE("hypotheses: the scored candidates, best first, without changing the result", "[registration][hypotheses]") {
+    Pair p = make_pair(301, 0.7, 45);
+    for (reg::Method m : {reg::Method::global, reg::Method::icp}) {
+        reg::Options o;
+        o.method = m;
+        o.hypotheses = 4;
+        Rng rng_a(9, 1), rng_b(9, 1);
+        const reg::Result plain = reg::register_pair(p.src, p.ref, o, rng_a);
+        o.keep_hypotheses = true;
+        const reg::Result kept = reg::register_pair(p.src, p.ref, o, rng_b);
+        CHECK(plain.hypotheses.empty());
+        CHECK(kept.transform == plain.transform);  // recording does not change the answer
+        REQUIRE(!kept.hypotheses.empty());
+        for (std::size_t k = 1; k < kept.hypotheses.size(); ++k) CHECK(kept.hypotheses[k - 1].score >= kept.hypotheses[k].score);
+        if (m == reg::Method::icp) {
+            REQUIRE(kept.hypotheses.size() == 1);
+            CHECK(kept.hypotheses[0].transform == kept.transform);
+            CHECK(kept.hypotheses[0].score == kept.fitness);
+            CHECK(reg::hypothesis_score_name(m) == "fitness");
+        } else {
+            // RANSAC's 4 and the consistency graph's 4 hypotheses, each verified.
+            CHECK(kept.hypotheses.size() == 8);
+            CHECK(reg::hypothesis_score_name(m) == "verification");
+            // The best hypothesis is the pose the final ICP refined: close to the truth, as the answer is.
+            CHECK(rre_deg(kept.hypotheses[0].transform, p.truth) < 2.0);
+            CHECK(rre_deg(kept.transform, p.truth) < 2.0);
+        }
+    }
+}
+
+TEST_CASE("iterations count the final refinement, so --max-iterations bounds them", "[registration][iterations]") {
+    // The short ICP runs that verify candidates and the RANSAC draws once made
+    // auto report over a thousand iterations with a limit of 60.
+    Pair p = make_pair(302, 0.7, 45);
+    for (reg::Method m : {reg::Method::automatic, reg::Method::global, reg::Method::icp, reg::Method::icp_plane, reg::Method::cpd}) {
+        for (int limit : {60, 4}) {
+            reg::Options o;
+            o.method = m;
+            o.max_iterations = limit;
+            Rng rng(9, 2);
+            const reg::Result r = reg::register_pair(p.src, p.ref, o, rng);
+            INFO(reg::method_name(m) << " limit " << limit);
+            CHECK(r.iterations >= 1);
+            CHECK(r.iterations <= limit);
+            if (limit == 4 && (m == reg::Method::icp || m == reg::Method::cpd)) CHECK(r.iterations == 4);  // far from converged in 4
+        }
+    }
+}
