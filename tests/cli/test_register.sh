@@ -147,6 +147,28 @@ assert np.array_equal(g["transforms"][0], one["transform"][:])
 expect_error 1 orbit-register src.h5 ref.h5 --hypotheses /nonexistent/dir/H.h5
 [[ ! -e H0.h5 ]] || fail "a failed run left a hypotheses file"
 
+# 4c. the aligned clouds as one coloured PLY: moved sources and references, the pair of each vertex
+orbit-register pairs.h5:/src pairs.h5:/ref --method icp --aligned aligned.ply -o TA.h5
+py '
+import h5py, numpy as np
+raw = open("aligned.ply", "rb").read(); end = raw.index(b"end_header\n") + 11
+dt = np.dtype([("x", "<f8"), ("y", "<f8"), ("z", "<f8"), ("red", "u1"), ("green", "u1"), ("blue", "u1"), ("pair", "<i4")])
+v = np.frombuffer(raw[end:], dt)
+f, t = h5py.File("pairs.h5"), h5py.File("TA.h5")["transform"][:]
+S, R = f["src"][:], f["ref"][:]
+assert len(v) == S.shape[0] * S.shape[1] + R.shape[0] * R.shape[1], len(v)
+xyz = np.stack([v["x"], v["y"], v["z"]], 1); rgb = np.stack([v["red"], v["green"], v["blue"]], 1)
+row = 0
+for b in range(len(S)):
+    moved = S[b] @ t[b][:3, :3].T + t[b][:3, 3]
+    n, m = len(S[b]), len(R[b])
+    assert np.allclose(xyz[row:row + n], moved, atol=1e-12) and (rgb[row:row + n] == [255, 128, 0]).all()
+    assert np.array_equal(xyz[row + n:row + n + m], R[b]) and (rgb[row + n:row + n + m] == [0, 112, 255]).all()
+    assert (v["pair"][row:row + n + m] == b).all()
+    row += n + m
+' || fail "--aligned PLY"
+expect_error 2 orbit-register src.h5 ref.h5 --aligned aligned.h5
+[[ ! -e aligned.h5 ]] || fail "a refused --aligned left a file"
 
 # 5. errors: one line, the right exit code
 expect_error 2 orbit-register src.h5 ref.h5 --method nope

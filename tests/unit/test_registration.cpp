@@ -13,6 +13,8 @@
 #include "orbit/geometry/metrics.hpp"
 #include "orbit/geometry/rotation.hpp"
 #include "orbit/geometry/sampling.hpp"
+#include "orbit/io/formats.hpp"
+#include "orbit/registration/aligned_file.hpp"
 #include "orbit/registration/cpd.hpp"
 #include "orbit/registration/global.hpp"
 #include "orbit/registration/gmm_ot.hpp"
@@ -476,6 +478,47 @@ TEST_CASE("hypotheses: the scored candidates, best first, without changing the r
             CHECK(rre_deg(kept.transform, p.truth) < 2.0);
         }
     }
+}
+
+TEST_CASE("aligned clouds: one PLY of moved sources and references, coloured, with the pair of each vertex", "[registration][aligned]") {
+    orbit::test::TempDir dir;
+    reg::Run run;
+    run.first_pair = 5;
+    std::vector<Points> src, ref;
+    for (std::uint64_t k = 0; k < 2; ++k) {
+        Pair p = make_pair(400 + k, 0.7, 30);
+        src.push_back(p.src.topRows(40 + 10 * static_cast<Eigen::Index>(k)));
+        ref.push_back(p.ref.topRows(30));
+        run.results.emplace_back();
+        run.results.back().transform = p.truth;
+    }
+    const std::string path = dir / "aligned.ply";
+    reg::write_aligned_ply(path, src, ref, run);
+    // The coordinates through the library's reader: the moved source is the transform applied.
+    const auto shape = orbit::io::formats::read_ply(path);
+    REQUIRE(shape.vertices.rows() == 40 + 30 + 50 + 30);
+    CHECK(shape.vertices.topRows(40) == apply(run.results[0].transform, src[0]));
+    CHECK(shape.vertices.middleRows(40, 30) == ref[0]);
+    CHECK(shape.vertices.middleRows(70, 50) == apply(run.results[1].transform, src[1]));
+    CHECK(shape.vertices.bottomRows(30) == ref[1]);
+    // Colours and pair indices from the bytes: x y z double, red green blue uchar, pair int.
+    const std::string bytes = orbit::test::slurp(path);
+    const std::string end = "end_header\n";
+    const std::size_t body = bytes.find(end) + end.size();
+    const std::string header = bytes.substr(0, body);
+    CHECK(header.find("property uchar red\nproperty uchar green\nproperty uchar blue\nproperty int pair\n") != std::string::npos);
+    REQUIRE(bytes.size() == body + 150 * 31);
+    for (std::size_t v = 0; v < 150; ++v) {
+        const char* rec = bytes.data() + body + 31 * v;
+        const bool source = v < 40 || (v >= 70 && v < 120);
+        const auto& color = source ? reg::kSourceColor : reg::kReferenceColor;
+        for (int j = 0; j < 3; ++j) CHECK(static_cast<std::uint8_t>(rec[24 + j]) == color[static_cast<std::size_t>(j)]);
+        std::int32_t pair;
+        std::memcpy(&pair, rec + 27, 4);
+        CHECK(pair == (v < 70 ? 5 : 6));
+    }
+    CHECK_THROWS_AS(reg::check_aligned_path(dir / "aligned.h5"), UsageError);
+    CHECK_NOTHROW(reg::check_aligned_path(dir / "a.PLY"));
 }
 
 TEST_CASE("iterations count the final refinement, so --max-iterations bounds them", "[registration][iterations]") {
