@@ -2,15 +2,15 @@
 // averaging, MDS invariant coordinates, and the inverse map back.
 #include <optional>
 
-#include "orbit/canon/files.hpp"
+#include "orbit/canon/canonicalize_file.hpp"
 #include "orbit/canon/learned.hpp"
 #include "orbit/canon/mds.hpp"
 #include "orbit/cli/app.hpp"
 #include "orbit/cli/options.hpp"
+#include "orbit/cli/references.hpp"
 #include "orbit/core/log.hpp"
 #include "orbit/core/timer.hpp"
 #include "orbit/io/output.hpp"
-#include "orbit/io/pointset.hpp"
 
 using namespace orbit;
 
@@ -71,14 +71,7 @@ orbit-canonicalize bunny.h5 --method mds --landmarks 128 -o mds.h5
 orbit-canonicalize shapes.h5 --group SE3 --scale --shard 3/8 -o part3.h5
     one slice of a large batch, with scale removed
 )");
-    app.add_references(R"(
-Frame Averaging (PCA frames): O. Puny et al. Frame Averaging for Invariant and Equivariant Network Design. ICLR 2022
-canonicalization: S.-O. Kaba et al. Equivariance with Learned Canonicalization Functions. ICML 2023
-canonicalization prior: A. K. Mondal et al. Equivariant Adaptation of Large Pretrained Models. NeurIPS 2023
-vector neurons: C. Deng et al. Vector Neurons: A General Framework for SO(3)-Equivariant Networks. ICCV 2021
-TinvNN (MDS coordinates): Z. Zhang, X. Wang, Z. Zhang, P. Cui, W. Zhu. Revisiting Transformation Invariant Geometric Deep Learning: Are Initial Representations All You Need? arXiv:2112.12345, 2021
-landmark MDS: V. de Silva, J. B. Tenenbaum. Sparse multidimensional scaling using landmark points. Technical report, Stanford, 2004
-)");
+    app.add_references(cli::references({"frame-averaging", "canonicalization", "canonicalization-prior", "vector-neurons", "tinvnn", "landmark-mds"}));
 }
 
 void run_inverse(cli::App& app, const Settings& s) {
@@ -103,49 +96,17 @@ void run(cli::App& app, Settings& s) {
     });
     if (!s.transforms_ref.empty() || !s.dataset.empty() || s.as) throw UsageError("--transforms, --dataset and --as go with --inverse");
     if (s.method == Method::mds && (s.frames == Frames::all || s.opt.scale)) throw UsageError("--frames all and --scale go with --method pca");
-    const std::string src = s.input == "-" ? "<stdin>" : s.input;
-    const h5::DatasetRef ref = h5::parse_ref(s.input);
-    const bool hdf5 = ref.file == "-" || h5::looks_like_hdf5(ref.file);
-    h5::File in = hdf5 ? h5::File::open_read(ref.file) : h5::File();
     io::Output out(app.common().output, s.frames == Frames::all ? "frames" : "pointset");
+    const canon::Request rq{s.opt, s.mds, s.method == Method::mds, s.frames == Frames::all, learned.get()};
+    const canon::DenseWritten w = canon::canonicalize_file(s.input, rq, [&](std::int64_t n) { return s.shard.items(n); }, out);
     Timer timer;
-    std::optional<canon::DenseWritten> w;
-    if (hdf5 && s.method == Method::pca && s.frames == Frames::one)  // a dense batch is canonicalized in place
-        w = canon::canonicalize_dense(in, ref.dataset, src, s.opt, [&](std::int64_t n) { return s.shard.items(n); }, out.file(),
-                                      learned.get());
-    if (w) {
-        out.inherit_history(in);
-    } else {
-        io::PointSets sets = hdf5 ? io::read_point_sets(in, ref.dataset, src) : io::read_point_sets(s.input);
-        w.emplace();
-        w->read_s = timer.seconds();
-        w->total = static_cast<std::int64_t>(sets.size());
-        const auto [begin, end] = with_context(src, [&] { return s.shard.items(w->total); });
-        if (begin > 0 || end < w->total) {
-            sets.items = std::vector<io::PointSet>(sets.items.begin() + begin, sets.items.begin() + end);
-            if (sets.layout == io::PointSets::Layout::single) sets.layout = io::PointSets::Layout::batch;
-        }
-        w->begin = begin;
-        const canon::Request rq{s.opt, s.mds, s.method == Method::mds, s.frames == Frames::all, learned.get()};
-        static_cast<canon::Written&>(*w) = canon::canonicalize_sets(rq, sets, src, out.file());
-        out.add_history_lines(sets.history);
-    }
-    timer.reset();
     canon::write_method(out.file(), s.group_out(), learned ? "learned" : s.method == Method::mds ? "mds" : "pca",
                         s.frames == Frames::all ? "all" : "one", s.opt.scale);
-    s.shard.record(out.file(), w->total);
+    s.shard.record(out.file(), w.total);
     out.commit();
-
-    auto& summary = app.summary();
-    summary = canon::summarize(w->diag, s.method == Method::pca && s.frames == Frames::one);
-    summary["mode"] = s.method == Method::mds ? "mds" : s.frames == Frames::all ? "frames" : "canonical";
-    summary["group"] = s.group_out();
-    summary["first_cloud"] = w->begin;
-    summary["read_s"] = w->read_s;
-    summary["write_s"] = timer.seconds();
-    summary.update(w->extra);
-    if (const auto unstable = summary["unstable"].get<std::int64_t>(); unstable > 0)
-        log::warn(std::to_string(unstable) + " of " + std::to_string(w->diag.size()) + " clouds have an unstable canonical form (see /canon/flags)");
+    app.summary() = canon::summarize_run(w, rq, s.group_out(), timer.seconds());
+    if (const auto unstable = app.summary()["unstable"].get<std::int64_t>(); unstable > 0)
+        log::warn(std::to_string(unstable) + " of " + std::to_string(w.diag.size()) + " clouds have an unstable canonical form (see /canon/flags)");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <string>
 
 #include "orbit/cli/app.hpp"
+#include "orbit/cli/references.hpp"
 #include "orbit/core/error.hpp"
 #include "orbit/core/log.hpp"
 #include "orbit/core/timer.hpp"
@@ -43,9 +44,7 @@ orbit-convert bunny.h5 -o bunny.csv
 orbit-convert cloud.npy --normalize -o - | orbit-info -
     stream the converted file to another tool
 )");
-    app.add_references(R"(
-uniform surface sampling: R. Osada, T. Funkhouser, B. Chazelle, D. Dobkin. Shape distributions. ACM TOG 21(4), 2002
-)");
+    app.add_references(cli::references({"surface-sampling"}));
 }
 
 // Writes `in` to a foreign format (PLY, CSV, NPY); several clouds only as one NPY array [B,N,D].

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "orbit/cli/app.hpp"
+#include "orbit/cli/references.hpp"
 #include "orbit/cli/options.hpp"
 #include "orbit/flows/pipeline.hpp"
 #include "orbit/io/output.hpp"
@@ -12,13 +13,12 @@
 using namespace orbit;
 
 int main(int argc, char** argv) {
-    cli::App app("density", "log-density of each row of a table under a model trained by orbit-train-flow",
-                 "Evaluates log p(x) in data coordinates (the standardization's Jacobian included): exactly for "
-                 "coupling flows, and for flow matching by integrating the instantaneous change of variables "
-                 "backwards in time with the exact divergence (the Riemannian divergence on a manifold). On the "
-                 "sphere the density is per unit area (uniform: -log 4 pi on S^2); on SO(3) it is relative to the Haar "
-                 "probability measure (uniform: 0). Writes /logp [N] with the mean and its standard error as "
-                 "attributes; --json prints them. A conditional model needs --context (one row per data row).");
+    cli::App app("density", "log-density of each row of a table under a model trained by orbit-train-flow", R"(
+Evaluates log p(x) in data coordinates (the standardization's Jacobian included): exactly for coupling flows, and for flow matching by
+integrating the instantaneous change of variables backwards in time with the exact divergence (the Riemannian divergence on a
+manifold). On the sphere the density is per unit area (uniform: -log 4 pi on S^2); on SO(3) it is relative to the Haar probability
+measure (uniform: 0). Writes /logp [N] with the mean and its standard error as attributes; --json prints them. A conditional model
+needs --context (one row per data row).)");
     std::string model_path, data, plot, context;
     flows::InferOptions io;
     int grid = 200;
@@ -33,11 +33,7 @@ int main(int argc, char** argv) {
     app.add_example("orbit-density model.h5 test.h5 -o logp.h5 --json", "per-row log-density, mean and standard error");
     app.add_example("orbit-density model.h5 test.h5 --plot density.png", "picture of a 2-D density");
     app.add_example("orbit-density cond.h5 test.h5 --context test.h5:/labels -o logp.h5", "log p(x | label) of a conditional model");
-    app.add_references(R"(
-NSF: C. Durkan, A. Bekasov, I. Murray, G. Papamakarios. Neural Spline Flows. NeurIPS 2019
-continuous normalizing flows: R. T. Q. Chen et al. Neural Ordinary Differential Equations. NeurIPS 2018
-Riemannian flow matching: R. T. Q. Chen, Y. Lipman. Flow Matching on General Geometries. ICLR 2024
-)");
+    app.add_references(cli::references({"nsf", "neural-ode", "riemannian-fm"}));
     return app.run(argc, argv, [&] {
         if (model_path == "-" && data == "-") throw UsageError("the model and the data cannot both come from stdin");
         auto in = h5::File::open_read(model_path);

@@ -5,6 +5,7 @@
 
 #include "orbit/canon/canonicalizer.hpp"
 #include "orbit/cli/app.hpp"
+#include "orbit/cli/references.hpp"
 #include "orbit/cli/options.hpp"
 #include "orbit/core/log.hpp"
 #include "orbit/invariance/evaluate.hpp"
@@ -63,13 +64,7 @@ orbit-eval-invariance clouds.h5 --group SE3+perm --per-point --output-type point
 orbit-eval-invariance clouds.h5 --group E3 --model-cmd 'orbit-canonicalize {in} --method mds -q -o {out}' --model-output /points
     orbit's own tools work as models: MDS coordinates under rotations, reflections, translations
 )");
-    app.add_references(R"(
-Lie derivative: N. Gruver, M. Finzi, M. Goldblum, A. G. Wilson. The Lie Derivative for Measuring Learned Equivariance. ICLR 2023
-Frame Averaging: O. Puny et al. Frame Averaging for Invariant and Equivariant Network Design. ICLR 2022
-canonicalization: S.-O. Kaba et al. Equivariance with Learned Canonicalization Functions. ICML 2023
-sampled equivariance error: M. Geiger, T. Smidt. e3nn: Euclidean Neural Networks. arXiv:2207.09453, 2022
-explanation invariance: J. Crabbe, M. van der Schaar. Evaluating the Robustness of Interpretability Methods through Explanation Invariance and Equivariance. NeurIPS 2023
-)");
+    app.add_references(cli::references({"lie-derivative", "frame-averaging", "canonicalization", "e3nn", "explanation-invariance"}));
 }
 
 void run(cli::App& app, Settings& s) {

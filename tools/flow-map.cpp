@@ -1,5 +1,6 @@
 // orbit-flow-map: map data to the latent space of a trained model, or back.
 #include "orbit/cli/app.hpp"
+#include "orbit/cli/references.hpp"
 #include "orbit/cli/options.hpp"
 #include "orbit/flows/pipeline.hpp"
 #include "orbit/io/output.hpp"
@@ -7,11 +8,11 @@
 using namespace orbit;
 
 int main(int argc, char** argv) {
-    cli::App app("flow-map", "map rows to the latent space of a trained model, or back",
-                 "Forward: data -> latent z (standard normal, or uniform on the model's manifold), through the coupling "
-                 "layers or by integrating the velocity field from t=1 back to t=0. With --inverse: latent -> data. The "
-                 "two directions invert each other to float32 rounding for coupling flows and to the ODE tolerance for "
-                 "flow matching. Writes /points [N,D] (rotations as [N,3,3]). A conditional model needs --context.");
+    cli::App app("flow-map", "map rows to the latent space of a trained model, or back", R"(
+Forward: data -> latent z (standard normal, or uniform on the model's manifold), through the coupling layers or by integrating the
+velocity field from t=1 back to t=0. With --inverse: latent -> data. The two directions invert each other to float32 rounding for
+coupling flows and to the ODE tolerance for flow matching. Writes /points [N,D] (rotations as [N,3,3]). A conditional model needs
+--context.)");
     std::string model_path, data, context;
     bool inverse = false;
     flows::InferOptions io;
@@ -25,10 +26,7 @@ int main(int argc, char** argv) {
     app.require_output();
     app.add_example("orbit-flow-map model.h5 data.h5 -o latent.h5", "data to latent coordinates");
     app.add_example("orbit-flow-map model.h5 latent.h5 --inverse -o back.h5", "and back again");
-    app.add_references(R"(
-NSF: C. Durkan, A. Bekasov, I. Murray, G. Papamakarios. Neural Spline Flows. NeurIPS 2019
-Real NVP: L. Dinh, J. Sohl-Dickstein, S. Bengio. Density estimation using Real NVP. ICLR 2017
-)");
+    app.add_references(cli::references({"nsf", "realnvp"}));
     return app.run(argc, argv, [&] {
         if (model_path == "-" && data == "-") throw UsageError("the model and the data cannot both come from stdin");
         auto in = h5::File::open_read(model_path);

@@ -1,5 +1,6 @@
 // orbit-sample-flow: draw samples from a trained flow or flow-matching model.
 #include "orbit/cli/app.hpp"
+#include "orbit/cli/references.hpp"
 #include "orbit/cli/options.hpp"
 #include "orbit/flows/pipeline.hpp"
 #include "orbit/io/output.hpp"
@@ -8,17 +9,16 @@
 using namespace orbit;
 
 int main(int argc, char** argv) {
-    cli::App app("sample-flow", "draw samples from a model trained by orbit-train-flow",
-                 "Draws latents (standard normal, or uniform on the model's manifold) from one random stream per block "
-                 "of rows (so the result depends on --seed only, not on -j) and maps them to data space: through the "
-                 "inverse coupling layers, or by integrating the learned velocity field from t=0 to t=1 (on a manifold, "
-                 "projecting every step back onto it). Writes /points [N,D]; rotations as [N,3,3] (or [N,4] "
-                 "quaternions, x y z w). A conditional model needs --context-value (one context for every sample) "
-                 "or --context (one sample per context row).");
+    cli::App app("sample-flow", "draw samples from a model trained by orbit-train-flow", R"(
+Draws latents (standard normal, or uniform on the model's manifold) from one random stream per block of rows (so the result depends on
+--seed only, not on -j) and maps them to data space: through the inverse coupling layers, or by integrating the learned velocity field
+from t=0 to t=1 (on a manifold, projecting every step back onto it). Writes /points [N,D]; rotations as [N,3,3] (or [N,4] quaternions,
+x y z w). A conditional model needs --context-value (one context for every sample) or --context (one sample per context row).)");
     std::string model_path, plot, context, context_value;
     std::int64_t n = 1000;
     bool quaternions = false;
     flows::InferOptions io;
+    app.add_references(cli::references({"nsf", "realnvp", "ot-cfm", "riemannian-fm", "dopri5"}));
     auto& c = app.cli();
     c.add_option("model", model_path, "Model file written by orbit-train-flow ('-' for stdin)")->required()->check(cli::ExistingFileOrStream);
     auto* o_n = c.add_option("-n,--samples", n, "Number of samples")->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 34))->capture_default_str();
@@ -33,13 +33,6 @@ int main(int argc, char** argv) {
                     "fast flow-matching samples with 20 Euler steps, and a picture");
     app.add_example("orbit-sample-flow cond.h5 -n 500 --context-value 3 -o threes.h5", "samples of class 3 of a class-conditional model");
     app.add_example("orbit-sample-flow so3.h5 -n 2000 --seed 2 -o samples.h5", "rotations from an SO(3) model, [N,3,3]");
-    app.add_references(R"(
-NSF: C. Durkan, A. Bekasov, I. Murray, G. Papamakarios. Neural Spline Flows. NeurIPS 2019
-Real NVP: L. Dinh, J. Sohl-Dickstein, S. Bengio. Density estimation using Real NVP. ICLR 2017
-CFM / OT-CFM: A. Tong et al. Improving and generalizing flow-based generative models with minibatch optimal transport. TMLR 2024
-Riemannian flow matching: R. T. Q. Chen, Y. Lipman. Flow Matching on General Geometries. ICLR 2024
-dopri5: J. R. Dormand, P. J. Prince. A family of embedded Runge-Kutta formulae. J. Comput. Appl. Math. 6(1), 1980
-)");
     return app.run(argc, argv, [&] {
         auto in = h5::File::open_read(model_path);
         auto model = flows::Model::load(in);

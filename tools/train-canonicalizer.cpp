@@ -4,6 +4,7 @@
 
 #include "orbit/canon/learned.hpp"
 #include "orbit/cli/app.hpp"
+#include "orbit/cli/references.hpp"
 #include "orbit/core/log.hpp"
 #include "orbit/core/progress.hpp"
 #include "orbit/core/timer.hpp"
@@ -13,14 +14,12 @@
 using namespace orbit;
 
 int main(int argc, char** argv) {
-    cli::App app("train-canonicalizer", "train a learned canonicalizer (vector neurons) by the canonicalization prior",
-                 "Trains a vector-neuron network (Deng et al. 2021) that maps a point cloud to a rotation R(x) with "
-                 "R(g x) = g R(x) by construction, so the canonical copy R(x)^T x is exactly invariant "
-                 "(Kaba et al. 2023). The clouds are taken as seen in their usual, upright pose, and the "
-                 "canonicalization prior (Mondal et al. 2023) beta |R(x) - I|^2 pulls the predicted element toward "
-                 "the identity, so canonical poses are the poses a downstream model was trained on. Each cloud is "
-                 "centred and scaled to unit RMS radius before the network, so R does not depend on position or size. "
-                 "The model file is read by orbit-canonicalize --model.");
+    cli::App app("train-canonicalizer", "train a learned canonicalizer (vector neurons) by the canonicalization prior", R"(
+Trains a vector-neuron network (Deng et al. 2021) that maps a point cloud to a rotation R(x) with R(g x) = g R(x) by construction, so
+the canonical copy R(x)^T x is exactly invariant (Kaba et al. 2023). The clouds are taken as seen in their usual, upright pose, and the
+canonicalization prior (Mondal et al. 2023) beta |R(x) - I|^2 pulls the predicted element toward the identity, so canonical poses are
+the poses a downstream model was trained on. Each cloud is centred and scaled to unit RMS radius before the network, so R does not
+depend on position or size. The model file is read by orbit-canonicalize --model.)");
     std::string input, group = "SO3";
     canon::PriorTrainOptions t;
     auto& c = app.cli();
@@ -42,11 +41,7 @@ int main(int argc, char** argv) {
     app.add_example("orbit-train-canonicalizer train.h5 --group O3 --epochs 60 --hidden 32 --json -o canon.h5",
                     "rotations and reflections, a wider network, the loss history as JSON");
 
-    app.add_references(R"(
-canonicalization: S.-O. Kaba et al. Equivariance with Learned Canonicalization Functions. ICML 2023
-canonicalization prior: A. K. Mondal et al. Equivariant Adaptation of Large Pretrained Models. NeurIPS 2023
-vector neurons: C. Deng et al. Vector Neurons: A General Framework for SO(3)-Equivariant Networks. ICCV 2021
-)");
+    app.add_references(cli::references({"canonicalization", "canonicalization-prior", "vector-neurons"}));
     return app.run(argc, argv, [&] {
         t.group = canon::parse_learned_group(group);
         t.seed = app.common().seed;

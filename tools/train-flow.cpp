@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "orbit/cli/app.hpp"
+#include "orbit/cli/references.hpp"
 #include "orbit/core/log.hpp"
 #include "orbit/core/progress.hpp"
 #include "orbit/cli/options.hpp"
@@ -96,21 +97,14 @@ void check_model_options(Args& g) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    cli::App app("train-flow", "fit a normalizing flow (NSF, Real NVP) or a flow-matching model (CFM, OT-CFM, Riemannian)",
-                 "Learns a density from the rows of a table: a coupling flow trained by maximum likelihood (nsf, realnvp) "
-                 "or a velocity field trained by flow matching (cfm; ot-cfm re-pairs each minibatch by optimal transport; "
-                 "rfm on the sphere or SO(3) with --manifold). "
-                 "--context conditions on a label or vector per row. Columns are standardized first; a validation split "
-                 "is held out; the model file keeps the history and the optimizer state, so --resume continues a run.");
+    cli::App app("train-flow", "fit a normalizing flow (NSF, Real NVP) or a flow-matching model (CFM, OT-CFM, Riemannian)", R"(
+Learns a density from the rows of a table: a coupling flow trained by maximum likelihood (nsf, realnvp) or a velocity field trained by
+flow matching (cfm; ot-cfm re-pairs each minibatch by optimal transport; rfm on the sphere or SO(3) with --manifold). --context
+conditions on a label or vector per row. Columns are standardized first; a validation split is held out; the model file keeps the
+history and the optimizer state, so --resume continues a run.)");
     Args g;
     declare(app, g);
-    app.add_references(R"(
-NSF: C. Durkan, A. Bekasov, I. Murray, G. Papamakarios. Neural Spline Flows. NeurIPS 2019
-Real NVP: L. Dinh, J. Sohl-Dickstein, S. Bengio. Density estimation using Real NVP. ICLR 2017
-flow matching: Y. Lipman et al. Flow Matching for Generative Modeling. ICLR 2023
-CFM / OT-CFM: A. Tong et al. Improving and generalizing flow-based generative models with minibatch optimal transport. TMLR 2024
-Riemannian flow matching: R. T. Q. Chen, Y. Lipman. Flow Matching on General Geometries. ICLR 2024
-)");
+    app.add_references(cli::references({"nsf", "realnvp", "flow-matching", "ot-cfm", "riemannian-fm"}));
     return app.run(argc, argv, [&] {
         check_model_options(g);
         std::optional<flows::Model> model;

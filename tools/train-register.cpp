@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "orbit/cli/app.hpp"
+#include "orbit/cli/references.hpp"
 #include "orbit/core/error.hpp"
 #include "orbit/core/log.hpp"
 #include "orbit/core/progress.hpp"
@@ -13,21 +14,20 @@
 using namespace orbit;
 
 int main(int argc, char** argv) {
-    cli::App app("train-register", "train a UDPReg registration model (unsupervised, from any point sets)",
-                 "Learns per-point posteriors over shared mixture components and point features (UDPReg, Mei et al. "
-                 "2023) from point sets alone: training pairs are drawn on the fly by the RPM-Net protocol (the "
-                 "perturbations of orbit-transform: crop, rotation, translation, resampling, noise) and the network is "
-                 "trained by the paper's three unsupervised losses (self-consistency, cross-consistency, local "
-                 "contrastive) under the alignment the model itself estimates; the pose a pair was made with is only "
-                 "used for the validation recall. A share of the point sets is held out for validation. The model file "
-                 "keeps the history and the optimizer state, so --resume continues where a run stopped. Use the model "
-                 "with orbit-register --method udpreg --model FILE, or --method auto --model FILE.");
+    cli::App app("train-register", "train a UDPReg registration model (unsupervised, from any point sets)", R"(
+Learns per-point posteriors over shared mixture components and point features (UDPReg, Mei et al. 2023) from point sets alone: training
+pairs are drawn on the fly by the RPM-Net protocol (the perturbations of orbit-transform: crop, rotation, translation, resampling,
+noise) and the network is trained by the paper's three unsupervised losses (self-consistency, cross-consistency, local contrastive)
+under the alignment the model itself estimates; the pose a pair was made with is only used for the validation recall. A share of the
+point sets is held out for validation. The model file keeps the history and the optimizer state, so --resume continues where a run
+stopped. Use the model with orbit-register --method udpreg --model FILE, or --method auto --model FILE.)");
     std::vector<std::string> inputs;
     std::string resume, rotation = "45";
     udpreg::TrainOptions t;
     udpreg::ModelConfig mc;
     double val = 0.1;
     int checkpoint_every = 0;
+    app.add_references(cli::references({"udpreg", "rpm-net", "fpfh", "infonce"}));
     auto& c = app.cli();
     c.add_option("inputs", inputs, "Point sets: FILE (/points), FILE:/dataset ([N,3] or a batch [B,N,3], e.g. a ModelNet file's /data) or other point files; several allowed")
         ->required()
@@ -66,12 +66,6 @@ int main(int argc, char** argv) {
                     "ModelNet clouds as they are, rotations uniform on SO(3)");
     app.add_example("orbit-train-register shapes/*.h5 --epochs 60 --resume model.h5 -o model2.h5", "continue an earlier run up to 60 epochs");
     app.add_example("orbit-register src.h5 ref.h5 --method udpreg --model model.h5 -o T.h5", "register a pair with the model");
-    app.add_references(R"(
-UDPReg: H. Mei et al. Unsupervised Deep Probabilistic Approach for Partial Point Cloud Registration. CVPR 2023 (arXiv:2303.13290)
-RPM-Net protocol: Z. J. Yew, G. H. Lee. RPM-Net: Robust Point Matching using Learned Features. CVPR 2020
-FPFH: R. B. Rusu, N. Blodow, M. Beetz. Fast Point Feature Histograms (FPFH) for 3D registration. ICRA 2009
-InfoNCE: A. van den Oord, Y. Li, O. Vinyals. Representation Learning with Contrastive Predictive Coding. arXiv:1807.03748, 2018
-)");
     return app.run(argc, argv, [&] {
         if (rotation == "uniform") {
             t.protocol.uniform_rotation = true;

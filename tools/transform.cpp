@@ -2,6 +2,7 @@
 #include <numbers>
 
 #include "orbit/cli/app.hpp"
+#include "orbit/cli/references.hpp"
 #include "orbit/cli/options.hpp"
 #include "orbit/core/parallel.hpp"
 #include "orbit/core/timer.hpp"
@@ -67,10 +68,7 @@ orbit-transform bunny.h5 --copies 100 --random-rotation uniform --crop 0.7 -o ba
 orbit-transform clouds.h5 --random-rotation uniform --shard 2/8 -o part2.h5
     the second of eight slices of a batch, rotated uniformly
 )");
-    app.add_references(R"(
-RPM-Net protocol: Z. J. Yew, G. H. Lee. RPM-Net: Robust Point Matching using Learned Features. CVPR 2020
-uniform rotations: K. Shoemake. Uniform random rotations. Graphics Gems III, 1992
-)");
+    app.add_references(cli::references({"rpm-net", "uniform-rotations"}));
 }
 
 void run(cli::App& app, Settings& s) {

@@ -7,13 +7,10 @@ need_data
 # Six clouds of 1024 vertices: three real shapes, each posed twice. Pair (2s, 2s+1):
 # the second copy is the first under a rotation (SO3 file), a rigid motion (SE3 file)
 # or a rotation times a reflection (O3 file).
+for m in bunny00 armadillo elephant; do orbit-convert "$ORBIT_DATA/meshes/$m.off" -q -o $m.h5; done
 py "
 import numpy as np, h5py
-def off(p):
-    t = open(p).read().split()
-    i = 1 if t[0] == 'OFF' else 0
-    nv = int(t[i]); i += 3
-    return np.array(t[i:i + 3 * nv], float).reshape(nv, 3)
+off = lambda name: h5py.File(name + '.h5')['points'][:]  # the vertices, through orbit-convert's OFF reader
 rng = np.random.default_rng(7)
 def rot():
     q, r = np.linalg.qr(rng.normal(size=(3, 3)))
@@ -21,7 +18,7 @@ def rot():
     return q * np.linalg.det(q)
 out = {'SO3': [], 'SE3': [], 'O3': []}
 for name in ['bunny00', 'armadillo', 'elephant']:
-    v = off('$ORBIT_DATA/meshes/' + name + '.off')
+    v = off(name)
     x = v[rng.choice(len(v), 1024, replace=False)]
     x = x / np.abs(x - x.mean(0)).max()
     x = x @ rot().T + rng.normal(size=3)

@@ -7,17 +7,14 @@ need_data
 # The model commands call python3: make it the one with numpy and h5py.
 mkdir -p pybin && ln -sf /usr/bin/python3 pybin/python3 && export PATH="$TMP/pybin:$PATH"
 
+for m in bunny00 armadillo elephant cow; do orbit-convert "$ORBIT_DATA/meshes/$m.off" -q -o $m.h5; done
 py "
 import numpy as np, h5py
-def off(p):
-    t = open(p).read().split()
-    i = 1 if t[0] == 'OFF' else 0
-    nv = int(t[i]); i += 3
-    return np.array(t[i:i + 3 * nv], float).reshape(nv, 3)
+off = lambda name: h5py.File(name + '.h5')['points'][:]  # the vertices, through orbit-convert's OFF reader
 rng = np.random.default_rng(3)
 clouds = []
 for name in ['bunny00', 'armadillo', 'elephant', 'cow']:
-    v = off('$ORBIT_DATA/meshes/' + name + '.off')
+    v = off(name)
     x = v[rng.choice(len(v), 512, replace=False)]
     clouds.append(x / np.abs(x - x.mean(0)).max())
 with h5py.File('clouds.h5', 'w') as f:

@@ -46,6 +46,19 @@ FunctionModel first_point() {
     });
 }
 
+// The setting of the canonicalization and frame-averaging tests: clouds, `samples`
+// group elements, the first-point model and the canonicalizer's group.
+struct WrappedCase {
+    std::vector<Points> clouds;
+    EvalOptions opt;
+    FunctionModel fp = first_point();
+    canon::Options co;
+    WrappedCase(int count, int n, std::uint64_t seed, int samples, canon::Group group) : clouds(blobs(count, n, seed)) {
+        opt.samples = samples;
+        co.group = group;
+    }
+};
+
 }  // namespace
 
 TEST_CASE("group samples are group elements with the right distribution") {
@@ -214,12 +227,8 @@ TEST_CASE("class labels: consistency") {
 }
 
 TEST_CASE("canonicalization and frame averaging make a non-invariant model invariant") {
-    auto clouds = blobs(4, 150, 5);
-    EvalOptions opt;
-    opt.samples = 10;
-    auto fp = first_point();
-    canon::Options co;
-    co.group = canon::Group::SO3;
+    WrappedCase w(4, 150, 5, 10, canon::Group::SO3);
+    auto& [clouds, opt, fp, co] = w;
     CanonicalizedModel cm(fp, co, OutputType::invariant);
     EvalReport a = evaluate(cm, parse_group("SO3"), clouds, opt);
     CHECK(a.passed);
@@ -283,12 +292,8 @@ TEST_CASE("external commands: results, streams and every failure as one line") {
 }
 
 TEST_CASE("results do not depend on the thread count") {
-    auto clouds = blobs(3, 80, 7);
-    EvalOptions opt;
-    opt.samples = 6;
-    auto fp = first_point();
-    canon::Options co;
-    co.group = canon::Group::O3;
+    WrappedCase w(3, 80, 7, 6, canon::Group::O3);
+    auto& [clouds, opt, fp, co] = w;
     FrameAveragedModel fa(fp, co, OutputType::invariant);
     set_threads(1);
     EvalReport a = evaluate(fa, parse_group("O3+perm"), clouds, opt);

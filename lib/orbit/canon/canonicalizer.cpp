@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "orbit/core/error.hpp"
+#include "orbit/core/names.hpp"
 #include "orbit/core/parallel.hpp"
 
 namespace orbit::canon {
@@ -32,69 +33,62 @@ void for_clouds(std::size_t n, Body&& body) {
         }
 }
 
+// Sizes out.diag for n clouds, runs body(i) for each (for_clouds), then counts the unstable ones.
+template <class Batch, class Body>
+void fill_batch(Batch& out, std::size_t n, Body&& body) {
+    out.diag.resize(n);
+    for_clouds(n, body);
+    for (auto& d : out.diag) out.unstable += d.unstable() ? 1 : 0;
+}
+
 }  // namespace
 
 BatchCanonical canonicalize_batch(const Canonicalizer& c, const std::vector<const Points*>& clouds) {
     BatchCanonical out;
-    const std::size_t n = clouds.size();
-    out.clouds.resize(n);
-    out.transforms.resize(n);
-    out.diag.resize(n);
-    for_clouds(n, [&](std::size_t i) {
+    out.clouds.resize(clouds.size());
+    out.transforms.resize(clouds.size());
+    fill_batch(out, clouds.size(), [&](std::size_t i) {
         Canonical r = c.canonicalize(*clouds[i]);
         out.clouds[i] = transform_points(r.transform, *clouds[i]);
         out.transforms[i] = r.transform;
         out.diag[i] = r.diag;
     });
-    for (auto& d : out.diag) out.unstable += d.unstable() ? 1 : 0;
     return out;
 }
 
 InPlaceResult canonicalize_in_place(const Canonicalizer& c, double* data, std::size_t b, std::size_t n, std::size_t d) {
     InPlaceResult out;
     out.transforms.resize(b);
-    out.diag.resize(b);
-    for_clouds(b, [&](std::size_t i) {
+    fill_batch(out, b, [&](std::size_t i) {
         Eigen::Map<Points> x(data + i * n * d, static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(d));
         Canonical r = c.canonicalize(x);
         transform_points_in_place(r.transform, x);
         out.transforms[i] = r.transform;
         out.diag[i] = r.diag;
     });
-    for (auto& dg : out.diag) out.unstable += dg.unstable() ? 1 : 0;
     return out;
 }
 
 BatchFrames frames_batch(const Options& opt, const std::vector<const Points*>& clouds, bool with_copies) {
     BatchFrames out;
-    const std::size_t n = clouds.size();
-    out.frames.resize(n);
-    out.copies.resize(n);
-    out.diag.resize(n);
-    for_clouds(n, [&](std::size_t i) {
+    out.frames.resize(clouds.size());
+    out.copies.resize(clouds.size());
+    fill_batch(out, clouds.size(), [&](std::size_t i) {
         out.frames[i] = pca_frames(*clouds[i], opt, &out.diag[i]);
         if (with_copies)
             for (auto& t : out.frames[i]) out.copies[i].push_back(transform_points(t, *clouds[i]));
     });
-    for (auto& d : out.diag) out.unstable += d.unstable() ? 1 : 0;
     return out;
 }
 
+constexpr Spelling<Kind> kKinds[] = {{Kind::points, "points"}, {Kind::vectors, "vectors"}, {Kind::transform, "transform"},
+                                     {Kind::transform, "transforms"}};
+
 Kind parse_kind(const std::string& text) {
-    if (text == "points") return Kind::points;
-    if (text == "vectors") return Kind::vectors;
-    if (text == "transform" || text == "transforms") return Kind::transform;
-    throw UsageError("expected points, vectors or transform, found '" + text + "'");
+    return parse_spelling(kKinds, text, "expected points, vectors or transform, found '" + text + "'");
 }
 
-std::string kind_name(Kind k) {
-    switch (k) {
-        case Kind::points: return "points";
-        case Kind::vectors: return "vectors";
-        case Kind::transform: return "transform";
-    }
-    return "?";
-}
+std::string kind_name(Kind k) { return spelling_of(kKinds, k); }
 
 void apply_to_array(h5::Array<double>& data, const std::vector<std::size_t>& lead,
                     const std::vector<Transform>& transforms, Kind kind, const std::string& where) {

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "orbit/core/error.hpp"
+#include "orbit/core/names.hpp"
 
 namespace orbit::canon {
 namespace {
@@ -179,26 +180,14 @@ bool collapsed(const Moments& m) {
 
 }  // namespace
 
+constexpr Spelling<Group> kGroups[] = {{Group::SO2, "SO2"}, {Group::SO3, "SO3"}, {Group::O3, "O3"}, {Group::SE3, "SE3"},
+                                       {Group::E3, "E3"}};
+
 Group parse_group(const std::string& text) {
-    const std::string s = normalize_word(text);
-    if (s == "SO2") return Group::SO2;
-    if (s == "SO3") return Group::SO3;
-    if (s == "O3") return Group::O3;
-    if (s == "SE3") return Group::SE3;
-    if (s == "E3") return Group::E3;
-    throw UsageError("unknown canonicalization group '" + text + "' (expected SO2, SO3, O3, SE3 or E3)");
+    return parse_spelling(kGroups, normalize_word(text), "unknown canonicalization group '" + text + "' (expected SO2, SO3, O3, SE3 or E3)");
 }
 
-std::string group_name(Group g) {
-    switch (g) {
-        case Group::SO2: return "SO2";
-        case Group::SO3: return "SO3";
-        case Group::O3: return "O3";
-        case Group::SE3: return "SE3";
-        case Group::E3: return "E3";
-    }
-    return "?";
-}
+std::string group_name(Group g) { return spelling_of(kGroups, g); }
 
 bool has_reflections(Group g) { return g == Group::O3 || g == Group::E3; }
 bool has_translations(Group g) { return g == Group::SE3 || g == Group::E3; }

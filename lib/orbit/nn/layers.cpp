@@ -3,24 +3,18 @@
 #include <cmath>
 
 #include "orbit/core/error.hpp"
+#include "orbit/core/names.hpp"
 
 namespace orbit::nn {
 
+constexpr Spelling<Activation> kActivations[] = {{Activation::relu, "relu"}, {Activation::tanh, "tanh"},
+                                                 {Activation::silu, "silu"}, {Activation::silu, "swish"}};
+
 Activation parse_activation(const std::string& name) {
-    if (name == "relu") return Activation::relu;
-    if (name == "tanh") return Activation::tanh;
-    if (name == "silu" || name == "swish") return Activation::silu;
-    throw UsageError("unknown activation '" + name + "' (expected relu, tanh or silu)");
+    return parse_spelling(kActivations, name, "unknown activation '" + name + "' (expected relu, tanh or silu)");
 }
 
-std::string activation_name(Activation a) {
-    switch (a) {
-        case Activation::relu: return "relu";
-        case Activation::tanh: return "tanh";
-        case Activation::silu: return "silu";
-    }
-    return "relu";
-}
+std::string activation_name(Activation a) { return spelling_of(kActivations, a, "relu"); }
 
 template <class T>
 Var activate(Tape<T>& tape, Var x, Activation a) {

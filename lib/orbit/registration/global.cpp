@@ -8,6 +8,7 @@
 #include <set>
 
 #include "orbit/core/error.hpp"
+#include "orbit/core/sorting.hpp"
 #include "orbit/geometry/kabsch.hpp"
 #include "orbit/geometry/kdtree.hpp"
 #include "orbit/geometry/rotation.hpp"
@@ -140,12 +141,7 @@ void refit_on_inliers(const Points& s, const Points& t, const Correspondences& c
 // Most inliers first, ties in their given order. An index sort: stable_sort's
 // temporary buffer may not be aligned for Eigen's fixed-size members.
 std::vector<Hypothesis> ranked_by_inliers(const std::vector<Hypothesis>& hs) {
-    std::vector<std::size_t> order(hs.size());
-    for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return hs[a].inliers > hs[b].inliers; });
-    std::vector<Hypothesis> sorted;
-    for (std::size_t k : order) sorted.push_back(hs[k]);
-    return sorted;
+    return stable_sorted_descending(hs, [](const Hypothesis& h) { return h.inliers; });
 }
 
 // Hypotheses this close are one: within 2 degrees and two inlier distances.

@@ -10,8 +10,10 @@
 
 #include "orbit/core/error.hpp"
 #include "orbit/core/log.hpp"
+#include "orbit/core/names.hpp"
 #include "orbit/core/parallel.hpp"
 #include "orbit/core/progress.hpp"
+#include "orbit/core/sorting.hpp"
 #include "orbit/core/timer.hpp"
 #include "orbit/geometry/features.hpp"
 #include "orbit/geometry/kdtree.hpp"
@@ -27,31 +29,15 @@
 
 namespace orbit::registration {
 
+constexpr Spelling<Method> kMethods[] = {{Method::automatic, "auto"}, {Method::icp, "icp"}, {Method::icp_plane, "icp-plane"},
+                                         {Method::cpd, "cpd"}, {Method::global, "global"}, {Method::gmm_ot, "gmm-ot"},
+                                         {Method::gw, "gw"}, {Method::udpreg, "udpreg"}};
+
 Method parse_method(const std::string& name) {
-    if (name == "icp") return Method::icp;
-    if (name == "icp-plane") return Method::icp_plane;
-    if (name == "cpd") return Method::cpd;
-    if (name == "global") return Method::global;
-    if (name == "gmm-ot") return Method::gmm_ot;
-    if (name == "gw") return Method::gw;
-    if (name == "udpreg") return Method::udpreg;
-    if (name == "auto") return Method::automatic;
-    throw UsageError("expected one of auto, icp, icp-plane, cpd, global, gmm-ot, gw, udpreg; found '" + name + "'");
+    return parse_spelling(kMethods, name, "expected one of auto, icp, icp-plane, cpd, global, gmm-ot, gw, udpreg; found '" + name + "'");
 }
 
-std::string method_name(Method m) {
-    switch (m) {
-        case Method::icp: return "icp";
-        case Method::icp_plane: return "icp-plane";
-        case Method::cpd: return "cpd";
-        case Method::global: return "global";
-        case Method::gmm_ot: return "gmm-ot";
-        case Method::gw: return "gw";
-        case Method::udpreg: return "udpreg";
-        case Method::automatic: return "auto";
-    }
-    return "?";
-}
+std::string method_name(Method m) { return spelling_of(kMethods, m); }
 
 bool verifies_candidates(Method m) {
     return m == Method::global || m == Method::gmm_ot || m == Method::udpreg || m == Method::automatic;
@@ -348,15 +334,9 @@ void measure(Result& res, const Points& source, const Target& t, const Scales& s
     }
 }
 
-// Best first. Sorted through indices: std::stable_sort's scratch buffer
-// ignores the alignment that the fixed-size Eigen transforms need.
+// Best first, ties in the order the candidates were verified.
 std::vector<ScoredPose> best_first(const std::vector<ScoredPose>& poses) {
-    std::vector<std::size_t> order(poses.size());
-    for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return poses[a].score > poses[b].score; });
-    std::vector<ScoredPose> sorted;
-    for (std::size_t k : order) sorted.push_back(poses[k]);
-    return sorted;
+    return stable_sorted_descending(poses, [](const ScoredPose& p) { return p.score; });
 }
 
 void check_options(const Options& o) {

@@ -38,7 +38,7 @@ struct Options {
     std::int64_t ransac_iterations = 50000;
     int components = 24;         // gmm-ot mixture components per cloud
     double sinkhorn_eps = 0.05;  // gmm-ot entropic regularisation (relative to the median cost)
-    int hypotheses = 12;         // candidates verified per generator (global, gmm-ot, auto)
+    int hypotheses = 12;         // candidates verified per generator (global, gmm-ot, auto; --candidates)
     double auto_gmm_below = 0.3; // auto: add GMM+OT hypotheses when the best pose's fitness is below this
     double auto_ppf_below = 1.0; // auto: add point-pair-feature hypotheses when the best pose's score is below this
     double free_space_weight = 8; // global, gmm-ot, auto: weight of the free-space violations in the score of a pose
