@@ -194,6 +194,9 @@ POT: R. Flamary et al. POT: Python Optimal Transport. JMLR 22(78), 2021
             }
         });
         app.summary() = ot::run_summary(run, problems.size(), seconds);
+        if (distributed::several())  // rank 0's share of the exchanges, for docs/mpi.md's scaling model
+            app.summary()["mpi"] = {{"ranks", distributed::size()}, {"doubles_sent", distributed::traffic().sent},
+                                    {"doubles_received", distributed::traffic().received}};
         if (!app.common().json) log::info(ot::run_line(run, seconds));
     });
 }

@@ -38,6 +38,10 @@ std::vector<int> as_int(const std::vector<std::int64_t>& v) {
 template <class T>
 void gather(const T* mine, T* all, const std::vector<std::int64_t>& counts, MPI_Datatype type) {
     require(int(counts.size()) == g_size, "allgatherv: expected one count per rank");
+    if (g_size == 1) {  // also when MPI was not started (no launcher)
+        std::copy(mine, mine + counts[0], all);
+        return;
+    }
     const std::vector<int> c = as_int(counts);
     std::vector<int> displs(c.size(), 0);
     for (std::size_t r = 1; r < c.size(); ++r) displs[r] = displs[r - 1] + c[r - 1];
