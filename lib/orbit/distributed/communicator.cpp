@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <numeric>
+#include <type_traits>
 #include <unistd.h>
 
 #include "orbit/core/error.hpp"
@@ -36,7 +37,8 @@ std::vector<int> as_int(const std::vector<std::int64_t>& v) {
     return out;
 }
 template <class T>
-void gather(const T* mine, T* all, const std::vector<std::int64_t>& counts, MPI_Datatype type) {
+void gather(const T* mine, T* all, const std::vector<std::int64_t>& counts) {
+    const MPI_Datatype type = std::is_same_v<T, float> ? MPI_FLOAT : MPI_DOUBLE;
     require(int(counts.size()) == g_size, "allgatherv: expected one count per rank");
     if (g_size == 1) {  // also when MPI was not started (no launcher)
         std::copy(mine, mine + counts[0], all);
@@ -122,21 +124,8 @@ Share share(std::int64_t n, int r, int ranks, std::int64_t align) {
     return s;
 }
 
-void allgatherv(const double* mine, double* all, const std::vector<std::int64_t>& counts) {
-#if ORBIT_HAVE_MPI
-    gather(mine, all, counts, MPI_DOUBLE);
-#else
-    gather(mine, all, counts);
-#endif
-}
-
-void allgatherv(const float* mine, float* all, const std::vector<std::int64_t>& counts) {
-#if ORBIT_HAVE_MPI
-    gather(mine, all, counts, MPI_FLOAT);
-#else
-    gather(mine, all, counts);
-#endif
-}
+void allgatherv(const double* mine, double* all, const std::vector<std::int64_t>& counts) { gather(mine, all, counts); }
+void allgatherv(const float* mine, float* all, const std::vector<std::int64_t>& counts) { gather(mine, all, counts); }
 
 void allreduce_max(double* values, std::int64_t n) {
 #if ORBIT_HAVE_MPI
