@@ -141,6 +141,7 @@ def train(a):
         cmd = ["orbit-train-flow", os.path.join(tmp, "train.h5"), "--model", "nsf", "--layers", "8", "--hidden", "128",
                "--batch", "256", "--epochs", str(a.epochs), "--val", "0", "--seed", "1", "-o", out]
         s, wall, info = timed(tmp, tag, ranks, 1, cmd)
+        s = s["report"]
         dens = subprocess.run([os.path.join(BIN, "orbit-density"), out, os.path.join(tmp, "test.h5"), "--json", "-q"],
                               capture_output=True, text=True, env=ENV)
         ll = None
