@@ -144,27 +144,22 @@ Share share(std::int64_t n, int r, int ranks, std::int64_t align) {
 void allgatherv(const double* mine, double* all, const std::vector<std::int64_t>& counts) { gather(mine, all, counts); }
 void allgatherv(const float* mine, float* all, const std::vector<std::int64_t>& counts) { gather(mine, all, counts); }
 
-void allreduce_max(double* values, std::int64_t n) {
+// In-place element-wise reduction over the ranks (MPI_MAX, MPI_MIN, ...).
 #if ORBIT_HAVE_MPI
+#define ORBIT_REDUCE(values, n, type, op) reduce(values, n, type, op)
+template <class T>
+void reduce(T* values, std::int64_t n, MPI_Datatype type, MPI_Op op) {
     if (g_size == 1) return;
     MPI_Request request;
-    check(MPI_Iallreduce(MPI_IN_PLACE, values, int(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD, &request), "MPI_Iallreduce");
+    check(MPI_Iallreduce(MPI_IN_PLACE, values, int(n), type, op, MPI_COMM_WORLD, &request), "MPI_Iallreduce");
     wait(request, "MPI_Iallreduce");
-#else
-    (void)values, (void)n;
-#endif
 }
+#else
+#define ORBIT_REDUCE(values, n, type, op) ((void)(values), (void)(n))
+#endif
 
-void allreduce_min(std::int64_t* values, std::int64_t n) {
-#if ORBIT_HAVE_MPI
-    if (g_size == 1) return;
-    MPI_Request request;
-    check(MPI_Iallreduce(MPI_IN_PLACE, values, int(n), MPI_INT64_T, MPI_MIN, MPI_COMM_WORLD, &request), "MPI_Iallreduce");
-    wait(request, "MPI_Iallreduce");
-#else
-    (void)values, (void)n;
-#endif
-}
+void allreduce_max(double* values, std::int64_t n) { ORBIT_REDUCE(values, n, MPI_DOUBLE, MPI_MAX); }
+void allreduce_min(std::int64_t* values, std::int64_t n) { ORBIT_REDUCE(values, n, MPI_INT64_T, MPI_MIN); }
 
 void broadcast(std::string& text, int root) {
 #if ORBIT_HAVE_MPI
