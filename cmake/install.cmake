@@ -15,6 +15,9 @@ set(orbit_link_deps ${orbit_public_deps} nanoflann::nanoflann OpenMP::OpenMP_CXX
 if(ORBIT_HAVE_CUDA)
   list(APPEND orbit_link_deps CUDA::cudart)
 endif()
+if(ORBIT_HAVE_MPI)
+  list(APPEND orbit_link_deps MPI::MPI_C)
+endif()
 
 set(orbit_objects "")
 foreach(m ${orbit_modules})

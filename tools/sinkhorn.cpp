@@ -4,6 +4,7 @@
 #include "orbit/cli/app.hpp"
 #include "orbit/core/log.hpp"
 #include "orbit/core/timer.hpp"
+#include "orbit/distributed/communicator.hpp"
 #include "orbit/io/output.hpp"
 #include "orbit/ot/input_file.hpp"
 #include "orbit/ot/result_file.hpp"
@@ -143,6 +144,7 @@ std::vector<ot::TransportInput> read_inputs(const Settings& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    distributed::Session mpi(argc, argv);  // mpirun -n P: one problem's passes split over P ranks
     cli::App app("sinkhorn", "entropic optimal transport: potentials, costs, plans, divergences and their gradients",
                  "Balanced, unbalanced, partial, exact and sliced transport, and the debiased Sinkhorn divergence, in the log "
                  "domain; writes /f, /g, the results as attributes, plans and gradients. Exits 1 unless converged.");
@@ -165,8 +167,12 @@ POT: R. Flamary et al. POT: Python Optimal Transport. JMLR 22(78), 2021
 )");
     return app.run(argc, argv, [&] {
         configure(app.cli(), s, app.common());
-        const std::vector<ot::TransportInput> problems = read_inputs(s);
-        if (!s.warm.empty()) ot::read_warm_start(s.warm, s.q.sinkhorn);
+        std::vector<ot::TransportInput> problems;
+        distributed::collectively([&] {  // a bad input on any rank stops all
+            problems = read_inputs(s);
+            if (!s.warm.empty()) ot::read_warm_start(s.warm, s.q.sinkhorn);
+        });
+        s.q.sinkhorn.distributed = true;
         if (app.common().verbose) s.q.sinkhorn.monitor = ot::progress_log;
         Timer timer;  // "seconds" reports the solve, without reading the inputs
         const ot::TransportRun run = ot::solve_transport(problems, s.q);
@@ -178,14 +184,19 @@ POT: R. Flamary et al. POT: Python Optimal Transport. JMLR 22(78), 2021
                                                                : "; raise --max-iter, use --scaling, or pass --allow-unconverged"));
             log::warn(t.message);
         }
-        if (!app.common().output.empty()) {
-            io::Output out(app.common().output, ot::result_kind(run));
-            for (const std::string& in : {s.xs, s.ys, s.cost})
-                if (!in.empty() && in != "-") out.inherit_history(h5::File::open_read(h5::parse_ref(in).file));
-            ot::write_transport(out.file(), run, seconds);
-            out.commit();
-        }
+        distributed::collectively([&] {  // rank 0 writes
+            if (!app.common().output.empty() && distributed::rank() == 0) {
+                io::Output out(app.common().output, ot::result_kind(run));
+                for (const std::string& in : {s.xs, s.ys, s.cost})
+                    if (!in.empty() && in != "-") out.inherit_history(h5::File::open_read(h5::parse_ref(in).file));
+                ot::write_transport(out.file(), run, seconds);
+                out.commit();
+            }
+        });
         app.summary() = ot::run_summary(run, problems.size(), seconds);
+        if (distributed::several())  // rank 0's share of the exchanges, for docs/mpi.md's scaling model
+            app.summary()["mpi"] = {{"ranks", distributed::size()}, {"doubles_sent", distributed::traffic().sent},
+                                    {"doubles_received", distributed::traffic().received}};
         if (!app.common().json) log::info(ot::run_line(run, seconds));
     });
 }

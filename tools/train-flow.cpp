@@ -9,6 +9,7 @@
 #include "orbit/core/log.hpp"
 #include "orbit/core/progress.hpp"
 #include "orbit/cli/options.hpp"
+#include "orbit/distributed/communicator.hpp"
 #include "orbit/flows/pipeline.hpp"
 
 using namespace orbit;
@@ -97,6 +98,7 @@ void check_model_options(Args& g) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    distributed::Session mpi(argc, argv);  // mpirun -n P: data-parallel steps, the same model bits; rank 0 writes
     cli::App app("train-flow", "fit a normalizing flow (NSF, Real NVP) or a flow-matching model (CFM, OT-CFM, Riemannian)", R"(
 Learns a density from the rows of a table: a coupling flow trained by maximum likelihood (nsf, realnvp) or a velocity field trained by
 flow matching (cfm; ot-cfm re-pairs each minibatch by optimal transport; rfm on the sphere or SO(3) with --manifold). --context
@@ -131,12 +133,12 @@ history and the optimizer state, so --resume continues a run.)");
         Progress progress("epoch", g.t.epochs);
         auto report = model->train(train, valid, g.t, [&](const flows::EpochInfo& e) {
             progress.update(e.epoch, flows::epoch_line(e));
-            if (g.checkpoint_every > 0 && e.epoch % g.checkpoint_every == 0 && e.epoch < e.epochs)
+            if (distributed::rank() == 0 && g.checkpoint_every > 0 && e.epoch % g.checkpoint_every == 0 && e.epoch < e.epochs)
                 flows::save_model(*model, app.common().output, g.input);
         });
         progress.finish();
-        flows::save_model(*model, app.common().output, g.input);
-        flows::write_training_plots(*model, all.x, report.value("loss", "loss"), g.plot, g.plot_loss, seed);
+        if (distributed::rank() == 0) flows::save_model(*model, app.common().output, g.input);
+        if (distributed::rank() == 0) flows::write_training_plots(*model, all.x, report.value("loss", "loss"), g.plot, g.plot_loss, seed);
         app.summary() = flows::training_summary(*model, report, train.x.rows(), valid.x.rows());
         log::info(flows::training_line(report));
     });

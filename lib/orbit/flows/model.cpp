@@ -11,6 +11,7 @@
 #include "orbit/core/error.hpp"
 #include "orbit/core/parallel.hpp"
 #include "orbit/core/timer.hpp"
+#include "orbit/distributed/data_parallel.hpp"
 #include "orbit/io/pointset.hpp"
 #include "orbit/nn/store.hpp"
 
@@ -355,6 +356,8 @@ double Model::flow_step(const Mat<float>& xb, const Mat<float>& cb, std::uint64_
             if (!err) err = std::current_exception();
         }
     };
+    if (distributed::several())  // mpirun -n P: each rank records its shards, the same bits as one process
+        return distributed::sum_shards(tapes, params(), lv, [&](int k) { run(k); if (err) std::rethrow_exception(err); });
     // Plain threads that block in join() rather than an OpenMP team: its workers
     // spin between steps, which on a loaded machine takes the core the main
     // thread needs (measured: more CPU and a slower wall clock than one thread).

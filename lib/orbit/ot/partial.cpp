@@ -6,6 +6,7 @@
 
 #include "orbit/core/error.hpp"
 #include "orbit/core/parallel.hpp"
+#include "orbit/ot/sinkhorn_distributed.hpp"
 #include "orbit/ot/solver.hpp"
 
 namespace orbit::ot {
@@ -177,7 +178,9 @@ SinkhornResult partial(const Points& x, const Vector& a, const Points& y, const 
                        double mass, const SinkhornOptions& opt) {
     require(x.rows() > 0 && y.rows() > 0 && x.cols() == y.cols(), "partial: expected non-empty point sets of one dimension");
     require(x.allFinite() && y.allFinite(), "partial: the points contain NaN or infinite values");
-    auto K = detail::point_kernel(x, y, c.p, c.half);
+    const auto K = detail::distributed_point_kernel(x, y, c, opt.distributed, [&](const Points& xs, const Points& ys) {
+        return detail::point_kernel(xs, ys, c.p, c.half);
+    });
     return solve_partial(*K, a, b, mass, opt);
 }
 

@@ -7,6 +7,7 @@
 #include "orbit/core/error.hpp"
 #include "orbit/core/parallel.hpp"
 #include "orbit/ot/kernels.hpp"
+#include "orbit/ot/sinkhorn_distributed.hpp"
 #include "orbit/ot/solver.hpp"
 
 namespace orbit::ot {
@@ -427,13 +428,17 @@ SinkhornResult sinkhorn(const Points& x, const Vector& a, const Points& y, const
         }
         return sinkhorn(C, a, b, opt);
     }
-    std::unique_ptr<CostKernel> K;
-    if (opt.device != Device::CPU) K = detail::cuda_point_kernel(x, y, c.p, c.half, opt.device == Device::CUDA);
-    if (!K && opt.precision == Precision::Float32) {
-        require(c.p == 1 || c.p == 2, "sinkhorn: the cost exponent p must be 1 or 2, found " + std::to_string(c.p));
-        K = detail::point_kernel_f32(x, y, c.p, c.half);
-    }
-    if (!K) K = detail::point_kernel(x, y, c.p, c.half);
+    auto make = [&](const Points& xs, const Points& ys) {
+        std::unique_ptr<CostKernel> K;
+        if (opt.device != Device::CPU) K = detail::cuda_point_kernel(xs, ys, c.p, c.half, opt.device == Device::CUDA);
+        if (!K && opt.precision == Precision::Float32) {
+            require(c.p == 1 || c.p == 2, "sinkhorn: the cost exponent p must be 1 or 2, found " + std::to_string(c.p));
+            K = detail::point_kernel_f32(xs, ys, c.p, c.half);
+        }
+        if (!K) K = detail::point_kernel(xs, ys, c.p, c.half);
+        return K;
+    };
+    const auto K = detail::distributed_point_kernel(x, y, c, opt.distributed, make);
     return detail::solve(*K, a, b, opt);
 }
 

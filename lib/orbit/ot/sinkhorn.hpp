@@ -73,6 +73,10 @@ struct SinkhornOptions {
     Device device = Device::Auto;
     Precision precision = Precision::Float64;
     Vector f_init, g_init;      // warm start (empty: zeros)
+    // Point sets: split every pass over the pairs across the ranks of an MPI
+    // run (every rank calls with the same inputs; the results are the same
+    // bits as in one process). No effect in one process. sinkhorn_distributed.hpp.
+    bool distributed = false;
     PlanKind plan = PlanKind::None;
     double plan_threshold = 0;  // sparse plan: keep entries >= threshold (absolute)
     int plan_topk = 0;          // sparse plan: keep the k largest entries of each row (0: threshold only)

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Distributed runs against single-process ones: orbit-sinkhorn and orbit-train-flow under mpirun.
+
+Sinkhorn: N = M points in 3-D (uniform in a unit cube and in a shifted,
+shrunk one), eps = 0.01 diameter^2, epsilon scaling 0.5, tol 1e-3, run as
+  1 rank x 1 thread, 2 ranks x 1 thread, 1 rank x 2 threads (and 3 ranks x 1 thread with --ranks 3)
+each under /usr/bin/time -v per rank: wall seconds of the solve, CPU seconds
+and peak resident memory of every rank, iterations, and the doubles each rank
+exchanged per iteration (against the bound 2 (N + M)). The potentials must
+agree with the single-process run to 1e-12 relative.
+
+Training: the checkerboard NSF recipe of docs/orbit-train-flow.md (20000
+training rows, 5000 held out, 8 layers, hidden 128, batch 256), 1 rank x 1
+thread against 2 ranks x 1 thread: steps per second of the training loop and
+the held-out log-likelihood (orbit-density), which must be identical.
+
+  /usr/bin/python3 bench/mpi_scaling.py sinkhorn --n 100000 [--precision float32] [--ranks 3]
+  /usr/bin/python3 bench/mpi_scaling.py sinkhorn --n 1000000 --only 2x1 --max-iter 1   # memory at 10^6
+  /usr/bin/python3 bench/mpi_scaling.py train [--epochs 2]
+
+ORBIT_BIN (default build/bin) names the tools. Runs as root set the two
+OMPI_ALLOW_RUN_AS_ROOT variables themselves. On a shared machine the wall
+clock ratios are noisy: the CPU seconds per rank are printed next to them.
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+BIN = os.environ.get("ORBIT_BIN", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "bin"))
+ENV = dict(os.environ, HDF5_USE_FILE_LOCKING="FALSE", OMPI_MCA_rmaps_base_oversubscribe="1")
+if os.geteuid() == 0:
+    ENV.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+
+
+def cpu():
+    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    name = re.search(r"Model name:\s*(.*)", out)
+    flags = sorted(set(re.findall(r"\b(avx512f|avx2)\b", out)))
+    return f"{name.group(1) if name else '?'} ({', '.join(flags)}), {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
+
+
+def timed(tmp, tag, ranks, threads, cmd):
+    """Runs cmd on `ranks` ranks with `threads` threads each; per-rank /usr/bin/time reports."""
+    for f in glob.glob(os.path.join(tmp, tag + ".time.*")):
+        os.remove(f)
+    wrap = ["sh", "-c", f'exec /usr/bin/time -v -o "{tmp}/{tag}.time.${{OMPI_COMM_WORLD_RANK:-0}}" "$@"', "sh"]
+    full = wrap + [os.path.join(BIN, cmd[0])] + cmd[1:] + ["-j", str(threads), "--json"]
+    if ranks > 1:
+        full = ["mpirun", "--oversubscribe", "-n", str(ranks)] + full
+    env = dict(ENV, OMP_NUM_THREADS=str(threads))
+    t0 = time.time()
+    p = subprocess.run(full, capture_output=True, text=True, env=env)
+    wall = time.time() - t0
+    if p.returncode != 0:
+        sys.exit(f"{tag}: failed ({p.returncode}): {p.stderr.strip()[-800:]}")
+    ranks_info = []
+    for f in sorted(glob.glob(os.path.join(tmp, tag + ".time.*"))):
+        txt = open(f).read()
+        user = float(re.search(r"User time \(seconds\): ([\d.]+)", txt).group(1))
+        sys_ = float(re.search(r"System time \(seconds\): ([\d.]+)", txt).group(1))
+        rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", txt).group(1))
+        ranks_info.append({"cpu": user + sys_, "rss_mb": rss / 1024})
+    return json.loads(p.stdout), wall, ranks_info
+
+
+def sinkhorn(a):
+    tmp = tempfile.mkdtemp(prefix="orbit-mpi-")
+    rng = np.random.default_rng(7)
+    x = rng.random((a.n, 3))
+    y = rng.random((a.n, 3)) * 0.8 + 0.3
+    lo, hi = np.minimum(x.min(0), y.min(0)), np.maximum(x.max(0), y.max(0))
+    eps = 0.01 * float(((hi - lo) ** 2).sum())
+    for name, v in (("x", x), ("y", y)):
+        with h5py.File(os.path.join(tmp, name + ".h5"), "w") as f:
+            f["points"] = v
+    print(f"# {cpu()}")
+    print(f"# N = M = {a.n} in 3-D, eps = 0.01 diameter^2 = {eps:.4g}, scaling 0.5, tol {a.tol:g}, {a.precision}")
+    configs = [("1x1", 1, 1), ("2x1", 2, 1), ("1x2", 1, 2)] + ([("3x1", 3, 1)] if a.ranks >= 3 else [])
+    if a.only:
+        configs = [c for c in configs if c[0] in a.only.split(",")]
+    res = {}
+    for tag, ranks, threads in configs:
+        out = os.path.join(tmp, f"ot-{tag}.h5")
+        cmd = ["orbit-sinkhorn", os.path.join(tmp, "x.h5"), os.path.join(tmp, "y.h5"), "--eps", repr(eps), "--scaling", "0.5",
+               "--tol", str(a.tol), "--precision", a.precision, "-o", out]
+        if a.max_iter:
+            cmd += ["--max-iter", str(a.max_iter), "--allow-unconverged"]
+        s, wall, info = timed(tmp, tag, ranks, threads, cmd)
+        res[tag] = (s, wall, info, out)
+        it = s["iterations"]
+        line = (f"{tag:4s} ranks x threads: solve {s['seconds']:8.2f} s wall, CPU per rank "
+                + " ".join(f"{r['cpu']:.1f}" for r in info) + " s, peak memory per rank "
+                + " ".join(f"{r['rss_mb']:.0f}" for r in info) + f" MB, {it} iterations")
+        if "mpi" in s:
+            per = (s["mpi"]["doubles_sent"] + s["mpi"]["doubles_received"]) / max(it, 1)
+            line += f", {per:.3g} doubles/iteration/rank (bound 2(N+M) = {4 * a.n:.3g})"
+        print(line, flush=True)
+    if "1x1" in res:
+        ref = h5py.File(res["1x1"][3])
+        s1, _, i1, _ = res["1x1"]
+        for tag in [t for t in res if t != "1x1"]:
+            s, _, info, out = res[tag]
+            b = h5py.File(out)
+            rel = max(float(np.abs(ref[k][()] - b[k][()]).max() / max(np.abs(ref[k][()]).max(), 1e-300)) for k in ("f", "g"))
+            cpu_ratio = i1[0]["cpu"] / max(r["cpu"] for r in info)
+            print(f"{tag}: speed-up {s1['seconds'] / s['seconds']:.2f}x wall (solve), {cpu_ratio:.2f}x by the busiest rank's CPU "
+                  f"seconds; potentials differ from 1x1 by {rel:.1e} relative")
+        if "2x1" in res and "1x2" in res:
+            print(f"2x1 against 1x2: {res['1x2'][0]['seconds'] / res['2x1'][0]['seconds']:.2f}x wall "
+                  f"(target: within 10%, i.e. >= 0.91)")
+
+
+def checkerboard(n, rng):
+    x1 = rng.random(n) * 4 - 2
+    x2_ = rng.random(n) - rng.integers(0, 2, n) * 2
+    return np.stack([x1, x2_ + (np.floor(x1) % 2)], 1) * 2
+
+
+def train(a):
+    tmp = tempfile.mkdtemp(prefix="orbit-mpi-")
+    rng = np.random.default_rng(1234)
+    tr, te = checkerboard(20000, rng), checkerboard(5000, rng)
+    for name, v in (("train", tr), ("test", te)):
+        with h5py.File(os.path.join(tmp, name + ".h5"), "w") as f:
+            f["points"] = v
+    print(f"# {cpu()}")
+    print(f"# checkerboard NSF: 20000 rows, 8 layers, hidden 128, batch 256, {a.epochs} epochs, seed 1")
+    res = {}
+    for tag, ranks in (("1x1", 1), ("2x1", 2)):
+        out = os.path.join(tmp, f"flow-{tag}.h5")
+        cmd = ["orbit-train-flow", os.path.join(tmp, "train.h5"), "--model", "nsf", "--layers", "8", "--hidden", "128",
+               "--batch", "256", "--epochs", str(a.epochs), "--val", "0", "--seed", "1", "-o", out]
+        s, wall, info = timed(tmp, tag, ranks, 1, cmd)
+        s = s["report"]
+        dens = subprocess.run([os.path.join(BIN, "orbit-density"), out, os.path.join(tmp, "test.h5"), "--json", "-q"],
+                              capture_output=True, text=True, env=ENV)
+        ll = None
+        if dens.returncode == 0:
+            try:
+                ll = json.loads(dens.stdout).get("mean_logp")
+            except json.JSONDecodeError:
+                ll = None
+        res[tag] = (s, info, ll, out)
+        print(f"{tag} ranks x threads: {s['steps_per_second']:.1f} steps/s, CPU per rank "
+              + " ".join(f"{r['cpu']:.1f}" for r in info) + f" s, held-out log-likelihood {ll}", flush=True)
+    (s1, i1, l1, o1), (s2, i2, l2, o2) = res["1x1"], res["2x1"]
+    def datasets(name):
+        out = {}
+        h5py.File(name).visititems(lambda k, o: out.__setitem__(k, o[()]) if isinstance(o, h5py.Dataset) else None)
+        return out
+    d1, d2 = datasets(o1), datasets(o2)
+    same = d1.keys() == d2.keys() and all(np.array_equal(d1[k], d2[k]) for k in d1)
+    cpu_ratio = max(r["cpu"] for r in i1) / max(r["cpu"] for r in i2)
+    print(f"2x1 against 1x1: {s2['steps_per_second'] / s1['steps_per_second']:.2f}x steps/s (target >= 1.7), "
+          f"{cpu_ratio:.2f}x by the busiest rank's CPU seconds (whole run), "
+          f"model datasets identical: {same}, log-likelihoods equal: {l1 == l2}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="what", required=True)
+    s = sub.add_parser("sinkhorn")
+    s.add_argument("--n", type=int, default=100000)
+    s.add_argument("--tol", type=float, default=1e-3)
+    s.add_argument("--precision", default="float64", choices=["float64", "float32"])
+    s.add_argument("--ranks", type=int, default=2)
+    s.add_argument("--only", default="", help="comma-separated configurations: 1x1,2x1,1x2,3x1")
+    s.add_argument("--max-iter", type=int, default=0, help="stop after this many iterations (memory checks)")
+    t = sub.add_parser("train")
+    t.add_argument("--epochs", type=int, default=2)
+    a = ap.parse_args()
+    sinkhorn(a) if a.what == "sinkhorn" else train(a)
+
+
+if __name__ == "__main__":
+    main()

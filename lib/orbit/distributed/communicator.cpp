@@ -1,0 +1,215 @@
+#include "orbit/distributed/communicator.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <numeric>
+#include <time.h>
+#include <type_traits>
+#include <unistd.h>
+
+#include "orbit/core/error.hpp"
+
+#if ORBIT_HAVE_MPI
+#include <mpi.h>
+#endif
+
+namespace orbit::distributed {
+namespace {
+
+int g_rank = 0, g_size = 1;
+bool g_started_mpi = false;
+Traffic g_traffic;
+
+// What agree() sends about a failure: its kind and message.
+enum Kind : int { kError = 1, kUsage = 2 };
+
+#if ORBIT_HAVE_MPI
+void check(int rc, const char* what) {
+    if (rc != MPI_SUCCESS) throw Error(std::string("MPI: ") + what + " failed");
+}
+// Waits for a nonblocking collective by testing it every 20 microseconds and
+// sleeping in between: a rank that waits for slower ones then takes no CPU
+// (MPI's blocking calls spin), which matters on shared or oversubscribed
+// nodes and keeps CPU time a measure of work. The added latency is far
+// below the time between two exchanges.
+void wait(MPI_Request& request, const char* what) {
+    for (;;) {
+        int done = 0;
+        check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what);
+        if (done) return;
+        const timespec pause{0, 20000};
+        nanosleep(&pause, nullptr);
+    }
+}
+std::vector<int> as_int(const std::vector<std::int64_t>& v) {
+    std::vector<int> out(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        require(v[i] >= 0 && v[i] <= 0x7fffffff, "MPI: a message of more than 2^31 values");
+        out[i] = int(v[i]);
+    }
+    return out;
+}
+template <class T>
+void gather(const T* mine, T* all, const std::vector<std::int64_t>& counts) {
+    const MPI_Datatype type = std::is_same_v<T, float> ? MPI_FLOAT : MPI_DOUBLE;
+    require(int(counts.size()) == g_size, "allgatherv: expected one count per rank");
+    if (g_size == 1) {  // also when MPI was not started (no launcher)
+        std::copy(mine, mine + counts[0], all);
+        return;
+    }
+    const std::vector<int> c = as_int(counts);
+    std::vector<int> displs(c.size(), 0);
+    for (std::size_t r = 1; r < c.size(); ++r) displs[r] = displs[r - 1] + c[r - 1];
+    MPI_Request request;
+    check(MPI_Iallgatherv(mine, c[std::size_t(g_rank)], type, all, c.data(), displs.data(), type, MPI_COMM_WORLD, &request),
+          "MPI_Iallgatherv");
+    wait(request, "MPI_Iallgatherv");
+    const double scale = sizeof(T) / 8.0;
+    const double total = double(std::accumulate(counts.begin(), counts.end(), std::int64_t(0)));
+    g_traffic.sent += scale * double(counts[std::size_t(g_rank)]);
+    g_traffic.received += scale * (total - double(counts[std::size_t(g_rank)]));
+}
+#else
+template <class T>
+void gather(const T* mine, T* all, const std::vector<std::int64_t>& counts) {
+    require(counts.size() == 1, "allgatherv: expected one count per rank");
+    std::copy(mine, mine + counts[0], all);
+}
+#endif
+
+}  // namespace
+
+Session::Session(int& argc, char**& argv) {
+#if ORBIT_HAVE_MPI
+    int ready = 0;
+    MPI_Initialized(&ready);
+    // Only a run started by an MPI launcher pays for (and needs) MPI: a plain
+    // `orbit-sinkhorn ...` stays a single process, as without MPI.
+    const bool launched = std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE") ||
+                          std::getenv("PMIX_RANK") || std::getenv("MPI_LOCALNRANKS");
+    if (!ready && launched) {
+        int provided = 0;
+        if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+            std::fprintf(stderr, "orbit: error: MPI could not be initialized\n");
+            std::exit(1);
+        }
+        g_started_mpi = true;
+    }
+    MPI_Initialized(&ready);
+    if (ready) {
+        MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    }
+#else
+    (void)argc, (void)argv;
+#endif
+    if (g_rank > 0) {
+        std::fflush(stdout), std::fflush(stderr);
+        const int null = ::open("/dev/null", O_WRONLY);
+        if (null >= 0) ::dup2(null, 1), ::dup2(null, 2), ::close(null);
+    }
+}
+
+Session::~Session() {
+#if ORBIT_HAVE_MPI
+    if (g_started_mpi) {
+        std::fflush(stdout), std::fflush(stderr);
+        MPI_Finalize();
+    }
+#endif
+}
+
+bool built_with_mpi() {
+#if ORBIT_HAVE_MPI
+    return true;
+#else
+    return false;
+#endif
+}
+
+int rank() { return g_rank; }
+int size() { return g_size; }
+
+Share share(std::int64_t n, int r, int ranks, std::int64_t align) {
+    align = std::max<std::int64_t>(1, align);
+    const std::int64_t blocks = (n + align - 1) / align;
+    Share s;
+    s.begin = std::min(n, blocks * r / ranks * align);
+    s.end = std::min(n, blocks * (r + 1) / ranks * align);
+    return s;
+}
+
+void allgatherv(const double* mine, double* all, const std::vector<std::int64_t>& counts) { gather(mine, all, counts); }
+void allgatherv(const float* mine, float* all, const std::vector<std::int64_t>& counts) { gather(mine, all, counts); }
+
+// In-place element-wise reduction over the ranks (MPI_MAX, MPI_MIN, ...).
+#if ORBIT_HAVE_MPI
+#define ORBIT_REDUCE(values, n, type, op) reduce(values, n, type, op)
+template <class T>
+void reduce(T* values, std::int64_t n, MPI_Datatype type, MPI_Op op) {
+    if (g_size == 1) return;
+    MPI_Request request;
+    check(MPI_Iallreduce(MPI_IN_PLACE, values, int(n), type, op, MPI_COMM_WORLD, &request), "MPI_Iallreduce");
+    wait(request, "MPI_Iallreduce");
+}
+#else
+#define ORBIT_REDUCE(values, n, type, op) ((void)(values), (void)(n))
+#endif
+
+void allreduce_max(double* values, std::int64_t n) { ORBIT_REDUCE(values, n, MPI_DOUBLE, MPI_MAX); }
+void allreduce_min(std::int64_t* values, std::int64_t n) { ORBIT_REDUCE(values, n, MPI_INT64_T, MPI_MIN); }
+
+void broadcast(std::string& text, int root) {
+#if ORBIT_HAVE_MPI
+    if (g_size == 1) return;
+    std::int64_t len = std::int64_t(text.size());
+    check(MPI_Bcast(&len, 1, MPI_INT64_T, root, MPI_COMM_WORLD), "MPI_Bcast");
+    text.resize(std::size_t(len));
+    if (len > 0) check(MPI_Bcast(text.data(), int(len), MPI_CHAR, root, MPI_COMM_WORLD), "MPI_Bcast");
+#else
+    (void)text, (void)root;
+#endif
+}
+
+void barrier() {
+#if ORBIT_HAVE_MPI
+    if (g_size > 1) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+#endif
+}
+
+void agree(std::exception_ptr mine) {
+    if (g_size == 1) {
+        if (mine) std::rethrow_exception(mine);
+        return;
+    }
+    std::int64_t first = mine ? g_rank : g_size;
+    allreduce_min(&first, 1);
+    if (first == g_size) return;
+    // Every rank learns the failing rank's message and kind (the text's first byte).
+    std::string text;
+    if (first == g_rank) {
+        try {
+            std::rethrow_exception(mine);
+        } catch (const UsageError& e) {
+            text = char(kUsage) + std::string(e.what());
+        } catch (const std::bad_alloc&) {
+            text = char(kError) + std::string("out of memory");
+        } catch (const std::exception& e) {
+            text = char(kError) + std::string(e.what());
+        } catch (...) {
+            text = char(kError) + std::string("unknown error");
+        }
+    }
+    broadcast(text, int(first));
+    if (first == g_rank) std::rethrow_exception(mine);  // the original, with its type
+    const bool usage = !text.empty() && text[0] == char(kUsage);
+    const std::string what = text.empty() ? "rank " + std::to_string(first) + " failed" : text.substr(1);
+    if (usage) throw UsageError(what);
+    throw Error(what);
+}
+
+Traffic traffic() { return g_traffic; }
+
+}  // namespace orbit::distributed
