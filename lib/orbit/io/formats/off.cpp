@@ -123,8 +123,27 @@ Shape read_off(const std::string& path) {
     return shape;
 }
 
+// OFF (NOFF with normals): the vertices, then the triangles; a point cloud has no faces.
+void write_off(const std::string& path, const Shape& shape) {
+    const auto n = shape.vertices.rows();
+    if (shape.vertices.cols() != 3)
+        throw Error("cannot write '" + path + "' as OFF: expected points of shape [N,3], found [" + std::to_string(n) + "," +
+                    std::to_string(shape.vertices.cols()) + "]");
+    const bool normals = shape.normals.rows() == n && shape.normals.cols() == 3;
+    if (shape.faces.size() && (shape.faces.minCoeff() < 0 || shape.faces.maxCoeff() >= n))
+        throw Error("cannot write '" + path + "': a face refers to a vertex outside 0.." + std::to_string(n - 1));
+    const std::string head = std::string(normals ? "NOFF\n" : "OFF\n") + std::to_string(n) + " " +
+                             std::to_string(shape.faces.rows()) + " 0\n";
+    std::string faces;
+    for (Eigen::Index f = 0; f < shape.faces.rows(); ++f)
+        faces += "3 " + std::to_string(shape.faces(f, 0)) + " " + std::to_string(shape.faces(f, 1)) + " " +
+                 std::to_string(shape.faces(f, 2)) + "\n";
+    write_text_rows(path, head, shape.vertices, normals ? shape.normals : Points(), ' ', faces);
+}
+
 const Format& off_format() {
-    static const Format f{.name = "OFF", .extensions = {".off"}, .read = [](const Source& s) { return read_off(s.path); }};
+    static const Format f{
+        .name = "OFF", .extensions = {".off"}, .read = [](const Source& s) { return read_off(s.path); }, .write = write_off};
     return f;
 }
 
