@@ -59,7 +59,8 @@ declare -A ARGS=(
 checked=0
 for tool in "$ORBIT_BIN"/orbit-*; do
   name=$(basename "$tool")
-  "$tool" --help | grep -q -- '-o,--output' || continue   # orbit-info writes no file
+  help=$("$tool" --help)
+  [[ $help == *-o,--output* ]] || continue   # orbit-info writes no file
   case $name in orbit-transform|orbit-convert) continue ;; esac
   [[ -n ${ARGS[$name]:-} ]] || fail "$name writes -o but has no entry in this test's table"
   for out in x.ply ot.csv x.npy x.off x.pcd x.xyz x.txt x.json x.npz; do

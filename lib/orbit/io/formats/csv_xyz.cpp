@@ -149,7 +149,14 @@ Shape read_csv(const std::string& path) {
     double d;
     bool names = header.size() == cols &&
                  std::none_of(header.begin(), header.end(), [&](const std::string& h) { return parse_double(h, d); });
-    if (names) shape.columns = std::move(header);
+    // The header orbit writes for points with normals (x,y,z,nx,ny,nz) reads back as points and normals.
+    if (names && cols == 6 && normal_names(header)) {
+        Points all = std::move(shape.vertices);
+        shape.vertices = all.leftCols(3);
+        shape.normals = all.rightCols(3);
+    } else if (names) {
+        shape.columns = std::move(header);
+    }
     return shape;
 }
 

@@ -126,12 +126,7 @@ Shape read_off(const std::string& path) {
 // OFF (NOFF with normals): the vertices, then the triangles; a point cloud has no faces.
 void write_off(const std::string& path, const Shape& shape) {
     const auto n = shape.vertices.rows();
-    if (shape.vertices.cols() != 3)
-        throw Error("cannot write '" + path + "' as OFF: expected points of shape [N,3], found [" + std::to_string(n) + "," +
-                    std::to_string(shape.vertices.cols()) + "]");
-    const bool normals = shape.normals.rows() == n && shape.normals.cols() == 3;
-    if (shape.faces.size() && (shape.faces.minCoeff() < 0 || shape.faces.maxCoeff() >= n))
-        throw Error("cannot write '" + path + "': a face refers to a vertex outside 0.." + std::to_string(n - 1));
+    const bool normals = check_3d_for_writing(shape.vertices, shape.normals, shape.faces, path, "OFF");
     const std::string head = std::string(normals ? "NOFF\n" : "OFF\n") + std::to_string(n) + " " +
                              std::to_string(shape.faces.rows()) + " 0\n";
     std::string faces;

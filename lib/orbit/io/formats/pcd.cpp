@@ -224,10 +224,7 @@ Shape read_pcd(const std::string& path) {
 // exact values that PCL and read_pcd read back.
 void write_pcd(const std::string& path, const Shape& shape) {
     const auto n = shape.vertices.rows();
-    if (shape.vertices.cols() != 3)
-        throw Error("cannot write '" + path + "' as PCD: expected points of shape [N,3], found [" + std::to_string(n) + "," +
-                    std::to_string(shape.vertices.cols()) + "]");
-    const bool normals = shape.normals.rows() == n && shape.normals.cols() == 3;
+    const bool normals = check_3d_for_writing(shape.vertices, shape.normals, Faces(), path, "PCD");
     const std::string k = normals ? " 8 8 8" : "";
     const std::string head = "# .PCD v0.7 - Point Cloud Data file format\nVERSION 0.7\nFIELDS x y z" +
                              std::string(normals ? " normal_x normal_y normal_z" : "") + "\nSIZE 8 8 8" + k +
