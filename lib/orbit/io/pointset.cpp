@@ -24,7 +24,7 @@ std::string sibling(const std::string& dataset, const std::string& name) {
 // The first of `names` that exists next to `dataset`, or "".
 std::string first_sibling(const h5::File& file, const std::string& dataset, std::initializer_list<const char*> names) {
     for (const char* n : names)
-        if (std::string path = sibling(dataset, n); file.exists(path) && file.is_dataset(path)) return path;
+        if (std::string path = sibling(dataset, n); path != dataset && file.exists(path) && file.is_dataset(path)) return path;
     return "";
 }
 
