@@ -7,6 +7,7 @@
 #include "orbit/core/log.hpp"
 #include "orbit/core/timer.hpp"
 #include "orbit/geometry/sampling.hpp"
+#include "orbit/io/columns.hpp"
 #include "orbit/io/formats.hpp"
 #include "orbit/io/output.hpp"
 
@@ -16,7 +17,7 @@ namespace fmt = orbit::io::formats;
 namespace {
 
 struct Settings {
-    std::string input, dataset;
+    std::string input, dataset, columns, label_column;
     std::int64_t sample = 0;
     bool normalize = false;
 };
@@ -30,8 +31,10 @@ void declare(cli::App& app, Settings& s) {
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
     c.add_option("--dataset", s.dataset, "Dataset to read from an HDF5 input (same as INPUT:/DATASET)");
     c.add_flag("--normalize", s.normalize, "Centre each cloud on its centroid and scale it into the unit sphere");
+    c.add_option("--columns", s.columns, "Keep these columns of a table: indices (-1 the last), ranges A:B (B excluded) or header names, comma-separated");
+    c.add_option("--label-column", s.label_column, "Move this column of a table (an index or a name) into /labels, one label per row");
     app.require_output();
-    c.get_option("--output")->description("Output file by extension: .h5/.hdf5 (orbit point set), .ply, .csv, .npy; '-' writes HDF5 to stdout");
+    app.writes_point_set_formats();
     app.add_examples(R"(
 orbit-convert bunny00.off --sample 2048 --seed 1 -o bunny.h5
     2048 points with normals on the surface of a mesh
@@ -43,41 +46,23 @@ orbit-convert bunny.h5 -o bunny.csv
     points (and normals) as CSV columns with a header row
 orbit-convert cloud.npy --normalize -o - | orbit-info -
     stream the converted file to another tool
+orbit-convert breast_cancer.csv --columns 0:30 --label-column 30 -o cancer.h5
+    a table's 30 features as /points [569,30], its class column as /labels [569]
 )");
     app.add_references(cli::references({"surface-sampling"}));
-}
-
-// Writes `in` to a foreign format (PLY, CSV, NPY); several clouds only as one NPY array [B,N,D].
-void write_foreign(fmt::Input& in, const std::string& input, const std::string& out, bool normals) {
-    auto& sets = in.sets;
-    if (sets.size() == 1) {
-        if (fmt::extension(out) == ".npy" && normals) log::warn("NPY output holds the points only; normals dropped");
-        fmt::write_shape(out, fmt::Shape{std::move(sets[0].points), normals ? std::move(sets[0].normals) : Points(),
-                                         std::move(in.faces), std::move(in.columns)});
-        return;
-    }
-    bool equal = true;
-    for (auto& p : sets.items) equal = equal && p.points.rows() == sets[0].points.rows();
-    if (fmt::extension(out) != ".npy" || !equal)
-        throw Error(input + " holds " + std::to_string(sets.size()) + " clouds" + (equal ? "" : " of different sizes") + "; " +
-                    fmt::extension(out) + " holds one (write .h5, " + (equal ? "or .npy, " : "") + "or select one cloud first)");
-    std::vector<double> all;
-    for (auto& p : sets.items) all.insert(all.end(), p.points.data(), p.points.data() + p.points.size());
-    fmt::write_npy(out, all.data(), {sets.size(), static_cast<std::size_t>(sets[0].points.rows()), static_cast<std::size_t>(sets[0].points.cols())});
 }
 
 void run(cli::App& app, const Settings& s) {
     Timer timer;
     const std::string& out = app.common().output;
-    const bool to_hdf5 = out == "-" || fmt::extension(out) == ".h5" || fmt::extension(out) == ".hdf5";
-    if (!to_hdf5 && !fmt::is_writable(out))
-        throw UsageError("unknown output format '" + fmt::extension(out) + "' for '" + out + "' (expected .h5 .hdf5 .ply .csv .npy or -)");
+    const bool to_hdf5 = fmt::is_hdf5_output(out);  // other extensions were checked by the shell
     auto& js = app.summary();
     js["input"] = s.input;
     js["output"] = out;
     // One cloud between files on disk, nothing else to do: converted block by block.
     fmt::StreamSummary streamed;
-    if (s.sample == 0 && !s.normalize && fmt::convert_streaming(s.input, s.dataset, out, streamed)) {
+    if (s.sample == 0 && !s.normalize && s.columns.empty() && s.label_column.empty() &&
+        fmt::convert_streaming(s.input, s.dataset, out, streamed)) {
         if (streamed.normals && fmt::extension(out) == ".npy") log::warn("NPY output holds the points only; normals dropped");
         js.update({{"clouds", 1}, {"points", streamed.points}, {"dimension", streamed.dimension}, {"faces", 0},
                    {"normals", streamed.normals}, {"seconds", timer.seconds()}});
@@ -90,6 +75,20 @@ void run(cli::App& app, const Settings& s) {
         geometry::SurfaceSamples ss = with_context(s.input, [&] { return geometry::sample_surface(sets[0].points, in.faces, s.sample, app.rng(0)); });
         sets[0] = io::PointSet{std::move(ss.points), std::move(ss.normals), {}, {}};
         in.faces.resize(0, 3);
+    }
+    if (!s.columns.empty() || !s.label_column.empty()) {
+        const auto cols = static_cast<std::size_t>(sets[0].points.cols());
+        std::vector<std::size_t> keep, label;
+        if (!s.label_column.empty()) {
+            label = io::parse_columns(s.label_column, cols, in.columns);
+            if (label.size() != 1) throw UsageError("--label-column names one column, found '" + s.label_column + "'");
+        }
+        if (!s.columns.empty()) keep = io::parse_columns(s.columns, cols, in.columns);
+        else
+            for (std::size_t j = 0; j < cols; ++j)
+                if (j != label[0]) keep.push_back(j);
+        if (in.faces.rows() > 0) throw UsageError("--columns and --label-column select columns of a table, and " + s.input + " is a mesh");
+        io::select_columns(sets, in.columns, keep, label);
     }
     if (s.normalize)
         for (auto& p : sets.items) geometry::normalize_to_unit_sphere(p.points);
@@ -109,7 +108,7 @@ void run(cli::App& app, const Settings& s) {
         }
         o.commit();
     } else {
-        write_foreign(in, s.input, out, normals);
+        fmt::write_point_sets_file(out, sets, in.faces, in.columns);
     }
     js["seconds"] = timer.seconds();
     log::detail("wrote " + std::to_string(total) + " points to " + out);

@@ -1,5 +1,7 @@
 // orbit-transform: move, crop, resample and perturb point clouds, recording what was done.
 #include <numbers>
+#include <optional>
+#include <type_traits>
 
 #include "orbit/cli/app.hpp"
 #include "orbit/cli/references.hpp"
@@ -8,6 +10,7 @@
 #include "orbit/core/timer.hpp"
 #include "orbit/geometry/perturb.hpp"
 #include "orbit/geometry/rotation.hpp"
+#include "orbit/io/formats.hpp"
 #include "orbit/io/output.hpp"
 #include "orbit/io/pointset.hpp"
 
@@ -58,6 +61,7 @@ void declare(cli::App& app, Settings& s) {
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{100000000}))->capture_default_str();
     s.shard.declare(c, "Process slice K of N of a batch (1-based), for job arrays; join the outputs with orbit-merge");
     app.require_output();
+    app.writes_point_set_formats();
     app.add_examples(R"(
 orbit-transform bunny.h5 --random-rotation 45 --random-translation 0.5 --crop 0.7 --noise 0.01 --resample 717 --seed 3 -o src.h5
     a ModelNet-style partial, moved, noisy source cloud
@@ -67,6 +71,8 @@ orbit-transform bunny.h5 --copies 100 --random-rotation uniform --crop 0.7 -o ba
     a batch of 100 randomly rotated partial views of one shape
 orbit-transform clouds.h5 --random-rotation uniform --shard 2/8 -o part2.h5
     the second of eight slices of a batch, rotated uniformly
+orbit-transform src.h5 --transform T.h5 -o aligned.ply
+    a cloud moved by a registration result, written as PLY
 )");
     app.add_references(cli::references({"rpm-net", "uniform-rotations"}));
 }
@@ -92,8 +98,10 @@ void run(cli::App& app, Settings& s) {
     if (s.o.resample > 0)  // points, normals and the input row of each, in doubles
         cli::check_fits_in_memory(7.0 * 8.0 * static_cast<double>(s.o.resample) * static_cast<double>(end - begin),
                                   "--resample " + std::to_string(s.o.resample) + " for " + std::to_string(end - begin) + " cloud(s)");
-    // Opened before the work so a bad output path fails fast; removed again if anything fails.
-    io::Output output(app.common().output, "pointset");
+    // HDF5 is opened before the work so a bad output path fails fast; removed again if anything fails.
+    const bool hdf5 = io::formats::is_hdf5_output(app.common().output);
+    std::optional<io::Output> output;
+    if (hdf5) output.emplace(app.common().output, "pointset");
     std::vector<geometry::Perturbed> results(static_cast<std::size_t>(end - begin));
     parallel_for(end - begin, [&](std::int64_t j) {
         const std::int64_t item = begin + j;                      // index in the output batch: the random stream
@@ -104,14 +112,30 @@ void run(cli::App& app, Settings& s) {
         results[static_cast<std::size_t>(j)] = geometry::perturb(in[i].points, in[i].normals, oi, rng);
     });
     io::PointSets out;
+    out.source = in.source;
+    out.labels = in.labels;
+    out.label_shape = in.label_shape;
     const bool single = in.layout == io::PointSets::Layout::single && s.shard.shard().count == 1 && s.copies == 1;
     out.layout = single ? io::PointSets::Layout::single : io::PointSets::Layout::batch;
     std::vector<Transform> transforms;
     h5::Array<std::int64_t> indices;
     bool equal = true;
     std::int64_t points_out = 0;
-    for (auto& r : results) {
-        out.items.push_back(io::PointSet{r.points, r.normals, {}, {}});
+    for (std::size_t j = 0; j < results.size(); ++j) {
+        const auto& r = results[j];
+        out.items.push_back(io::PointSet{r.points, r.normals, {}, {}, {}});
+        // Weights, features and per-point labels follow their points (/indices); a cloud's label follows the cloud.
+        const io::PointSet& from = in[static_cast<std::size_t>((begin + static_cast<std::int64_t>(j)) / s.copies)];
+        io::PointSet& to = out.items.back();
+        const auto rows = [&](const auto& m) {
+            std::decay_t<decltype(m)> o(static_cast<Eigen::Index>(r.indices.size()), m.cols());
+            for (std::size_t i = 0; i < r.indices.size(); ++i) o.row(static_cast<Eigen::Index>(i)) = m.row(r.indices[i]);
+            return o;
+        };
+        if (from.weights.size() == from.points.rows()) to.weights = rows(Points(from.weights)).col(0);
+        if (from.features.rows() == from.points.rows() && from.features.size() > 0) to.features = rows(from.features);
+        if (in.labels == io::PointSets::Labels::per_point) to.labels = rows(from.labels);
+        else if (in.labels == io::PointSets::Labels::per_cloud) to.labels = from.labels;
         transforms.push_back(r.transform);
         indices.data.insert(indices.data.end(), r.indices.begin(), r.indices.end());
         equal = equal && r.points.rows() == results[0].points.rows();
@@ -119,12 +143,16 @@ void run(cli::App& app, Settings& s) {
     }
     indices.shape = single || !equal ? std::vector<std::size_t>{indices.data.size()}
                                      : std::vector<std::size_t>{results.size(), static_cast<std::size_t>(results[0].points.rows())};
-    output.add_history_lines(in.history);
-    io::write_point_sets(output.file(), out);
-    io::write_transforms(output.file(), "/transform", transforms, !single);
-    output.file().write("/indices", indices);
-    s.shard.record(output.file(), total);
-    output.commit();
+    if (!hdf5) {  // the points (and normals) in the format the extension names; the motion stays unrecorded
+        io::formats::write_point_sets_file(app.common().output, out);
+    } else {
+        output->add_history_lines(in.history);
+        io::write_point_sets(output->file(), out);
+        io::write_transforms(output->file(), "/transform", transforms, !single);
+        output->file().write("/indices", indices);
+        s.shard.record(output->file(), total);
+        output->commit();
+    }
     const io::Shard sh = s.shard.shard();
     app.summary() = {{"clouds", end - begin}, {"points_out", points_out}, {"shard", std::to_string(sh.index) + "/" + std::to_string(sh.count)},
                      {"output", app.common().output}, {"seconds", timer.seconds()}};

@@ -567,7 +567,8 @@ TEST_CASE("Dispatch by extension and atomic writers") {
     CHECK_FALSE(fmt::is_known("c.h5"));
     CHECK_FALSE(fmt::is_known("noext"));
     CHECK(fmt::is_writable("x.csv"));
-    CHECK_FALSE(fmt::is_writable("x.pcd"));
+    CHECK(fmt::is_writable("x.pcd"));
+    CHECK_FALSE(fmt::is_writable("x.npz"));
     CHECK(fmt::is_known("mesh.OBJ"));  // through Assimp
     CHECK(fmt::is_known("a.npz"));
     CHECK(fmt::has_members("a.npz"));
@@ -701,4 +702,36 @@ TEST_CASE("block-wise conversion gives what the general readers and writers give
     CHECK(contains(error_of([&] { fmt::convert_streaming(d.name("bad.npy"), "", d.name("bad.h5"), sum); }), "row 66000"));
     CHECK(contains(error_of([&] { fmt::convert_streaming(d.name("bad.npy"), "", d.name("bad.ply"), sum); }), "row 66000"));
     CHECK(d.entries() == before);
+}
+
+TEST_CASE("OFF, PCD and XYZ writers read back exactly") {
+    TempDir d;
+    fmt::Shape s;
+    s.vertices.resize(4, 3);
+    s.vertices << 0.1, -2.5e-17, 3, 1.0 / 3.0, 0, 0, 0, 1e300, 0, 0, 0, -7.125;
+    s.normals = Points::Zero(4, 3);
+    s.normals.col(2).setOnes();
+    s.faces.resize(2, 3);
+    s.faces << 0, 1, 2, 0, 2, 3;
+    fmt::write_shape(d.name("m.off"), s);
+    fmt::Shape off = fmt::read_off(d.name("m.off"));
+    CHECK(off.vertices == s.vertices);
+    CHECK(off.normals == s.normals);
+    CHECK(off.faces == s.faces);
+    for (const char* name : {"m.pcd", "m.xyz", "m.pts"}) {
+        fmt::write_shape(d.name(name), s);
+        fmt::Shape r = fmt::read_shape(d.name(name));
+        CHECK(r.vertices == s.vertices);
+        CHECK(r.normals == s.normals);
+        CHECK(r.faces.rows() == 0);
+    }
+    fmt::Shape flat;
+    flat.vertices = Points::Ones(3, 2);
+    CHECK(contains(error_of([&] { fmt::write_shape(d.name("f.off"), flat); }), "expected points of shape [N,3]"));
+    CHECK(contains(error_of([&] { fmt::write_shape(d.name("f.pcd"), flat); }), "as PCD"));
+    fmt::Shape bad = s;
+    bad.faces(1, 2) = 4;
+    CHECK(contains(error_of([&] { fmt::write_shape(d.name("b.off"), bad); }), "outside 0..3"));
+    CHECK(!std::filesystem::exists(d.name("f.off")));
+    CHECK(!std::filesystem::exists(d.name("b.off")));
 }

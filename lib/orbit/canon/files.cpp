@@ -90,7 +90,7 @@ Written canonicalize_sets(const Request& rq, io::PointSets& sets, const std::str
         std::vector<MdsResult> res = with_context(src, [&] { return mds_batch(rq.mds, clouds); });
         std::vector<double> residuals;
         for (std::size_t i = 0; i < res.size(); ++i) {
-            sets.items[i] = io::PointSet{std::move(res[i].coords), {}, sets[i].weights, sets[i].features};
+            sets.items[i] = io::PointSet{std::move(res[i].coords), {}, sets[i].weights, sets[i].features, sets[i].labels};
             w.diag.push_back(res[i].diag);
             residuals.push_back(res[i].residual);
         }
@@ -190,10 +190,14 @@ nlohmann::json summarize(const std::vector<Diagnostics>& diag, bool signs_used) 
 std::optional<h5::Array<double>> read_dense_batch(const h5::File& file, const std::string& dataset,
                                                   const std::string& source) {
     const std::string ds = dataset.empty() ? "/points" : dataset;
-    if (!file.is_dataset(ds)) return std::nullopt;
+    if (!file.is_dataset(ds)) return std::nullopt;  // also a selection such as /data[3]: the point-set reader reads it
     if (dataset.empty())
         for (const char* c : {"/normals", "/weights", "/features", "/offsets"})
             if (file.exists(c)) return std::nullopt;
+    // Labels (and a named dataset's normals) ride along in the point-set reader.
+    const std::string group = ds.substr(0, ds.rfind('/'));
+    for (const char* c : {"/labels", "/label", "/normal", "/normals"})
+        if (file.exists(group + c)) return std::nullopt;
     if (file.info(ds).shape.size() != 3) return std::nullopt;
     h5::Array<double> a = file.read<double>(ds, 3);
     const std::string where = source + ":" + ds;

@@ -18,6 +18,7 @@
 #include "orbit/core/log.hpp"
 #include "orbit/core/parallel.hpp"
 #include "orbit/core/version.hpp"
+#include "orbit/io/formats.hpp"
 #include "orbit/io/h5.hpp"
 #include "orbit/io/output.hpp"
 
@@ -122,6 +123,14 @@ App::App(const std::string& tool, const std::string& summary, const std::string&
 void App::require_output() {
     if (!output_opt_) throw std::logic_error(program_ + " requires -o but does not declare it");
     output_opt_->required();
+}
+
+void App::writes_point_set_formats() {
+    if (!output_opt_) throw std::logic_error(program_ + " writes point sets but does not declare -o");
+    point_set_output_ = true;
+    output_opt_->description(
+        "Output file, format by extension: .h5/.hdf5 (orbit point set), .ply, .off, .pcd, .xyz, .csv, .npy; '-' writes "
+        "HDF5 to stdout");
 }
 
 void App::add_example(const std::string& command, const std::string& explanation) {
@@ -306,7 +315,10 @@ int App::run(int argc, char** argv, const std::function<void()>& body) {
         // Crash, stuck-read and signal handling; the output path is checked
         // before any work (a device or fifo is written into, never replaced).
         guard::install(program_);
-        if (!common_.output.empty()) io::check_output(common_.output, !io::is_text_output(common_.output));
+        if (!common_.output.empty()) {
+            io::formats::check_output_extension(common_.output, point_set_output_);
+            io::check_output(common_.output, !io::is_text_output(common_.output));
+        }
         body();
     } catch (const UsageError& e) {
         return fail(e.what(), 2);

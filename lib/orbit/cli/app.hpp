@@ -49,6 +49,12 @@ public:
 
     // Call this when the tool cannot run without -o/--output.
     void require_output();
+    // What -o writes. By default HDF5 only: a name with another extension (x.ply,
+    // ot.csv) is refused with exit 2 before any work. A tool that writes point
+    // sets through io/formats declares so, and then -o takes every extension
+    // orbit-convert writes (.ply .off .pcd .xyz .csv .npy ...).
+    void writes_point_set_formats();
+    bool point_set_output() const { return point_set_output_; }
     // Examples shown at the end of --help and in the man page.
     void add_example(const std::string& command, const std::string& explanation);
     // A method the tool implements and the paper it comes from, shown under
@@ -75,6 +81,7 @@ private:
     CLI::App app_;
     CLI::Option* output_opt_ = nullptr;
     Common common_;
+    bool point_set_output_ = false;
     nlohmann::json summary_ = nlohmann::json::object();
     std::vector<std::pair<std::string, std::string>> examples_, references_;
     void update_footer();

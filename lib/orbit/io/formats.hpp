@@ -41,8 +41,16 @@ struct Shape {
 bool is_known(const std::string& path);
 // True when the format holds several named arrays (NPZ): FILE:/NAME picks one.
 bool has_members(const std::string& path);
-// True when the extension names a format written here (.ply .csv .npy).
+// True when the extension names a format written here (.ply .off .pcd .xyz .pts .txt .csv .npy).
 bool is_writable(const std::string& path);
+// True for "-" and the names of HDF5 files: .h5 .hdf5 .hdf .he5, or no
+// extension at all (a device, a fifo, a name such as 'model').
+bool is_hdf5_output(const std::string& path);
+// What an output path may name, checked before any work: HDF5 for every tool,
+// and the formats written here for a tool that writes point sets in any of
+// them (`point_sets`). Any other extension is a UsageError that says what
+// the tool writes, so an HDF5 image never lands in a file named .ply.
+void check_output_extension(const std::string& path, bool point_sets);
 // Reads a file by its extension (the content is checked too). `member` names
 // the array of an NPZ file ("" for the default one); other formats have none.
 Shape read_shape(const std::string& path, const std::string& member = "");
@@ -66,9 +74,19 @@ void write_csv(const std::string& path, const Points& table, const std::vector<s
 void write_npy(const std::string& path, const Points& table);  // float64, C order
 // Any C-order float64 array (for batches [B,N,D]).
 void write_npy(const std::string& path, const double* data, const std::vector<std::size_t>& shape);
-// Writes by extension: .ply (points, normals, faces), .csv (points then normals
-// as columns), .npy (points).
+void write_off(const std::string& path, const Shape& shape);  // OFF, or NOFF with normals; ascii, exact values
+void write_pcd(const std::string& path, const Shape& shape);  // PCD 0.7 ascii, float64 x y z [normal_x ...]
+void write_xyz(const std::string& path, const Shape& shape);  // "x y z [nx ny nz]" per line
+// Writes by extension: .ply .off (points, normals, faces), .pcd .xyz .pts .txt
+// (points, normals), .csv (points then normals as columns), .npy (points).
 void write_shape(const std::string& path, const Shape& shape);
+// Writes point sets to a file of one of the formats above, by extension: one
+// cloud (with its normals, the mesh's faces and the CSV column names), or
+// several of one size as one NPY array [B,N,D]. Anything else (a batch into
+// .ply, normals into .npy) is an Error that says what to write instead;
+// dropping the normals into .npy is a warning.
+void write_point_sets_file(const std::string& path, const PointSets& sets, const Faces& faces = Faces(),
+                           const std::vector<std::string>& columns = {});
 
 // Any input a tool may be given: a file in one of the formats above, an HDF5
 // file (its /points, plus /faces when present), "FILE:/dataset" or "-".

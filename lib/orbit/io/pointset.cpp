@@ -21,7 +21,91 @@ std::string sibling(const std::string& dataset, const std::string& name) {
     return (pos == std::string::npos ? std::string("") : dataset.substr(0, pos)) + "/" + name;
 }
 
+// The first of `names` that exists next to `dataset`, or "".
+std::string first_sibling(const h5::File& file, const std::string& dataset, std::initializer_list<const char*> names) {
+    for (const char* n : names)
+        if (std::string path = sibling(dataset, n); path != dataset && file.exists(path) && file.is_dataset(path)) return path;
+    return "";
+}
+
+// Labels at `path` for the clouds of `out`, whose points dataset has shape
+// `points_shape`: per point when the label shape starts with the points'
+// leading shape, else per cloud when it starts with the number of clouds (a
+// single cloud: a scalar or [1,...]). False, with nothing read, when neither fits.
+bool read_labels(const h5::File& file, const std::string& path, const std::vector<std::size_t>& points_shape, PointSets& out,
+                 const std::string& source) {
+    if (!file.is_numeric(path)) return false;
+    const std::vector<std::size_t> shape = file.info(path).shape;
+    const std::vector<std::size_t> lead(points_shape.begin(), points_shape.end() - 1);
+    std::size_t keep = 0;  // leading dimensions that index the items
+    if (shape.size() >= lead.size() && std::equal(lead.begin(), lead.end(), shape.begin())) {
+        out.labels = PointSets::Labels::per_point;
+        keep = lead.size();
+    } else if (out.layout == PointSets::Layout::single && (shape.empty() || shape[0] == 1)) {
+        out.labels = PointSets::Labels::per_cloud;
+        keep = shape.empty() ? 0 : 1;
+    } else if (out.layout != PointSets::Layout::single && !shape.empty() && shape[0] == out.size()) {
+        out.labels = PointSets::Labels::per_cloud;
+        keep = 1;
+    } else {
+        return false;
+    }
+    out.label_shape.assign(shape.begin() + static_cast<long>(keep), shape.end());
+    std::size_t cols = 1;
+    for (auto d : out.label_shape) cols *= d;
+    if (cols == 0) throw Error(source + ":" + path + ": labels of shape " + shape_string(shape) + " are empty");
+    h5::Array<double> a = file.read<double>(path);
+    for (double v : a.data)
+        if (!std::isfinite(v)) throw Error(source + ":" + path + ": labels must be finite numbers");
+    std::size_t row = 0;
+    for (auto& p : out.items) {
+        const std::size_t n = out.labels == PointSets::Labels::per_point ? static_cast<std::size_t>(p.points.rows()) : 1;
+        p.labels = slice_rows(a, row, n, cols);
+        row += n;
+    }
+    return true;
+}
+
 }  // namespace
+
+std::pair<std::string, std::optional<CloudRange>> split_selection(const std::string& dataset) {
+    const auto open = dataset.rfind('[');
+    if (dataset.empty() || dataset.back() != ']' || open == std::string::npos) return {dataset, std::nullopt};
+    const std::string inside = dataset.substr(open + 1, dataset.size() - open - 2), name = dataset.substr(0, open);
+    auto number = [&](const std::string& t, std::int64_t fallback) -> std::int64_t {
+        if (t.empty()) return fallback;
+        if (t.find_first_not_of("0123456789") != std::string::npos || t.size() > 15)
+            throw UsageError("'" + dataset + "': expected a cloud selection [K] or [A:B] of whole numbers >= 0, found [" +
+                             inside + "]");
+        return std::stoll(t);
+    };
+    CloudRange r;
+    const auto colon = inside.find(':');
+    if (colon == std::string::npos) {
+        if (inside.empty()) number("-", 0);  // "[]": the same message
+        r.begin = number(inside, 0);
+        r.one = true;
+    } else {
+        r.begin = number(inside.substr(0, colon), 0);
+        r.end = number(inside.substr(colon + 1), -1);
+        if (r.end >= 0 && r.end <= r.begin)
+            throw UsageError("'" + dataset + "': the selection [" + inside + "] holds no cloud (A:B keeps A..B-1)");
+    }
+    return {name.empty() ? "/points" : name, r};
+}
+
+void select_clouds(PointSets& sets, const CloudRange& r, const std::string& what) {
+    const auto n = static_cast<std::int64_t>(sets.size());
+    const std::int64_t end = r.one ? r.begin + 1 : r.end < 0 ? n : r.end;
+    if (r.begin >= n || end > n)
+        throw Error(what + ": selects " + (r.one ? "cloud " + std::to_string(r.begin) : "clouds " + std::to_string(r.begin) + ".." +
+                    std::to_string(end - 1)) + ", but the dataset holds " + std::to_string(n) + " cloud" + (n == 1 ? "" : "s") +
+                    " (0.." + std::to_string(n - 1) + ")");
+    sets.items = std::vector<PointSet>(std::make_move_iterator(sets.items.begin() + r.begin),
+                                       std::make_move_iterator(sets.items.begin() + end));
+    if (r.one) sets.layout = PointSets::Layout::single;
+    else if (sets.layout == PointSets::Layout::single) sets.layout = PointSets::Layout::batch;
+}
 
 void check_finite(const Points& m, const std::string& what) {
     for (Eigen::Index i = 0; i < m.rows(); ++i)
@@ -31,7 +115,14 @@ void check_finite(const Points& m, const std::string& what) {
                             (std::isnan(m(i, j)) ? "NaN" : "infinite"));
 }
 
-PointSets read_point_sets(const h5::File& file, const std::string& dataset_in, const std::string& source) {
+PointSets read_point_sets(const h5::File& file, const std::string& dataset_arg, const std::string& source) {
+    const auto [dataset_in, range] = split_selection(dataset_arg);
+    PointSets out = read_all_point_sets(file, dataset_in, source);
+    if (range) select_clouds(out, *range, source + ":" + dataset_arg);
+    return out;
+}
+
+PointSets read_all_point_sets(const h5::File& file, const std::string& dataset_in, const std::string& source) {
     const bool whole_file = dataset_in.empty();
     const std::string dataset = whole_file ? "/points" : dataset_in;
     if (!file.exists(dataset)) {
@@ -86,6 +177,22 @@ PointSets read_point_sets(const h5::File& file, const std::string& dataset_in, c
     for (std::size_t i = 0; i < out.size(); ++i)
         check_finite(out[i].points, where + (out.size() > 1 ? " (cloud " + std::to_string(i) + ")" : ""));
 
+    const std::vector<std::size_t> points_shape = info.shape;
+    if (!whole_file) {
+        // A named dataset brings its siblings normal(s) and label(s) when their shapes fit.
+        if (std::string n = first_sibling(file, dataset, {"normals", "normal"});
+            !n.empty() && file.is_numeric(n) && file.info(n).shape == points_shape && points_shape.back() == 3) {
+            h5::Array<double> c = file.read<double>(n);
+            std::size_t row = 0;
+            for (auto& p : out.items) {
+                p.normals = slice_rows(c, row, static_cast<std::size_t>(p.points.rows()), 3);
+                row += static_cast<std::size_t>(p.points.rows());
+            }
+            for (std::size_t i = 0; i < out.size(); ++i) check_finite(out[i].normals, source + ":" + n);
+        }
+        if (std::string l = first_sibling(file, dataset, {"labels", "label"}); !l.empty())
+            read_labels(file, l, points_shape, out, source);
+    }
     // Companions: only for orbit point-set files read as a whole.
     if (whole_file) {
         std::size_t total = 0;
@@ -113,6 +220,10 @@ PointSets read_point_sets(const h5::File& file, const std::string& dataset_in, c
                 if (!std::isfinite(p.weights[i]) || p.weights[i] < 0)
                     throw Error(source + ":/weights: weights must be finite and non-negative");
         });
+        if (std::string l = first_sibling(file, dataset, {"labels", "label"});
+            !l.empty() && !read_labels(file, l, points_shape, out, source))
+            throw Error(source + ":" + l + ": shape " + shape_string(file.info(l).shape) + " fits neither " +
+                        std::to_string(out.size()) + " cloud(s) nor their points " + shape_string(points_shape));
     }
     return out;
 }
@@ -184,6 +295,27 @@ void write_point_sets(h5::File& file, const PointSets& sets, const std::string& 
                    static_cast<std::size_t>(sets[0].features.cols()));
     if (all_have([](const PointSet& p) { return p.weights.size() == p.points.rows(); }))
         file.write(group + "/weights", gather([](const PointSet& p) -> const Vector& { return p.weights; }, 0));
+    if (sets.labels != PointSets::Labels::none) {
+        const bool per_point = sets.labels == PointSets::Labels::per_point;
+        std::size_t cols = 1;
+        for (auto d : sets.label_shape) cols *= d;
+        if (all_have([&](const PointSet& p) {
+                return p.labels.rows() == (per_point ? p.points.rows() : 1) && static_cast<std::size_t>(p.labels.cols()) == cols;
+            })) {
+            std::vector<std::size_t> shape = per_point ? shape_for(0) : std::vector<std::size_t>{sets.size()};
+            shape.insert(shape.end(), sets.label_shape.begin(), sets.label_shape.end());
+            h5::Array<double> a = gather([](const PointSet& p) -> const Points& { return p.labels; }, 0);
+            a.shape = shape;
+            bool whole = true;
+            for (double v : a.data) whole = whole && v == std::floor(v) && std::abs(v) < 9.0e15;
+            if (whole) {
+                h5::Array<std::int64_t> li{shape, std::vector<std::int64_t>(a.data.begin(), a.data.end())};
+                file.write(group + "/labels", li);
+            } else {
+                file.write(group + "/labels", a);
+            }
+        }
+    }
     if (ragged) {
         h5::Array<std::int64_t> off;
         off.shape = {sets.size() + 1};

@@ -2,6 +2,7 @@
 // line) and CSV (comma-separated columns, an optional header row of names;
 // also written).
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include "orbit/core/error.hpp"
@@ -12,6 +13,20 @@
 
 namespace orbit::io::formats {
 
+namespace {
+// Header names of normals: nx ny nz, normal_x normal_y normal_z (PCL), or n_x n_y n_z.
+bool normal_names(const std::vector<std::string>& n) {
+    const char* axes = "xyz";
+    for (int k = 0; k < 3; ++k) {
+        std::string a = n[static_cast<std::size_t>(3 + k)];
+        for (char& c : a) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        const std::string x(1, axes[k]);
+        if (a != "n" + x && a != "normal_" + x && a != "n_" + x && a != "normal" + x) return false;
+    }
+    return true;
+}
+}  // namespace
+
 Shape read_xyz(const std::string& path) {
     MappedFile bytes(path);
     Lines lines(bytes.begin(), bytes.end());
@@ -19,6 +34,7 @@ Shape read_xyz(const std::string& path) {
     std::vector<std::string_view> t;
     std::vector<double> v;
     v.reserve(bytes.size() / 8);
+    std::vector<std::string> header;
     std::size_t cols = 0, rows = 0, first_line = 0;
     bool skipped_count = false;
     while (lines.next(line)) {
@@ -32,8 +48,18 @@ Shape read_xyz(const std::string& path) {
                 skipped_count = true;
                 continue;
             }
+            // A leading line of names, none of them a number, is a header ("x y z nx ny nz").
+            double d;
+            if (header.empty() && std::none_of(t.begin(), t.end(), [&](std::string_view w) { return parse_double(w, d); })) {
+                for (auto w : t) header.emplace_back(w);
+                first_line = lines.line;
+                continue;
+            }
             cols = t.size();
-            first_line = lines.line;
+            if (header.empty()) first_line = lines.line;
+            else if (header.size() != cols)
+                throw Error(at_line(path, lines.line) + "expected " + std::to_string(header.size()) + " columns (as the header on line " +
+                            std::to_string(first_line) + " names), found " + std::to_string(cols));
         }
         if (t.size() != cols)
             throw Error(at_line(path, lines.line) + "expected " + std::to_string(cols) + " columns (as on line " +
@@ -44,17 +70,27 @@ Shape read_xyz(const std::string& path) {
     if (rows == 0) throw Error(path + ": contains no points");
     Shape shape;
     Points all = to_points(v, rows, cols);
-    if (cols == 6) {
+    // Six columns are points and normals, unless a header names them otherwise.
+    if (cols == 6 && (header.empty() || normal_names(header))) {
         shape.vertices = all.leftCols(3);
         shape.normals = all.rightCols(3);
     } else {
         shape.vertices = std::move(all);
+        shape.columns = std::move(header);
     }
     return shape;
 }
 
+// One point per line, "x y z" then "nx ny nz" when there are normals: what read_xyz reads back.
+void write_xyz(const std::string& path, const Shape& shape) {
+    write_text_rows(path, "", shape.vertices, shape.normals, ' ');
+}
+
 const Format& xyz_format() {
-    static const Format f{.name = "XYZ", .extensions = {".xyz", ".pts", ".txt"}, .read = [](const Source& s) { return read_xyz(s.path); }};
+    static const Format f{.name = "XYZ",
+                          .extensions = {".xyz", ".pts", ".txt"},
+                          .read = [](const Source& s) { return read_xyz(s.path); },
+                          .write = write_xyz};
     return f;
 }
 
@@ -113,34 +149,24 @@ Shape read_csv(const std::string& path) {
     double d;
     bool names = header.size() == cols &&
                  std::none_of(header.begin(), header.end(), [&](const std::string& h) { return parse_double(h, d); });
-    if (names) shape.columns = std::move(header);
+    // The header orbit writes for points with normals (x,y,z,nx,ny,nz) reads back as points and normals.
+    if (names && cols == 6 && normal_names(header)) {
+        Points all = std::move(shape.vertices);
+        shape.vertices = all.leftCols(3);
+        shape.normals = all.rightCols(3);
+    } else if (names) {
+        shape.columns = std::move(header);
+    }
     return shape;
 }
 
 void write_csv(const std::string& path, const Points& table, const std::vector<std::string>& names) {
-    if (table.size() == 0) throw Error("cannot write '" + path + "': the table is empty");
-    std::string out;
+    std::string head;
     if (names.size() == static_cast<std::size_t>(table.cols())) {
-        for (std::size_t j = 0; j < names.size(); ++j) out += (j ? "," : "") + names[j];
-        out += '\n';
+        for (std::size_t j = 0; j < names.size(); ++j) head += (j ? "," : "") + names[j];
+        head += '\n';
     }
-    const auto rows = static_cast<std::size_t>(table.rows()), cols = static_cast<std::size_t>(table.cols());
-    const double* v = table.data();
-    write_atomic(path, [&](const Put& put) {
-        put(out.data(), out.size());
-        Chunks chunks(put);
-        for (std::size_t i = 0; i < rows; ++i) {
-            char* o = chunks.reserve(cols * 25 + 1);
-            for (std::size_t j = 0; j < cols; ++j) {
-                if (j) *o++ = ',';
-                // Shortest text that reads back to the same double.
-                o = std::to_chars(o, o + 25, v[i * cols + j]).ptr;
-            }
-            *o++ = '\n';
-            chunks.commit(o);
-        }
-        chunks.flush();
-    });
+    write_text_rows(path, head, table, Points(), ',');
 }
 
 namespace {

@@ -51,11 +51,17 @@ std::unique_ptr<RowSource> open_hdf5_rows(const h5::DatasetRef& ref) {
     const h5::File& f = src->file;
     const bool whole = ref.dataset.empty();
     src->points = whole ? "/points" : ref.dataset;
+    if (split_selection(src->points).second) return nullptr;  // a selection of clouds: read whole
     std::vector<std::size_t> dims;
     if (!numeric_2d(f, src->points, dims) || dims[0] == 0 || dims[1] == 0) return nullptr;  // the general reader explains
     if (whole)
-        for (const char* other : {"/offsets", "/faces", "/weights", "/features", "/labels"})
+        for (const char* other : {"/offsets", "/faces", "/weights", "/features", "/labels", "/label"})
             if (f.exists(other)) return nullptr;
+    // Siblings that may come along with a named dataset: the general reader decides.
+    const std::string group = src->points.substr(0, src->points.rfind('/'));
+    if (!whole)
+        for (const char* other : {"/normals", "/normal", "/labels", "/label"})
+            if (f.exists(group + other)) return nullptr;
     src->rows = dims[0];
     src->dim = dims[1];
     src->name = ref.file + ":" + src->points;

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "orbit/core/error.hpp"
+#include "orbit/core/log.hpp"
 #include "orbit/io/formats/format.hpp"
 
 namespace orbit::io::formats {
@@ -46,6 +47,36 @@ bool is_writable(const std::string& path) {
     return f && f->write;
 }
 
+namespace {
+// ".ply .off ..." for messages: every extension of a format with a writer.
+std::string writable_extensions() {
+    std::string list;
+    for (const Format* f : all_formats())
+        if (f->write)
+            for (auto& e : f->extensions) list += " " + e;
+    return list;
+}
+}  // namespace
+
+bool is_hdf5_output(const std::string& path) {
+    if (path == "-") return true;
+    const std::string e = extension(path);
+    return e.empty() || e == ".h5" || e == ".hdf5" || e == ".hdf" || e == ".he5";
+}
+
+void check_output_extension(const std::string& path, bool point_sets) {
+    if (is_hdf5_output(path) || (point_sets && is_writable(path))) return;
+    const std::string e = extension(path);
+    if (point_sets)
+        throw UsageError("cannot write '" + path + "': unknown output format '" + e + "' (expected .h5 .hdf5" +
+                         writable_extensions() + " or -)");
+    std::string h5 = path.substr(0, path.size() - e.size()) + ".h5";
+    throw UsageError("'" + path + "': this tool writes HDF5 (.h5, .hdf5 or -), not " + e +
+                     (is_writable(path) ? " files; write " + h5 + " and convert a point set with orbit-convert " + h5 +
+                                              " -o " + path
+                                        : " files"));
+}
+
 Shape read_shape(const std::string& path, const std::string& member) {
     const Format& f = format_of(path);
     if (!member.empty() && !f.has_members)
@@ -56,9 +87,27 @@ Shape read_shape(const std::string& path, const std::string& member) {
 void write_shape(const std::string& path, const Shape& shape) {
     const Format* f = find_format(path);
     if (!f || !f->write)
-        throw Error("cannot write '" + path + "': unknown output format '" + extension(path) +
-                    "' (expected .h5 .hdf5 .ply .csv .npy or -)");
+        throw Error("cannot write '" + path + "': unknown output format '" + extension(path) + "' (expected .h5 .hdf5" +
+                    writable_extensions() + " or -)");
     f->write(path, shape);
+}
+
+void write_point_sets_file(const std::string& path, const PointSets& sets, const Faces& faces,
+                           const std::vector<std::string>& columns) {
+    if (sets.items.empty()) throw Error("no point sets to write");
+    const std::string e = extension(path);
+    const bool normals = sets[0].normals.rows() == sets[0].points.rows() && sets[0].normals.size() > 0;
+    if (e == ".npy" && normals) log::warn("NPY output holds the points only; normals dropped");
+    if (sets.size() == 1) return write_shape(path, Shape{sets[0].points, normals ? sets[0].normals : Points(), faces, columns});
+    bool equal = true;
+    for (auto& p : sets.items) equal = equal && p.points.rows() == sets[0].points.rows() && p.points.cols() == sets[0].points.cols();
+    if (e != ".npy" || !equal)
+        throw Error(sets.source + " holds " + std::to_string(sets.size()) + " clouds" + (equal ? "" : " of different sizes") +
+                    "; " + e + " holds one (write .h5, " + (equal ? "or .npy, " : "") + "or select one cloud first, as FILE:/dataset[K])");
+    std::vector<double> all;
+    for (auto& p : sets.items) all.insert(all.end(), p.points.data(), p.points.data() + p.points.size());
+    write_npy(path, all.data(),
+              {sets.size(), static_cast<std::size_t>(sets[0].points.rows()), static_cast<std::size_t>(sets[0].points.cols())});
 }
 
 h5::DatasetRef input_ref(const std::string& arg, const std::string& dataset) {

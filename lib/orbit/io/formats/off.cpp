@@ -123,8 +123,22 @@ Shape read_off(const std::string& path) {
     return shape;
 }
 
+// OFF (NOFF with normals): the vertices, then the triangles; a point cloud has no faces.
+void write_off(const std::string& path, const Shape& shape) {
+    const auto n = shape.vertices.rows();
+    const bool normals = check_3d_for_writing(shape.vertices, shape.normals, shape.faces, path, "OFF");
+    const std::string head = std::string(normals ? "NOFF\n" : "OFF\n") + std::to_string(n) + " " +
+                             std::to_string(shape.faces.rows()) + " 0\n";
+    std::string faces;
+    for (Eigen::Index f = 0; f < shape.faces.rows(); ++f)
+        faces += "3 " + std::to_string(shape.faces(f, 0)) + " " + std::to_string(shape.faces(f, 1)) + " " +
+                 std::to_string(shape.faces(f, 2)) + "\n";
+    write_text_rows(path, head, shape.vertices, normals ? shape.normals : Points(), ' ', faces);
+}
+
 const Format& off_format() {
-    static const Format f{.name = "OFF", .extensions = {".off"}, .read = [](const Source& s) { return read_off(s.path); }};
+    static const Format f{
+        .name = "OFF", .extensions = {".off"}, .read = [](const Source& s) { return read_off(s.path); }, .write = write_off};
     return f;
 }
 

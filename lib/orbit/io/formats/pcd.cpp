@@ -220,8 +220,23 @@ Shape read_pcd(const std::string& path) {
     return binary ? read_binary(h, l, n, path) : read_ascii(h, l, n, bytes.end(), path);
 }
 
+// PCD 0.7, DATA ascii with float64 fields x y z (and normal_x normal_y normal_z):
+// exact values that PCL and read_pcd read back.
+void write_pcd(const std::string& path, const Shape& shape) {
+    const auto n = shape.vertices.rows();
+    const bool normals = check_3d_for_writing(shape.vertices, shape.normals, Faces(), path, "PCD");
+    const std::string k = normals ? " 8 8 8" : "";
+    const std::string head = "# .PCD v0.7 - Point Cloud Data file format\nVERSION 0.7\nFIELDS x y z" +
+                             std::string(normals ? " normal_x normal_y normal_z" : "") + "\nSIZE 8 8 8" + k +
+                             "\nTYPE F F F" + (normals ? " F F F" : "") + "\nCOUNT 1 1 1" + (normals ? " 1 1 1" : "") +
+                             "\nWIDTH " + std::to_string(n) + "\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS " +
+                             std::to_string(n) + "\nDATA ascii\n";
+    write_text_rows(path, head, shape.vertices, normals ? shape.normals : Points(), ' ');
+}
+
 const Format& pcd_format() {
-    static const Format f{.name = "PCD", .extensions = {".pcd"}, .read = [](const Source& s) { return read_pcd(s.path); }};
+    static const Format f{
+        .name = "PCD", .extensions = {".pcd"}, .read = [](const Source& s) { return read_pcd(s.path); }, .write = write_pcd};
     return f;
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "orbit/core/error.hpp"
+#include "orbit/io/formats/bytes.hpp"
 
 namespace orbit::io::formats {
 
@@ -41,6 +42,29 @@ double finite_number(std::string_view tok, const std::string& path, std::size_t 
     if (!std::isfinite(v))
         throw Error(at_line(path, line) + "value is " + (std::isnan(v) ? "NaN" : "infinite") + " (" + quote(tok) + ")");
     return v;
+}
+
+void write_text_rows(const std::string& path, const std::string& head, const Points& table, const Points& more, char sep,
+                     const std::string& tail) {
+    if (table.size() == 0) throw Error("cannot write '" + path + "': the table is empty");
+    const bool with_more = more.rows() == table.rows() && more.cols() > 0;
+    const Eigen::Index rows = table.rows(), cols = table.cols(), extra = with_more ? more.cols() : 0;
+    write_atomic(path, [&](const Put& put) {
+        put(head.data(), head.size());
+        Chunks chunks(put);
+        for (Eigen::Index i = 0; i < rows; ++i) {
+            char* o = chunks.reserve(static_cast<std::size_t>(cols + extra) * 25 + 1);
+            for (Eigen::Index j = 0; j < cols + extra; ++j) {
+                if (j) *o++ = sep;
+                // Shortest text that reads back to the same double.
+                o = std::to_chars(o, o + 25, j < cols ? table(i, j) : more(i, j - cols)).ptr;
+            }
+            *o++ = '\n';
+            chunks.commit(o);
+        }
+        chunks.flush();
+        put(tail.data(), tail.size());
+    });
 }
 
 }  // namespace orbit::io::formats

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "orbit/core/types.hpp"
+
 namespace orbit::io::formats {
 
 inline bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
@@ -72,5 +74,12 @@ std::string quote(std::string_view s);
 std::string at_line(const std::string& path, std::size_t line);
 // A finite number, or an error naming the line.
 double finite_number(std::string_view tok, const std::string& path, std::size_t line);
+
+// Writes a text table atomically (CSV, XYZ, OFF, PCD ascii): `head`, then one
+// line per row of `table` followed by the same row of `more` (when it has as
+// many rows), values separated by `sep` in the shortest form that reads back to
+// the same double, then `tail`.
+void write_text_rows(const std::string& path, const std::string& head, const Points& table, const Points& more, char sep,
+                     const std::string& tail = "");
 
 }  // namespace orbit::io::formats

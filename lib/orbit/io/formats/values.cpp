@@ -48,4 +48,15 @@ void check_block(const double* v, std::size_t count, std::size_t cols, std::size
                 (std::isnan(v[i]) ? "NaN" : "infinite") + " value");
 }
 
+bool check_3d_for_writing(const Points& vertices, const Points& normals, const Faces& faces, const std::string& path,
+                          const char* format) {
+    const auto n = vertices.rows();
+    if (vertices.cols() != 3)
+        throw Error("cannot write '" + path + "' as " + format + ": expected points of shape [N,3], found [" + std::to_string(n) +
+                    "," + std::to_string(vertices.cols()) + "]");
+    if (faces.size() && (faces.minCoeff() < 0 || faces.maxCoeff() >= n))
+        throw Error("cannot write '" + path + "': a face refers to a vertex outside 0.." + std::to_string(n - 1));
+    return normals.rows() == n && normals.cols() == 3;
+}
+
 }  // namespace orbit::io::formats

@@ -31,4 +31,9 @@ void check_values(const Points& m, const std::string& path, const std::string& w
 // Same for a block of rows starting at row `first_row`: "WHAT: row R has a NaN value".
 void check_block(const double* v, std::size_t count, std::size_t cols, std::size_t first_row, const std::string& what);
 
+// For the writers of 3-D formats (OFF, PCD): throws unless the points are [N,3]
+// and the faces refer to them; true when the shape has normals to write.
+bool check_3d_for_writing(const Points& vertices, const Points& normals, const Faces& faces, const std::string& path,
+                          const char* format);
+
 }  // namespace orbit::io::formats
