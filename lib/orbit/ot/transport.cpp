@@ -128,6 +128,12 @@ TransportRun solve_transport(const std::vector<TransportInput>& problems, const 
             case Problem::Gromov: solve_gromov(in, q, run); break;
             case Problem::Divergence: solve_divergence(in, q, run); break;
             case Problem::Partial: {
+                if (q.exact) {
+                    require(!q.gradient, "gradients are not available for exact partial transport");
+                    run.results.push_back(exact_partial(in.points() ? cost_matrix(in.x, in.y, q.cost) : in.cost, in.a, in.b,
+                                                        q.mass, q.sinkhorn));
+                    break;
+                }
                 SinkhornResult r = in.points() ? partial(in.x, in.a, in.y, in.b, q.cost, q.mass, q.sinkhorn)
                                                : partial(in.cost, in.a, in.b, q.mass, q.sinkhorn);
                 if (q.gradient) run.gradients.push_back(in.points() ? partial_gradient(in.x, in.y, q.cost, r) : TransportGradient{});
