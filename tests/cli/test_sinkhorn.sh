@@ -384,4 +384,73 @@ ang = np.degrees(np.arccos(np.clip((np.trace(T[:3, :3] @ q.T) - 1) / 2, -1, 1)))
 assert ang < 2, ang
 '
 fi
+# ---- barycenters ------------------------------------------------------------
+# Free support in 1-D: the weighted average of the sorted points (quantile averaging).
+py '
+import h5py, numpy as np
+r = np.random.default_rng(21)
+for k, shift in ((1, 0.0), (2, 3.0), (3, -1.0)):
+    with h5py.File(f"m{k}.h5", "w") as f: f["points"] = np.sort(r.random(25) + shift)[:, None]
+with h5py.File("start.h5", "w") as f: f["points"] = r.random((25, 1))
+with h5py.File("line.h5", "w") as f: f["points"] = np.linspace(-1.5, 4.5, 60)[:, None]
+'
+orbit-sinkhorn --barycenter m1.h5 m2.h5 m3.h5 --weights 0.2,0.3,0.5 --free-support --support start.h5 --tol 1e-12 -o fb.h5 --json > fb.json
+orbit-sinkhorn --barycenter m1.h5 m2.h5 m3.h5 --weights 0.2,0.3,0.5 --support line.h5 --eps 0.01 --tol 1e-9 -o eb.h5 -q
+orbit-sinkhorn --barycenter m1.h5 m2.h5 --debiased --support line.h5 --eps 0.01 --tol 1e-8 --max-iter 20000 -o db.h5 -q
+orbit-sinkhorn --barycenter m1.h5 m2.h5 --support-size 30 --seed 3 --eps 0.05 -o sb.h5 -q
+py '
+import h5py, json, numpy as np
+m = [h5py.File(f"m{k}.h5")["points"][()][:, 0] for k in (1, 2, 3)]
+want = 0.2 * m[0] + 0.3 * m[1] + 0.5 * m[2]
+with h5py.File("fb.h5") as f:
+    assert f.attrs["orbit_kind"] == "pointset" and f.attrs["method"] == "free-support", dict(f.attrs)
+    assert np.abs(np.sort(f["points"][()][:, 0]) - want).max() < 1e-12
+assert json.load(open("fb.json"))["converged"]
+with h5py.File("eb.h5") as f:
+    w, x = f["weights"][()], f["points"][()][:, 0]
+    assert abs(w.sum() - 1) < 1e-8 and f.attrs["converged"] == 1
+    assert abs(w @ x - want.mean()) < 0.02, (w @ x, want.mean())  # the mean of the barycenter: the weighted mean
+with h5py.File("db.h5") as f: assert f.attrs["method"] == "debiased" and abs(f["weights"][()].sum() - 1) < 1e-6
+with h5py.File("sb.h5") as f: assert f["points"].shape == (30, 1)
+'
+# the barycenter is a point set: it is an input again
+orbit-sinkhorn fb.h5 m1.h5 --eps 0.1 -q
+expect_error 2 orbit-sinkhorn --barycenter m1.h5
+expect_error 2 orbit-sinkhorn --barycenter m1.h5 m2.h5 --weights 0.5
+expect_error 2 orbit-sinkhorn --barycenter m1.h5 m2.h5 --debiased --free-support
+expect_error 2 orbit-sinkhorn --barycenter m1.h5 m2.h5 --support start.h5 --support-size 3
+expect_error 2 orbit-sinkhorn --barycenter m1.h5 m2.h5 --divergence
+expect_error 2 orbit-sinkhorn x.h5 y.h5 --weights 0.5,0.5
+expect_error 1 orbit-sinkhorn --barycenter m1.h5 x.h5
+
+# ---- exact partial transport and several histograms b ---------------------------
+py '
+import h5py, numpy as np
+C = np.array([[0.0, 4.0, 9.0], [1.0, 0.5, 16.0]])
+with h5py.File("Cp.h5", "w") as f:
+    f["C"] = C; f["a"] = [0.5, 0.5]; f["b"] = [0.3, 0.3, 0.4]
+    f["B"] = np.array([[0.3, 0.2], [0.3, 0.5], [0.4, 0.3]])
+'
+orbit-sinkhorn --cost Cp.h5:/C --a Cp.h5:/a --b Cp.h5:/b --exact --mass 0.6 --plan dense -o xp.h5 --json > xp.json
+orbit-sinkhorn --cost Cp.h5:/C --a Cp.h5:/a --b Cp.h5:/B --eps 0.5 --tol 1e-10 -o mb.h5 -q
+orbit-sinkhorn --cost Cp.h5:/C --a Cp.h5:/a --b Cp.h5:/b --eps 0.5 --tol 1e-10 -o mb0.h5 -q
+py '
+import h5py, json, numpy as np
+# the cheapest 0.6: 0.3 on (0,0) at cost 0 and 0.3 on (1,1) at cost 0.5
+with h5py.File("xp.h5") as f: P = f["plan"][()]
+assert abs(P.sum() - 0.6) < 1e-12 and abs(P[0, 0] - 0.3) < 1e-12 and abs(P[1, 1] - 0.3) < 1e-12, P
+assert abs(json.load(open("xp.json"))["cost"] - 0.15) < 1e-12
+with h5py.File("mb.h5") as f, h5py.File("mb0.h5") as g:
+    assert f["cost"].shape == (2,) and abs(f["cost"][0] - g.attrs["cost"]) < 1e-12, (f["cost"][()], g.attrs["cost"])
+'
+expect_error 2 orbit-sinkhorn --cost Cp.h5:/C --exact --mass 0.5 --grad -o g.h5
+expect_error 2 orbit-sinkhorn --cost Cp.h5:/C --b Cp.h5:/B --divergence
+
+# ---- history through stdin: an input read from "-" keeps its history ----------
+orbit-sinkhorn --barycenter m1.h5 m2.h5 --free-support --support start.h5 -q -o - | orbit-sinkhorn - m1.h5 --eps 0.1 -q -o hs.h5
+py '
+import h5py
+h = h5py.File("hs.h5").attrs["history"].splitlines()
+assert len(h) == 2 and "--barycenter m1.h5" in h[0] and "orbit-sinkhorn - m1.h5" in h[1], h
+'
 echo "ok"

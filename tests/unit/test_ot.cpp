@@ -22,6 +22,12 @@ namespace {
 // The shared clouds and weights of the test fixtures, under the names these tests use.
 Points cloud(int n, int d, std::uint64_t seed, double shift = 0) { return test::unit_cube_cloud(n, d, seed, shift); }
 Vector weights(int n, std::uint64_t seed) { return test::random_weights(n, seed); }
+SinkhornOptions options(double eps, double tol) {
+    SinkhornOptions o;
+    o.eps = eps;
+    o.tol = tol;
+    return o;
+}
 
 Matrix sqdist(const Points& x, const Points& y) {
     Matrix c(x.rows(), y.rows());
@@ -217,9 +223,7 @@ TEST_CASE("Sinkhorn marginals meet the tolerance and primal equals dual", "[ot][
     };
     for (double omega : {1.0, 0.0, 1.5})
         for (Norm nm : {Norm::L1, Norm::L2, Norm::Linf}) {
-            SinkhornOptions o;
-            o.eps = 0.01;
-            o.tol = 1e-9;
+            SinkhornOptions o = options(0.01, 1e-9);
             o.norm = nm;
             o.overrelax = omega;
             const SinkhornResult r = sinkhorn(x, a, y, b, CostSpec{}, o);
@@ -242,9 +246,7 @@ TEST_CASE("Sinkhorn approaches the exact cost as eps goes to 0", "[ot][sinkhorn]
     const double exact = emd_cost(a, b, c);
     double prev_gap = 1e9;
     for (double eps : {1e-1, 1e-2, 1e-3, 1e-4}) {
-        SinkhornOptions o;
-        o.eps = eps;
-        o.tol = 1e-10;
+        SinkhornOptions o = options(eps, 1e-10);
         o.max_iter = 100000;
         o.eps_scaling = true;
         const SinkhornResult r = sinkhorn(c, a, b, o);
@@ -269,9 +271,7 @@ TEST_CASE("1-D Sinkhorn at small eps matches sorting", "[ot][sinkhorn]") {
     for (int i = 0; i < n; ++i) w2 += (xs[i] - ys[i]) * (xs[i] - ys[i]) / n;
     double prev = 1;
     for (double eps : {1e-3, 5e-4}) {
-        SinkhornOptions o;
-        o.eps = eps;
-        o.tol = 1e-6;
+        SinkhornOptions o = options(eps, 1e-6);
         o.max_iter = 20000;
         o.eps_scaling = true;
         o.scaling = 0.7;
@@ -290,9 +290,7 @@ TEST_CASE("online, dense and kernel storage agree; threads do not change the bit
     // Large enough (> 2^20 pairs) for the passes to run on both threads.
     const Points x = cloud(1100, 3, 31), y = cloud(1000, 3, 32);
     const Vector a = weights(1100, 5), b = weights(1000, 6);
-    SinkhornOptions o;
-    o.eps = 0.05;
-    o.tol = 1e-9;
+    SinkhornOptions o = options(0.05, 1e-9);
     set_threads(1);
     const SinkhornResult r1 = sinkhorn(x, a, y, b, CostSpec{}, o);
     set_threads(2);
@@ -322,9 +320,7 @@ TEST_CASE("online, dense and kernel storage agree; threads do not change the bit
 TEST_CASE("translating both clouds leaves cost and plan unchanged", "[ot][sinkhorn]") {
     const Points x = cloud(100, 3, 41), y = cloud(90, 3, 42);
     const Vector a = weights(100, 1), b = weights(90, 2);
-    SinkhornOptions o;
-    o.eps = 0.01;
-    o.tol = 1e-10;
+    SinkhornOptions o = options(0.01, 1e-10);
     o.plan = PlanKind::Dense;
     const SinkhornResult r = sinkhorn(x, a, y, b, CostSpec{}, o);
     Points xt = x, yt = y;
@@ -371,9 +367,7 @@ TEST_CASE("unbalanced Dirac problem matches its closed form", "[ot][sinkhorn]") 
 TEST_CASE("epsilon scaling and warm starts reach the same solution", "[ot][sinkhorn]") {
     const Points x = cloud(200, 2, 61), y = cloud(180, 2, 62);
     const Vector a = weights(200, 1), b = weights(180, 2);
-    SinkhornOptions o;
-    o.eps = 0.005;
-    o.tol = 1e-9;
+    SinkhornOptions o = options(0.005, 1e-9);
     o.max_iter = 20000;
     o.overrelax = 1;  // compare annealing with plain iterations
     const SinkhornResult plain = sinkhorn(x, a, y, b, CostSpec{}, o);
@@ -399,9 +393,7 @@ TEST_CASE("over-relaxation reaches the plain solution in fewer iterations", "[ot
     const Points x = cloud(300, 3, 71), y = cloud(280, 3, 72);
     const Vector a = weights(300, 3), b = weights(280, 4);
     for (double rho : {infinity, 0.5}) {
-        SinkhornOptions o;
-        o.eps = 0.005;
-        o.tol = 1e-10;
+        SinkhornOptions o = options(0.005, 1e-10);
         o.max_iter = 20000;
         o.rho_a = o.rho_b = rho;
         o.overrelax = 1;

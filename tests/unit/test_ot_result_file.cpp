@@ -5,21 +5,16 @@
 #include "orbit/io/h5.hpp"
 #include "orbit/ot/result_file.hpp"
 
+#include "fixtures.hpp"
+
 using namespace orbit;
 using namespace orbit::ot;
 
 namespace {
 
-Points cloud(int n, std::uint64_t seed) {
-    Rng r(seed);
-    Points p(n, 2);
-    for (int i = 0; i < n; ++i) p(i, 0) = r.uniform(), p(i, 1) = r.uniform();
-    return p;
-}
-
 TransportInput input(int n, int m, std::uint64_t seed) {
     TransportInput in;
-    in.x = cloud(n, seed), in.y = cloud(m, seed + 1);
+    in.x = test::unit_cube_cloud(n, 2, seed), in.y = test::unit_cube_cloud(m, 2, seed + 1);
     in.a = Vector::Constant(n, 1.0 / n), in.b = Vector::Constant(m, 1.0 / m);
     return in;
 }

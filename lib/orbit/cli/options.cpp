@@ -50,6 +50,14 @@ CLI::Validator number_validator(double lo, double hi, bool lo_open, const std::s
 
 }  // namespace
 
+CLI::Validator value_check(const char* what, bool (*ok)(double)) {
+    auto check = [=](std::string& text) -> std::string {
+        double v = 0;
+        return !CLI::detail::lexical_cast(text, v) ? "expected a number, found " + text : ok(v) ? "" : what + (", found " + text);
+    };
+    return CLI::Validator(check, "", what);
+}
+
 std::string format_number(double v) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.12g", v);

@@ -102,6 +102,10 @@ CLI::Validator in_range(double lo, double hi, bool lo_open = false);
 CLI::Validator above(double lo);          // finite and > lo
 extern const CLI::Validator NonNegative;  // finite and >= 0
 extern const CLI::Validator Positive;     // finite and > 0
+// A check of one number by a predicate, failing with `what` ("must lie in
+// (0,1), found 2"); CLI11 prefixes the option's name. For conditions the
+// range checks above cannot say, such as "positive or inf".
+CLI::Validator value_check(const char* what, bool (*ok)(double));
 // A number as the user would write it: %g with up to 12 significant digits.
 std::string format_number(double v);
 

@@ -228,11 +228,15 @@ Matrix cost_matrix(const Points& x, const Points& y, const CostSpec& spec) {
     return c;
 }
 
-SinkhornResult exact_transport(const Matrix& cost, const Vector& a, const Vector& b, const SinkhornOptions& opt) {
+namespace detail {
+
+SinkhornResult exact_result(const Matrix& P, const Matrix& cost, Vector f, Vector g, double dual,
+                            const SinkhornOptions& opt) {
     SinkhornResult r;
-    const Matrix P = emd(a, b, cost, &r.f, &r.g);
+    r.f = std::move(f);
+    r.g = std::move(g);
     r.cost = r.primal = plan_cost(P, cost);
-    r.dual = r.f.dot(a) + r.g.dot(b);
+    r.dual = dual;
     r.mass = P.sum();
     r.converged = true;
     r.storage = "exact";
@@ -255,6 +259,15 @@ SinkhornResult exact_transport(const Matrix& cost, const Vector& a, const Vector
         r.sparse_plan = std::move(sp);
     }
     return r;
+}
+
+}  // namespace detail
+
+SinkhornResult exact_transport(const Matrix& cost, const Vector& a, const Vector& b, const SinkhornOptions& opt) {
+    Vector f, g;
+    const Matrix P = emd(a, b, cost, &f, &g);
+    const double dual = f.dot(a) + g.dot(b);
+    return detail::exact_result(P, cost, std::move(f), std::move(g), dual, opt);
 }
 
 }  // namespace orbit::ot

@@ -6,6 +6,7 @@
 
 #include "orbit/core/error.hpp"
 #include "orbit/core/parallel.hpp"
+#include "orbit/ot/exact.hpp"
 #include "orbit/ot/sinkhorn_distributed.hpp"
 #include "orbit/ot/solver.hpp"
 
@@ -130,10 +131,7 @@ SinkhornResult solve_partial(const CostKernel& K, const Vector& a, const Vector&
     totals();
     Vector F = f.array() + k, wrows(N);
     K.sums(0, g.data(), F.data(), inv, rows.data(), wrows.data());
-    for (Index i = 0; i < N; ++i)
-        if (!(a[i] > 0)) rows[i] = wrows[i] = 0;
-    for (Index j = 0; j < M; ++j)
-        if (!(b[j] > 0)) cols[j] = 0;
+    detail::clear_unweighted(a, b, rows, wrows, cols);
     r.f = F;
     r.g = g;
     r.eps = eps;
@@ -182,6 +180,32 @@ SinkhornResult partial(const Points& x, const Vector& a, const Points& y, const 
         return detail::point_kernel(xs, ys, c.p, c.half);
     });
     return solve_partial(*K, a, b, mass, opt);
+}
+
+SinkhornResult exact_partial(const Matrix& cost, const Vector& a, const Vector& b, double mass,
+                             const SinkhornOptions& opt) {
+    const Index N = a.size(), M = b.size();
+    require(cost.rows() == N && cost.cols() == M && cost.size() > 0,
+            "partial: expected a cost matrix of " + std::to_string(N) + "x" + std::to_string(M));
+    require(mass > 0 && mass <= std::min(a.sum(), b.sum()) * (1 + 1e-12),
+            "partial: the mass must lie in (0, min(|a|, |b|)], found " + num(mass));
+    detail::check_forbidden_pairs(cost);
+    // One dummy point on each side absorbs the mass that stays: a's dummy
+    // sends |b| - m, b's receives |a| - m, and dummy to dummy costs more than
+    // any real pair, so exactly m moves between real points (POT's construction).
+    double top = 0;
+    for (Index t = 0; t < cost.size(); ++t)
+        if (std::isfinite(cost.data()[t])) top = std::max(top, cost.data()[t]);
+    Matrix C = Matrix::Zero(N + 1, M + 1);
+    C.topLeftCorner(N, M) = cost;
+    C(N, M) = 2 * top;
+    Vector ae(N + 1), be(M + 1);
+    ae << a, std::max(0.0, b.sum() - mass);
+    be << b, std::max(0.0, a.sum() - mass);
+    Vector f, g;
+    const Matrix P = emd(ae, be, C, &f, &g);
+    const double dual = f.dot(ae) + g.dot(be);
+    return detail::exact_result(P.topLeftCorner(N, M), cost, f.head(N), g.head(M), dual, opt);
 }
 
 }  // namespace orbit::ot

@@ -19,4 +19,12 @@ SinkhornResult partial(const Matrix& cost, const Vector& a, const Vector& b, dou
 SinkhornResult partial(const Points& x, const Vector& a, const Points& y, const Vector& b, const CostSpec& c,
                        double mass, const SinkhornOptions& opt = {});
 
+// Exact partial transport without entropy (POT's partial_wasserstein):
+//   min <C,P>  s.t.  P 1 <= a,  P^T 1 <= b,  sum P = mass,
+// solved by the exact solver on the problem extended by one dummy point per
+// side. f, g are the extended problem's optimal potentials on the real
+// points; dual = its dual objective (= <C,P> at the optimum).
+SinkhornResult exact_partial(const Matrix& cost, const Vector& a, const Vector& b, double mass,
+                             const SinkhornOptions& opt = {});
+
 }  // namespace orbit::ot

@@ -76,19 +76,23 @@ void write_gradients(h5::File& f, const TransportRun& run) {
     if (g0.grad_b.size()) f.write("/grad_b", concat(&TransportGradient::grad_b));
 }
 
-void write_one(h5::File& f, const TransportRun& run) {
-    const SinkhornResult& r = run.results[0];
-    if (r.f.size()) {
-        f.write("/f", array_of(r.f));
-        f.write("/g", array_of(r.g));
-    }
-    const json attrs = result_json(r);
+// Scalars as root attributes (booleans as 0/1 integers).
+void set_root_attrs(h5::File& f, const json& attrs) {
     for (auto& [key, v] : attrs.items()) {
         if (v.is_boolean()) f.set_attr("/", key, std::int64_t(v.get<bool>()));
         else if (v.is_string()) f.set_attr("/", key, v.get<std::string>());
         else if (v.is_number_integer()) f.set_attr("/", key, v.get<std::int64_t>());
         else f.set_attr("/", key, v.get<double>());
     }
+}
+
+void write_one(h5::File& f, const TransportRun& run) {
+    const SinkhornResult& r = run.results[0];
+    if (r.f.size()) {
+        f.write("/f", array_of(r.f));
+        f.write("/g", array_of(r.g));
+    }
+    set_root_attrs(f, result_json(r));
     if (has_divergence(run)) f.set_attr("/", "divergence", run.values[0]);
     write_plan(f, r, "/plan");
 }
@@ -221,6 +225,45 @@ TransportRun read_transport(const h5::File& f) {
     if (g.grad_x.size() || g.grad_a.size()) run.gradients.push_back(std::move(g));
     run.results.push_back(std::move(r));
     return run;
+}
+
+std::string barycenter_method_name(BarycenterMethod m) {
+    return m == BarycenterMethod::Free ? "free-support" : m == BarycenterMethod::Debiased ? "debiased" : "entropic";
+}
+
+json barycenter_json(const BarycenterResult& r, const BarycenterOptions& opt, double seconds) {
+    json j = {{"method", barycenter_method_name(opt.method)}, {"cost", r.cost}, {"iterations", r.iterations},
+              {"marginal_error", r.marginal_error}, {"converged", r.converged}, {"finite", r.finite},
+              {"support_size", r.barycenter.points.rows()}, {"seconds", seconds}};
+    if (opt.method != BarycenterMethod::Free) j["eps"] = opt.eps;
+    return j;
+}
+
+std::string barycenter_line(const BarycenterResult& r, double seconds) {
+    char b[160];
+    std::snprintf(b, sizeof b, "barycenter on %lld points: cost %.6g, %d iterations, error %.3g, %.3g s",
+                  static_cast<long long>(r.barycenter.points.rows()), r.cost, r.iterations, r.marginal_error, seconds);
+    return b;
+}
+
+void write_barycenter(h5::File& f, const BarycenterResult& r, const BarycenterOptions& opt, double seconds) {
+    f.write_matrix("/points", r.barycenter.points);
+    f.write("/weights", array_of(r.barycenter.weights));
+    json attrs = barycenter_json(r, opt, seconds);
+    attrs.erase("support_size");
+    set_root_attrs(f, attrs);
+}
+
+BarycenterResult read_barycenter(const h5::File& f) {
+    BarycenterResult r;
+    r.barycenter.points = f.read_matrix("/points");
+    r.barycenter.weights = vector_of(f, "/weights");
+    r.cost = f.attr_double("/", "cost");
+    r.marginal_error = f.attr_double("/", "marginal_error");
+    r.iterations = int(f.attr_int("/", "iterations"));
+    r.converged = f.attr_int("/", "converged") != 0;
+    r.finite = f.attr_int("/", "finite") != 0;
+    return r;
 }
 
 }  // namespace orbit::ot

@@ -13,10 +13,15 @@
 // Gradients (when computed): /grad_x [N,D], /grad_y [M,D], /grad_a [N],
 //   /grad_b [M] (batches: rows concatenated, as /f and /g).
 // Always: the root attribute seconds (the solve time).
+//
+// A barycenter (orbit_kind "pointset", readable as a point set): /points
+// [N,D], /weights [N]; root attributes method, cost, iterations,
+// marginal_error, converged, finite, eps and seconds.
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "orbit/io/h5.hpp"
+#include "orbit/ot/barycenter.hpp"
 #include "orbit/ot/transport.hpp"
 
 namespace orbit::ot {
@@ -36,5 +41,13 @@ void write_transport(h5::File& f, const TransportRun& run, double seconds);
 // per-problem values and gradients. For batches only the per-problem arrays
 // the layout stores are filled.
 TransportRun read_transport(const h5::File& f);
+
+std::string barycenter_method_name(BarycenterMethod m);
+// The scalars of a barycenter run, as written to the root attributes and to --json.
+nlohmann::json barycenter_json(const BarycenterResult& r, const BarycenterOptions& opt, double seconds);
+std::string barycenter_line(const BarycenterResult& r, double seconds);
+void write_barycenter(h5::File& f, const BarycenterResult& r, const BarycenterOptions& opt, double seconds);
+// The barycenter and scalars back from a file written by write_barycenter.
+BarycenterResult read_barycenter(const h5::File& f);
 
 }  // namespace orbit::ot

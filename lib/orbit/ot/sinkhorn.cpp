@@ -167,6 +167,13 @@ void validate(const SinkhornOptions& opt) {
     require(opt.plan_topk >= 0 && opt.plan_threshold >= 0, "sinkhorn: plan threshold and top-k must be >= 0");
 }
 
+void clear_unweighted(const Vector& a, const Vector& b, Vector& rows, Vector& wrows, Vector& cols) {
+    for (Index i = 0; i < a.size(); ++i)
+        if (!(a[i] > 0)) rows[i] = wrows[i] = 0;
+    for (Index j = 0; j < b.size(); ++j)
+        if (!(b[j] > 0)) cols[j] = 0;
+}
+
 // Totals of the plan at (f, g): marginals, <C,P>, objectives.
 void finish(const CostKernel& K, const Vector& a, const Vector& b, const SinkhornOptions& opt, double eps,
             SinkhornResult& r) {
@@ -176,12 +183,7 @@ void finish(const CostKernel& K, const Vector& a, const Vector& b, const Sinkhor
     Vector rows(N), wrows(N), cols(M);
     K.sums(0, G.data(), F.data(), 1.0 / eps, rows.data(), wrows.data());
     K.sums(1, F.data(), G.data(), 1.0 / eps, cols.data(), nullptr);
-    // Zero-weight points carry no mass: the passes' clamped exponentials leave
-    // ~1e-308 per pair there, which the KL terms below would turn into inf.
-    for (Index i = 0; i < N; ++i)
-        if (!(a[i] > 0)) rows[i] = wrows[i] = 0;
-    for (Index j = 0; j < M; ++j)
-        if (!(b[j] > 0)) cols[j] = 0;
+    clear_unweighted(a, b, rows, wrows, cols);  // before the KL terms below
     r.row_marginal = rows;
     r.col_marginal = cols;
     r.cost = deterministic_sum(N, [&](std::int64_t i) { return wrows[i]; });

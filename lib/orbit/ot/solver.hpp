@@ -23,6 +23,14 @@ void finish(const CostKernel& K, const Vector& a, const Vector& b, const Sinkhor
             SinkhornResult& r);
 void extract_plan(const CostKernel& K, const Vector& a, const Vector& b, const SinkhornOptions& opt, double eps,
                   SinkhornResult& r);
+// The result of an exact plan P for `cost` with potentials f, g and dual
+// objective `dual`: cost = primal = <C,P>, marginals, the plan as opt.plan asks.
+SinkhornResult exact_result(const Matrix& P, const Matrix& cost, Vector f, Vector g, double dual,
+                            const SinkhornOptions& opt);
+// Zero-weight points carry no mass: the passes' clamped exponentials leave
+// ~1e-308 per pair there, which log terms would turn into inf. Zeroes
+// rows[i] and wrows[i] where a_i <= 0, cols[j] where b_j <= 0.
+void clear_unweighted(const Vector& a, const Vector& b, Vector& rows, Vector& wrows, Vector& cols);
 // The GPU version of point_kernel; nullptr when CUDA is not built or no device
 // is present (an error instead when `required`).
 std::unique_ptr<CostKernel> cuda_point_kernel(const Points& x, const Points& y, int p, bool half, bool required);

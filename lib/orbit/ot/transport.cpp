@@ -52,9 +52,14 @@ void solve_divergence(const TransportInput& in, const TransportRequest& q, Trans
     run.results.push_back(merged(d));
 }
 
-void solve_exact(const TransportInput& in, const TransportRequest& q, TransportRun& run) {
+// The exact solvers form the dense cost matrix of point sets.
+void require_small(const TransportInput& in) {
     if (in.points())
         require(double(in.x.rows()) * in.y.rows() <= 4e6, "exact transport is meant for small problems (N*M <= 4e6)");
+}
+
+void solve_exact(const TransportInput& in, const TransportRequest& q, TransportRun& run) {
+    require_small(in);
     SinkhornOptions o = q.sinkhorn;
     const bool need_plan = q.gradient && in.points() && o.plan != PlanKind::Dense;
     if (need_plan) o.plan = PlanKind::Dense;
@@ -128,6 +133,13 @@ TransportRun solve_transport(const std::vector<TransportInput>& problems, const 
             case Problem::Gromov: solve_gromov(in, q, run); break;
             case Problem::Divergence: solve_divergence(in, q, run); break;
             case Problem::Partial: {
+                if (q.exact) {
+                    require(!q.gradient, "gradients are not available for exact partial transport");
+                    require_small(in);
+                    run.results.push_back(exact_partial(in.points() ? cost_matrix(in.x, in.y, q.cost) : in.cost, in.a, in.b,
+                                                        q.mass, q.sinkhorn));
+                    break;
+                }
                 SinkhornResult r = in.points() ? partial(in.x, in.a, in.y, in.b, q.cost, q.mass, q.sinkhorn)
                                                : partial(in.cost, in.a, in.b, q.mass, q.sinkhorn);
                 if (q.gradient) run.gradients.push_back(in.points() ? partial_gradient(in.x, in.y, q.cost, r) : TransportGradient{});

@@ -35,6 +35,7 @@ struct TransportRequest {
     CostSpec cost;
     SinkhornOptions sinkhorn;
     double mass = 0;          // Partial: the mass to move
+    bool exact = false;       // Partial: without entropy (exact solver with dummy points)
     SlicedOptions sliced;
     DivergenceOf divergence_of = DivergenceOf::Entropic;
     bool gradient = false;    // also compute the value's gradient
