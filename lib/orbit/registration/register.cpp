@@ -274,8 +274,14 @@ Result register_pair(const Points& source, const Points& target, const Options& 
                 go.with_scale = o.with_scale;
                 return udpreg_gmm_ot_hypotheses(s.down, s.features, t.down, t.features, go, rng, model);
             };
+            // A learned model's own hypotheses (matches of its point features).
+            auto model_candidates = [&] {
+                for (const Transform& h : o.model->hypotheses(s.down, s.features, t.down, t.features, sc.distance, rng))
+                    cands.push_back(h);
+            };
             if (o.method == Method::gmm_ot || o.method == Method::udpreg) {
                 cands = gmm_candidates(o.method == Method::udpreg ? o.model.get() : nullptr);
+                if (o.method == Method::udpreg) model_candidates();
             } else {
                 cands = ransac_candidates(s, t, corr, o, sc, rng, res.iterations);
                 // Deterministic hypotheses from second-order consistency: they find
@@ -287,8 +293,10 @@ Result register_pair(const Points& source, const Points& target, const Options& 
                 for (auto& h : sc2_pcr_hypotheses(s.down, t.down, corr, co)) cands.push_back(h.transform);
                 // A learned posterior model's hypotheses move with the cloud by
                 // construction: they join the first round.
-                if (o.method == Method::automatic && o.model)
+                if (o.method == Method::automatic && o.model) {
                     for (const Transform& h : gmm_candidates(o.model.get())) cands.push_back(h);
+                    model_candidates();
+                }
             }
             if (o.method == Method::automatic) cands.push_back(Transform::Identity());
             double score = 0;
