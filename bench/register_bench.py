@@ -34,6 +34,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rpmnet_pairs import perturb_pair  # noqa: E402
+
 ap = argparse.ArgumentParser()
 ap.add_argument("--pairs", type=int, default=100)
 ap.add_argument("--orbit", default=os.path.join(os.path.dirname(__file__), "..", "build", "bin", "orbit-register"))
@@ -83,48 +86,15 @@ def sample_surface(v, f, n, rng):
     return p / np.linalg.norm(p, axis=1).max()
 
 
-def euler(ax, ay, az):
-    cx, sx, cy, sy, cz, sz = np.cos(ax), np.sin(ax), np.cos(ay), np.sin(ay), np.cos(az), np.sin(az)
-    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
-    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
-    return rx @ ry @ rz
-
-
-def haar(rng):
-    q = rng.normal(size=4)
-    q /= np.linalg.norm(q)
-    w, x, y, z = q
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
-
-
-def crop(p, keep, rng):
-    d = rng.normal(size=3)
-    d /= np.linalg.norm(d)
-    s = (p - p.mean(0)) @ d
-    return p[s > np.percentile(s, (1 - keep) * 100)]
-
-
 def make_pairs(meshes, count, keep, so3, seed0):
     src, ref, gt, clean = [], [], [], []
     for i in range(count):
         rng = np.random.default_rng([seed0, i])
         v, f = meshes[i % len(meshes)]
         raw = sample_surface(v, f, 2048, rng)
-        s, r = crop(raw, keep, rng), crop(raw, keep, rng)
-        R = haar(rng) if so3 else euler(*rng.uniform(0, np.pi / 4, 3))
-        t = rng.uniform(-0.5, 0.5, 3)
-        s = s @ R.T + t
-        s = s[rng.choice(len(s), 717, replace=len(s) < 717)]
-        r = r[rng.choice(len(r), 717, replace=len(r) < 717)]
-        s = s + np.clip(rng.normal(0, 0.01, s.shape), -0.05, 0.05)
-        r = r + np.clip(rng.normal(0, 0.01, r.shape), -0.05, 0.05)
-        T = np.eye(4)
-        T[:3, :3], T[:3, 3] = R, t
-        src.append(rng.permutation(s))
-        ref.append(rng.permutation(r))
+        s, r, T = perturb_pair(raw, keep, so3, rng)
+        src.append(s)
+        ref.append(r)
         gt.append(T)
         clean.append(raw)
     return np.array(src), np.array(ref), np.array(gt), np.array(clean)

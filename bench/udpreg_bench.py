@@ -22,7 +22,8 @@ The network's inference time on a 717-point cloud comes from the unit-test
 binary's hidden benchmark case.
 
 usage: bench/udpreg_bench.py --model MODEL.h5 [--pairs 100] [--overlaps 0.3,0.5,0.7,0.9]
-                             [--seed-bases 0,1,2,3,4] [--no-so3] [--no-open3d] [--out DIR]
+                             [--seed-bases 0,1,2,3,4] [--no-so3] [--no-open3d] [--out DIR] [--shapes A,B,C]
+                             [--jobs 1]
 """
 import argparse
 import json
@@ -36,6 +37,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rpmnet_pairs import perturb_pair  # noqa: E402
+
 here = os.path.dirname(os.path.abspath(__file__))
 ap = argparse.ArgumentParser()
 ap.add_argument("--model", required=True)
@@ -48,6 +52,11 @@ ap.add_argument("--bin", default=os.path.join(here, "..", "build", "bin"))
 ap.add_argument("--tests", default=os.path.join(here, "..", "build", "tests"))
 ap.add_argument("--data", default=os.environ.get("ORBIT_DATA", os.path.join(here, "..", ".cache", "data")))
 ap.add_argument("--out", default=None)
+ap.add_argument("--jobs", type=int, default=1,
+                help="orbit methods run at once (1: one after the other, for the time ratios on an idle machine)")
+ap.add_argument("--shapes", default=None,
+                help="comma-separated meshes to use instead of the reserved ones, e.g. the validation split that "
+                     "orbit-train-register names (for choosing a recipe without touching the reserved shapes)")
 args = ap.parse_args()
 
 reserved = [l.strip() for l in open(os.path.join(here, "..", "share", "orbit", "data", "eval-shapes.txt"))
@@ -69,47 +78,14 @@ def sample_surface(cloud, n, rng):
     return p / np.linalg.norm(p, axis=1).max()
 
 
-def euler(ax, ay, az):
-    cx, sx, cy, sy, cz, sz = np.cos(ax), np.sin(ax), np.cos(ay), np.sin(ay), np.cos(az), np.sin(az)
-    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
-    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
-    return rx @ ry @ rz
-
-
-def haar(rng):
-    q = rng.normal(size=4)
-    q /= np.linalg.norm(q)
-    w, x, y, z = q
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
-
-
-def crop(p, keep, rng):
-    d = rng.normal(size=3)
-    d /= np.linalg.norm(d)
-    s = (p - p.mean(0)) @ d
-    return p[s > np.percentile(s, (1 - keep) * 100)]
-
-
 def make_pairs(meshes, count, keep, so3, seed):
     src, ref, gt = [], [], []
     for i in range(count):
         rng = np.random.default_rng([0x75647072, seed, i])  # "udpr": apart from every training stream
         raw = sample_surface(meshes[i % len(meshes)], 2048, rng)
-        s, r = crop(raw, keep, rng), crop(raw, keep, rng)
-        R = haar(rng) if so3 else euler(*rng.uniform(0, np.pi / 4, 3))
-        t = rng.uniform(-0.5, 0.5, 3)
-        s = s @ R.T + t
-        s = s[rng.choice(len(s), 717, replace=len(s) < 717)]
-        r = r[rng.choice(len(r), 717, replace=len(r) < 717)]
-        s = s + np.clip(rng.normal(0, 0.01, s.shape), -0.05, 0.05)
-        r = r + np.clip(rng.normal(0, 0.01, r.shape), -0.05, 0.05)
-        T = np.eye(4)
-        T[:3, :3], T[:3, 3] = R, t
-        src.append(rng.permutation(s))
-        ref.append(rng.permutation(r))
+        s, r, T = perturb_pair(raw, keep, so3, rng)
+        src.append(s)
+        ref.append(r)
         gt.append(T)  # reference -> source, as orbit-transform stores it
     return np.array(src), np.array(ref), np.array(gt)
 
@@ -120,15 +96,21 @@ def errors(est, gt_ref_to_src):
     return np.degrees(np.arccos(c)), np.linalg.norm(est[:3, 3] - g[:3, 3])
 
 
-def run_orbit(pf, method, model):
+def start_orbit(pf, method, model):
+    """Starts orbit-register (one thread) on a pairs file; finish_orbit collects it."""
     out = pf.replace(".h5", f".{method}{'-model' if model else ''}.h5")
     cmd = [os.path.join(args.bin, "orbit-register"), f"{pf}:/src", f"{pf}:/ref", "--method", method, "-j", "1", "-q",
            "--ground-truth", f"{pf}:/transform", "-o", out]
     if model:
         cmd += ["--model", args.model]
-    s = subprocess.run(cmd, capture_output=True, text=True)
-    if s.returncode != 0:
-        sys.exit("orbit-register failed: " + s.stderr.strip())
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True), out
+
+
+def finish_orbit(started):
+    proc, out = started
+    _, err = proc.communicate()
+    if proc.returncode != 0:
+        sys.exit("orbit-register failed: " + err.strip())
     with h5py.File(out, "r") as f:
         return dict(rre=f["rre_deg"][:], rte=f["rte"][:], sec=f["seconds"][:])
 
@@ -165,9 +147,11 @@ def run_open3d(src, ref, gt):
 
 
 names = sorted(os.path.splitext(n)[0] for n in os.listdir(os.path.join(args.data, "meshes")) if n.endswith(".off"))
-eval_names = [n for n in reserved if n in names]
+wanted = args.shapes.split(",") if args.shapes else reserved
+eval_names = [n for n in wanted if n in names]
 if not eval_names:
-    sys.exit(f"none of the reserved meshes under {args.data}/meshes (run make data)")
+    sys.exit(f"none of the meshes {', '.join(wanted)} under {args.data}/meshes (run make data)")
+shape_kind = "chosen" if args.shapes else "reserved"
 work = args.out or tempfile.mkdtemp(prefix="orbit-udpreg-bench-")
 os.makedirs(work, exist_ok=True)
 meshes = [dense_cloud(n) for n in eval_names]
@@ -176,7 +160,7 @@ settings = [(float(o), False) for o in args.overlaps.split(",")] + ([] if args.n
 bases = [int(b) for b in args.seed_bases.split(",")]
 cpu = subprocess.run("lscpu | grep 'Model name\\|Flags' | grep -o 'avx512f\\|avx2' | sort -u | tr '\\n' ' '",
                      shell=True, capture_output=True, text=True).stdout.strip()
-print(f"reserved shapes: {', '.join(eval_names)}; {args.pairs} pairs per setting and seed base {bases}; CPU flags: {cpu}")
+print(f"{shape_kind} shapes: {', '.join(eval_names)}; {args.pairs} pairs per setting and seed base {bases}; CPU flags: {cpu}")
 results = {}
 for keep, so3 in settings:
     key = f"{int(round(keep * 100))}{'-so3' if so3 else ''}"
@@ -188,8 +172,12 @@ for keep, so3 in settings:
         pf = os.path.join(work, f"pairs_{key}_{base}.h5")
         with h5py.File(pf, "w") as f:
             f["src"], f["ref"], f["transform"] = src, ref, gt
-        for name, method, model in methods:
-            per[name].append(run_orbit(pf, method, model))
+        # --jobs methods at once (each one thread; times per pair are each process's own)
+        for first in range(0, len(methods), args.jobs):
+            group = methods[first:first + args.jobs]
+            started = [start_orbit(pf, method, model) for _, method, model in group]
+            for (name, _, _), st in zip(group, started):
+                per[name].append(finish_orbit(st))
         if not args.no_open3d:
             per["open3d"].append(run_open3d(src, ref, gt))
     rows = {}
@@ -247,7 +235,7 @@ try:
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     ax.legend()
-    ax.set_title(f"reserved shapes, {args.pairs} pairs x {len(bases)} seed bases")
+    ax.set_title(f"{shape_kind} shapes, {args.pairs} pairs x {len(bases)} seed bases")
     fig.tight_layout()
     fig.savefig(png, dpi=120)
     fig.savefig(svg)

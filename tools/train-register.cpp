@@ -51,12 +51,15 @@ stopped. Use the model with orbit-register --method udpreg --model FILE, or --me
     c.add_option("--w-cross", t.weights.cross, "Weight of the cross-consistency loss")->check(CLI::NonNegativeNumber)->capture_default_str();
     c.add_option("--w-contrastive", t.weights.contrastive, "Weight of the local contrastive loss")->check(CLI::NonNegativeNumber)->capture_default_str();
     c.add_option("--balance", t.weights.balance, "Weight of KL(mixing weights || uniform) inside self-consistency")->check(CLI::NonNegativeNumber)->capture_default_str();
+    c.add_option("--spread", t.weights.spread, "Weight of the component spread (mean component variance over the cloud's) inside self-consistency")->check(CLI::NonNegativeNumber)->capture_default_str();
     c.add_option("--temperature", t.weights.temperature, "Temperature of the local contrastive loss")->check(CLI::PositiveNumber)->capture_default_str();
     c.add_option("--warmup", t.weights.warmup, "Epochs over which the cross and contrastive losses ramp up")->check(CLI::Range(1, 100000))->capture_default_str();
     auto* o_hidden = c.add_option("--hidden", mc.hidden, "Width of the shared point-wise layers")->check(CLI::Range(1, 4096))->capture_default_str();
     auto* o_layers = c.add_option("--layers", mc.layers, "Shared point-wise layers")->check(CLI::Range(1, 32))->capture_default_str();
     auto* o_features = c.add_option("--features", mc.features, "Point feature width C")->check(CLI::Range(1, 1024))->capture_default_str();
     auto* o_components = c.add_option("--components", mc.components, "Mixture components K")->check(CLI::Range(2, 1024))->capture_default_str();
+    auto* o_context = c.add_option("--context", mc.context, "Neighbours of the learned neighbourhood pool and of the posterior smoothing (0: point-wise only)")->check(CLI::Range(0, 256))->capture_default_str();
+    auto* o_smooth = c.add_option("--smooth", mc.smooth, "Rounds of posterior averaging over those neighbourhoods")->check(CLI::Range(0, 64))->capture_default_str();
     c.add_option("--checkpoint-every", checkpoint_every, "Write the output model every N epochs while training (0: at the end only)")->check(CLI::NonNegativeNumber);
     c.add_option("--stop-after", t.stop_after, "Stop after this many epochs of this run; the output can be resumed (0: off)")->check(CLI::NonNegativeNumber);
     c.add_option("--resume", resume, "Continue training this model file (architecture, seed and optimizer state come from it)")->check(CLI::ExistingFile);
@@ -81,7 +84,7 @@ stopped. Use the model with orbit-register --method udpreg --model FILE, or --me
         std::shared_ptr<udpreg::Model> model;
         std::uint64_t seed = app.common().seed;
         if (!resume.empty()) {
-            for (auto* o : {o_hidden, o_layers, o_features, o_components})
+            for (auto* o : {o_hidden, o_layers, o_features, o_components, o_context, o_smooth})
                 if (o->count()) throw UsageError(o->get_name() + " cannot change when resuming (the architecture comes from " + resume + ")");
             model = udpreg::Model::load(resume);
             seed = model->training.value("seed", seed);
@@ -89,6 +92,7 @@ stopped. Use the model with orbit-register --method udpreg --model FILE, or --me
         t.seed = seed;
         // Every point set of every input, in order.
         std::vector<Points> sets;
+        std::vector<std::string> names;  // input and index of each set, to say which ones validate
         for (const auto& in : inputs) {
             io::PointSets ps = io::read_point_sets(in);
             for (std::size_t i = 0; i < ps.size(); ++i) {
@@ -98,13 +102,17 @@ stopped. Use the model with orbit-register --method udpreg --model FILE, or --me
                     throw Error(in + ": point set " + std::to_string(i) + " has " + std::to_string(ps[i].points.rows()) +
                                 " points; training needs at least 16");
                 sets.push_back(ps[i].points);
+                names.push_back(ps.size() > 1 ? in + "[" + std::to_string(i) + "]" : in);
             }
         }
         const auto [train, valid] = udpreg::split_validation(sets, val, seed);
+        nlohmann::json val_names = nlohmann::json::array();
+        for (std::int64_t i : udpreg::validation_indices(static_cast<std::int64_t>(sets.size()), val, seed))
+            val_names.push_back(names[static_cast<std::size_t>(i)]);
         if (!model) model = udpreg::Model::create(mc, seed);
         log::info("udpreg: " + std::to_string(model->parameter_count()) + " parameters, " + std::to_string(train.size()) +
                   " training and " + std::to_string(valid.size()) + " validation point sets, " + std::to_string(t.pairs) +
-                  " pairs per epoch");
+                  " pairs per epoch; validation: " + (val_names.empty() ? std::string("none") : val_names.dump()));
         auto write_model = [&] {
             io::Output out(app.common().output, "model");
             model->save(out.file());
@@ -130,6 +138,7 @@ stopped. Use the model with orbit-register --method udpreg --model FILE, or --me
         js["parameters"] = model->parameter_count();
         js["train_sets"] = train.size();
         js["val_sets"] = valid.size();
+        js["val_inputs"] = val_names;
         js["recipe"] = udpreg::recipe_json(t);
         js["report"] = report;
         js["history"] = model->training["history"];

@@ -79,14 +79,36 @@ TEST_CASE("mixing balance: KL to uniform, zero when balanced, gradient", "[udpre
     CHECK(mixing_balance(one).value == Approx(std::log(5.0)).margin(1e-9));
 }
 
+TEST_CASE("component spread: 1 at uniform posteriors, small for compact patches, gradient", "[udpreg]") {
+    Rng rng(21);
+    M p = random_mat(14, 3, rng), gamma = softmax_rows(random_mat(14, 5, rng, -2, 2));
+    CloudGrad<double> g = component_spread(p, gamma);
+    CHECK(fd_error(gamma, [&](const M& q) { return component_spread(p, q).value; }, g.d_gamma) < 1e-6);
+    CHECK(component_spread(p, M(M::Constant(14, 5, 0.2))).value == Approx(1.0).epsilon(1e-5));
+    // two tight clusters, one component each: the spread is their variance over the cloud's
+    M q(6, 3);
+    q << 0, 0, 0, 0.01, 0, 0, 0, 0.01, 0, 5, 5, 5, 5.01, 5, 5, 5, 5.01, 5;
+    M hard = M::Zero(6, 2);
+    hard.topRows(3).col(0).setOnes();
+    hard.bottomRows(3).col(1).setOnes();
+    CHECK(component_spread(q, hard).value < 1e-5);
+    // at uniform posteriors the gradient already prefers, per point, the component whose centroid is nearer
+    M near = M::Constant(6, 2, 0.5);
+    near(0, 0) = near(3, 1) = 0.6;
+    near(0, 1) = near(3, 0) = 0.4;
+    CloudGrad<double> n = component_spread(q, near);
+    CHECK(n.d_gamma(1, 0) < n.d_gamma(1, 1));
+    CHECK(n.d_gamma(4, 1) < n.d_gamma(4, 0));
+}
+
 TEST_CASE("self-consistency: gradients with respect to posteriors and features", "[udpreg]") {
     Rng rng(5);
     M x = random_mat(15, 3, rng), f = random_mat(15, 6, rng), gamma = softmax_rows(random_mat(15, 4, rng, -2, 2));
-    CloudGrad<double> g = self_consistency_loss(x, f, gamma, 0.7);
-    CHECK(fd_error(gamma, [&](const M& q) { return self_consistency_loss(x, f, q, 0.7).value; }, g.d_gamma) < 1e-6);
-    CHECK(fd_error(f, [&](const M& q) { return self_consistency_loss(x, q, gamma, 0.7).value; }, g.d_points) < 1e-6);
+    CloudGrad<double> g = self_consistency_loss(x, f, gamma, 0.7, 0.5);
+    CHECK(fd_error(gamma, [&](const M& q) { return self_consistency_loss(x, f, q, 0.7, 0.5).value; }, g.d_gamma) < 1e-6);
+    CHECK(fd_error(f, [&](const M& q) { return self_consistency_loss(x, q, gamma, 0.7, 0.5).value; }, g.d_points) < 1e-6);
     // Scaling the features changes nothing (they enter as unit rows).
-    CHECK(self_consistency_loss(x, M(3.0 * f), gamma, 0.7).value == Approx(g.value).epsilon(1e-12));
+    CHECK(self_consistency_loss(x, M(3.0 * f), gamma, 0.7, 0.5).value == Approx(g.value).epsilon(1e-12));
 }
 
 TEST_CASE("cross-consistency: gradients, and aligned clouds beat misaligned ones", "[udpreg]") {

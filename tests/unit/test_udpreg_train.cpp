@@ -9,13 +9,17 @@
 #include <cstring>
 
 #include "orbit/core/parallel.hpp"
+#include "orbit/geometry/metrics.hpp"
 #include "orbit/geometry/rotation.hpp"
 #include "orbit/io/h5.hpp"
 #include "orbit/registration/register.hpp"
 #include "orbit/udpreg/inputs.hpp"
 #include "orbit/udpreg/train.hpp"
+#include "nn_fixtures.hpp"
 
 using namespace orbit;
+using orbit::test::grad_error_params;
+using orbit::test::random_mat;
 
 namespace {
 
@@ -33,14 +37,8 @@ Points bumpy(std::int64_t n, std::uint64_t seed) {
 }
 
 udpreg::TrainOptions tiny() {
-    udpreg::TrainOptions o;
-    o.epochs = 1;
-    o.pairs = 4;
-    o.batch = 2;
-    o.passes = 1;
-    o.val_pairs = 0;
+    udpreg::TrainOptions o{.epochs = 1, .pairs = 4, .passes = 1, .batch = 2, .val_pairs = 0, .seed = 5};
     o.protocol.points = 160;
-    o.seed = 5;
     return o;
 }
 
@@ -58,13 +56,8 @@ bool same_bits(const std::vector<nn::Mat<float>>& a, const std::vector<nn::Mat<f
     return true;
 }
 
-udpreg::ModelConfig small_config() {
-    udpreg::ModelConfig c;
-    c.hidden = 32;
-    c.features = 16;
-    c.components = 8;
-    return c;
-}
+// Small, with the neighbourhood context and posterior smoothing of the default network.
+udpreg::ModelConfig small_config() { return {.hidden = 32, .features = 16, .components = 8, .context = 8, .smooth = 1}; }
 
 }  // namespace
 
@@ -80,6 +73,63 @@ TEST_CASE("udpreg: network inputs are invariant to rigid motions", "[udpreg]") {
     // below what a rotation does to coordinates.
     CHECK((a - b).cwiseAbs().maxCoeff() < 0.02);
     CHECK((a - b).cwiseAbs().mean() < 1e-3);
+}
+
+TEST_CASE("udpreg: the network's gradients, neighbourhood pool and posterior smoothing included, match finite differences",
+          "[udpreg]") {
+    Rng rng(11);
+    const udpreg::ModelConfig c{.hidden = 6, .layers = 2, .features = 4, .components = 3, .context = 4, .smooth = 2};
+    udpreg::FeatureNetwork<double> net(c, 5, rng);
+    const Points x = bumpy(14, 12);
+    const nn::Mat<double> in = random_mat(14, 5, rng);
+    const std::vector<int> graph = udpreg::context_graph(x, c.context);
+    nn::ParamList<double> ps;
+    net.params(ps);
+    CHECK(grad_error_params(ps, [&](nn::Tape<double>& t) { return net.forward(t, t.constant(in), graph); }) < 1e-6);
+    // smoothing keeps the posterior rows on the simplex
+    nn::Tape<double> t(false);
+    const nn::Mat<double> out = t.value(net.forward(t, t.constant(in), graph));
+    CHECK((out.rightCols(3).rowwise().sum().array() - 1).abs().maxCoeff() < 1e-12);
+    CHECK(out.rightCols(3).minCoeff() > 0);
+    // a graph of the wrong size is refused
+    CHECK_THROWS_WITH(net.forward(t, t.constant(in), {}), Catch::Contains("context graph"));
+}
+
+TEST_CASE("udpreg: the model's outputs move with the cloud (inputs and context graph are invariant)", "[udpreg]") {
+    Points x = bumpy(400, 13);
+    Transform tr = geometry::make_transform(geometry::euler_xyz(2.1, 0.7, -1.4), Eigen::Vector3d(1, -0.5, 2));
+    Points y = geometry::apply(tr, x);
+    auto model = udpreg::Model::create(small_config(), 4);
+    udpreg::DescriptorScales s = udpreg::descriptor_scales(x);
+    udpreg::Model::Output a = model->run(x, udpreg::registration_fpfh(x, s)), b = model->run(y, udpreg::registration_fpfh(y, s));
+    // the inputs agree to about 1e-3 on average (normal estimates round differently)
+    CHECK((a.gamma - b.gamma).cwiseAbs().mean() < 2e-3);
+    CHECK((a.features - b.features).cwiseAbs().mean() < 2e-3);
+}
+
+TEST_CASE("udpreg: matches of point features give the pose (SC2-PCR on the ratio-ranked matches)", "[udpreg]") {
+    const Points x = bumpy(300, 14);
+    Rng rng(15);
+    const Transform tr = geometry::make_transform(geometry::euler_xyz(0.4, -0.9, 2.5), Eigen::Vector3d(0.2, 0.3, -0.4));
+    // the target: the source moved, shuffled, with a third of it replaced by other points; features: random
+    // vectors shared by corresponding points (with noise), independent ones elsewhere
+    const Points f = random_mat(300, 8, rng);
+    std::vector<std::int64_t> perm = rng.permutation(300);
+    Points y(300, 3), g(300, 8);
+    for (int i = 0; i < 300; ++i) {
+        const auto j = perm[std::size_t(i)];
+        if (i < 200) {
+            y.row(i) = geometry::apply(tr, Points(x.row(j))).row(0);
+            g.row(i) = f.row(j) + 0.05 * random_mat(1, 8, rng);
+        } else {
+            y.row(i) = bumpy(1, 100 + std::uint64_t(i)).row(0) * 0.8;
+            g.row(i) = random_mat(1, 8, rng);
+        }
+    }
+    std::vector<Transform> h = udpreg::feature_match_hypotheses(x, f, y, g, 0.02, 4);
+    REQUIRE(!h.empty());
+    CHECK(geometry::rre_deg(h[0], tr) < 1e-4);  // arccos resolves about 1e-6 degrees
+    CHECK(geometry::rte(h[0], tr) < 1e-6);
 }
 
 TEST_CASE("udpreg: training never reads the pose a pair was made with", "[udpreg]") {
@@ -167,9 +217,11 @@ TEST_CASE("udpreg: network inference time on a 717-point cloud", "[.bench]") {
     // Wall time and this process's CPU time (one thread): on a shared machine the second is the uncontended cost.
     std::vector<double> t, c;
     for (int r = 0; r < 30; ++r) {
+        // a new translation each time: the same outputs, but no hit in the model's cache of recent clouds
+        const Points x = p.source.rowwise() + Eigen::RowVector3d(1e-6 * (r + 1), 0, 0);
         auto t0 = std::chrono::steady_clock::now();
         std::clock_t c0 = std::clock();
-        udpreg::Model::Output o = model->run(p.source, fpfh);
+        udpreg::Model::Output o = model->run(x, fpfh);
         c.push_back(double(std::clock() - c0) / CLOCKS_PER_SEC);
         t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         REQUIRE(o.gamma.rows() == 717);

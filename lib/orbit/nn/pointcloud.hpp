@@ -200,19 +200,20 @@ struct DGCNNOptions {
 template <class T>
 class DGCNN {
 public:
-    DGCNN() = default;
-    // Parameters "<name>.edge<l>.*" and "<name>.head.*".
-    DGCNN(const std::string& name, int in, const DGCNNOptions& options, Rng& rng);
-    // x [B*N, in]; the first graph is built from x's first three columns (or
-    // all of them when in < 3).
-    Var forward(Tape<T>& tape, Var x, int points_per_cloud);
-    // forward() on a tape that does not record (no closures, no gradients).
-    Mat<T> infer(const Mat<T>& x, int points_per_cloud);
-    void params(ParamList<T>& out);
-    int out() const;
     std::vector<EdgeConv<T>> edge;
     PointMLP<T> head;
     DGCNNOptions options;
+
+    DGCNN() = default;
+    // Parameters "<name>.edge<l>.*" and "<name>.head.*".
+    DGCNN(const std::string& name, int in, const DGCNNOptions& options, Rng& rng);
+    int out() const;
+    void params(ParamList<T>& out);
+    // x [B*N, in]; the first graph is built from x's first three columns (or
+    // all of them when in < 3). infer: the same on a tape that does not
+    // record (no closures, no gradients).
+    Var forward(Tape<T>& tape, Var x, int points_per_cloud);
+    Mat<T> infer(const Mat<T>& x, int points_per_cloud);
 };
 
 extern template class GroupNorm<float>;

@@ -484,52 +484,79 @@ Var Tape<T>::mean(Var a) {
     return scale(sum(a), T(1) / T(value(a).size()));
 }
 
+namespace {
+// The block [begin, begin + count) of m along axis 0 (rows) or 1 (columns), and m's extent along it.
+template <int Axis, class M>
+auto middle(M&& m, Eigen::Index begin, Eigen::Index count) {
+    if constexpr (Axis == 0) return m.middleRows(begin, count);
+    else return m.middleCols(begin, count);
+}
+template <int Axis, class M>
+Eigen::Index extent(const M& m) {
+    return Axis == 0 ? m.rows() : m.cols();
+}
+}  // namespace
+
 template <class T>
-Var Tape<T>::cols(Var a, int begin, int count) {
+template <int Axis>
+Var Tape<T>::slice_along(Var a, int begin, int count) {
     const auto& X = value(a);
-    require(begin >= 0 && count >= 0 && begin + count <= X.cols(), "nn: column slice out of range");
-    Var y = push(X.middleCols(begin, count), needs(a));
+    require(begin >= 0 && count >= 0 && begin + count <= extent<Axis>(X),
+            Axis == 0 ? "nn: row slice out of range" : "nn: column slice out of range");
+    Var y = push(Mat<T>(middle<Axis>(X, begin, count)), needs(a));
     if (nodes_[y.id].needs_grad)
         nodes_[y.id].back = [this, a, begin, count, y] {
             Node& n = nodes_[a.id];
             if (n.grad.size() == 0) {
                 n.grad = zeros_like(value(a));
-                n.grad.middleCols(begin, count) = nodes_[y.id].grad;
+                middle<Axis>(n.grad, begin, count) = nodes_[y.id].grad;
             } else {
-                n.grad.middleCols(begin, count) += nodes_[y.id].grad;
+                middle<Axis>(n.grad, begin, count) += nodes_[y.id].grad;
             }
         };
     return y;
 }
 
 template <class T>
-Var Tape<T>::concat_cols(const std::vector<Var>& parts) {
+template <int Axis>
+Var Tape<T>::concat_along(const std::vector<Var>& parts) {
     require(!parts.empty(), "nn: concat of nothing");
-    Eigen::Index rows = value(parts[0]).rows(), total = 0;
+    constexpr int Other = 1 - Axis;
+    const Eigen::Index across = extent<Other>(value(parts[0]));
+    Eigen::Index total = 0;
     bool any = false;
     for (Var p : parts) {
-        require(value(p).rows() == rows, "nn: concat of tensors with different row counts");
-        total += value(p).cols();
+        require(extent<Other>(value(p)) == across, Axis == 0 ? "nn: row concat of tensors with different column counts"
+                                                             : "nn: concat of tensors with different row counts");
+        total += extent<Axis>(value(p));
         any = any || needs(p);
     }
-    Mat<T> Y(rows, total);
+    Mat<T> Y = Axis == 0 ? Mat<T>(total, across) : Mat<T>(across, total);
     Eigen::Index at = 0;
     for (Var p : parts) {
-        Y.middleCols(at, value(p).cols()) = value(p);
-        at += value(p).cols();
+        const Eigen::Index c = extent<Axis>(value(p));
+        middle<Axis>(Y, at, c) = value(p);
+        at += c;
     }
     Var y = push(std::move(Y), any);
     if (nodes_[y.id].needs_grad)
         nodes_[y.id].back = [this, parts, y] {
             Eigen::Index at = 0;
             for (Var p : parts) {
-                Eigen::Index c = value(p).cols();
-                if (needs(p)) accumulate_expr(p.id, nodes_[y.id].grad.middleCols(at, c));
+                const Eigen::Index c = extent<Axis>(value(p));
+                if (needs(p)) accumulate_expr(p.id, middle<Axis>(nodes_[y.id].grad, at, c));
                 at += c;
             }
         };
     return y;
 }
+
+// clang-format off
+template <class T> Var Tape<T>::rows(Var a, int begin, int count) { return slice_along<0>(a, begin, count); }
+template <class T> Var Tape<T>::cols(Var a, int begin, int count) { return slice_along<1>(a, begin, count); }
+template <class T> Var Tape<T>::concat_rows(const std::vector<Var>& parts) { return concat_along<0>(parts); }
+template <class T> Var Tape<T>::concat_cols(const std::vector<Var>& parts) { return concat_along<1>(parts); }
+// clang-format on
 
 template <class T>
 Var Tape<T>::gather_cols(Var a, const std::vector<int>& index) {
@@ -629,53 +656,6 @@ std::pair<Var, Var> Tape<T>::rq_spline(Var x, Var theta, int K, T bound, bool in
 
 // ---------------------------------------------------------------------------
 // rows, gathers and segment reductions (point clouds as [B*N, F] row blocks)
-
-template <class T>
-Var Tape<T>::rows(Var a, int begin, int count) {
-    const auto& X = value(a);
-    require(begin >= 0 && count >= 0 && begin + count <= X.rows(), "nn: row slice out of range");
-    Var y = push(X.middleRows(begin, count), needs(a));
-    if (nodes_[y.id].needs_grad)
-        nodes_[y.id].back = [this, a, begin, count, y] {
-            Node& n = nodes_[a.id];
-            if (n.grad.size() == 0) {
-                n.grad = zeros_like(value(a));
-                n.grad.middleRows(begin, count) = nodes_[y.id].grad;
-            } else {
-                n.grad.middleRows(begin, count) += nodes_[y.id].grad;
-            }
-        };
-    return y;
-}
-
-template <class T>
-Var Tape<T>::concat_rows(const std::vector<Var>& parts) {
-    require(!parts.empty(), "nn: concat of nothing");
-    Eigen::Index cols = value(parts[0]).cols(), total = 0;
-    bool any = false;
-    for (Var p : parts) {
-        require(value(p).cols() == cols, "nn: row concat of tensors with different column counts");
-        total += value(p).rows();
-        any = any || needs(p);
-    }
-    Mat<T> Y(total, cols);
-    Eigen::Index at = 0;
-    for (Var p : parts) {
-        Y.middleRows(at, value(p).rows()) = value(p);
-        at += value(p).rows();
-    }
-    Var y = push(std::move(Y), any);
-    if (nodes_[y.id].needs_grad)
-        nodes_[y.id].back = [this, parts, y] {
-            Eigen::Index at = 0;
-            for (Var p : parts) {
-                Eigen::Index r = value(p).rows();
-                if (needs(p)) accumulate_expr(p.id, nodes_[y.id].grad.middleRows(at, r));
-                at += r;
-            }
-        };
-    return y;
-}
 
 template <class T>
 Var Tape<T>::transpose(Var a) {

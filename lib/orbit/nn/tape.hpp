@@ -200,6 +200,11 @@ private:
     template <class Expr>
     void accumulate_expr(int id, const Expr& g);
     void check_same(Var a, Var b, const char* op) const;
+    // rows/cols and concat_rows/concat_cols: the same op along axis 0 (rows) or 1 (columns).
+    template <int Axis>
+    Var slice_along(Var a, int begin, int count);
+    template <int Axis>
+    Var concat_along(const std::vector<Var>& parts);
 };
 
 extern template class Tape<float>;

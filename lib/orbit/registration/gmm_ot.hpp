@@ -47,6 +47,14 @@ public:
     virtual Inference infer(const Points& x, const Points& features, Rng& rng) const {
         return {posteriors(x, features, rng), features};
     }
+    // Further pose hypotheses for the verified pool (source -> target), for
+    // example from matches of a learned model's point features; `distance` is
+    // the inlier distance. The default has none.
+    virtual std::vector<Transform> hypotheses(const Points& source, const Points& source_features, const Points& target,
+                                              const Points& target_features, double distance, Rng& rng) const {
+        (void)source, (void)source_features, (void)target, (void)target_features, (void)distance, (void)rng;
+        return {};
+    }
 };
 
 // Default: EM on the coordinates with farthest-point seeds (moves with the cloud).

@@ -224,8 +224,16 @@ std::vector<Transform> gmm_candidates(const Cloud& s, const Cloud& t, const Opti
 std::vector<Transform> first_candidates(const Verifier& v, const Options& o, const Scales& sc, Rng& rng) {
     const Cloud& s = v.source();
     const Cloud& t = v.target();
-    if (o.method == Method::gmm_ot || o.method == Method::udpreg)
-        return gmm_candidates(s, t, o, rng, o.method == Method::udpreg ? o.model.get() : nullptr);
+    // A learned model's own hypotheses (matches of its point features).
+    auto add_model_candidates = [&](std::vector<Transform>& cands) {
+        for (const Transform& h : o.model->hypotheses(s.down, s.features, t.down, t.features, sc.distance, rng))
+            cands.push_back(h);
+    };
+    if (o.method == Method::gmm_ot || o.method == Method::udpreg) {
+        std::vector<Transform> cands = gmm_candidates(s, t, o, rng, o.method == Method::udpreg ? o.model.get() : nullptr);
+        if (o.method == Method::udpreg) add_model_candidates(cands);
+        return cands;
+    }
     std::vector<Transform> cands = ransac_candidates(s, t, v.correspondences(), o, sc, rng);
     // Deterministic hypotheses from second-order consistency: they find
     // the true matches when they are a few percent of the correspondences,
@@ -236,8 +244,10 @@ std::vector<Transform> first_candidates(const Verifier& v, const Options& o, con
     for (auto& h : sc2_pcr_hypotheses(s.down, t.down, v.correspondences(), co)) cands.push_back(h.transform);
     // A learned posterior model's hypotheses move with the cloud by
     // construction: they join the first round.
-    if (o.method == Method::automatic && o.model)
+    if (o.method == Method::automatic && o.model) {
         for (const Transform& h : gmm_candidates(s, t, o, rng, o.model.get())) cands.push_back(h);
+        add_model_candidates(cands);
+    }
     if (o.method == Method::automatic) cands.push_back(Transform::Identity());
     return cands;
 }

@@ -87,6 +87,26 @@ CloudGrad<T> mixing_balance(const Mat<T>& gamma) {
 }
 
 template <class T>
+CloudGrad<T> component_spread(const Mat<T>& p, const Mat<T>& gamma) {
+    check_rows(p, gamma, "component spread");
+    const T N = T(p.rows());
+    const T e = T(1e-6) * N;  // keeps an empty component's centroid finite
+    Vec<T> nk = gamma.colwise().sum().transpose().array() + e;
+    Mat<T> mu = ((gamma.transpose() * p).array().colwise() / nk.array()).matrix();  // K x D
+    Mat<T> d2 = ((-2 * p * mu.transpose()).rowwise() + mu.rowwise().squaredNorm().transpose()).colwise() +
+                p.rowwise().squaredNorm();  // N x K
+    const T total = std::max((p.rowwise() - p.colwise().mean()).squaredNorm(), T(1e-12));
+    CloudGrad<T> out;
+    out.value = (gamma.array() * d2.array()).sum() / total;
+    // d/dgamma_ik: |p_i - mu_k|^2 directly; through mu_k only the eps term
+    // remains (sum_i gamma_ik (p_i - mu_k) = e mu_k): -2 e mu_k . (p_i - mu_k) / n_k.
+    Mat<T> through = -2 * e * ((p * mu.transpose()).rowwise() - mu.rowwise().squaredNorm().transpose());
+    through.array().rowwise() /= nk.array().transpose();
+    out.d_gamma = (d2 + through) / total;
+    return out;
+}
+
+template <class T>
 Mat<T> unit_rows(const Mat<T>& f) {
     Vec<T> nrm = f.rowwise().norm().cwiseMax(T(1e-12));
     return (f.array().colwise() / nrm.array()).matrix();
@@ -100,7 +120,7 @@ Mat<T> unit_rows_backward(const Mat<T>& f, const Mat<T>& z, const Mat<T>& dz) {
 }
 
 template <class T>
-CloudGrad<T> self_consistency_loss(const Mat<T>& x, const Mat<T>& f, const Mat<T>& gamma, T balance) {
+CloudGrad<T> self_consistency_loss(const Mat<T>& x, const Mat<T>& f, const Mat<T>& gamma, T balance, T spread) {
     check_rows(x, gamma, "self-consistency");
     check_rows(f, gamma, "self-consistency");
     Mat<T> z = unit_rows(f);
@@ -114,6 +134,11 @@ CloudGrad<T> self_consistency_loss(const Mat<T>& x, const Mat<T>& f, const Mat<T
         CloudGrad<T> c = mixing_balance(gamma);
         out.value += balance * c.value;
         out.d_gamma += balance * c.d_gamma;
+    }
+    if (spread > 0) {
+        CloudGrad<T> c = component_spread(x, gamma);
+        out.value += spread * c.value;
+        out.d_gamma += spread * c.d_gamma;
     }
     return out;
 }
@@ -218,7 +243,8 @@ PairGrad<T> local_contrastive_loss(const Mat<T>& fs, const Mat<T>& ft, const std
     template CloudGrad<T> mixing_balance<T>(const Mat<T>&);                                                          \
     template Mat<T> unit_rows<T>(const Mat<T>&);                                                                     \
     template Mat<T> unit_rows_backward<T>(const Mat<T>&, const Mat<T>&, const Mat<T>&);                              \
-    template CloudGrad<T> self_consistency_loss<T>(const Mat<T>&, const Mat<T>&, const Mat<T>&, T);                  \
+    template CloudGrad<T> component_spread<T>(const Mat<T>&, const Mat<T>&);                                         \
+    template CloudGrad<T> self_consistency_loss<T>(const Mat<T>&, const Mat<T>&, const Mat<T>&, T, T);               \
     template PairGrad<T> paired_information<T>(const Mat<T>&, const Mat<T>&, const std::vector<std::pair<int, int>>&);  \
     template PairGrad<T> cross_consistency_loss<T>(const Mat<T>&, const Mat<T>&, const Mat<T>&, const Mat<T>&,        \
                                                    const std::vector<std::pair<int, int>>&);                          \

@@ -19,7 +19,17 @@
 // self_consistency_loss: the mixtures in coordinate space and in feature
 // space share the posteriors: 1/2 [pc(x, gamma) + pc(z, gamma)], plus
 // `balance` x KL(pi || uniform), which keeps all K components in use (a
-// single component is a trivial fixed point of the cross-entropy).
+// single component is a trivial fixed point of the cross-entropy), plus
+// `spread` x component_spread(x, gamma).
+//
+// component_spread(p, gamma): the coordinate mixture's mean component
+// variance over the cloud's variance, sum_ik gamma_ik |p_i - mu_k|^2 /
+// sum_i |p_i - pbar|^2: 1 when every component is spread over the whole
+// cloud (uniform posteriors, centroids at the centre), small when each
+// component is a compact patch. Unlike the cross-entropy it has a
+// first-order gradient at uniform posteriors (|p_i - mu_k|^2, by the
+// envelope theorem: mu_k minimises the weighted sum of squares), so it
+// pulls near-uniform posteriors apart into patches.
 //
 // cross_consistency_loss: after alignment, points of the two clouds that
 // fall in the same component share its centroid: the posterior consistency
@@ -83,9 +93,13 @@ Mat<T> unit_rows(const Mat<T>& f);
 template <class T>
 Mat<T> unit_rows_backward(const Mat<T>& f, const Mat<T>& z, const Mat<T>& dz);
 
+// d_points is left empty.
+template <class T>
+CloudGrad<T> component_spread(const Mat<T>& p, const Mat<T>& gamma);
+
 // d_points holds the gradient with respect to f.
 template <class T>
-CloudGrad<T> self_consistency_loss(const Mat<T>& x, const Mat<T>& f, const Mat<T>& gamma, T balance);
+CloudGrad<T> self_consistency_loss(const Mat<T>& x, const Mat<T>& f, const Mat<T>& gamma, T balance, T spread = T(0));
 
 // -I of the paired posteriors (d_f_* left empty; fewer than 1 pair gives 0).
 template <class T>

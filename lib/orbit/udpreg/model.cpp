@@ -1,7 +1,11 @@
 #include "orbit/udpreg/model.hpp"
 
+#include <cstring>
+
 #include "orbit/core/error.hpp"
+#include "orbit/nn/pointcloud.hpp"
 #include "orbit/nn/store.hpp"
+#include "orbit/registration/global.hpp"
 #include "orbit/udpreg/inputs.hpp"
 #include "orbit/udpreg/losses.hpp"
 
@@ -11,14 +15,31 @@ namespace {
 constexpr const char* kFormat = "orbit-udpreg-1";
 }
 
+std::vector<int> context_graph(const Points& a, int k) {
+    if (k <= 0) return {};
+    require(a.rows() >= k, "udpreg: a cloud needs at least as many points as the model's context neighbours (" +
+                               std::to_string(k) + ")");
+    return nn::knn_graph<double>(a, static_cast<int>(a.rows()), k);
+}
+
+std::vector<int> context_graph(const Points& a, const Points& b, int k) {
+    std::vector<int> g = context_graph(a, k), gb = context_graph(b, k);
+    const int off = static_cast<int>(a.rows());
+    for (int& i : gb) i += off;
+    g.insert(g.end(), gb.begin(), gb.end());
+    return g;
+}
+
 template <class T>
-FeatureNetwork<T>::FeatureNetwork(const ModelConfig& c, int inputs, Rng& rng) : features_(c.features), components_(c.components) {
-    require(c.layers >= 1 && c.hidden >= 1 && c.features >= 1 && c.components >= 2,
+FeatureNetwork<T>::FeatureNetwork(const ModelConfig& c, int inputs, Rng& rng)
+    : features_(c.features), components_(c.components), context_(c.context), smooth_(c.smooth) {
+    require(c.layers >= 1 && c.hidden >= 1 && c.features >= 1 && c.components >= 2 && c.context >= 0 && c.smooth >= 0,
             "udpreg: the network needs at least one layer, one feature and two components");
+    require(c.smooth == 0 || c.context > 0, "udpreg: posterior smoothing needs context neighbours");
     int width = inputs;
     for (int l = 0; l < c.layers; ++l) {
         body_.emplace_back("udpreg.fc" + std::to_string(l), width, c.hidden, rng);
-        width = c.hidden;
+        width = c.context > 0 ? 2 * c.hidden : c.hidden;
     }
     head_f_ = nn::Linear<T>("udpreg.features", width, c.features, rng);
     // Posterior logits start spread out (weights in [-1, 1]): uniform posteriors
@@ -27,11 +48,17 @@ FeatureNetwork<T>::FeatureNetwork(const ModelConfig& c, int inputs, Rng& rng) : 
 }
 
 template <class T>
-nn::Var FeatureNetwork<T>::forward(nn::Tape<T>& tape, nn::Var x) {
+nn::Var FeatureNetwork<T>::forward(nn::Tape<T>& tape, nn::Var x, const std::vector<int>& graph) {
+    require(context_ == 0 || graph.size() == std::size_t(tape.value(x).rows()) * std::size_t(context_),
+            "udpreg: the network needs the points' context graph");
     nn::Var h = x;
-    for (auto& l : body_) h = tape.relu(l.forward(tape, h));
+    for (auto& l : body_) {
+        h = tape.relu(l.forward(tape, h));
+        if (context_ > 0) h = tape.concat_cols({h, nn::neighborhood_max_pool(tape, h, graph, context_)});
+    }
     nn::Var f = head_f_.forward(tape, h);
     nn::Var g = tape.softmax_rows(head_g_.forward(tape, h));
+    for (int r = 0; r < smooth_; ++r) g = nn::neighborhood_mean_pool(tape, g, graph, context_);
     return tape.concat_cols({f, g});
 }
 
@@ -58,7 +85,8 @@ nlohmann::json Model::config_json() const {
     return {{"format", kFormat},          {"kind", "udpreg"},
             {"inputs", kInputWidth},      {"hidden", config_.hidden},
             {"layers", config_.layers},   {"features", config_.features},
-            {"components", config_.components}};
+            {"components", config_.components}, {"context", config_.context},
+            {"smooth", config_.smooth}};
 }
 
 nn::ParamList<float> Model::params() const {
@@ -103,6 +131,9 @@ std::shared_ptr<Model> Model::load(const h5::File& file) {
         c.layers = cfg.at("layers").get<int>();
         c.features = cfg.at("features").get<int>();
         c.components = cfg.at("components").get<int>();
+        // files from before the neighbourhood context have neither key
+        c.context = cfg.value("context", 0);
+        c.smooth = cfg.value("smooth", 0);
         if (cfg.at("inputs").get<int>() != kInputWidth) throw Error("it expects a different input width");
     } catch (const std::exception& e) {
         throw Error(where + ": unusable /model config: " + e.what());
@@ -130,11 +161,40 @@ Matrix posterior_rows(const Matrix& g) {
     return out;
 }
 
+namespace {
+template <class M>
+std::uint64_t hash_values(std::uint64_t h, const M& m) {
+    h = mix64(h, static_cast<std::uint64_t>(m.rows()) * 1000003ULL + static_cast<std::uint64_t>(m.cols()));
+    for (Eigen::Index i = 0; i < m.size(); ++i) {
+        std::uint64_t bits = 0;
+        const auto v = m.data()[i];
+        std::memcpy(&bits, &v, sizeof v);
+        h = mix64(h, bits);
+    }
+    return h;
+}
+}  // namespace
+
 Model::Output Model::run(const Points& x, const Points& fpfh) const {
+    std::uint64_t key = hash_values(hash_values(0x63616368ULL, x), fpfh);  // "cach"
+    for (const auto* p : params()) key = hash_values(key, p->value);
+    {
+        std::lock_guard<std::mutex> lock(cache_mutex_);
+        for (const auto& [k, out] : cache_)
+            if (k == key) return *out;
+    }
+    auto out = std::make_shared<const Output>(compute(x, fpfh));
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    cache_.insert(cache_.begin(), {key, out});
+    if (cache_.size() > 8) cache_.pop_back();
+    return *out;
+}
+
+Model::Output Model::compute(const Points& x, const Points& fpfh) const {
     Points in = network_inputs(x, fpfh);
     nn::Tape<float> tape(false);
     tape.set_parallel_products(false);
-    nn::Var out = net_.forward(tape, tape.constant(in.cast<float>()));
+    nn::Var out = net_.forward(tape, tape.constant(in.cast<float>()), context_graph(x, config_.context));
     const Mat<float>& v = tape.value(out);
     Output o;
     o.features = unit_rows<double>(v.leftCols(config_.features).cast<double>());
@@ -147,6 +207,24 @@ Matrix Model::posteriors(const Points& x, const Points& features, Rng&) const { 
 registration::PosteriorModel::Inference Model::infer(const Points& x, const Points& features, Rng&) const {
     Output o = run(x, features);
     return {std::move(o.gamma), std::move(o.features)};
+}
+
+std::vector<Transform> feature_match_hypotheses(const Points& source, const Points& source_features, const Points& target,
+                                                const Points& target_features, double distance, int count) {
+    registration::ConsistencyOptions co;
+    co.distance = distance;
+    co.hypotheses = count;
+    std::vector<Transform> out;
+    for (const auto& h : registration::sc2_pcr_hypotheses(
+             source, target, registration::ranked_correspondences(source_features, target_features), co))
+        out.push_back(h.transform);
+    return out;
+}
+
+std::vector<Transform> Model::hypotheses(const Points& source, const Points& source_features, const Points& target,
+                                         const Points& target_features, double distance, Rng&) const {
+    return feature_match_hypotheses(source, run(source, source_features).features, target,
+                                    run(target, target_features).features, distance, 4);
 }
 
 }  // namespace orbit::udpreg

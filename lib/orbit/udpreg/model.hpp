@@ -10,14 +10,23 @@
 // verification and ICP.
 //
 // Network: `layers` shared linear layers of width `hidden` with ReLU (a
-// PointNet-style shared MLP; the neighbourhood context comes from the
-// inputs), then two linear heads: C features and K posterior logits.
+// PointNet-style shared MLP), each followed, when `context` > 0, by the
+// max of its output over the point's `context` nearest neighbours in
+// coordinates, concatenated to it (a PointNet++-style neighbourhood pool on
+// a graph that moves with the cloud, so the outputs stay invariant); then two
+// linear heads: C features and K posterior logits. The posteriors (softmax)
+// are then averaged over the same neighbourhoods `smooth` times: a component
+// becomes a spatially coherent patch instead of look-alike points from all
+// over the shape, which is what its centroid needs to mean something.
 //
 // The model file is an orbit nn store: /model with a `config` JSON attribute
 // (format "orbit-udpreg-1", architecture), a `training` JSON attribute
 // (seed, epochs done, history, the training recipe), float32 weights under
 // /model/weights and the Adam moments under /model/optimizer.
 #include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -33,7 +42,15 @@ struct ModelConfig {
     int layers = 2;
     int features = 32;
     int components = 16;
+    int context = 16;  // neighbours of the learned neighbourhood pool and the posterior smoothing (0: none)
+    int smooth = 2;    // rounds of posterior averaging over those neighbourhoods
 };
+
+// The coordinate kNN graph (nn/pointcloud.hpp conventions, self included) of
+// one cloud, or of two clouds stacked as rows [a; b] (indices of b offset by
+// a's rows). Empty when k is 0.
+std::vector<int> context_graph(const Points& a, int k);
+std::vector<int> context_graph(const Points& a, const Points& b, int k);
 
 // The feature network, on a tape or by value.
 template <class T>
@@ -41,8 +58,9 @@ class FeatureNetwork {
 public:
     FeatureNetwork() = default;
     FeatureNetwork(const ModelConfig& c, int inputs, Rng& rng);
-    // x [N, inputs] -> [N, C + K]: features, then posteriors (rows sum to 1).
-    nn::Var forward(nn::Tape<T>& tape, nn::Var x);
+    // x [N, inputs] -> [N, C + K]: features, then posteriors (rows sum to 1);
+    // graph: context_graph of the rows' points with config.context neighbours.
+    nn::Var forward(nn::Tape<T>& tape, nn::Var x, const std::vector<int>& graph);
     void params(nn::ParamList<T>& out);
     int features() const { return features_; }
     int components() const { return components_; }
@@ -50,7 +68,7 @@ public:
 private:
     std::vector<nn::Linear<T>> body_;
     nn::Linear<T> head_f_, head_g_;
-    int features_ = 0, components_ = 0;
+    int features_ = 0, components_ = 0, context_ = 0, smooth_ = 0;
 };
 
 class Model : public registration::PosteriorModel {
@@ -76,6 +94,9 @@ public:
     // PosteriorModel: the learned posteriors and features (x: coordinates, features: FPFH).
     Matrix posteriors(const Points& x, const Points& features, Rng& rng) const override;
     Inference infer(const Points& x, const Points& features, Rng& rng) const override;
+    // Hypotheses from the learned features' matches (feature_match_hypotheses).
+    std::vector<Transform> hypotheses(const Points& source, const Points& source_features, const Points& target,
+                                      const Points& target_features, double distance, Rng& rng) const override;
 
     // Training state, kept in the file so that training can resume.
     std::unique_ptr<nn::Adam<float>> optimizer;
@@ -83,9 +104,21 @@ public:
 
 private:
     Model() = default;
+    Output compute(const Points& x, const Points& fpfh) const;
     ModelConfig config_;
     mutable FeatureNetwork<float> net_;  // the tape reads parameters in place
+    // The last few outputs, keyed by a hash of the cloud, its FPFH and the
+    // weights: registration asks for the same cloud's output for the GMM+OT
+    // match and again for the feature matches.
+    mutable std::mutex cache_mutex_;
+    mutable std::vector<std::pair<std::uint64_t, std::shared_ptr<const Output>>> cache_;
 };
+
+// Poses from matches of learned point features: the ratio-ranked nearest
+// neighbours in feature space (registration's ranked_correspondences), then
+// second-order spatial consistency (SC^2-PCR) on them; the best `count`.
+std::vector<Transform> feature_match_hypotheses(const Points& source, const Points& source_features, const Points& target,
+                                                const Points& target_features, double distance, int count);
 
 // Rows scaled to sum to 1 in double (network posteriors come in float).
 Matrix posterior_rows(const Matrix& gamma);

@@ -28,15 +28,30 @@ Losses& Losses::operator+=(const Losses& o) {
 
 Losses Losses::scaled(double s) const { return {self * s, cross * s, contrastive * s, total * s}; }
 
+namespace {
+// The seeded order of the sets; the first `held` of it are held out.
+std::vector<std::int64_t> split_order(std::int64_t count, double share, std::uint64_t seed, std::int64_t& held) {
+    held = count >= 2 && share > 0 ? std::max<std::int64_t>(1, std::llround(share * double(count))) : 0;
+    held = std::min<std::int64_t>(held, std::max<std::int64_t>(count - 1, 0));
+    Rng split(seed, 0x73706c6974ULL);  // "split"
+    return split.permutation(count);
+}
+}  // namespace
+
+std::vector<std::int64_t> validation_indices(std::int64_t count, double share, std::uint64_t seed) {
+    std::int64_t held = 0;
+    std::vector<std::int64_t> order = split_order(count, share, seed, held);
+    order.resize(static_cast<std::size_t>(held));
+    return order;
+}
+
 std::pair<std::vector<Points>, std::vector<Points>> split_validation(const std::vector<Points>& sets, double share,
                                                                      std::uint64_t seed) {
+    std::int64_t held = 0;
+    const std::vector<std::int64_t> order = split_order(static_cast<std::int64_t>(sets.size()), share, seed, held);
     std::vector<Points> train, valid;
-    std::int64_t nval = sets.size() >= 2 && share > 0 ? std::max<std::int64_t>(1, std::llround(share * double(sets.size()))) : 0;
-    nval = std::min<std::int64_t>(nval, static_cast<std::int64_t>(sets.size()) - 1);
-    Rng split(seed, 0x73706c6974ULL);  // "split"
-    std::vector<std::int64_t> perm = split.permutation(static_cast<std::int64_t>(sets.size()));
-    for (std::size_t k = 0; k < perm.size(); ++k)
-        (static_cast<std::int64_t>(k) < nval ? valid : train).push_back(sets[static_cast<std::size_t>(perm[k])]);
+    for (std::size_t k = 0; k < order.size(); ++k)
+        (static_cast<std::int64_t>(k) < held ? valid : train).push_back(sets[static_cast<std::size_t>(order[k])]);
     return {std::move(train), std::move(valid)};
 }
 
@@ -69,13 +84,15 @@ namespace {
 struct Prepared {
     Points fs, ft;     // FPFH
     Points in;         // stacked network inputs [Ns + Nt, kInputWidth]
+    std::vector<int> graph;  // the network's context graph of the stacked clouds
     double distance;   // inlier distance, 2.5 x spacing as registration uses
     geometry::KdTree target_tree;
     std::vector<Transform> descriptor_hypotheses;  // FPFH + RANSAC, from the clouds alone
 };
 
-Prepared prepare(const TrainingPair& p) {
+Prepared prepare(const TrainingPair& p, int context) {
     Prepared q;
+    q.graph = context_graph(p.source, p.target, context);
     DescriptorScales sc = descriptor_scales(p.target);
     q.fs = registration_fpfh(p.source, sc);
     q.ft = registration_fpfh(p.target, sc);
@@ -106,6 +123,7 @@ Transform estimate_alignment(const TrainingPair& p, const Prepared& q, const Mat
     go.components = static_cast<int>(gs.cols());
     go.hypotheses = 4;
     std::vector<Transform> hyp = registration::udpreg_gmm_ot_hypotheses(p.source, q.fs, p.target, q.ft, go, rng, &fixed);
+    for (const Transform& h : feature_match_hypotheses(p.source, zs, p.target, zt, q.distance, 4)) hyp.push_back(h);
     hyp.insert(hyp.end(), q.descriptor_hypotheses.begin(), q.descriptor_hypotheses.end());
     registration::IcpOptions io;
     io.max_distance = q.distance;
@@ -133,7 +151,7 @@ Losses pair_pass(Model& model, const TrainingPair& p, const Prepared& q, const T
     const int C = model.config().features, K = model.config().components;
     tape.clear();
     tape.set_parallel_products(false);
-    nn::Var out = model.network().forward(tape, tape.constant(q.in.cast<float>()));
+    nn::Var out = model.network().forward(tape, tape.constant(q.in.cast<float>()), q.graph);
     const Mat<float> v = tape.value(out);
     Mat<float> Fs = v.topLeftCorner(ns, C), Ft = v.bottomLeftCorner(nt, C);
     Mat<float> Gs = v.topRightCorner(ns, K), Gt = v.bottomRightCorner(nt, K);
@@ -143,8 +161,8 @@ Losses pair_pass(Model& model, const TrainingPair& p, const Prepared& q, const T
     const LossWeights& w = o.weights;
     const Mat<float> xs = p.source.cast<float>(), xt = p.target.cast<float>();
     const Mat<float> xa = geometry::apply(T, p.source).cast<float>();
-    CloudGrad<float> ss = self_consistency_loss(xs, Fs, Gs, float(w.balance));
-    CloudGrad<float> st = self_consistency_loss(xt, Ft, Gt, float(w.balance));
+    CloudGrad<float> ss = self_consistency_loss(xs, Fs, Gs, float(w.balance), float(w.spread));
+    CloudGrad<float> st = self_consistency_loss(xt, Ft, Gt, float(w.balance), float(w.spread));
     // Pairs for the contrastive loss: sampled source points whose aligned
     // position has a target point within the inlier distance (one per target).
     std::vector<std::pair<int, int>> pairs;
@@ -190,7 +208,7 @@ Losses pair_losses(Model& model, const TrainingPair& pair, const TrainOptions& o
     if (grads)
         for (auto* p : model.params())
             if (p->grad.size() != p->value.size()) p->zero_grad();
-    Prepared q = prepare(pair);
+    Prepared q = prepare(pair, model.config().context);
     Losses l = pair_pass(model, pair, q, o, ramp, rng, tape, grad_scale);
     if (grads) tape.add_param_grads();
     return l;
@@ -236,7 +254,9 @@ Losses train_step(Model& model, const std::vector<TrainingPair>& pairs, const Tr
                   std::uint64_t stream, double lr) {
     std::vector<Prepared> prep(pairs.size());
     parallel_for(static_cast<std::int64_t>(pairs.size()),
-                 [&](std::int64_t i) { prep[static_cast<std::size_t>(i)] = prepare(pairs[static_cast<std::size_t>(i)]); });
+                 [&](std::int64_t i) {
+        prep[static_cast<std::size_t>(i)] = prepare(pairs[static_cast<std::size_t>(i)], model.config().context);
+    });
     std::vector<const TrainingPair*> pp;
     std::vector<const Prepared*> qq;
     for (std::size_t i = 0; i < pairs.size(); ++i) {
@@ -288,6 +308,7 @@ nlohmann::json recipe_json(const TrainOptions& o) {
               {"cross", w.cross},
               {"contrastive", w.contrastive},
               {"balance", w.balance},
+              {"spread", w.spread},
               {"temperature", w.temperature},
               {"warmup", w.warmup}}}};
 }
@@ -329,7 +350,7 @@ nlohmann::json train(const std::shared_ptr<Model>& model, const std::vector<Poin
             Rng r(o.seed, mix64(mix64(0x70616972ULL, static_cast<std::uint64_t>(epoch)), static_cast<std::uint64_t>(b)));  // "pair"
             const Points& shape = train_sets[r.below(train_sets.size())];
             pairs[static_cast<std::size_t>(b)] = draw_pair(shape, o.protocol, r);
-            prep[static_cast<std::size_t>(b)] = prepare(pairs[static_cast<std::size_t>(b)]);
+            prep[static_cast<std::size_t>(b)] = prepare(pairs[static_cast<std::size_t>(b)], model->config().context);
         });
         Losses sum;
         double lr = o.lr;

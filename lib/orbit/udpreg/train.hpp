@@ -54,19 +54,22 @@ TrainingPair draw_pair(const Points& shape, const PairProtocol& protocol, Rng& r
 // more, and never all of them) held out for validation.
 std::pair<std::vector<Points>, std::vector<Points>> split_validation(const std::vector<Points>& sets, double share,
                                                                      std::uint64_t seed);
+// Which of `count` sets split_validation holds out, in its order.
+std::vector<std::int64_t> validation_indices(std::int64_t count, double share, std::uint64_t seed);
 
 struct LossWeights {
     double self = 0.5;         // self-consistency
     double cross = 1.0;        // cross-consistency
     double contrastive = 0.5;  // local contrastive
     double balance = 4.0;      // KL(pi || uniform) inside self-consistency (at 1 the posteriors collapse onto one component)
+    double spread = 1.0;       // component_spread inside self-consistency (pulls near-uniform posteriors into patches)
     double temperature = 0.1;  // of the local contrastive loss
     int warmup = 2;            // epochs over which cross and contrastive ramp up from 1/warmup to 1
 };
 
 struct TrainOptions {
-    int epochs = 30;
-    int pairs = 128;            // training pairs drawn per epoch
+    int epochs = 10;
+    int pairs = 64;             // training pairs drawn per epoch
     int passes = 2;             // optimisation passes over them (their descriptors are computed once)
     int batch = 4;              // pairs per step
     double lr = 1e-3, lr_min = 1e-4;
