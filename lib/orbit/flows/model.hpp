@@ -50,13 +50,14 @@ struct EpochInfo {
 // realnvp (its transform follows the kind), cfm for cfm and ot-cfm, rfm for
 // rfm (set rfm.manifold). The data fix the dimensions and the context width.
 struct ModelSpec {
-    std::string kind = "nsf";  // nsf | realnvp | cfm | ot-cfm | rfm
+    std::string kind = "nsf";  // nsf | realnvp | cfm | ot-cfm | rfm | interpolant (cfm.base)
     CouplingConfig coupling;
     CfmConfig cfm;
     RfmConfig rfm;
 };
 
-// Rows of data and, for a conditional model, each row's raw context (empty: none).
+// Rows of data and, for a conditional model, each row's raw context (empty: none);
+// for an interpolant, the context holds each target row's source.
 struct Dataset {
     Points x;
     Points context;
@@ -91,6 +92,11 @@ public:
     std::string manifold() const { return rfm_ ? rfm_->config().manifold : std::string(); }
     const ContextEncoding& context() const { return ctx_; }
     bool conditional() const { return ctx_.conditional(); }
+    // A stochastic interpolant (interpolant.hpp): its `context` arguments are the
+    // sources (degraded views, one per row, in data coordinates), and sample()
+    // maps them to targets. Its base: "source" or "gaussian" ("" for other kinds).
+    bool interpolant() const { return kind_ == "interpolant"; }
+    std::string interpolant_base() const { return interpolant() ? field_->config().base : std::string(); }
     nlohmann::json config() const;
     const nlohmann::json& history() const { return history_; }
     int epochs_done() const { return epoch_; }

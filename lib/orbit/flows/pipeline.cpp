@@ -19,6 +19,14 @@ std::string with_suffix(const std::string& path, const std::string& suffix) {
     return (p.parent_path() / (p.stem().string() + suffix + p.extension().string())).string();
 }
 
+Points read_one_table(const std::string& arg) {
+    auto sets = io::read_point_sets(arg);
+    if (sets.size() != 1)
+        throw Error(arg + ": expected one table of points [N,D], found a batch of " + std::to_string(sets.size()) +
+                    " sets (select one with FILE:/dataset)");
+    return std::move(sets.items[0].points);
+}
+
 }  // namespace
 
 Dataset read_training_set(const std::string& input, const std::string& context, const std::string& manifold) {
@@ -26,11 +34,7 @@ Dataset read_training_set(const std::string& input, const std::string& context, 
     if (!manifold.empty()) {
         d.x = read_manifold_points(input, manifold);
     } else {
-        auto sets = io::read_point_sets(input);
-        if (sets.size() != 1)
-            throw Error(input + ": expected one table of points [N,D], found a batch of " + std::to_string(sets.size()) +
-                        " sets (select one with FILE:/dataset)");
-        d.x = std::move(sets.items[0].points);
+        d.x = read_one_table(input);
     }
     if (!context.empty()) {
         d.context = read_context(context);
@@ -38,6 +42,19 @@ Dataset read_training_set(const std::string& input, const std::string& context, 
             throw Error(context + " has " + std::to_string(d.context.rows()) + " context rows but " + input + " has " +
                         std::to_string(d.x.rows()) + " data rows");
     }
+    return d;
+}
+
+Dataset read_interpolant_pairs(const std::string& source, const std::string& target) {
+    if (source == "-" && target == "-") throw UsageError("the sources and the targets cannot both come from stdin");
+    Dataset d;
+    d.x = read_one_table(target);
+    d.context = read_one_table(source);
+    if (d.context.rows() != d.x.rows() || d.context.cols() != d.x.cols())
+        throw Error(source + " holds " + std::to_string(d.context.rows()) + " x " + std::to_string(d.context.cols()) +
+                    " sources but " + target + " holds " + std::to_string(d.x.rows()) + " x " +
+                    std::to_string(d.x.cols()) + " targets; an interpolant needs one source row per target row");
+    check_training_data(d.context, 0, source);
     return d;
 }
 
