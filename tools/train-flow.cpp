@@ -16,11 +16,12 @@ namespace {
 
 // Everything the options fill; `only` lists the architecture options with the models they apply to.
 struct Args {
-    std::string input, kind = "nsf", resume, plot, plot_loss, context, manifold, act, source, target, base;
+    std::string input, kind = "nsf", resume, plot, plot_loss, context, manifold, act, source, target, base, weights;
     flows::ModelSpec spec;
     flows::TrainOptions t;
     double val = 0.1;
     int hidden = 0, checkpoint_every = 0;  // hidden 0: the family's default
+    std::int64_t resample = 0;
     bool no_cosine = false, unconditioned = false;
     CLI::Option* model = nullptr;
     std::vector<std::pair<CLI::Option*, std::vector<std::string>>> only;
@@ -61,6 +62,9 @@ void declare(cli::App& app, Args& g) {
     g.only.push_back({c.add_option("--coupling", g.spec.cfm.coupling, "Minibatch coupling of ot-cfm: exact or sinkhorn")
                         ->check(CLI::IsMember({"exact", "sinkhorn"})), {"ot-cfm"}});
     g.only.push_back({c.add_option("--sinkhorn-eps", g.spec.cfm.sinkhorn_eps, "Sinkhorn eps relative to the mean squared distance (ot-cfm)")->check(CLI::PositiveNumber), {"ot-cfm"}});
+    c.add_option("--weights", g.weights, "Weight of each row, FILE:/dataset [N] (e.g. hypothesis scores): rows are redrawn with replacement in proportion to it")
+        ->check(cli::ExistingFileOrStream);
+    c.add_option("--resample", g.resample, "Rows drawn by --weights (0: as many as the input has)")->check(CLI::NonNegativeNumber);
     c.add_option("--epochs", g.t.epochs, "Training epochs")->check(CLI::Range(0, 1000000))->capture_default_str();
     c.add_option("--batch", g.t.batch, "Minibatch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
     c.add_option("--lr", g.t.lr, "Learning rate (Adam)")->check(CLI::PositiveNumber)->capture_default_str();
@@ -85,6 +89,8 @@ void declare(cli::App& app, Args& g) {
     app.add_example("orbit-train-flow digits.h5 --model nsf --context digits.h5:/labels -o cond.h5", "a class-conditional flow (integer labels, one-hot encoded)");
     app.add_example("orbit-train-flow normals.h5 --manifold sphere -o sphere.h5", "Riemannian flow matching on unit vectors");
     app.add_example("orbit-train-flow rotations.h5 --manifold so3 -o so3.h5", "and on rotations [N,3,3]");
+    app.add_example("orbit-train-flow hyps.h5:/rotations --manifold so3 --weights hyps.h5:/scores --resample 4000 -o pose.h5",
+                    "a pose distribution from scored registration hypotheses");
     app.add_example("orbit-train-flow data.h5 --epochs 400 --resume model.h5 -o model2.h5", "continue an earlier run up to 400 epochs");
     app.add_example("orbit-train-flow --model interpolant --source pairs.h5:/src --target pairs.h5:/ref -o interp.h5",
                     "a map from degraded rows to clean ones (stochastic interpolant, data-dependent coupling)");
@@ -104,6 +110,7 @@ void check_model_options(Args& g) {
         throw UsageError("--model interpolant needs --source (the degraded view of each target row)");
     g.spec.cfm.base = g.base;
     if (g.unconditioned) g.spec.cfm.context = -1;
+    if (g.resample > 0 && g.weights.empty()) throw UsageError("--resample applies with --weights");
     for (auto& [o, kinds] : g.only)
         if (o->count() && std::find(kinds.begin(), kinds.end(), g.kind) == kinds.end())
             throw UsageError(o->get_name() + " does not apply to --model " + g.kind);
@@ -137,8 +144,10 @@ Riemannian flow matching: R. T. Q. Chen, Y. Lipman. Flow Matching on General Geo
             g.manifold = model->manifold();
             if (model->interpolant() && g.source.empty()) throw UsageError("resuming an interpolant needs its --source again");
         }
-        const flows::Dataset all = g.source.empty() ? flows::read_training_set(g.input, g.context, g.manifold)
-                                                    : flows::read_interpolant_pairs(g.source, g.input);
+        flows::Dataset all = g.source.empty() ? flows::read_training_set(g.input, g.context, g.manifold)
+                                              : flows::read_interpolant_pairs(g.source, g.input);
+        if (!g.weights.empty())
+            all = flows::resample_by_weight(all, flows::read_context(g.weights), g.resample, seed, g.weights);
         if (!g.plot.empty() && (all.x.cols() != 2 || !g.manifold.empty() || all.context.cols() > 0))
             throw UsageError("--plot needs unconditional 2-D data, " + g.input + " has " + std::to_string(all.x.cols()) + " columns");
         g.t.seed = seed;
