@@ -44,7 +44,7 @@ ap.add_argument("--no-open3d", action="store_true")
 ap.add_argument("--workdir", default=None)
 ap.add_argument("--seed-base", type=int, default=0,
                 help="pair seeds are (SEED_BASE + 1, 2, 3 for 70, 50, so3; pair index); a different base gives fresh pairs")
-ap.add_argument("--extra", default="", help="extra orbit-register options, e.g. '--hypotheses 24'")
+ap.add_argument("--extra", default="", help="extra orbit-register options, e.g. '--candidates 24'")
 args = ap.parse_args()
 
 

@@ -7,6 +7,8 @@
 #include "orbit/geometry/rotation.hpp"
 #include "orbit/io/output.hpp"
 #include "orbit/io/pointset.hpp"
+#include "orbit/registration/aligned_file.hpp"
+#include "orbit/registration/hypotheses_file.hpp"
 #include "orbit/registration/result_file.hpp"
 #include "orbit/udpreg/model.hpp"
 
@@ -23,6 +25,8 @@ struct Settings {
     bool no_anneal = false;  // --no-anneal: o.anneal off
     cli::ShardOption shard;
     std::string model;  // --model: a trained UDPReg model
+    std::string hypotheses;  // --hypotheses FILE
+    std::string aligned;     // --aligned OUT.ply
 };
 
 void declare(cli::App& app, Settings& s) {
@@ -48,7 +52,9 @@ void declare(cli::App& app, Settings& s) {
     c.add_flag("--with-scale", s.o.with_scale, "CPD and gmm-ot: estimate a scale factor too (similarity transform)");
     c.add_option("--ransac-iterations", s.o.ransac_iterations, "global / auto: maximum RANSAC draws")->check(CLI::Range(1, 100000000))->capture_default_str();
     c.add_option("--components", s.o.components, "gmm-ot: mixture components per cloud")->check(CLI::Range(3, 1000))->capture_default_str();
-    c.add_option("--hypotheses", s.o.hypotheses, "global / gmm-ot / auto: candidate transforms verified per method")->check(CLI::Range(1, 1000))->capture_default_str();
+    c.add_option("--candidates", s.o.hypotheses, "global / gmm-ot / auto: candidate transforms verified per method")->check(CLI::Range(1, 1000))->capture_default_str();
+    c.add_option("--hypotheses", s.hypotheses, "Also write every scored candidate pose of each pair (HDF5: /transforms, /scores, /pair, ...)");
+    c.add_option("--aligned", s.aligned, "Also write the moved sources (orange) and the references (blue) as one PLY, with a per-vertex pair index");
     c.add_option("--free-space-weight", s.o.free_space_weight, "global / gmm-ot / auto: how much a pose is penalised for moving points into the other cloud's hull away from its surface (0: not at all)")->check(cli::in_range(0.0, 1000.0))->capture_default_str();
     c.add_flag("--correspondences", s.o.keep_correspondences, "Also write the inlier pairs (source row, target row) under /correspondences");
     c.add_option("--recall-rre", s.recall_rre, "Recall threshold on RRE in degrees")->check(cli::Positive)->capture_default_str();
@@ -97,6 +103,9 @@ void run(cli::App& app, Settings& s) {
     if (!s.model.empty() && s.o.method != reg::Method::udpreg && s.o.method != reg::Method::automatic)
         throw UsageError("--model applies to --method udpreg and auto");
     if (!s.model.empty()) s.o.model = udpreg::Model::load(s.model);
+    s.o.keep_hypotheses = !s.hypotheses.empty();
+    if (s.o.keep_hypotheses) io::check_output(s.hypotheses, true);
+    if (!s.aligned.empty()) reg::check_aligned_path(s.aligned), io::check_output(s.aligned, true);
     if (s.o.keep_correspondences && s.shard.given())
         throw UsageError("--correspondences and --shard: the per-pair correspondence groups of slices cannot be merged; run without --shard");
     const io::PointSets src = io::read_point_sets(s.source), ref = io::read_point_sets(s.target);
@@ -130,6 +139,13 @@ void run(cli::App& app, Settings& s) {
         s.shard.record(out.file(), total);
         out.commit();
     }
+    if (s.o.keep_hypotheses) {
+        io::Output out(s.hypotheses, "hypotheses");
+        out.add_history_lines(src.history);
+        reg::write_hypotheses(out.file(), reg::collect_hypotheses(r, s.source, s.target));
+        out.commit();
+    }
+    if (!s.aligned.empty()) reg::write_aligned_ply(s.aligned, a, b, r);
     app.summary() = reg::summarize(r, s.recall_rre, s.recall_rte);
     if (!app.common().json && !io::stdout_is_data() && (app.common().output.empty() || !truth.empty()))
         std::cout << reg::text_summary(r, s.recall_rre, s.recall_rte);

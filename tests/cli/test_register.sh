@@ -111,6 +111,65 @@ orbit-register src.h5 ref.h5 --correspondences -o C.h5
 py '
 import h5py; c = h5py.File("C.h5")["correspondences"][:]; assert c.ndim == 2 and c.shape[1] == 2 and len(c) > 300, c.shape'
 
+# 4a. -v shows the progress of a batch over pairs; the default and -q do not
+orbit-register pairs.h5:/src pairs.h5:/ref --method icp -j 2 -v -o TV.h5 2>verbose.err
+grep -q "orbit-register: pair 4/4" verbose.err || fail "-v shows no progress over pairs: $(cat verbose.err)"
+orbit-register pairs.h5:/src pairs.h5:/ref --method icp -j 2 -o TV.h5 2>plain.err
+! grep -q "pair 4/4" plain.err || fail "progress without -v: $(cat plain.err)"
+py '
+import h5py; it = h5py.File("TV.h5")["iterations"][:]
+assert (it >= 1).all() and (it <= 60).all(), it' || fail "iterations above --max-iterations"
+orbit-register src.h5 ref.h5 --max-iterations 7 -o T7.h5
+py 'import h5py; n = h5py.File("T7.h5").attrs["iterations"]; assert 1 <= n <= 7, n' || fail "auto reports more iterations than --max-iterations"
+
+# 4b. the scored hypotheses of every pair: the layout, and the best one is the pose the final ICP refined
+orbit-register pairs.h5:/src pairs.h5:/ref --method global --candidates 3 --hypotheses H.h5 -o TG.h5 --ground-truth pairs.h5:/transform
+orbit-register src.h5 ref.h5 --method cpd --hypotheses H1.h5 -o T1c.h5
+py '
+import h5py, numpy as np
+f, t = h5py.File("H.h5"), h5py.File("TG.h5")
+H = f["transforms"][:]; n = len(H)
+assert f["rotations"].shape == (n, 3, 3) and f["translations"].shape == (n, 3) and f["scores"].shape == (n,) and f["pair"].shape == (n,)
+assert f["pair"].dtype == np.int64 and f["scores"].dtype == np.float64 and H.dtype == np.float64
+assert np.array_equal(f["rotations"][:], H[:, :3, :3]) and np.array_equal(f["translations"][:], H[:, :3, 3])
+assert dict(f.attrs)["method"] == "global" and f.attrs["score"] == "verification" and f.attrs["orbit_kind"] == "hypotheses"
+assert f.attrs["source"] == "pairs.h5:/src" and f.attrs["reference"] == "pairs.h5:/ref" and "orbit-register" in f.attrs["history"]
+p, s = f["pair"][:], f["scores"][:]
+assert list(np.unique(p)) == [0, 1, 2, 3] and np.all(np.diff(p) >= 0)
+for b in range(4):
+    sb = s[p == b]; assert 1 <= len(sb) <= 6 and np.all(np.diff(sb) <= 0), sb   # up to 3 RANSAC + 3 consistency, best first
+    best, T = H[p == b][0], t["transform"][b]
+    assert np.linalg.norm(best[:3, :3] - T[:3, :3]) < 0.05 and np.linalg.norm(best[:3, 3] - T[:3, 3]) < 0.02, (b, best, T)
+g = h5py.File("H1.h5"); one = h5py.File("T1c.h5")
+assert g.attrs["score"] == "fitness" and len(g["scores"]) == 1 and g["scores"][0] == one.attrs["fitness"]
+assert np.array_equal(g["transforms"][0], one["transform"][:])
+' || fail "--hypotheses layout"
+expect_error 1 orbit-register src.h5 ref.h5 --hypotheses /nonexistent/dir/H.h5
+[[ ! -e H0.h5 ]] || fail "a failed run left a hypotheses file"
+
+# 4c. the aligned clouds as one coloured PLY: moved sources and references, the pair of each vertex
+orbit-register pairs.h5:/src pairs.h5:/ref --method icp --aligned aligned.ply -o TA.h5
+py '
+import h5py, numpy as np
+raw = open("aligned.ply", "rb").read(); end = raw.index(b"end_header\n") + 11
+dt = np.dtype([("x", "<f8"), ("y", "<f8"), ("z", "<f8"), ("red", "u1"), ("green", "u1"), ("blue", "u1"), ("pair", "<i4")])
+v = np.frombuffer(raw[end:], dt)
+f, t = h5py.File("pairs.h5"), h5py.File("TA.h5")["transform"][:]
+S, R = f["src"][:], f["ref"][:]
+assert len(v) == S.shape[0] * S.shape[1] + R.shape[0] * R.shape[1], len(v)
+xyz = np.stack([v["x"], v["y"], v["z"]], 1); rgb = np.stack([v["red"], v["green"], v["blue"]], 1)
+row = 0
+for b in range(len(S)):
+    moved = S[b] @ t[b][:3, :3].T + t[b][:3, 3]
+    n, m = len(S[b]), len(R[b])
+    assert np.allclose(xyz[row:row + n], moved, atol=1e-12) and (rgb[row:row + n] == [255, 128, 0]).all()
+    assert np.array_equal(xyz[row + n:row + n + m], R[b]) and (rgb[row + n:row + n + m] == [0, 112, 255]).all()
+    assert (v["pair"][row:row + n + m] == b).all()
+    row += n + m
+' || fail "--aligned PLY"
+expect_error 2 orbit-register src.h5 ref.h5 --aligned aligned.h5
+[[ ! -e aligned.h5 ]] || fail "a refused --aligned left a file"
+
 # 5. errors: one line, the right exit code
 expect_error 2 orbit-register src.h5 ref.h5 --method nope
 grep -q -- "--method: expected one of auto" "$TMP/.err" || fail "the method error names the option once: $(cat "$TMP/.err")"

@@ -13,6 +13,8 @@
 #include "orbit/geometry/metrics.hpp"
 #include "orbit/geometry/rotation.hpp"
 #include "orbit/geometry/sampling.hpp"
+#include "orbit/io/formats.hpp"
+#include "orbit/registration/aligned_file.hpp"
 #include "orbit/registration/cpd.hpp"
 #include "orbit/registration/global.hpp"
 #include "orbit/registration/gmm_ot.hpp"
@@ -446,4 +448,94 @@ TEST_CASE("errors against ground truth", "[registration][metrics]") {
     CHECK(e.chamfer < 1e-20);
     CHECK(reg::parse_method("gmm-ot") == reg::Method::gmm_ot);
     CHECK_THROWS_AS(reg::parse_method("nope"), UsageError);
+}
+
+TEST_CASE("hypotheses: the scored candidates, best first, without changing the result", "[registration][hypotheses]") {
+    Pair p = make_pair(301, 0.7, 45);
+    for (reg::Method m : {reg::Method::global, reg::Method::icp}) {
+        reg::Options o;
+        o.method = m;
+        o.hypotheses = 4;
+        Rng rng_a(9, 1), rng_b(9, 1);
+        const reg::Result plain = reg::register_pair(p.src, p.ref, o, rng_a);
+        o.keep_hypotheses = true;
+        const reg::Result kept = reg::register_pair(p.src, p.ref, o, rng_b);
+        CHECK(plain.hypotheses.empty());
+        CHECK(kept.transform == plain.transform);  // recording does not change the answer
+        REQUIRE(!kept.hypotheses.empty());
+        for (std::size_t k = 1; k < kept.hypotheses.size(); ++k) CHECK(kept.hypotheses[k - 1].score >= kept.hypotheses[k].score);
+        if (m == reg::Method::icp) {
+            REQUIRE(kept.hypotheses.size() == 1);
+            CHECK(kept.hypotheses[0].transform == kept.transform);
+            CHECK(kept.hypotheses[0].score == kept.fitness);
+            CHECK(reg::hypothesis_score_name(m) == "fitness");
+        } else {
+            // RANSAC's 4 and the consistency graph's 4 hypotheses, each verified.
+            CHECK(kept.hypotheses.size() == 8);
+            CHECK(reg::hypothesis_score_name(m) == "verification");
+            // The best hypothesis is the pose the final ICP refined: close to the truth, as the answer is.
+            CHECK(rre_deg(kept.hypotheses[0].transform, p.truth) < 2.0);
+            CHECK(rre_deg(kept.transform, p.truth) < 2.0);
+        }
+    }
+}
+
+TEST_CASE("aligned clouds: one PLY of moved sources and references, coloured, with the pair of each vertex", "[registration][aligned]") {
+    orbit::test::TempDir dir;
+    reg::Run run;
+    run.first_pair = 5;
+    std::vector<Points> src, ref;
+    for (std::uint64_t k = 0; k < 2; ++k) {
+        Pair p = make_pair(400 + k, 0.7, 30);
+        src.push_back(p.src.topRows(40 + 10 * static_cast<Eigen::Index>(k)));
+        ref.push_back(p.ref.topRows(30));
+        run.results.emplace_back();
+        run.results.back().transform = p.truth;
+    }
+    const std::string path = dir / "aligned.ply";
+    reg::write_aligned_ply(path, src, ref, run);
+    // The coordinates through the library's reader: the moved source is the transform applied.
+    const auto shape = orbit::io::formats::read_ply(path);
+    REQUIRE(shape.vertices.rows() == 40 + 30 + 50 + 30);
+    CHECK(shape.vertices.topRows(40) == apply(run.results[0].transform, src[0]));
+    CHECK(shape.vertices.middleRows(40, 30) == ref[0]);
+    CHECK(shape.vertices.middleRows(70, 50) == apply(run.results[1].transform, src[1]));
+    CHECK(shape.vertices.bottomRows(30) == ref[1]);
+    // Colours and pair indices from the bytes: x y z double, red green blue uchar, pair int.
+    const std::string bytes = orbit::test::slurp(path);
+    const std::string end = "end_header\n";
+    const std::size_t body = bytes.find(end) + end.size();
+    const std::string header = bytes.substr(0, body);
+    CHECK(header.find("property uchar red\nproperty uchar green\nproperty uchar blue\nproperty int pair\n") != std::string::npos);
+    REQUIRE(bytes.size() == body + 150 * 31);
+    for (std::size_t v = 0; v < 150; ++v) {
+        const char* rec = bytes.data() + body + 31 * v;
+        const bool source = v < 40 || (v >= 70 && v < 120);
+        const auto& color = source ? reg::kSourceColor : reg::kReferenceColor;
+        for (int j = 0; j < 3; ++j) CHECK(static_cast<std::uint8_t>(rec[24 + j]) == color[static_cast<std::size_t>(j)]);
+        std::int32_t pair;
+        std::memcpy(&pair, rec + 27, 4);
+        CHECK(pair == (v < 70 ? 5 : 6));
+    }
+    CHECK_THROWS_AS(reg::check_aligned_path(dir / "aligned.h5"), UsageError);
+    CHECK_NOTHROW(reg::check_aligned_path(dir / "a.PLY"));
+}
+
+TEST_CASE("iterations count the final refinement, so --max-iterations bounds them", "[registration][iterations]") {
+    // The short ICP runs that verify candidates and the RANSAC draws once made
+    // auto report over a thousand iterations with a limit of 60.
+    Pair p = make_pair(302, 0.7, 45);
+    for (reg::Method m : {reg::Method::automatic, reg::Method::global, reg::Method::icp, reg::Method::icp_plane, reg::Method::cpd}) {
+        for (int limit : {60, 4}) {
+            reg::Options o;
+            o.method = m;
+            o.max_iterations = limit;
+            Rng rng(9, 2);
+            const reg::Result r = reg::register_pair(p.src, p.ref, o, rng);
+            INFO(reg::method_name(m) << " limit " << limit);
+            CHECK(r.iterations >= 1);
+            CHECK(r.iterations <= limit);
+            if (limit == 4 && (m == reg::Method::icp || m == reg::Method::cpd)) CHECK(r.iterations == 4);  // far from converged in 4
+        }
+    }
 }

@@ -8,6 +8,7 @@
 #include "orbit/invariance/evaluate.hpp"
 #include "orbit/invariance/report_file.hpp"
 #include "orbit/io/h5.hpp"
+#include "orbit/registration/hypotheses_file.hpp"
 #include "orbit/registration/result_file.hpp"
 
 using namespace orbit;
@@ -166,4 +167,41 @@ TEST_CASE("invariance reports round trip", "[files][invariance]") {
     CHECK(back.failures == 4);
     CHECK(back.json() == r.json());  // the summary says the same of the file as of the run
     CHECK(f.read<double>("/per_element/abs_max").data[1] == r.abs_max.col(1).maxCoeff());
+}
+
+TEST_CASE("registration hypotheses: the file holds every pose, its blocks, score and pair", "[files][registration]") {
+    reg::Run run;
+    run.method = reg::Method::automatic;
+    run.first_pair = 3;  // a --shard slice: pairs keep their index in the whole batch
+    for (std::uint64_t k = 0; k < 2; ++k) {
+        run.results.push_back(result(k, {}));
+        for (std::uint64_t j = 0; j < 2 + k; ++j)
+            run.results.back().hypotheses.push_back({result(10 * k + j, {}).transform, 5.0 - static_cast<double>(j)});
+    }
+    const reg::Hypotheses h = reg::collect_hypotheses(run, "src.h5", "ref.h5:/points");
+    auto f = h5::File::create_in_memory("hyp.h5");
+    reg::write_hypotheses(f, h);
+    CHECK(f.info("/rotations").shape == std::vector<std::size_t>{5, 3, 3});
+    CHECK(f.info("/translations").shape == std::vector<std::size_t>{5, 3});
+    CHECK(f.info("/transforms").shape == std::vector<std::size_t>{5, 4, 4});
+    CHECK(f.read<std::int64_t>("/pair").data == std::vector<std::int64_t>{3, 3, 4, 4, 4});
+    CHECK(f.read<double>("/scores").data == std::vector<double>{5, 4, 5, 4, 3});
+    CHECK(f.attr_string("/", "score") == "verification");
+    const auto rot = f.read<double>("/rotations").data, trans = f.read<double>("/translations").data;
+    const Transform& t = run.results[1].hypotheses[2].transform;  // hypothesis 4
+    for (int r = 0; r < 3; ++r) {
+        CHECK(trans[4 * 3 + static_cast<std::size_t>(r)] == t(r, 3));
+        for (int c = 0; c < 3; ++c) CHECK(rot[4 * 9 + static_cast<std::size_t>(3 * r + c)] == t(r, c));
+    }
+    const reg::Hypotheses back = reg::read_hypotheses(f);
+    CHECK(back.method == "auto");
+    CHECK(back.source == "src.h5");
+    CHECK(back.reference == "ref.h5:/points");
+    CHECK(back.pair == h.pair);
+    CHECK(back.scores == h.scores);
+    REQUIRE(back.transforms.size() == 5);
+    for (std::size_t k = 0; k < 5; ++k) CHECK(back.transforms[k] == h.transforms[k]);
+    auto bad = h5::File::create_in_memory("bad.h5");
+    reg::write_run(bad, run, false);
+    CHECK_THROWS_AS(reg::read_hypotheses(bad), Error);
 }

@@ -29,6 +29,11 @@ struct Shape {
     Points normals;   // N x 3 or empty
     Faces faces;      // triangles, empty for point sets
     std::vector<std::string> columns;  // CSV column names when the file has a matching header row
+    // Written to PLY only (for viewers such as MeshLab): per-vertex colours
+    // (N x 3, uchar red, green, blue) and one int per vertex named label_name.
+    Eigen::Matrix<std::uint8_t, Eigen::Dynamic, 3, Eigen::RowMajor> colors;
+    std::vector<std::int32_t> labels;
+    std::string label_name;
 };
 
 // True when the extension names a format read here (.ply .off .xyz .pts .txt
@@ -55,7 +60,7 @@ Shape read_npz(const std::string& path, const std::string& member = "");
 // facet normals).
 Shape read_mesh_assimp(const std::string& path);
 
-void write_ply(const std::string& path, const Shape& shape);  // binary little endian, float64 values
+void write_ply(const std::string& path, const Shape& shape);  // binary little endian, float64 values, then colours and labels
 // Writes a header row when `names` has one name per column.
 void write_csv(const std::string& path, const Points& table, const std::vector<std::string>& names = {});
 void write_npy(const std::string& path, const Points& table);  // float64, C order

@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <mutex>
 #include <optional>
 
 #include "orbit/core/error.hpp"
 #include "orbit/core/log.hpp"
 #include "orbit/core/parallel.hpp"
+#include "orbit/core/progress.hpp"
 #include "orbit/core/timer.hpp"
 #include "orbit/geometry/features.hpp"
 #include "orbit/geometry/kdtree.hpp"
@@ -50,6 +52,12 @@ std::string method_name(Method m) {
     }
     return "?";
 }
+
+bool verifies_candidates(Method m) {
+    return m == Method::global || m == Method::gmm_ot || m == Method::udpreg || m == Method::automatic;
+}
+
+std::string hypothesis_score_name(Method m) { return verifies_candidates(m) ? "verification" : "fitness"; }
 
 namespace {
 
@@ -169,8 +177,11 @@ public:
         return (1 + explained) * (a.agreement + b.agreement) * std::exp(-weight_ * (a.violation + b.violation));
     }
 
-    // A short trimmed ICP from each candidate, then the best score.
-    Transform best(const std::vector<Transform>& candidates, std::int64_t& iterations, double* score_out = nullptr) const {
+    // A short trimmed ICP from each candidate, then the best score. `scored`
+    // (optional) receives each refined candidate with its score, but for the
+    // last `unrecorded` candidates (poses already recorded).
+    Transform best(const std::vector<Transform>& candidates, double* score_out = nullptr,
+                   std::vector<ScoredPose>* scored = nullptr, std::size_t unrecorded = 0) const {
         IcpOptions io;
         io.max_distance = sc_.distance;
         io.start_distance = 2 * sc_.distance;
@@ -178,10 +189,10 @@ public:
         io.max_iterations = 10;
         Transform best = candidates.empty() ? Transform::Identity() : candidates.front();
         double best_score = -1;
-        for (const Transform& c : candidates) {
-            IcpResult r = icp(s_.down, t_.down, t_.down_tree, Points(), c, io);
-            iterations += r.iterations;
+        for (std::size_t k = 0; k < candidates.size(); ++k) {
+            IcpResult r = icp(s_.down, t_.down, t_.down_tree, Points(), candidates[k], io);
             double sc = score(r.transform);
+            if (scored && k + unrecorded < candidates.size()) scored->push_back({r.transform, sc});
             if (sc > best_score) {
                 best = r.transform;
                 best_score = sc;
@@ -200,17 +211,158 @@ private:
 };
 
 std::vector<Transform> ransac_candidates(const Cloud& s, const Cloud& t, const Correspondences& corr, const Options& o,
-                                         const Scales& sc, Rng& rng, std::int64_t& iterations) {
+                                         const Scales& sc, Rng& rng) {
     RansacOptions ro;
     ro.max_iterations = o.ransac_iterations;
     ro.distance = sc.distance;
     ro.hypotheses = o.hypotheses;
-    std::int64_t done = 0;
-    std::vector<Hypothesis> hs = ransac(s.down, t.down, corr, ro, rng, &done);
-    iterations += done;
+    std::vector<Hypothesis> hs = ransac(s.down, t.down, corr, ro, rng);
     std::vector<Transform> out;
     for (auto& h : hs) out.push_back(h.transform);
     return out;
+}
+
+// The GMM+OT hypotheses (after UDPReg), with the posteriors of `model` or, without one, of EM.
+std::vector<Transform> gmm_candidates(const Cloud& s, const Cloud& t, const Options& o, Rng& rng, const PosteriorModel* model) {
+    GmmOtOptions go;
+    go.components = o.components;
+    go.eps = o.sinkhorn_eps;
+    go.hypotheses = o.hypotheses;
+    go.with_scale = o.with_scale;
+    return udpreg_gmm_ot_hypotheses(s.down, s.features, t.down, t.features, go, rng, model);
+}
+
+// The first round of candidates: GMM+OT for gmm-ot and udpreg; RANSAC and
+// second-order consistency for global and auto (and the learned model's
+// hypotheses for auto with one), plus the identity for auto.
+std::vector<Transform> first_candidates(const Verifier& v, const Options& o, const Scales& sc, Rng& rng) {
+    const Cloud& s = v.source();
+    const Cloud& t = v.target();
+    if (o.method == Method::gmm_ot || o.method == Method::udpreg)
+        return gmm_candidates(s, t, o, rng, o.method == Method::udpreg ? o.model.get() : nullptr);
+    std::vector<Transform> cands = ransac_candidates(s, t, v.correspondences(), o, sc, rng);
+    // Deterministic hypotheses from second-order consistency: they find
+    // the true matches when they are a few percent of the correspondences,
+    // where random triples rarely do (small overlaps).
+    ConsistencyOptions co;
+    co.distance = sc.distance;
+    co.hypotheses = o.hypotheses;
+    for (auto& h : sc2_pcr_hypotheses(s.down, t.down, v.correspondences(), co)) cands.push_back(h.transform);
+    // A learned posterior model's hypotheses move with the cloud by
+    // construction: they join the first round.
+    if (o.method == Method::automatic && o.model)
+        for (const Transform& h : gmm_candidates(s, t, o, rng, o.model.get())) cands.push_back(h);
+    if (o.method == Method::automatic) cands.push_back(Transform::Identity());
+    return cands;
+}
+
+// The verified pose of global, gmm-ot, udpreg and auto; the scored candidates go to `scored` (optional).
+Transform verified_pose(const Verifier& v, const Options& o, const Scales& sc, Rng& rng, std::vector<ScoredPose>* scored) {
+    double score = 0;
+    Transform init = v.best(first_candidates(v, o, sc, rng), &score, scored);
+    if (o.method != Method::automatic) return init;
+    // auto, second round. The GMM+OT hypotheses cost about as much again, so
+    // they are added only when the best pose leaves most of the source
+    // unexplained (fitness). Point-pair-feature voting needs no descriptor
+    // matches, so it can find the pose where the true FPFH matches are too few
+    // (small overlaps); it joins when the best score is weak.
+    const Cloud& s = v.source();
+    const Cloud& t = v.target();
+    const bool want_gmm = geometry::evaluate_fit(s.down, t.down_tree, init, sc.distance).fitness < o.auto_gmm_below;
+    const bool want_ppf = score < o.auto_ppf_below;
+    if (!want_gmm && !want_ppf) return init;
+    std::vector<Transform> more;
+    if (want_gmm) more = gmm_candidates(s, t, o, rng, nullptr);
+    if (want_ppf) {
+        PpfOptions po;
+        po.hypotheses = o.hypotheses;
+        for (auto& h : drost_ppf_hypotheses(s.down, s.normals, t.down, t.normals, po)) more.push_back(h.transform);
+    }
+    more.push_back(init);
+    return v.best(more, nullptr, scored, 1);
+}
+
+// The target with what the final ICP needs.
+struct Target {
+    const Points& points;
+    geometry::KdTree tree;
+    Points normals;  // for point-to-plane, else empty
+};
+
+// icp and icp-plane: two starts from the same pose. Narrow: a fixed net of
+// 3.5 s, as a plain ICP; it keeps to the local fit, and when that explains
+// most of the source (fitness 0.8 or more) it is the answer. Wide: the
+// annealed net, which sees the whole source first and so escapes larger
+// misalignments, but is pulled towards the target's centroid, which at
+// partial overlap lies off the shared part. The start that puts more of the
+// source on the target surface wins.
+// The narrow start is point-to-point even for icp-plane: the linearised
+// point-to-plane step overshoots from a pose that is off by more than the
+// local curvature allows, and slides along flat parts; point-to-plane then
+// refines what it found.
+IcpResult two_start_icp(const Points& source, const Target& t, const Transform& init, const IcpOptions& io, const Scales& sc) {
+    IcpOptions narrow = io;
+    narrow.start_distance = 0;
+    narrow.point_to_plane = false;
+    narrow.max_distance = std::max(sc.distance, 3.5 * sc.spacing);
+    IcpResult q = icp(source, t.points, t.tree, t.normals, init, narrow);
+    if (io.point_to_plane) {
+        IcpOptions fine = io;
+        fine.start_distance = 0;
+        IcpResult f = icp(source, t.points, t.tree, t.normals, q.transform, fine);
+        q = f;
+    }
+    double aq = score_side(source, t.tree, nullptr, q.transform, sc.distance).agreement;
+    if (geometry::evaluate_fit(source, t.tree, q.transform, sc.distance).fitness >= 0.8) return q;
+    IcpResult r = icp(source, t.points, t.tree, t.normals, init, io);
+    if (aq > score_side(source, t.tree, nullptr, r.transform, sc.distance).agreement) r = q;
+    return r;
+}
+
+// The final ICP from `init`: plain for icp and icp-plane (two starts when the
+// annealed start is wide), narrow and trimmed after the global methods.
+IcpResult final_icp(const Points& source, const Target& t, const Transform& init, const Options& o, const Scales& sc) {
+    const bool local = o.method == Method::icp || o.method == Method::icp_plane;
+    IcpOptions io = icp_options(o, sc, t.normals.rows() > 0);
+    if (!local) {
+        // Already close: a narrow start and trimming against the non-overlapping part.
+        io.start_distance = 2 * sc.distance;
+        if (o.trim >= 1) io.trim = 0.9;
+    }
+    if (local && io.start_distance > 4 * sc.spacing) return two_start_icp(source, t, init, io, sc);
+    return icp(source, t.points, t.tree, t.normals, init, io);
+}
+
+// Fitness, RMSE and the low_fitness flag of the final transform; its inlier pairs when asked.
+void measure(Result& res, const Points& source, const Target& t, const Scales& sc, bool correspondences) {
+    geometry::Fit f = geometry::evaluate_fit(source, t.tree, res.transform, sc.distance);
+    res.fitness = f.fitness;
+    res.inlier_rmse = f.inlier_rmse;
+    if (res.fitness < 0.2) res.flags.push_back("low_fitness");
+    if (!correspondences) return;
+    Points moved = geometry::apply(res.transform, source);
+    double d2 = sc.distance * sc.distance;
+    for (Eigen::Index i = 0; i < moved.rows(); ++i) {
+        auto nb = t.tree.nearest(moved.row(i).data());
+        if (nb.dist2 <= d2) res.correspondences.push_back({i, nb.index});
+    }
+}
+
+// Best first. Sorted through indices: std::stable_sort's scratch buffer
+// ignores the alignment that the fixed-size Eigen transforms need.
+std::vector<ScoredPose> best_first(const std::vector<ScoredPose>& poses) {
+    std::vector<std::size_t> order(poses.size());
+    for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return poses[a].score > poses[b].score; });
+    std::vector<ScoredPose> sorted;
+    for (std::size_t k : order) sorted.push_back(poses[k]);
+    return sorted;
+}
+
+void check_options(const Options& o) {
+    require(o.max_iterations >= 1, "registration: the iteration limit must be at least 1, found " + std::to_string(o.max_iterations));
+    require(o.trim > 0 && o.trim <= 1, "registration: the share of pairs kept (trim) must lie in (0, 1]");
+    require(o.method != Method::udpreg || o.model, "registration: the udpreg method needs a trained model");
 }
 
 }  // namespace
@@ -219,168 +371,45 @@ Result register_pair(const Points& source, const Points& target, const Options& 
     Timer timer;
     check_input(source, "source");
     check_input(target, "target");
-    require(o.max_iterations >= 1, "registration: the iteration limit must be at least 1, found " + std::to_string(o.max_iterations));
-    require(o.trim > 0 && o.trim <= 1, "registration: the share of pairs kept (trim) must lie in (0, 1]");
-    require(o.method != Method::udpreg || o.model, "registration: the udpreg method needs a trained model");
+    check_options(o);
     Result res;
     if (classify(source) == Shape::planar || classify(target) == Shape::planar) res.flags.push_back("planar");
     const Scales sc = derive_scales(target, source, o);
-    geometry::KdTree tgt_tree(target);
-    const bool plane_final = o.method == Method::icp_plane || o.method == Method::automatic || o.method == Method::global ||
-                             o.method == Method::gmm_ot || o.method == Method::udpreg;
-    Points tgt_normals;
-    if (plane_final) tgt_normals = geometry::estimate_normals(target, tgt_tree, sc.normal_radius, 30);
+    const bool local = o.method == Method::icp || o.method == Method::icp_plane;
+    const bool plane_final = o.method != Method::icp && o.method != Method::cpd && o.method != Method::gw;
+    Target tgt{target, geometry::KdTree(target), Points()};
+    if (plane_final) tgt.normals = geometry::estimate_normals(target, tgt.tree, sc.normal_radius, 30);
 
     Transform init = Transform::Identity();
-    bool refine = true;
     std::optional<Verifier> verifier;  // for the methods that verify candidates
-    switch (o.method) {
-        case Method::icp:
-        case Method::icp_plane:
-            break;
-        case Method::cpd: {
-            CpdOptions co;
-            co.outlier_weight = o.outlier_weight;
-            co.with_scale = o.with_scale;
-            co.max_iterations = o.max_iterations;
-            Cloud s = prepare(source, sc, false), t = prepare(target, sc, false);
-            CpdResult r = cpd(s.down, t.down, Transform::Identity(), co);
-            res.iterations += r.iterations;
-            if (!r.converged) res.flags.push_back("not_converged");
-            init = r.transform;
-            refine = false;
-            break;
-        }
-        case Method::gw: {  // Gromov-Wasserstein matching: no descriptors, no starting pose
-            const GwInit g = gw_initial_pose(source, target);
-            res.iterations += g.iterations;
-            init = g.transform;
-            break;
-        }
-        case Method::global:
-        case Method::gmm_ot:
-        case Method::udpreg:
-        case Method::automatic: {
+    if (o.method == Method::cpd) {
+        CpdOptions co;
+        co.outlier_weight = o.outlier_weight;
+        co.with_scale = o.with_scale;
+        co.max_iterations = o.max_iterations;
+        Cloud s = prepare(source, sc, false), t = prepare(target, sc, false);
+        CpdResult r = cpd(s.down, t.down, Transform::Identity(), co);
+        res.iterations = r.iterations;
+        if (!r.converged) res.flags.push_back("not_converged");
+        res.transform = r.transform;  // CPD's pose is final
+    } else {
+        if (o.method == Method::gw) {
+            init = gw_initial_pose(source, target).transform;  // Gromov-Wasserstein matching: no descriptors, no starting pose
+        } else if (verifies_candidates(o.method)) {
             verifier.emplace(prepare(source, sc, true), prepare(target, sc, true), sc, o.free_space_weight);
-            const Cloud& s = verifier->source();
-            const Cloud& t = verifier->target();
-            const Correspondences& corr = verifier->correspondences();
-            std::vector<Transform> cands;
-            auto gmm_candidates = [&](const PosteriorModel* model) {
-                GmmOtOptions go;
-                go.components = o.components;
-                go.eps = o.sinkhorn_eps;
-                go.hypotheses = o.hypotheses;
-                go.with_scale = o.with_scale;
-                return udpreg_gmm_ot_hypotheses(s.down, s.features, t.down, t.features, go, rng, model);
-            };
-            if (o.method == Method::gmm_ot || o.method == Method::udpreg) {
-                cands = gmm_candidates(o.method == Method::udpreg ? o.model.get() : nullptr);
-            } else {
-                cands = ransac_candidates(s, t, corr, o, sc, rng, res.iterations);
-                // Deterministic hypotheses from second-order consistency: they find
-                // the true matches when they are a few percent of the correspondences,
-                // where random triples rarely do (small overlaps).
-                ConsistencyOptions co;
-                co.distance = sc.distance;
-                co.hypotheses = o.hypotheses;
-                for (auto& h : sc2_pcr_hypotheses(s.down, t.down, corr, co)) cands.push_back(h.transform);
-                // A learned posterior model's hypotheses move with the cloud by
-                // construction: they join the first round.
-                if (o.method == Method::automatic && o.model)
-                    for (const Transform& h : gmm_candidates(o.model.get())) cands.push_back(h);
-            }
-            if (o.method == Method::automatic) cands.push_back(Transform::Identity());
-            double score = 0;
-            init = verifier->best(cands, res.iterations, &score);
-            // auto, second round. The GMM+OT hypotheses cost about as much again, so
-            // they are added only when the best pose leaves most of the source
-            // unexplained (fitness). Point-pair-feature voting needs no descriptor
-            // matches, so it can find the pose where the true FPFH matches are too few
-            // (small overlaps); it joins when the best score is weak.
-            const bool want_gmm = o.method == Method::automatic &&
-                                  geometry::evaluate_fit(s.down, t.down_tree, init, sc.distance).fitness < o.auto_gmm_below;
-            const bool want_ppf = o.method == Method::automatic && score < o.auto_ppf_below;
-            if (want_gmm || want_ppf) {
-                std::vector<Transform> more;
-                if (want_gmm) more = gmm_candidates(nullptr);
-                if (want_ppf) {
-                    PpfOptions po;
-                    po.hypotheses = o.hypotheses;
-                    for (auto& h : drost_ppf_hypotheses(s.down, s.normals, t.down, t.normals, po)) more.push_back(h.transform);
-                }
-                more.push_back(init);
-                init = verifier->best(more, res.iterations);
-            }
-            break;
+            init = verified_pose(*verifier, o, sc, rng, o.keep_hypotheses ? &res.hypotheses : nullptr);
         }
-    }
-    res.transform = init;
-    if (refine) {
-        IcpOptions io = icp_options(o, sc, plane_final);
-        if (o.method != Method::icp && o.method != Method::icp_plane) {
-            // Already close: a narrow start and trimming against the non-overlapping part.
-            io.start_distance = 2 * sc.distance;
-            if (o.trim >= 1) io.trim = 0.9;
-        }
-        IcpResult r;
-        const bool two_starts = (o.method == Method::icp || o.method == Method::icp_plane) && io.start_distance > 4 * sc.spacing;
-        if (two_starts) {
-            // Two starts from the same pose. Narrow: a fixed net of 3.5 s, as a
-            // plain ICP; it keeps to the local fit, and when that explains most
-            // of the source (fitness 0.8 or more) it is the answer. Wide: the annealed net,
-            // which sees the whole source first and so escapes larger
-            // misalignments, but is pulled towards the target's centroid, which
-            // at partial overlap lies off the shared part. The start that puts
-            // more of the source on the target surface wins.
-            // The narrow start is point-to-point even for icp-plane: the
-            // linearised point-to-plane step overshoots from a pose that is off
-            // by more than the local curvature allows, and slides along flat
-            // parts; point-to-plane then refines what it found.
-            IcpOptions narrow = io;
-            narrow.start_distance = 0;
-            narrow.point_to_plane = false;
-            narrow.max_distance = std::max(sc.distance, 3.5 * sc.spacing);
-            IcpResult q = icp(source, target, tgt_tree, tgt_normals, init, narrow);
-            res.iterations += q.iterations;
-            if (io.point_to_plane) {
-                IcpOptions fine = io;
-                fine.start_distance = 0;
-                IcpResult f = icp(source, target, tgt_tree, tgt_normals, q.transform, fine);
-                res.iterations += f.iterations;
-                q = f;
-            }
-            double aq = score_side(source, tgt_tree, nullptr, q.transform, sc.distance).agreement;
-            if (geometry::evaluate_fit(source, tgt_tree, q.transform, sc.distance).fitness >= 0.8) {
-                r = q;
-            } else {
-                r = icp(source, target, tgt_tree, tgt_normals, init, io);
-                res.iterations += r.iterations;
-                if (aq > score_side(source, tgt_tree, nullptr, r.transform, sc.distance).agreement) r = q;
-            }
-        } else {
-            r = icp(source, target, tgt_tree, tgt_normals, init, io);
-            res.iterations += r.iterations;
-        }
-        if (!r.converged && (o.method == Method::icp || o.method == Method::icp_plane)) res.flags.push_back("not_converged");
+        const IcpResult r = final_icp(source, tgt, init, o, sc);
+        res.iterations = r.iterations;
+        if (!r.converged && local) res.flags.push_back("not_converged");
         res.transform = r.transform;
         // At small overlaps the final ICP can slide off a verified pose: the
         // non-shared parts within its start distance pull it along. Keep the
         // verified pose when the refined one scores clearly worse.
         if (verifier && verifier->score(r.transform) < 0.9 * verifier->score(init)) res.transform = init;
     }
-    geometry::Fit f = geometry::evaluate_fit(source, tgt_tree, res.transform, sc.distance);
-    res.fitness = f.fitness;
-    res.inlier_rmse = f.inlier_rmse;
-    if (res.fitness < 0.2) res.flags.push_back("low_fitness");
-    if (o.keep_correspondences) {
-        Points moved = geometry::apply(res.transform, source);
-        double d2 = sc.distance * sc.distance;
-        for (Eigen::Index i = 0; i < moved.rows(); ++i) {
-            auto nb = tgt_tree.nearest(moved.row(i).data());
-            if (nb.dist2 <= d2) res.correspondences.push_back({i, nb.index});
-        }
-    }
+    measure(res, source, tgt, sc, o.keep_correspondences);
+    if (o.keep_hypotheses) res.hypotheses = verifier ? best_first(res.hypotheses) : std::vector<ScoredPose>{{res.transform, res.fitness}};
     res.seconds = timer.seconds();
     return res;
 }
@@ -392,6 +421,11 @@ std::vector<Result> register_batch(const std::vector<Points>& sources, const std
     const auto n = static_cast<std::int64_t>(sources.size());
     std::vector<Result> out(static_cast<std::size_t>(n));
     std::vector<std::string> errors(static_cast<std::size_t>(n));
+    // With -v, a batch shows the pairs done (from one thread at a time, as Progress needs).
+    std::optional<Progress> progress;
+    if (n > 1 && log::level() == log::Level::verbose) progress.emplace("pair", n);
+    std::mutex progress_mutex;
+    std::int64_t done = 0;
     parallel_for(n, [&](std::int64_t i) {
         // Exceptions must not cross the OpenMP region: keep the message, rethrow after.
         try {
@@ -400,7 +434,12 @@ std::vector<Result> register_batch(const std::vector<Points>& sources, const std
         } catch (const std::exception& e) {
             errors[static_cast<std::size_t>(i)] = e.what();
         }
+        if (progress) {
+            std::lock_guard<std::mutex> lock(progress_mutex);
+            progress->update(++done);
+        }
     });
+    if (progress) progress->finish();
     for (std::int64_t i = 0; i < n; ++i)
         if (!errors[static_cast<std::size_t>(i)].empty())
             throw Error((n > 1 || first_index > 0 ? "pair " + std::to_string(first_index + i) + ": " : std::string()) +

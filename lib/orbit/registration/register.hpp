@@ -43,20 +43,41 @@ struct Options {
     double auto_ppf_below = 1.0; // auto: add point-pair-feature hypotheses when the best pose's score is below this
     double free_space_weight = 8; // global, gmm-ot, auto: weight of the free-space violations in the score of a pose
     bool keep_correspondences = false;
+    bool keep_hypotheses = false;  // fill Result::hypotheses (orbit-register --hypotheses)
     // A learned posterior model (udpreg/model.hpp): required by udpreg, whose
     // GMM+OT hypotheses it drives; with auto its hypotheses join the first round.
     std::shared_ptr<const PosteriorModel> model;
 };
 
+// A candidate pose of a pair and how well it explains the pair: higher is better
+// (see hypothesis_score_name for what the number is).
+struct ScoredPose {
+    Transform transform = Transform::Identity();
+    double score = 0;
+};
+
+// The methods that verify several candidate poses (global, gmm-ot, udpreg,
+// auto): their hypotheses are every candidate after its short ICP, scored by
+// the verification score (register.cpp). The others (icp, icp-plane, cpd,
+// gw) have one hypothesis, the result, scored by its fitness.
+bool verifies_candidates(Method m);
+// "verification" or "fitness": what ScoredPose::score holds for method m.
+std::string hypothesis_score_name(Method m);
+
 struct Result {
     Transform transform = Transform::Identity();
     double fitness = 0;
     double inlier_rmse = 0;
+    // Iterations of the local refinement that gave the transform (the final
+    // ICP, or CPD for cpd), so at most Options::max_iterations; the short ICP
+    // runs that verify candidates and the RANSAC draws are not counted.
     std::int64_t iterations = 0;
     double seconds = 0;
     std::vector<std::string> flags;  // "low_fitness", "planar", "not_converged", ...
     // Inlier pairs (source row, target row) of the final transform, when asked.
     std::vector<std::pair<std::int64_t, std::int64_t>> correspondences;
+    // With keep_hypotheses: the scored candidate poses, best first.
+    std::vector<ScoredPose> hypotheses;
 };
 
 // Registers source onto target. Throws Error for unusable input (fewer than 3

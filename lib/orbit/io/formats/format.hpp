@@ -73,7 +73,8 @@ Input read_hdf5_input(const h5::DatasetRef& ref);
 std::unique_ptr<RowSource> open_hdf5_rows(const h5::DatasetRef& ref);
 
 // Headers the block-wise writers share with the whole-file writers.
-std::string ply_header(std::size_t vertices, bool normals, std::size_t faces);
+std::string ply_header(std::size_t vertices, bool normals, std::size_t faces, bool colors = false,
+                       const std::string& label = "");
 std::string npy_header(const std::vector<std::size_t>& shape);  // float64, C order
 
 }  // namespace orbit::io::formats

@@ -414,10 +414,12 @@ Shape read_ply(const std::string& path) {
     return BodyReader(h, bytes, path).read();
 }
 
-std::string ply_header(std::size_t vertices, bool normals, std::size_t faces) {
+std::string ply_header(std::size_t vertices, bool normals, std::size_t faces, bool colors, const std::string& label) {
     std::string header = "ply\nformat binary_little_endian 1.0\ncomment written by orbit\nelement vertex " +
                          std::to_string(vertices) + "\nproperty double x\nproperty double y\nproperty double z\n";
     if (normals) header += "property double nx\nproperty double ny\nproperty double nz\n";
+    if (colors) header += "property uchar red\nproperty uchar green\nproperty uchar blue\n";
+    if (!label.empty()) header += "property int " + label + "\n";
     if (faces) header += "element face " + std::to_string(faces) + "\nproperty list uchar int vertex_indices\n";
     return header + "end_header\n";
 }
@@ -433,7 +435,11 @@ void write_ply(const std::string& path, const Shape& shape) {
         throw Error("cannot write '" + path + "': a face refers to a vertex outside 0.." + std::to_string(n - 1));
     if (n > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
         throw Error("cannot write '" + path + "': too many vertices for 32-bit PLY face indices");
-    const std::string header = ply_header(n, normals, nf);
+    const bool colors = shape.colors.rows() == shape.vertices.rows();
+    const bool labels = !shape.label_name.empty();
+    if (labels && shape.labels.size() != n)
+        throw Error("cannot write '" + path + "': expected one '" + shape.label_name + "' per vertex");
+    const std::string header = ply_header(n, normals, nf, colors, labels ? shape.label_name : "");
     write_atomic(path, [&](const Put& put) {
         put(header.data(), header.size());
         Chunks out(put);
@@ -442,10 +448,18 @@ void write_ply(const std::string& path, const Shape& shape) {
             std::memcpy(o, &d, 8);
         };
         for (std::size_t i = 0; i < n; ++i) {
-            char* o = out.reserve(48);
+            char* o = out.reserve(55);
             for (int j = 0; j < 3; ++j, o += 8) put_double(o, shape.vertices(static_cast<Eigen::Index>(i), j));
             if (normals)
                 for (int j = 0; j < 3; ++j, o += 8) put_double(o, shape.normals(static_cast<Eigen::Index>(i), j));
+            if (colors)
+                for (int j = 0; j < 3; ++j) *o++ = static_cast<char>(shape.colors(static_cast<Eigen::Index>(i), j));
+            if (labels) {
+                std::int32_t v = shape.labels[i];
+                if (!host_little()) v = load<std::int32_t>(reinterpret_cast<const char*>(&v), true);
+                std::memcpy(o, &v, 4);
+                o += 4;
+            }
             out.commit(o);
         }
         for (std::size_t f = 0; f < nf; ++f) {
