@@ -185,6 +185,40 @@ expect_error 1 orbit-train-flow --model interpolant --source pairs.h5:/short --t
 expect_error 1 orbit-sample-flow interp.h5 -n 10 -o x.h5
 expect_error 2 orbit-flow-map interp.h5 pairs.h5:/src --context pairs.h5:/src -o x.h5
 
+# pose distributions: hypotheses in orbit-register's layout, two poses a half turn apart and clutter
+py '
+import numpy as np, h5py
+rng = np.random.default_rng(2)
+def rot(w):
+    th = np.linalg.norm(w); K = np.array([[0, -w[2], w[1]], [w[2], 0, -w[0]], [-w[1], w[0], 0]]) / th
+    return np.eye(3) + np.sin(th) * K + (1 - np.cos(th)) * K @ K
+A = rot(np.array([0.3, -0.5, 0.8])); B = A @ rot(np.array([0, 0, np.pi]))
+R = [P @ rot(rng.normal(size=3) * 0.05) for P in [A] * 10 + [B] * 10] + [rot(rng.normal(size=3) * 2) for _ in range(6)]
+s = np.r_[0.8 + 0.1 * rng.random(20), 0.05 * rng.random(6)]
+H = len(R); T = np.tile(np.eye(4), (H, 1, 1)); T[:, :3, :3] = R
+with h5py.File("hyps.h5", "w") as f:
+    f["rotations"] = np.array(R); f["translations"] = np.zeros((H, 3)); f["transforms"] = T
+    f["scores"] = s; f["pair"] = np.zeros(H, dtype=np.int64); f["negative"] = -s
+np.save("poses.npy", np.array([A, B]))
+'
+orbit-train-flow hyps.h5:/rotations --manifold so3 --weights hyps.h5:/scores --resample 2000 --hidden 64 --epochs 30 --lr 3e-3 --seed 1 -o pose.h5 -q
+orbit-sample-flow pose.h5 -n 1000 --seed 2 --modes modes.h5 --json -o poses.h5 > modes.json
+py '
+import h5py, json, numpy as np
+P = np.load("poses.npy"); f = h5py.File("modes.h5"); M = f["rotations"][...]; mass = f["mass"][...]
+j = json.load(open("modes.json"))["modes"]
+assert len(j) == len(M) and abs(mass.sum() - 1) < 1e-9 and np.isfinite(f["logp"][...]).all()
+ang = lambda a, b: np.degrees(np.arccos(np.clip((np.trace(a.T @ b) - 1) / 2, -1, 1)))
+for p in P:   # both poses are among the two heaviest modes
+    assert min(ang(p, m) for m in M[:2]) < 5, [ang(p, m) for m in M[:4]]
+assert min(mass[:2]) > 0.3, mass[:4]
+'
+expect_error 1 orbit-train-flow hyps.h5:/rotations --manifold so3 --weights hyps.h5:/negative -o x.h5
+expect_error 1 orbit-train-flow hyps.h5:/rotations --manifold so3 --weights hyps.h5:/pair -o x.h5
+expect_error 2 orbit-train-flow hyps.h5:/rotations --manifold so3 --resample 100 -o x.h5
+expect_error 2 orbit-sample-flow sphere.h5 -n 10 --modes m.h5 -o x.h5
+expect_error 2 orbit-sample-flow pose.h5 -n 10 --bandwidth 5 -o x.h5
+
 # bad inputs: exit 1 (data) or 2 (usage) with one line
 expect_error 1 orbit-train-flow nan.h5 --epochs 1 -o x.h5
 expect_error 1 orbit-train-flow const.h5 --epochs 1 -o x.h5
