@@ -22,26 +22,15 @@ Targets: gain >= 1 nat; class-k samples classified as k >= 90% of the time.
   /usr/bin/python3 bench/flows_conditional.py --epochs 80 --patience 0   # no validation split
 """
 import argparse
-import json
 import os
-import subprocess
+import sys
 import tempfile
 
 import h5py
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-BIN = os.environ.get("ORBIT_BIN", os.path.join(ROOT, "build", "bin"))
-DATA = os.environ.get("ORBIT_DATA", os.path.join(ROOT, ".cache", "data"))
-
-
-def orbit(tool, *args):
-    r = subprocess.run([os.path.join(BIN, "orbit-" + tool), *map(str, args), "-q", "--json"], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        raise SystemExit(f"orbit-{tool} failed: {r.stderr}")
-    return json.loads(r.stdout) if r.stdout.strip() else {}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from flows_common import DATA, orbit  # noqa: E402
 
 
 def digits(seed):
