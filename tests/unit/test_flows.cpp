@@ -215,11 +215,7 @@ TEST_CASE("flows: training on a Gaussian recovers its analytic log-likelihood", 
     Points x = gaussian(4096, 11, H), test = gaussian(4096, 12, H);
     for (std::string kind : {"realnvp", "nsf"}) {
         auto m = Model::create(spec(kind, 32, 1, 4), x, 5);
-        TrainOptions o;
-        o.epochs = 12;
-        o.batch = 256;
-        o.lr = 3e-3;
-        o.seed = 5;
+        const TrainOptions o{.epochs = 12, .batch = 256, .lr = 3e-3, .seed = 5};
         m.train(x, Points(), o);
         const double ll = m.log_prob(test).mean();
         INFO(kind << " held-out LL " << ll << " vs analytic " << -H);
@@ -233,10 +229,7 @@ TEST_CASE("flows: flow matching learns a Gaussian; density and latent map are co
     Points x = gaussian(4096, 21, H), test = gaussian(1024, 22, H);
     for (std::string kind : {"cfm", "ot-cfm"}) {
         auto m = Model::create(spec(kind, 64, 1), x, 3);
-        TrainOptions o;
-        o.epochs = 15;
-        o.batch = 256;
-        o.lr = 2e-3;
+        const TrainOptions o{.epochs = 15, .batch = 256, .lr = 2e-3};
         m.train(x, Points(), o);
         InferOptions io;
         io.ode.rtol = io.ode.atol = 1e-5;
@@ -380,10 +373,7 @@ TEST_CASE("interpolant: the loss's parameter gradients match finite differences,
 TEST_CASE("interpolant: learns a linear-Gaussian denoiser; same bits for 1 and 2 threads", "[flows][interpolant]") {
     const double s = 0.5, v = s * s / (1 + s * s);
     const Dataset train = noisy_pairs(4096, s, 1), test = noisy_pairs(1024, s, 2);
-    TrainOptions o;
-    o.epochs = 40;
-    o.batch = 256;
-    o.lr = 2e-3;
+    const TrainOptions o{.epochs = 40, .batch = 256, .lr = 2e-3};
     InferOptions io;
     io.ode.rtol = io.ode.atol = 1e-5;
     for (std::string base : {"source", "gaussian"}) {

@@ -160,10 +160,7 @@ TEST_CASE("riemannian fm: samples stay on the manifold and densities integrate t
         auto m = name == "sphere" ? make_sphere(2) : make_so3();
         const Points data = clustered(*m, 768, 11, 0.3);
         auto model = Model::create(rfm_spec(name, 32), data, 4);
-        TrainOptions o;
-        o.epochs = 6;
-        o.batch = 128;
-        o.lr = 3e-3;
+        const TrainOptions o{.epochs = 6, .batch = 128, .lr = 3e-3};
         model.train(data, Points(), o);
         InferOptions io;
         io.ode.method = OdeMethod::rk4;
@@ -239,10 +236,7 @@ TEST_CASE("conditional flows: class-conditional sampling and densities, NSF, Rea
         s.coupling.blocks = s.cfm.blocks = 1;
         auto m = Model::create(s, d, 6);
         REQUIRE(m.conditional());
-        TrainOptions o;
-        o.epochs = kind == "cfm" ? 12 : 6;
-        o.batch = 128;
-        o.lr = 3e-3;
+        const TrainOptions o{.epochs = kind == "cfm" ? 12 : 6, .batch = 128, .lr = 3e-3};
         m.train(d, Dataset{}, o);
         InferOptions io;
         io.ode.method = OdeMethod::rk4;

@@ -57,9 +57,7 @@ VelocityField<T>::VelocityField(CfmConfig cfg, Rng& rng) : cfg_(std::move(cfg)) 
 
 template <class T>
 nn::ParamList<T> VelocityField<T>::params() {
-    nn::ParamList<T> out;
-    net_.params(out);
-    return out;
+    return network_params(net_);
 }
 
 template <class T>

@@ -45,6 +45,14 @@ struct CfmConfig {
 template <class T>
 Mat<T> flow_matching_input(const Mat<T>& x, const Eigen::Matrix<T, Eigen::Dynamic, 1>& t, int freqs, const Mat<T>& ctx);
 
+// The parameters of one network, as the optimizer takes them.
+template <class T>
+nn::ParamList<T> network_params(nn::ResidualNet<T>& net) {
+    nn::ParamList<T> out;
+    net.params(out);
+    return out;
+}
+
 template <class T>
 class VelocityField {
 public:

@@ -484,45 +484,38 @@ Matrix Model::rfm_flow(const Matrix& x, const Mat<float>& ctx, double t0, double
 
 Points Model::to_latent(const Points& x, const InferOptions& o, const Points& context) const {
     check_dim(x, "the data");
-    const Mat<float> xs = standardize(x), cs = encode_context(context, x.rows());
-    Points z(x.rows(), dim());
-    for_chunks(xs.rows(), work_chunk(o), [&](std::int64_t, std::int64_t b, std::int64_t e) {
-        const Mat<float> cc = cs.rows() > 0 ? Mat<float>(cs.middleRows(b, e - b)) : Mat<float>();
-        if (rfm_) {
-            z.middleRows(b, e - b) = rfm_flow(x.middleRows(b, e - b), cc, 1.0, 0.0, o.ode);
-            return;
-        }
-        Mat<float> s = xs.middleRows(b, e - b);
-        if (flow_) {
-            Tape<float> tape(false);
-            s = tape.value(flow_->forward(tape, tape.constant(s), nullptr, cc.rows() > 0 ? tape.constant(cc) : Var{}).first);
-        } else {
-            integrate([&](double t, const Mat<float>& y, Mat<float>& dy) { dy = field_->velocity(y, t, cc); }, s, 1.0,
-                      0.0, o.ode);
-        }
-        z.middleRows(b, e - b) = s.cast<double>();
-    });
-    return z;
+    return map_rows(x, o, context, false);
 }
 
 Points Model::from_latent(const Points& z, const InferOptions& o, const Points& context) const {
     check_dim(z, "the latent data");
-    Points x(z.rows(), dim());
-    const Mat<float> zs = z.cast<float>(), cs = encode_context(context, z.rows());
-    for_chunks(zs.rows(), work_chunk(o), [&](std::int64_t, std::int64_t b, std::int64_t e) {
+    return map_rows(z, o, context, true);
+}
+
+Points Model::map_rows(const Points& in, const InferOptions& o, const Points& context, bool to_data) const {
+    // data rows are standardized first and latent rows taken as they are (and back at the end)
+    const Mat<float> xs = to_data ? Mat<float>(in.cast<float>()) : standardize(in), cs = encode_context(context, in.rows());
+    const double t0 = to_data ? 0.0 : 1.0, t1 = 1.0 - t0;
+    Points out(in.rows(), dim());
+    for_chunks(xs.rows(), work_chunk(o), [&](std::int64_t, std::int64_t b, std::int64_t e) {
         const Mat<float> cc = cs.rows() > 0 ? Mat<float>(cs.middleRows(b, e - b)) : Mat<float>();
         if (rfm_) {
-            x.middleRows(b, e - b) = rfm_flow(z.middleRows(b, e - b), cc, 0.0, 1.0, o.ode);
+            out.middleRows(b, e - b) = rfm_flow(in.middleRows(b, e - b), cc, t0, t1, o.ode);
             return;
         }
-        Mat<float> s = zs.middleRows(b, e - b);
-        if (flow_) s = flow_->inverse(s, nullptr, cc);
-        else
-            integrate([&](double t, const Mat<float>& y, Mat<float>& dy) { dy = field_->velocity(y, t, cc); }, s, 0.0,
-                      1.0, o.ode);
-        x.middleRows(b, e - b) = unstandardize(s);
+        Mat<float> s = xs.middleRows(b, e - b);
+        if (flow_ && to_data) {
+            s = flow_->inverse(s, nullptr, cc);
+        } else if (flow_) {
+            Tape<float> tape(false);
+            s = tape.value(flow_->forward(tape, tape.constant(s), nullptr, cc.rows() > 0 ? tape.constant(cc) : Var{}).first);
+        } else {
+            integrate([&](double t, const Mat<float>& y, Mat<float>& dy) { dy = field_->velocity(y, t, cc); }, s, t0,
+                      t1, o.ode);
+        }
+        out.middleRows(b, e - b) = to_data ? unstandardize(s) : Points(s.cast<double>());
     });
-    return x;
+    return out;
 }
 
 Points Model::sample(std::int64_t n, std::uint64_t seed, const InferOptions& o, const Points& context) const {

@@ -153,6 +153,8 @@ private:
     void start_optimizer(const TrainOptions& o);
     // The encoded context of rows (empty for an unconditional model); checks the row count.
     Mat<float> encode_context(const Points& context, Eigen::Index rows) const;
+    // to_latent (to_data false: data rows, standardized, from t = 1 to 0) and from_latent (latent rows to data).
+    Points map_rows(const Points& in, const InferOptions& o, const Points& context, bool to_data) const;
     // Integrates the Riemannian field over rows of points from t0 to t1.
     Matrix rfm_flow(const Matrix& x, const Mat<float>& ctx, double t0, double t1, const OdeOptions& o) const;
     Mat<float> standardize(const Points& x) const;
