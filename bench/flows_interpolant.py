@@ -37,15 +37,12 @@ from flows_common import DATA, orbit, read_off, surface_points  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--meshes", default="bunny00,cow,armadillo")
-    ap.add_argument("--n", type=int, default=20000, help="training pairs per mesh")
-    ap.add_argument("--test", type=int, default=4000)
-    ap.add_argument("--noise", type=float, default=0.02)
-    ap.add_argument("--epochs", type=int, default=60)
-    ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--source-noise", type=float, default=0.1, help="the coupled model's blur, standardized units")
+    for name, default, note in (("meshes", "bunny00,cow,armadillo", "meshes of $ORBIT_DATA/meshes"),
+                                ("n", 20000, "training pairs per mesh"), ("test", 4000, "held-out pairs"),
+                                ("noise", 0.02, "standard deviation of the degradation"),
+                                ("epochs", 60, None), ("hidden", 128, None), ("lr", 2e-3, None), ("seed", 1, None),
+                                ("source-noise", 0.1, "the coupled model's blur, standardized units")):
+        ap.add_argument("--" + name, type=type(default), default=default, help=note)
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     print(f"noise {args.noise}, {args.n} training pairs, {args.epochs} epochs, hidden {args.hidden}, "

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
     c.add_option("--context", context, "Conditional models: one sample per row of this context (FILE:/dataset)")->check(cli::ExistingFileOrStream);
     c.add_option("--context-value", context_value, "Conditional models: this context for every sample (a label, or comma-separated values)");
     c.add_flag("--quaternions", quaternions, "SO(3) models: write [N,4] quaternions (x y z w) instead of [N,3,3] matrices");
+    c.add_option("--temperature", io.temperature, "Scale of the standard normal latents (below 1: samples nearer the modes)")->check(CLI::Range(1e-3, 10.0))->capture_default_str();
     c.add_option("--modes", modes_path, "SO(3) models: write the modes of the samples here (/rotations, /mass, /logp, ...)");
     auto* o_bw = c.add_option("--bandwidth", mo.bandwidth_deg, "Kernel width of --modes in degrees; closer modes merge")->check(CLI::Range(0.01, 90.0))->capture_default_str();
     c.add_option("--plot", plot, "2-D models: scatter plot of the samples (.png, .svg or .pdf)")->check(cli::PicturePath);

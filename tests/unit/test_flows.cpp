@@ -303,6 +303,18 @@ TEST_CASE("flows: bad inputs are one-line errors", "[flows]") {
     CHECK_THROWS_WITH(Model::load(f), Catch::Contains("not an orbit flow model"));
 }
 
+TEST_CASE("flows: the sampling temperature scales the latents of the same stream", "[flows]") {
+    const Points x = toy_data("moons", 500, 2);
+    const auto m = Model::create(spec("nsf", 8, 0, 2), x, 1);  // every coupling starts as the identity
+    InferOptions cold;
+    cold.temperature = 0.5;
+    const Points a = m.sample(3000, 3), b = m.sample(3000, 3, cold);
+    const Eigen::RowVectorXd mean = x.colwise().mean();
+    CHECK(((b.rowwise() - mean) - 0.5 * (a.rowwise() - mean)).cwiseAbs().maxCoeff() < 1e-5);
+    cold.temperature = 0;
+    CHECK_THROWS_WITH(m.sample(10, 3, cold), Catch::Contains("temperature"));
+}
+
 namespace {
 
 // Pairs of a linear-Gaussian degradation: x1 ~ N(m, I), source = x1 + s N(0, I);

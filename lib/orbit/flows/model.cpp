@@ -520,6 +520,7 @@ Points Model::map_rows(const Points& in, const InferOptions& o, const Points& co
 
 Points Model::sample(std::int64_t n, std::uint64_t seed, const InferOptions& o, const Points& context) const {
     require(n >= 1, "the number of samples must be >= 1");
+    require(o.temperature > 0 && std::isfinite(o.temperature), "the sampling temperature must be > 0");
     Points z(n, dim());
     // one stream per chunk of 4096 rows, whatever the chunk used for the work
     const std::int64_t zc = 4096;
@@ -530,7 +531,7 @@ Points Model::sample(std::int64_t n, std::uint64_t seed, const InferOptions& o, 
                 z.row(i) = rfm_->manifold().uniform(rng);
                 continue;
             }
-            for (int j = 0; j < dim(); ++j) z(i, j) = rng.normal();
+            for (int j = 0; j < dim(); ++j) z(i, j) = o.temperature * rng.normal();
         }
     });
     if (interpolant_base() == "source")  // the coupling's x0: each source, blurred by the source noise

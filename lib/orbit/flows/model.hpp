@@ -66,6 +66,7 @@ struct Dataset {
 struct InferOptions {
     OdeOptions ode;                 // flow matching only
     std::int64_t chunk = 4096;      // rows per parallel work item
+    double temperature = 1.0;       // sample(): standard normal latents scaled by this (manifolds: unused)
 };
 
 class Model {
