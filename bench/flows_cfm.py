@@ -13,9 +13,7 @@ less crossing.
   /usr/bin/python3 bench/flows_cfm.py [--epochs 10] [--hidden 256]
 """
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -24,15 +22,8 @@ import numpy as np
 import ot
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from flows_vs_torch import BIN, checkerboard, moons, eight_gaussians  # noqa: E402
-
-
-def tool(name, *args):
-    r = subprocess.run([os.path.join(BIN, "orbit-" + name), *map(str, args), "-q", "--json"], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        raise SystemExit(f"orbit-{name} failed: {r.stderr}")
-    return json.loads(r.stdout) if r.stdout.strip() else {}
+from flows_common import orbit as tool  # noqa: E402
+from flows_vs_torch import checkerboard, moons, eight_gaussians  # noqa: E402
 
 
 def main():

@@ -18,26 +18,16 @@ log-density with respect to the same Haar probability measure.
   /usr/bin/python3 bench/flows_so3.py [--kappa 8] [--n 8000] [--epochs 100]
 """
 import argparse
-import json
 import math
 import os
-import subprocess
+import sys
 import tempfile
 
 import h5py
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-BIN = os.environ.get("ORBIT_BIN", os.path.join(ROOT, "build", "bin"))
-
-
-def orbit(tool, *args):
-    r = subprocess.run([os.path.join(BIN, "orbit-" + tool), *map(str, args), "-q", "--json"], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        raise SystemExit(f"orbit-{tool} failed: {r.stderr}")
-    return json.loads(r.stdout) if r.stdout.strip() else {}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from flows_common import orbit  # noqa: E402
 
 
 def rodrigues(axis, angle):

@@ -30,50 +30,16 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import h5py
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-BIN = os.environ.get("ORBIT_BIN", os.path.join(ROOT, "build", "bin"))
-DATA = os.environ.get("ORBIT_DATA", os.path.join(ROOT, ".cache", "data"))
-
-
-def orbit(tool, *args):
-    r = subprocess.run([os.path.join(BIN, "orbit-" + tool), *map(str, args), "-q", "--json"], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        raise SystemExit(f"orbit-{tool} failed: {r.stderr}")
-    return json.loads(r.stdout) if r.stdout.strip() else {}
-
-
-def read_off(path):
-    with open(path) as f:
-        tokens = []
-        for line in f:
-            line = line.split("#")[0].strip()
-            if line:
-                tokens.extend(line.split())
-    assert tokens[0].upper().endswith("OFF")
-    nv, nf = int(tokens[1]), int(tokens[2])
-    p = 4
-    v = np.array(tokens[p:p + 3 * nv], dtype=float).reshape(nv, 3)
-    p += 3 * nv
-    tris = []
-    for _ in range(nf):
-        k = int(tokens[p])
-        idx = [int(t) for t in tokens[p + 1:p + 1 + k]]
-        p += 1 + k
-        tris += [(idx[0], idx[i], idx[i + 1]) for i in range(1, k - 1)]
-    return v, np.array(tris)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from flows_common import DATA, face_areas, orbit, read_off  # noqa: E402
 
 
 def surface_normals(path, n, rng):
-    v, f = read_off(path)
-    c = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    area = np.linalg.norm(c, axis=1)
+    c, area = face_areas(*read_off(path))
     keep = area > 1e-15
     c, area = c[keep], area[keep]
     idx = rng.choice(len(c), size=n, p=area / area.sum())

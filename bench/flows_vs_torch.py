@@ -34,10 +34,8 @@ import time
 import h5py
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-BIN = os.environ.get("ORBIT_BIN", os.path.join(ROOT, "build", "bin"))
-DATA = os.environ.get("ORBIT_DATA", os.path.join(ROOT, ".cache", "data"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from flows_common import BIN, DATA, orbit_timed  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- data
@@ -289,13 +287,7 @@ def run_torch(cfg):
 
 
 # ----------------------------------------------------------------------------- orbit side
-def orbit(tool, *args):
-    t0 = time.perf_counter()
-    r = subprocess.run([os.path.join(BIN, "orbit-" + tool), *map(str, args), "-q", "--json"], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        raise SystemExit(f"orbit-{tool} failed: {r.stderr}")
-    return json.loads(r.stdout), time.perf_counter() - t0
+orbit = orbit_timed  # (summary, seconds)
 
 
 def run_orbit(cfg, tmp):

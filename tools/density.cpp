@@ -18,7 +18,7 @@ Evaluates log p(x) in data coordinates (the standardization's Jacobian included)
 integrating the instantaneous change of variables backwards in time with the exact divergence (the Riemannian divergence on a
 manifold). On the sphere the density is per unit area (uniform: -log 4 pi on S^2); on SO(3) it is relative to the Haar probability
 measure (uniform: 0). Writes /logp [N] with the mean and its standard error as attributes; --json prints them. A conditional model
-needs --context (one row per data row).)");
+needs --context (one row per data row), and so does an interpolant: the source of each row, for log p(target | source).)");
     std::string model_path, data, plot, context;
     flows::InferOptions io;
     int grid = 200;

@@ -18,12 +18,13 @@ namespace {
 
 // Everything the options fill; `only` lists the architecture options with the models they apply to.
 struct Args {
-    std::string input, kind = "nsf", resume, plot, plot_loss, context, manifold, act;
+    std::string input, kind = "nsf", resume, plot, plot_loss, context, manifold, act, source, target, base, weights;
     flows::ModelSpec spec;
     flows::TrainOptions t;
     double val = 0.1;
     int hidden = 0, checkpoint_every = 0;  // hidden 0: the family's default
-    bool no_cosine = false;
+    std::int64_t resample = 0;
+    bool no_cosine = false, unconditioned = false;
     CLI::Option* model = nullptr;
     std::vector<std::pair<CLI::Option*, std::vector<std::string>>> only;
 };
@@ -31,11 +32,18 @@ struct Args {
 void declare(cli::App& app, Args& g) {
     auto& c = app.cli();
     auto& a = g.spec.coupling;
-    const std::vector<std::string> flows = {"nsf", "realnvp"}, fields = {"cfm", "ot-cfm", "rfm"};
-    c.add_option("input", g.input, "Training data: HDF5 (/points or FILE:/dataset), CSV or another table; '-' for stdin")
-        ->required()->check(cli::ExistingFileOrStream);
-    g.model = c.add_option("--model", g.kind, "nsf, realnvp, cfm, ot-cfm or rfm (Riemannian flow matching, with --manifold)")
-                        ->check(CLI::IsMember({"nsf", "realnvp", "cfm", "ot-cfm", "rfm"}))->capture_default_str();
+    const std::vector<std::string> flows = {"nsf", "realnvp"}, fields = {"cfm", "ot-cfm", "rfm", "interpolant"};
+    c.add_option("input", g.input, "Training data: HDF5 (/points or FILE:/dataset), CSV or another table; '-' for stdin (required but with --target)")
+        ->check(cli::ExistingFileOrStream);
+    g.model = c.add_option("--model", g.kind, "nsf, realnvp, cfm, ot-cfm, rfm (Riemannian flow matching, with --manifold) or interpolant (with --source and --target)")
+                        ->check(CLI::IsMember({"nsf", "realnvp", "cfm", "ot-cfm", "rfm", "interpolant"}))->capture_default_str();
+    g.only.push_back({c.add_option("--source", g.source, "Interpolant: the degraded view of each target row, FILE:/dataset [N,D] (the coupling's x0)")->check(cli::ExistingFileOrStream), {"interpolant"}});
+    g.only.push_back({c.add_option("--target", g.target, "Interpolant: the clean rows [N,D], one per source row (instead of the input argument)")->check(cli::ExistingFileOrStream), {"interpolant"}});
+    g.only.push_back({c.add_option("--base", g.base, "Interpolant: start from the sources (source, the data-dependent coupling) or from N(0,I) (gaussian, the uncoupled baseline)")
+                        ->check(CLI::IsMember({"source", "gaussian"})), {"interpolant"}});
+    g.only.push_back({c.add_flag("--unconditioned", g.unconditioned, "Interpolant: the velocity field does not see the source (a transport map between the two sets of rows)"), {"interpolant"}});
+    g.only.push_back({c.add_option("--source-noise", g.spec.cfm.source_noise, "Interpolant from the sources: x0 = source + this times N(0,I), in standardized units")
+                        ->check(CLI::NonNegativeNumber)->capture_default_str(), {"interpolant"}});
     c.add_option("--manifold", g.manifold, "The rows lie on a manifold: sphere (unit vectors [N,d+1]) or so3 (rotations [N,3,3] or quaternions [N,4], x y z w)")
         ->check(CLI::IsMember({"sphere", "so3"}));
     g.only.push_back({c.add_option("--context", g.context, "Condition on a context: FILE:/dataset with one row (or label) per data row (all models but ot-cfm)")->check(cli::ExistingFileOrStream), {"nsf", "realnvp", "cfm", "rfm"}});
@@ -52,10 +60,13 @@ void declare(cli::App& app, Args& g) {
     g.only.push_back({c.add_option("--dropout", a.dropout, "Dropout inside the conditioner networks")->check(CLI::Range(0.0, 0.9)), flows});
     c.add_option("--activation", g.act, "relu, tanh or silu (default relu for flows, silu for flow matching)")->check(CLI::IsMember({"relu", "tanh", "silu"}));
     g.only.push_back({c.add_option("--freqs", g.spec.cfm.freqs, "Time features of the velocity field (cfm, rfm)")->check(CLI::Range(0, 16))->capture_default_str(), fields});
-    g.only.push_back({c.add_option("--sigma", g.spec.cfm.sigma, "Noise around the straight paths (cfm)")->check(CLI::NonNegativeNumber), {"cfm", "ot-cfm"}});
+    g.only.push_back({c.add_option("--sigma", g.spec.cfm.sigma, "Noise around the straight paths (cfm); the interpolant's latent noise gamma(t) = sigma t (1-t)")->check(CLI::NonNegativeNumber), {"cfm", "ot-cfm", "interpolant"}});
     g.only.push_back({c.add_option("--coupling", g.spec.cfm.coupling, "Minibatch coupling of ot-cfm: exact or sinkhorn")
                         ->check(CLI::IsMember({"exact", "sinkhorn"})), {"ot-cfm"}});
     g.only.push_back({c.add_option("--sinkhorn-eps", g.spec.cfm.sinkhorn_eps, "Sinkhorn eps relative to the mean squared distance (ot-cfm)")->check(CLI::PositiveNumber), {"ot-cfm"}});
+    c.add_option("--weights", g.weights, "Weight of each row, FILE:/dataset [N] (e.g. hypothesis scores): rows are redrawn with replacement in proportion to it")
+        ->check(cli::ExistingFileOrStream);
+    c.add_option("--resample", g.resample, "Rows drawn by --weights (0: as many as the input has)")->check(CLI::NonNegativeNumber);
     c.add_option("--epochs", g.t.epochs, "Training epochs")->check(CLI::Range(0, 1000000))->capture_default_str();
     c.add_option("--batch", g.t.batch, "Minibatch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
     c.add_option("--lr", g.t.lr, "Learning rate (Adam)")->check(CLI::PositiveNumber)->capture_default_str();
@@ -80,7 +91,11 @@ void declare(cli::App& app, Args& g) {
     app.add_example("orbit-train-flow digits.h5 --model nsf --context digits.h5:/labels -o cond.h5", "a class-conditional flow (integer labels, one-hot encoded)");
     app.add_example("orbit-train-flow normals.h5 --manifold sphere -o sphere.h5", "Riemannian flow matching on unit vectors");
     app.add_example("orbit-train-flow rotations.h5 --manifold so3 -o so3.h5", "and on rotations [N,3,3]");
+    app.add_example("orbit-train-flow hyps.h5:/rotations --manifold so3 --weights hyps.h5:/scores --resample 4000 -o pose.h5",
+                    "a pose distribution from scored registration hypotheses");
     app.add_example("orbit-train-flow data.h5 --epochs 400 --resume model.h5 -o model2.h5", "continue an earlier run up to 400 epochs");
+    app.add_example("orbit-train-flow --model interpolant --source pairs.h5:/src --target pairs.h5:/ref -o interp.h5",
+                    "a map from degraded rows to clean ones (stochastic interpolant, data-dependent coupling)");
 }
 
 // The model the options ask for, and options that do not apply to it.
@@ -90,6 +105,14 @@ void check_model_options(Args& g) {
         throw UsageError("--manifold trains --model rfm (Riemannian flow matching), not " + g.kind);
     if (!g.manifold.empty()) g.kind = "rfm";
     if (g.kind == "rfm" && g.manifold.empty() && g.resume.empty()) throw UsageError("--model rfm needs --manifold sphere or so3");
+    if (!g.target.empty() && !g.input.empty()) throw UsageError("give the targets as the input or as --target, not both");
+    if (!g.target.empty()) g.input = g.target;
+    if (g.input.empty()) throw UsageError("the training data (input argument) is required");
+    if (g.kind == "interpolant" && g.source.empty() && g.resume.empty())
+        throw UsageError("--model interpolant needs --source (the degraded view of each target row)");
+    g.spec.cfm.base = g.base;
+    if (g.unconditioned) g.spec.cfm.context = -1;
+    if (g.resample > 0 && g.weights.empty()) throw UsageError("--resample applies with --weights");
     for (auto& [o, kinds] : g.only)
         if (o->count() && std::find(kinds.begin(), kinds.end(), g.kind) == kinds.end())
             throw UsageError(o->get_name() + " does not apply to --model " + g.kind);
@@ -115,8 +138,12 @@ history and the optimizer state, so --resume continues a run.)");
             model.emplace(flows::Model::load(g.resume));
             seed = h5::File::open_read(g.resume).attr_json("/model", "training").value("seed", seed);
             g.manifold = model->manifold();
+            if (model->interpolant() && g.source.empty()) throw UsageError("resuming an interpolant needs its --source again");
         }
-        const flows::Dataset all = flows::read_training_set(g.input, g.context, g.manifold);
+        flows::Dataset all = g.source.empty() ? flows::read_training_set(g.input, g.context, g.manifold)
+                                              : flows::read_interpolant_pairs(g.source, g.input);
+        if (!g.weights.empty())
+            all = flows::resample_by_weight(all, flows::read_context(g.weights), g.resample, seed, g.weights);
         if (!g.plot.empty() && (all.x.cols() != 2 || !g.manifold.empty() || all.context.cols() > 0))
             throw UsageError("--plot needs unconditional 2-D data, " + g.input + " has " + std::to_string(all.x.cols()) + " columns");
         g.t.seed = seed;

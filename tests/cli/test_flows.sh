@@ -154,6 +154,71 @@ assert lp.shape == (300,) and lp.mean() > -np.log(4 * np.pi) + 0.3, lp.mean()   
 assert json.load(open("r.json"))["mean_logp"] > 0.3   # Haar probability measure: uniform is 0
 '
 
+# an interpolant on a tiny restoration problem: points of a circle from shifted, noisy copies
+py '
+import numpy as np, h5py
+rng = np.random.default_rng(5)
+a = rng.random(1500) * 2 * np.pi
+ref = np.stack([np.cos(a), np.sin(a)], 1)
+with h5py.File("pairs.h5", "w") as f:
+    f["ref"] = ref; f["src"] = ref + [0.4, 0.0] + 0.03 * rng.normal(size=ref.shape); f["short"] = ref[:100]
+'
+orbit-train-flow --model interpolant --source pairs.h5:/src --target pairs.h5:/ref --hidden 32 --epochs 40 --lr 3e-3 --seed 3 -o interp.h5 -q
+orbit-train-flow pairs.h5:/ref --model interpolant --base gaussian --source pairs.h5:/src --hidden 16 --epochs 1 -o interp-g.h5 -q
+orbit-flow-map interp.h5 pairs.h5:/src --ode euler --steps 4 --seed 2 -j 1 -o mapped.h5
+orbit-flow-map interp.h5 pairs.h5:/src --ode euler --steps 4 --seed 2 -j 2 -o mapped2.h5
+orbit-sample-flow interp.h5 --context pairs.h5:/src --ode euler --steps 4 --seed 2 -o sampled.h5
+orbit-density interp.h5 pairs.h5:/ref --context pairs.h5:/src --json > il.json
+py '
+import h5py, json, numpy as np
+m = h5py.File("mapped.h5")["points"][...]
+assert (m == h5py.File("mapped2.h5")["points"][...]).all() and (m == h5py.File("sampled.h5")["points"][...]).all()
+f = h5py.File("pairs.h5"); src, ref = f["src"][...], f["ref"][...]
+err_in, err_out = np.linalg.norm(src - ref, axis=1).mean(), np.linalg.norm(m - ref, axis=1).mean()
+assert err_out < 0.3 * err_in, (err_out, err_in)   # the mapped points are nearer their clean originals
+assert np.isfinite(json.load(open("il.json"))["mean_logp"])
+'
+expect_error 2 orbit-train-flow --model interpolant --target pairs.h5:/ref -o x.h5
+expect_error 2 orbit-train-flow data.h5 --base gaussian -o x.h5
+expect_error 2 orbit-train-flow --model interpolant --source pairs.h5:/src -o x.h5
+expect_error 1 orbit-train-flow --model interpolant --source pairs.h5:/short --target pairs.h5:/ref -o x.h5
+expect_error 1 orbit-sample-flow interp.h5 -n 10 -o x.h5
+expect_error 2 orbit-flow-map interp.h5 pairs.h5:/src --context pairs.h5:/src -o x.h5
+
+# pose distributions: hypotheses in orbit-register's layout, two poses a half turn apart and clutter
+py '
+import numpy as np, h5py
+rng = np.random.default_rng(2)
+def rot(w):
+    th = np.linalg.norm(w); K = np.array([[0, -w[2], w[1]], [w[2], 0, -w[0]], [-w[1], w[0], 0]]) / th
+    return np.eye(3) + np.sin(th) * K + (1 - np.cos(th)) * K @ K
+A = rot(np.array([0.3, -0.5, 0.8])); B = A @ rot(np.array([0, 0, np.pi]))
+R = [P @ rot(rng.normal(size=3) * 0.05) for P in [A] * 10 + [B] * 10] + [rot(rng.normal(size=3) * 2) for _ in range(6)]
+s = np.r_[0.8 + 0.1 * rng.random(20), 0.05 * rng.random(6)]
+H = len(R); T = np.tile(np.eye(4), (H, 1, 1)); T[:, :3, :3] = R
+with h5py.File("hyps.h5", "w") as f:
+    f["rotations"] = np.array(R); f["translations"] = np.zeros((H, 3)); f["transforms"] = T
+    f["scores"] = s; f["pair"] = np.zeros(H, dtype=np.int64); f["negative"] = -s
+np.save("poses.npy", np.array([A, B]))
+'
+orbit-train-flow hyps.h5:/rotations --manifold so3 --weights hyps.h5:/scores --resample 2000 --hidden 64 --epochs 30 --lr 3e-3 --seed 1 -o pose.h5 -q
+orbit-sample-flow pose.h5 -n 1000 --seed 2 --modes modes.h5 --json -o poses.h5 > modes.json
+py '
+import h5py, json, numpy as np
+P = np.load("poses.npy"); f = h5py.File("modes.h5"); M = f["rotations"][...]; mass = f["mass"][...]
+j = json.load(open("modes.json"))["modes"]
+assert len(j) == len(M) and abs(mass.sum() - 1) < 1e-9 and np.isfinite(f["logp"][...]).all()
+ang = lambda a, b: np.degrees(np.arccos(np.clip((np.trace(a.T @ b) - 1) / 2, -1, 1)))
+for p in P:   # both poses are among the two heaviest modes
+    assert min(ang(p, m) for m in M[:2]) < 5, [ang(p, m) for m in M[:4]]
+assert min(mass[:2]) > 0.3, mass[:4]
+'
+expect_error 1 orbit-train-flow hyps.h5:/rotations --manifold so3 --weights hyps.h5:/negative -o x.h5
+expect_error 1 orbit-train-flow hyps.h5:/rotations --manifold so3 --weights hyps.h5:/pair -o x.h5
+expect_error 2 orbit-train-flow hyps.h5:/rotations --manifold so3 --resample 100 -o x.h5
+expect_error 2 orbit-sample-flow sphere.h5 -n 10 --modes m.h5 -o x.h5
+expect_error 2 orbit-sample-flow pose.h5 -n 10 --bandwidth 5 -o x.h5
+
 # bad inputs: exit 1 (data) or 2 (usage) with one line
 expect_error 1 orbit-train-flow nan.h5 --epochs 1 -o x.h5
 expect_error 1 orbit-train-flow const.h5 --epochs 1 -o x.h5

@@ -9,7 +9,9 @@
 
 #include "orbit/core/parallel.hpp"
 #include "orbit/flows/model.hpp"
+#include "orbit/flows/interpolant.hpp"
 #include "orbit/flows/ode.hpp"
+#include "nn_fixtures.hpp"
 
 using namespace orbit;
 using namespace orbit::flows;
@@ -213,11 +215,7 @@ TEST_CASE("flows: training on a Gaussian recovers its analytic log-likelihood", 
     Points x = gaussian(4096, 11, H), test = gaussian(4096, 12, H);
     for (std::string kind : {"realnvp", "nsf"}) {
         auto m = Model::create(spec(kind, 32, 1, 4), x, 5);
-        TrainOptions o;
-        o.epochs = 12;
-        o.batch = 256;
-        o.lr = 3e-3;
-        o.seed = 5;
+        const TrainOptions o{.epochs = 12, .batch = 256, .lr = 3e-3, .seed = 5};
         m.train(x, Points(), o);
         const double ll = m.log_prob(test).mean();
         INFO(kind << " held-out LL " << ll << " vs analytic " << -H);
@@ -231,10 +229,7 @@ TEST_CASE("flows: flow matching learns a Gaussian; density and latent map are co
     Points x = gaussian(4096, 21, H), test = gaussian(1024, 22, H);
     for (std::string kind : {"cfm", "ot-cfm"}) {
         auto m = Model::create(spec(kind, 64, 1), x, 3);
-        TrainOptions o;
-        o.epochs = 15;
-        o.batch = 256;
-        o.lr = 2e-3;
+        const TrainOptions o{.epochs = 15, .batch = 256, .lr = 2e-3};
         m.train(x, Points(), o);
         InferOptions io;
         io.ode.rtol = io.ode.atol = 1e-5;
@@ -306,4 +301,133 @@ TEST_CASE("flows: bad inputs are one-line errors", "[flows]") {
     CHECK_THROWS_AS(Model::create(spec("glow", 8, 0), x, 1), UsageError);
     auto f = h5::File::create_in_memory("empty.h5");
     CHECK_THROWS_WITH(Model::load(f), Catch::Contains("not an orbit flow model"));
+}
+
+TEST_CASE("flows: the sampling temperature scales the latents of the same stream", "[flows]") {
+    const Points x = toy_data("moons", 500, 2);
+    const auto m = Model::create(spec("nsf", 8, 0, 2), x, 1);  // every coupling starts as the identity
+    InferOptions cold;
+    cold.temperature = 0.5;
+    const Points a = m.sample(3000, 3), b = m.sample(3000, 3, cold);
+    const Eigen::RowVectorXd mean = x.colwise().mean();
+    CHECK(((b.rowwise() - mean) - 0.5 * (a.rowwise() - mean)).cwiseAbs().maxCoeff() < 1e-5);
+    cold.temperature = 0;
+    CHECK_THROWS_WITH(m.sample(10, 3, cold), Catch::Contains("temperature"));
+}
+
+namespace {
+
+// Pairs of a linear-Gaussian degradation: x1 ~ N(m, I), source = x1 + s N(0, I);
+// x1 given the source is N(m + (source - m) / (1 + s^2), s^2 / (1 + s^2) I).
+Dataset noisy_pairs(std::int64_t n, double s, std::uint64_t seed) {
+    Rng rng(seed);
+    Dataset d;
+    d.x.resize(n, 2);
+    d.context.resize(n, 2);
+    for (std::int64_t i = 0; i < n; ++i)
+        for (int j = 0; j < 2; ++j) {
+            d.x(i, j) = (j == 0 ? 1.0 : -2.0) + rng.normal();
+            d.context(i, j) = d.x(i, j) + s * rng.normal();
+        }
+    return d;
+}
+
+ModelSpec interpolant_spec(const std::string& base, int hidden) {
+    ModelSpec s = spec("interpolant", hidden, 1);
+    s.cfm.base = base;
+    s.cfm.source_noise = 0.3;
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("interpolant: I_t meets x0 at t = 0 and x1 at t = 1; dI/dt matches finite differences", "[flows][interpolant]") {
+    Rng rng(3);
+    const Mat<double> x0 = randn<double>(5, 3, rng), x1 = randn<double>(5, 3, rng), z = randn<double>(5, 3, rng);
+    Eigen::VectorXd t(5);
+    t << 0.0, 1.0, 0.25, 0.5, 0.9;
+    Mat<double> it, dit;
+    stochastic_interpolant<double>(x0, x1, z, t, 0.7, it, dit);
+    CHECK((it.row(0) - x0.row(0)).cwiseAbs().maxCoeff() == 0.0);
+    CHECK((it.row(1) - x1.row(1)).cwiseAbs().maxCoeff() < 1e-15);
+    const double h = 1e-6;
+    Mat<double> up, dn, unused;
+    stochastic_interpolant<double>(x0, x1, z, (t.array() + h).matrix(), 0.7, up, unused);
+    stochastic_interpolant<double>(x0, x1, z, (t.array() - h).matrix(), 0.7, dn, unused);
+    CHECK(((up - dn) / (2 * h) - dit).cwiseAbs().maxCoeff() < 1e-8);
+    // the latent noise is felt in between: gamma(1/2) = sigma / 4
+    Mat<double> plain, dplain;
+    stochastic_interpolant<double>(x0, x1, z, t, 0.0, plain, dplain);
+    CHECK((it.row(3) - plain.row(3) - 0.7 / 4 * z.row(3)).cwiseAbs().maxCoeff() < 1e-14);
+}
+
+TEST_CASE("interpolant: the loss's parameter gradients match finite differences, both bases", "[flows][interpolant]") {
+    for (std::string base : {"source", "gaussian"}) {
+        CfmConfig c;
+        c.dim = c.context = 3;
+        c.hidden = 8;
+        c.blocks = 1;
+        c.freqs = 2;
+        c.sigma = 0.5;
+        c.base = base;
+        Rng init(2);
+        VelocityField<double> field(c, init);
+        const Mat<double> x1 = randn<double>(6, 3, init), src = randn<double>(6, 3, init);
+        const double err = test::grad_error_params(field.params(), [&](nn::Tape<double>& t) {
+            Rng rng(11);  // the same pairs, times and noise for every evaluation
+            return field.loss(t, x1, rng, src);
+        });
+        INFO(base);
+        CHECK(err < 1e-6);
+    }
+}
+
+TEST_CASE("interpolant: learns a linear-Gaussian denoiser; same bits for 1 and 2 threads", "[flows][interpolant]") {
+    const double s = 0.5, v = s * s / (1 + s * s);
+    const Dataset train = noisy_pairs(4096, s, 1), test = noisy_pairs(1024, s, 2);
+    const TrainOptions o{.epochs = 40, .batch = 256, .lr = 2e-3};
+    InferOptions io;
+    io.ode.rtol = io.ode.atol = 1e-5;
+    for (std::string base : {"source", "gaussian"}) {
+        INFO(base);
+        auto m = Model::create(interpolant_spec(base, 64), train, 3);
+        m.train(train, Dataset{}, o);
+        // held-out log p(x1 | source) against the analytic conditional entropy
+        const double ll = m.log_prob(test.x, io, test.context).mean();
+        const double exact = -(1 + std::log(2 * std::numbers::pi * v));
+        INFO("held-out LL " << ll << " vs analytic " << exact);
+        CHECK(std::abs(ll - exact) < 0.12);
+        // mapped sources scatter around the posterior mean with the posterior variance
+        const Points y = m.sample(test.x.rows(), 5, io, test.context);
+        Points mean = test.context;
+        mean.col(0) = (mean.col(0).array() - 1.0) / (1 + s * s) + 1.0;
+        mean.col(1) = (mean.col(1).array() + 2.0) / (1 + s * s) - 2.0;
+        const Points r = y - mean;
+        CHECK(r.colwise().mean().cwiseAbs().maxCoeff() < 0.06);
+        INFO("variance " << r.array().square().mean() << " vs " << v);
+        CHECK(std::abs(r.array().square().mean() / v - 1.0) < 0.3);
+        // the map inverts: targets back to the base and forward again
+        const Points z = m.to_latent(test.x.topRows(100), io, test.context.topRows(100));
+        CHECK((m.from_latent(z, io, test.context.topRows(100)) - test.x.topRows(100)).cwiseAbs().maxCoeff() < 1e-3);
+    }
+    auto run = [&](int threads) {
+        set_threads(threads);
+        TrainOptions shortrun = o;
+        shortrun.epochs = 2;
+        auto m = Model::create(interpolant_spec("source", 16), train, 4);
+        m.train(train, test, shortrun);
+        const Points y = m.sample(1500, 8, InferOptions{}, noisy_pairs(1500, s, 6).context);
+        set_threads(0);
+        return y;
+    };
+    CHECK(run(1) == run(2));
+    // the pairs are checked
+    Dataset bad = train;
+    bad.context = bad.context.leftCols(1);
+    CHECK_THROWS_WITH(Model::create(interpolant_spec("source", 8), bad, 1), Catch::Contains("source (degraded view) of 2 columns"));
+    auto m = Model::create(interpolant_spec("source", 8), train, 1);
+    CHECK_THROWS_WITH(m.sample(10, 1), Catch::Contains("needs a source of 2 columns"));
+    ModelSpec cfm_base = spec("cfm", 8, 0);
+    cfm_base.cfm.base = "source";
+    CHECK_THROWS_AS(Model::create(cfm_base, train, 1), UsageError);
 }

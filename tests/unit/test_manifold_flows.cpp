@@ -10,7 +10,11 @@
 
 #include "orbit/flows/manifolds.hpp"
 #include "orbit/flows/model.hpp"
+#include "orbit/flows/pipeline.hpp"
 #include "orbit/flows/riemannian_fm.hpp"
+#include "orbit/flows/so3_modes.hpp"
+#include "orbit/core/parallel.hpp"
+#include "orbit/geometry/rotation.hpp"
 
 using namespace orbit;
 using namespace orbit::flows;
@@ -156,10 +160,7 @@ TEST_CASE("riemannian fm: samples stay on the manifold and densities integrate t
         auto m = name == "sphere" ? make_sphere(2) : make_so3();
         const Points data = clustered(*m, 768, 11, 0.3);
         auto model = Model::create(rfm_spec(name, 32), data, 4);
-        TrainOptions o;
-        o.epochs = 6;
-        o.batch = 128;
-        o.lr = 3e-3;
+        const TrainOptions o{.epochs = 6, .batch = 128, .lr = 3e-3};
         model.train(data, Points(), o);
         InferOptions io;
         io.ode.method = OdeMethod::rk4;
@@ -235,10 +236,7 @@ TEST_CASE("conditional flows: class-conditional sampling and densities, NSF, Rea
         s.coupling.blocks = s.cfm.blocks = 1;
         auto m = Model::create(s, d, 6);
         REQUIRE(m.conditional());
-        TrainOptions o;
-        o.epochs = kind == "cfm" ? 12 : 6;
-        o.batch = 128;
-        o.lr = 3e-3;
+        const TrainOptions o{.epochs = kind == "cfm" ? 12 : 6, .batch = 128, .lr = 3e-3};
         m.train(d, Dataset{}, o);
         InferOptions io;
         io.ode.method = OdeMethod::rk4;
@@ -262,4 +260,77 @@ TEST_CASE("conditional flows: class-conditional sampling and densities, NSF, Rea
         CHECK(back.context().classes == std::vector<std::int64_t>{0, 1});
         CHECK(back.log_prob(x1, io, repeat_context("1", 1))(0) == l1);
     }
+}
+
+TEST_CASE("so3 modes: mean shift finds two weighted poses, stationary, the same for any thread count", "[flows][modes]") {
+    Rng rng(4);
+    const Eigen::Matrix3d A = so3_exp(Eigen::Vector3d(0.3, -0.5, 0.8));
+    const Eigen::Matrix3d B = A * so3_exp(Eigen::Vector3d(0, 0, std::numbers::pi));  // a half turn away
+    std::vector<Eigen::Matrix3d> R;
+    std::vector<double> w;
+    for (int i = 0; i < 60; ++i) {  // 40 around A (weight 1), 20 around B (weight 2): equal masses
+        R.push_back((i < 40 ? A : B) * so3_exp(random_vector(rng, 0.03)));
+        w.push_back(i < 40 ? 1.0 : 2.0);
+    }
+    for (int i = 0; i < 10; ++i) {  // clutter of low weight
+        R.push_back(so3_exp(random_vector(rng, 2.0)));
+        w.push_back(0.05);
+    }
+    const Vector wv = Eigen::Map<const Vector>(w.data(), Eigen::Index(w.size()));
+    So3ModeOptions o;
+    o.bandwidth_deg = 8;
+    set_threads(1);
+    const auto one = so3_mean_shift_modes(R, wv, o);
+    set_threads(2);
+    const auto two = so3_mean_shift_modes(R, wv, o);
+    set_threads(0);
+    REQUIRE(one.size() >= 2);
+    REQUIRE(one.size() == two.size());
+    for (std::size_t i = 0; i < one.size(); ++i) CHECK(one[i].rotation == two[i].rotation);
+    const double total = wv.sum();
+    for (const Eigen::Matrix3d& pose : {A, B}) {
+        const auto it = std::min_element(one.begin(), one.end(), [&](const So3Mode& a, const So3Mode& b) {
+            return geometry::rotation_error_deg(a.rotation, pose) < geometry::rotation_error_deg(b.rotation, pose);
+        });
+        CHECK(geometry::rotation_error_deg(it->rotation, pose) < 1.0);
+        CHECK(std::abs(it->mass - 40.0 / total) < 0.02);
+        CHECK(it - one.begin() < 2);  // the two poses carry the most mass
+        // stationary: M^T S(M) is symmetric, the Riemannian gradient of the kernel density is zero
+        const double kappa = 1 / std::pow(8 * std::numbers::pi / 180, 2);
+        Eigen::Matrix3d S = Eigen::Matrix3d::Zero();
+        for (std::size_t i = 0; i < R.size(); ++i)
+            S += w[i] * std::exp(0.5 * kappa * ((it->rotation.transpose() * R[i]).trace() - 3)) * R[i];
+        const Eigen::Matrix3d G = it->rotation.transpose() * S;
+        CHECK((G - G.transpose()).cwiseAbs().maxCoeff() < 1e-4 * G.cwiseAbs().maxCoeff());
+    }
+    double mass = 0;
+    for (const auto& m : one) mass += m.mass;
+    CHECK(std::abs(mass - 1.0) < 1e-12);
+    // a lone rotation is its own mode of density 1
+    const auto lone = so3_mean_shift_modes({A}, Vector(), o);
+    REQUIRE(lone.size() == 1);
+    CHECK(geometry::rotation_error_deg(lone[0].rotation, A) < 1e-6);
+    CHECK(std::abs(lone[0].density - 1.0) < 1e-12);
+    Vector bad = wv;
+    bad(3) = -1;
+    CHECK_THROWS_WITH(so3_mean_shift_modes(R, bad, o), Catch::Contains("weight 3"));
+    CHECK_THROWS_WITH(so3_mean_shift_modes(R, Vector::Zero(wv.size()), o), Catch::Contains("all weights are 0"));
+}
+
+TEST_CASE("weights: rows are redrawn in proportion to their weights, with their context", "[flows][modes]") {
+    Dataset d;
+    d.x.resize(3, 1);
+    d.x << 0, 1, 2;
+    d.context = d.x * 10;
+    Points w(3, 1);
+    w << 1, 0, 3;
+    const Dataset r = resample_by_weight(d, w, 40000, 5, "w.h5");
+    REQUIRE(r.x.rows() == 40000);
+    CHECK((r.context - 10 * r.x).cwiseAbs().maxCoeff() == 0);
+    CHECK((r.x.array() == 1).count() == 0);
+    CHECK(std::abs(double((r.x.array() == 2).count()) / 40000 - 0.75) < 0.01);
+    CHECK(resample_by_weight(d, w, 100, 5, "w.h5").x == resample_by_weight(d, w, 100, 5, "w.h5").x);
+    w(1) = std::nan("");
+    CHECK_THROWS_WITH(resample_by_weight(d, w, 0, 5, "w.h5"), Catch::Contains("w.h5: weight 1"));
+    CHECK_THROWS_WITH(resample_by_weight(d, Points::Ones(2, 1), 0, 5, "w.h5"), Catch::Contains("one weight per row"));
 }

@@ -13,6 +13,10 @@ nlohmann::json CfmConfig::to_json() const {
     nlohmann::json j = {{"dim", dim},           {"hidden", hidden},     {"blocks", blocks}, {"freqs", freqs},
                         {"activation", activation}, {"coupling", coupling}, {"sigma", sigma},   {"sinkhorn_eps", sinkhorn_eps}};
     if (context > 0) j["context"] = context;  // unconditional files stay as they were
+    if (!base.empty()) {
+        j["base"] = base;
+        j["source_noise"] = source_noise;
+    }
     return j;
 }
 
@@ -27,6 +31,8 @@ CfmConfig CfmConfig::from_json(const nlohmann::json& j) {
     c.sigma = j.at("sigma").get<double>();
     c.sinkhorn_eps = j.at("sinkhorn_eps").get<double>();
     c.context = j.value("context", 0);
+    c.base = j.value("base", std::string());
+    c.source_noise = j.value("source_noise", 0.0);
     return c;
 }
 
@@ -39,15 +45,19 @@ VelocityField<T>::VelocityField(CfmConfig cfg, Rng& rng) : cfg_(std::move(cfg)) 
         throw UsageError("unknown coupling '" + cfg_.coupling + "' (expected none, exact or sinkhorn)");
     if (!(cfg_.sigma >= 0) || !(cfg_.sinkhorn_eps > 0)) throw UsageError("sigma must be >= 0 and sinkhorn eps > 0");
     if (cfg_.context < 0) throw Error("flow matching: the context width must be >= 0");
+    if (interpolant()) {
+        parse_interpolant_base(cfg_.base);
+        if (!(cfg_.source_noise >= 0)) throw UsageError("the interpolant's source noise must be >= 0");
+        if ((cfg_.context != cfg_.dim && cfg_.context != 0) || cfg_.coupling != "none")
+            throw Error("an interpolant is conditioned on its whole degraded view or not at all, and has no minibatch coupling");
+    }
     net_ = nn::ResidualNet<T>("field", cfg_.dim + 1 + 2 * cfg_.freqs + cfg_.context, cfg_.hidden, cfg_.dim, cfg_.blocks,
                               nn::parse_activation(cfg_.activation), rng, -1.0);
 }
 
 template <class T>
 nn::ParamList<T> VelocityField<T>::params() {
-    nn::ParamList<T> out;
-    net_.params(out);
-    return out;
+    return network_params(net_);
 }
 
 template <class T>
@@ -72,6 +82,7 @@ template Mat<double> flow_matching_input(const Mat<double>&, const Eigen::Matrix
 
 template <class T>
 Mat<T> VelocityField<T>::input(const Mat<T>& x, const Eigen::Matrix<T, Eigen::Dynamic, 1>& t, const Mat<T>& ctx) const {
+    if (interpolant() && cfg_.context == 0) return flow_matching_input<T>(x, t, cfg_.freqs, Mat<T>());  // unconditioned
     require(ctx.cols() == cfg_.context, "flow matching: the context has " + std::to_string(ctx.cols()) +
                                             " columns, the model expects " + std::to_string(cfg_.context));
     return flow_matching_input<T>(x, t, cfg_.freqs, ctx);
@@ -142,6 +153,7 @@ template <class T>
 Var VelocityField<T>::loss(Tape<T>& tape, const Mat<T>& x1_in, Rng& rng, const Mat<T>& ctx_in) {
     const Eigen::Index n = x1_in.rows(), D = cfg_.dim;
     require(x1_in.cols() == D, "flow matching: batch has the wrong number of columns");
+    if (interpolant()) return interpolant_loss(tape, x1_in, rng, ctx_in);
     Mat<T> x0(n, D), x1 = x1_in;
     for (Eigen::Index i = 0; i < x0.size(); ++i) x0.data()[i] = T(rng.normal());
     // A minibatch OT coupling would pair a point with another row's context.
@@ -155,6 +167,27 @@ Var VelocityField<T>::loss(Tape<T>& tape, const Mat<T>& x1_in, Rng& rng, const M
     Var v = forward(tape, tape.constant(input(xt, t, ctx_in)));
     Var u = tape.constant(x1 - x0);
     return tape.mean(tape.square(tape.sub(v, u)));
+}
+
+template <class T>
+Var VelocityField<T>::interpolant_loss(Tape<T>& tape, const Mat<T>& x1, Rng& rng, const Mat<T>& source) {
+    const Eigen::Index n = x1.rows(), D = cfg_.dim;
+    require(source.rows() == n && source.cols() == D, "interpolant: every data row needs its degraded view");
+    // x0 from the coupling: the source blurred by source_noise, or N(0, I) independent of it
+    const bool coupled = parse_interpolant_base(cfg_.base) == InterpolantBase::source;
+    Mat<T> x0(n, D), z;
+    for (Eigen::Index i = 0; i < x0.size(); ++i)
+        x0.data()[i] = coupled ? source.data()[i] + T(cfg_.source_noise * rng.normal()) : T(rng.normal());
+    Eigen::Matrix<T, Eigen::Dynamic, 1> t(n);
+    for (Eigen::Index i = 0; i < n; ++i) t(i) = T(rng.uniform());
+    if (cfg_.sigma > 0) {
+        z.resize(n, D);
+        for (Eigen::Index i = 0; i < z.size(); ++i) z.data()[i] = T(rng.normal());
+    }
+    Mat<T> it, dit;
+    stochastic_interpolant<T>(x0, x1, z, t, cfg_.sigma, it, dit);
+    Var v = forward(tape, tape.constant(input(it, t, source)));
+    return tape.mean(tape.square(tape.sub(v, tape.constant(dit))));
 }
 
 template class VelocityField<float>;

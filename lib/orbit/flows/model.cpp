@@ -106,7 +106,11 @@ Model Model::create(const ModelSpec& spec, const Dataset& data, std::uint64_t se
     const Points& train = data.x;
     const int D = static_cast<int>(train.cols());
     require(train.rows() >= 2, "training data needs at least 2 rows");
-    if (data.context.cols() > 0) {
+    const bool interp = spec.kind == "interpolant";
+    if (interp && (data.context.rows() != train.rows() || data.context.cols() != D))
+        throw Error("an interpolant needs a source (degraded view) of " + std::to_string(D) + " columns for each of the " +
+                    std::to_string(train.rows()) + " target rows");
+    if (data.context.cols() > 0 && !interp) {
         if (data.context.rows() != train.rows())
             throw Error("the context has " + std::to_string(data.context.rows()) + " rows, the data " +
                         std::to_string(train.rows()));
@@ -137,17 +141,25 @@ Model Model::create(const ModelSpec& spec, const Dataset& data, std::uint64_t se
             m.flow_->init_actnorm(m.standardize(train.topRows(nb)),
                                   m.conditional() ? m.ctx_.encode(data.context.topRows(nb)) : Mat<float>());
         }
+    } else if (interp) {
+        CfmConfig c = spec.cfm;
+        c.dim = D;
+        c.context = c.context < 0 ? 0 : D;  // -1: the field does not see the sources
+        if (c.base.empty()) c.base = "source";
+        if (c.coupling != "none") throw UsageError("a minibatch coupling applies to ot-cfm models");
+        m.field_ = std::make_unique<VelocityField<float>>(c, rng);
     } else if (spec.kind == "cfm" || spec.kind == "ot-cfm") {
         CfmConfig c = spec.cfm;
         c.dim = D;
         c.context = m.ctx_.width();
+        if (!c.base.empty()) throw UsageError("a base (source or gaussian) applies to interpolant models");
         if (spec.kind == "cfm" && c.coupling != "none") throw UsageError("a minibatch coupling applies to ot-cfm models");
         if (spec.kind == "ot-cfm" && c.coupling == "none") c.coupling = "exact";
         if (spec.kind == "ot-cfm" && m.conditional())
             throw UsageError("ot-cfm is unconditional (its minibatch coupling would mix the contexts); use cfm");
         m.field_ = std::make_unique<VelocityField<float>>(c, rng);
     } else {
-        throw UsageError("unknown model '" + spec.kind + "' (expected nsf, realnvp, cfm, ot-cfm or rfm)");
+        throw UsageError("unknown model '" + spec.kind + "' (expected nsf, realnvp, cfm, ot-cfm, rfm or interpolant)");
     }
     return m;
 }
@@ -191,6 +203,13 @@ Points Model::unstandardize(const Mat<float>& z) const {
 double Model::log_std_sum() const { return std_.array().log().sum(); }
 
 Mat<float> Model::encode_context(const Points& context, Eigen::Index rows) const {
+    if (interpolant()) {  // the degraded views, in the targets' standardized coordinates
+        if (context.rows() != rows || context.cols() != dim())
+            throw Error("the interpolant maps sources to targets: it needs a source of " + std::to_string(dim()) +
+                        " columns for each of the " + std::to_string(rows) + " rows (got " +
+                        std::to_string(context.rows()) + " x " + std::to_string(context.cols()) + ")");
+        return standardize(context);
+    }
     if (!conditional()) {
         if (context.cols() > 0) throw Error("the model is unconditional: it takes no context");
         return {};
@@ -229,7 +248,7 @@ nlohmann::json Model::train(const Dataset& train_set, const Dataset& val, const 
     bool stopped = false;
     for (auto key : {"train_loss", "val_loss", "lr", "seconds"})
         if (!history_.contains(key)) history_[key] = nlohmann::json::array();
-    Mat<float> xb(B, xs.cols()), cb(conditional() ? B : 0, cs.cols());
+    Mat<float> xb(B, xs.cols()), cb(cs.rows() > 0 ? B : 0, cs.cols());
     Matrix rb(rfm_ ? B : 0, rfm_ ? train.cols() : 0);
     // Flows: the batch is cut into a fixed number of shards (by batch size, never
     // by thread count), each with its own tape; the shards' gradients are added
@@ -407,6 +426,9 @@ std::int64_t Model::work_chunk(const InferOptions& o) const {
 
 Vector Model::log_prob(const Points& x, const InferOptions& o, const Points& context) const {
     check_dim(x, "the data");
+    if (interpolant_base() == "source" && !(field_->config().source_noise > 0))
+        throw Error("an interpolant from the sources with no source noise has no density (its base is a point mass "
+                    "at each source)");
     const Mat<float> xs = standardize(x), cs = encode_context(context, x.rows());
     Vector out(x.rows());
     const double shift = log_std_sum();
@@ -446,7 +468,10 @@ Vector Model::log_prob(const Points& x, const InferOptions& o, const Points& con
             dy.col(D) = div.col(0);
         };
         integrate(f, s, 1.0, 0.0, o.ode);
-        const double c = -0.5 * D * std::log(2 * std::numbers::pi);
+        // the base: N(0, I), or for an interpolant from the sources N(source, noise^2 I)
+        const double sd = interpolant_base() == "source" ? field_->config().source_noise : 1.0;
+        if (sd != 1.0) s.leftCols(D) = (s.leftCols(D) - cc) / float(sd);
+        const double c = -0.5 * D * std::log(2 * std::numbers::pi) - D * std::log(sd);
         for (std::int64_t i = b; i < e; ++i)
             out(i) = c - 0.5 * double(s.row(i - b).head(D).squaredNorm()) + double(s(i - b, D)) - shift;
     });
@@ -462,49 +487,43 @@ Matrix Model::rfm_flow(const Matrix& x, const Mat<float>& ctx, double t0, double
 
 Points Model::to_latent(const Points& x, const InferOptions& o, const Points& context) const {
     check_dim(x, "the data");
-    const Mat<float> xs = standardize(x), cs = encode_context(context, x.rows());
-    Points z(x.rows(), dim());
-    for_chunks(xs.rows(), work_chunk(o), [&](std::int64_t, std::int64_t b, std::int64_t e) {
-        const Mat<float> cc = cs.rows() > 0 ? Mat<float>(cs.middleRows(b, e - b)) : Mat<float>();
-        if (rfm_) {
-            z.middleRows(b, e - b) = rfm_flow(x.middleRows(b, e - b), cc, 1.0, 0.0, o.ode);
-            return;
-        }
-        Mat<float> s = xs.middleRows(b, e - b);
-        if (flow_) {
-            Tape<float> tape(false);
-            s = tape.value(flow_->forward(tape, tape.constant(s), nullptr, cc.rows() > 0 ? tape.constant(cc) : Var{}).first);
-        } else {
-            integrate([&](double t, const Mat<float>& y, Mat<float>& dy) { dy = field_->velocity(y, t, cc); }, s, 1.0,
-                      0.0, o.ode);
-        }
-        z.middleRows(b, e - b) = s.cast<double>();
-    });
-    return z;
+    return map_rows(x, o, context, false);
 }
 
 Points Model::from_latent(const Points& z, const InferOptions& o, const Points& context) const {
     check_dim(z, "the latent data");
-    Points x(z.rows(), dim());
-    const Mat<float> zs = z.cast<float>(), cs = encode_context(context, z.rows());
-    for_chunks(zs.rows(), work_chunk(o), [&](std::int64_t, std::int64_t b, std::int64_t e) {
+    return map_rows(z, o, context, true);
+}
+
+Points Model::map_rows(const Points& in, const InferOptions& o, const Points& context, bool to_data) const {
+    // data rows are standardized first and latent rows taken as they are (and back at the end)
+    const Mat<float> xs = to_data ? Mat<float>(in.cast<float>()) : standardize(in), cs = encode_context(context, in.rows());
+    const double t0 = to_data ? 0.0 : 1.0, t1 = 1.0 - t0;
+    Points out(in.rows(), dim());
+    for_chunks(xs.rows(), work_chunk(o), [&](std::int64_t, std::int64_t b, std::int64_t e) {
         const Mat<float> cc = cs.rows() > 0 ? Mat<float>(cs.middleRows(b, e - b)) : Mat<float>();
         if (rfm_) {
-            x.middleRows(b, e - b) = rfm_flow(z.middleRows(b, e - b), cc, 0.0, 1.0, o.ode);
+            out.middleRows(b, e - b) = rfm_flow(in.middleRows(b, e - b), cc, t0, t1, o.ode);
             return;
         }
-        Mat<float> s = zs.middleRows(b, e - b);
-        if (flow_) s = flow_->inverse(s, nullptr, cc);
-        else
-            integrate([&](double t, const Mat<float>& y, Mat<float>& dy) { dy = field_->velocity(y, t, cc); }, s, 0.0,
-                      1.0, o.ode);
-        x.middleRows(b, e - b) = unstandardize(s);
+        Mat<float> s = xs.middleRows(b, e - b);
+        if (flow_ && to_data) {
+            s = flow_->inverse(s, nullptr, cc);
+        } else if (flow_) {
+            Tape<float> tape(false);
+            s = tape.value(flow_->forward(tape, tape.constant(s), nullptr, cc.rows() > 0 ? tape.constant(cc) : Var{}).first);
+        } else {
+            integrate([&](double t, const Mat<float>& y, Mat<float>& dy) { dy = field_->velocity(y, t, cc); }, s, t0,
+                      t1, o.ode);
+        }
+        out.middleRows(b, e - b) = to_data ? unstandardize(s) : Points(s.cast<double>());
     });
-    return x;
+    return out;
 }
 
 Points Model::sample(std::int64_t n, std::uint64_t seed, const InferOptions& o, const Points& context) const {
     require(n >= 1, "the number of samples must be >= 1");
+    require(o.temperature > 0 && std::isfinite(o.temperature), "the sampling temperature must be > 0");
     Points z(n, dim());
     // one stream per chunk of 4096 rows, whatever the chunk used for the work
     const std::int64_t zc = 4096;
@@ -515,9 +534,11 @@ Points Model::sample(std::int64_t n, std::uint64_t seed, const InferOptions& o, 
                 z.row(i) = rfm_->manifold().uniform(rng);
                 continue;
             }
-            for (int j = 0; j < dim(); ++j) z(i, j) = rng.normal();
+            for (int j = 0; j < dim(); ++j) z(i, j) = o.temperature * rng.normal();
         }
     });
+    if (interpolant_base() == "source")  // the coupling's x0: each source, blurred by the source noise
+        z = encode_context(context, n).cast<double>() + field_->config().source_noise * z;
     return from_latent(z, o, context);
 }
 
@@ -580,7 +601,7 @@ Model Model::load(const h5::File& file) {
         Rng rng(0, 0);
         if (m.kind_ == "nsf" || m.kind_ == "realnvp")
             m.flow_ = std::make_unique<CouplingFlow<float>>(CouplingConfig::from_json(cfg.at("architecture")), rng);
-        else if (m.kind_ == "cfm" || m.kind_ == "ot-cfm")
+        else if (m.kind_ == "cfm" || m.kind_ == "ot-cfm" || m.kind_ == "interpolant")
             m.field_ = std::make_unique<VelocityField<float>>(CfmConfig::from_json(cfg.at("architecture")), rng);
         else if (m.kind_ == "rfm")
             m.rfm_ = std::make_unique<RiemannianField<float>>(RfmConfig::from_json(cfg.at("architecture")), rng);
@@ -588,7 +609,7 @@ Model Model::load(const h5::File& file) {
             throw Error("unknown kind '" + m.kind_ + "'");
         if (cfg.contains("context")) m.ctx_ = ContextEncoding::from_json(cfg.at("context"));
         const nlohmann::json& a = cfg.at("architecture");
-        if (m.ctx_.width() != a.value("context", 0))
+        if (m.kind_ != "interpolant" && m.ctx_.width() != a.value("context", 0))
             throw Error("the context encoding does not match the networks' context width");
     } catch (const nlohmann::json::exception& e) {
         throw Error(where + ": /model config is incomplete: " + e.what());

@@ -50,13 +50,14 @@ struct EpochInfo {
 // realnvp (its transform follows the kind), cfm for cfm and ot-cfm, rfm for
 // rfm (set rfm.manifold). The data fix the dimensions and the context width.
 struct ModelSpec {
-    std::string kind = "nsf";  // nsf | realnvp | cfm | ot-cfm | rfm
+    std::string kind = "nsf";  // nsf | realnvp | cfm | ot-cfm | rfm | interpolant (cfm.base)
     CouplingConfig coupling;
     CfmConfig cfm;
     RfmConfig rfm;
 };
 
-// Rows of data and, for a conditional model, each row's raw context (empty: none).
+// Rows of data and, for a conditional model, each row's raw context (empty: none);
+// for an interpolant, the context holds each target row's source.
 struct Dataset {
     Points x;
     Points context;
@@ -65,6 +66,7 @@ struct Dataset {
 struct InferOptions {
     OdeOptions ode;                 // flow matching only
     std::int64_t chunk = 4096;      // rows per parallel work item
+    double temperature = 1.0;       // sample(): standard normal latents scaled by this (manifolds: unused)
 };
 
 class Model {
@@ -91,6 +93,11 @@ public:
     std::string manifold() const { return rfm_ ? rfm_->config().manifold : std::string(); }
     const ContextEncoding& context() const { return ctx_; }
     bool conditional() const { return ctx_.conditional(); }
+    // A stochastic interpolant (interpolant.hpp): its `context` arguments are the
+    // sources (degraded views, one per row, in data coordinates), and sample()
+    // maps them to targets. Its base: "source" or "gaussian" ("" for other kinds).
+    bool interpolant() const { return kind_ == "interpolant"; }
+    std::string interpolant_base() const { return interpolant() ? field_->config().base : std::string(); }
     nlohmann::json config() const;
     const nlohmann::json& history() const { return history_; }
     int epochs_done() const { return epoch_; }
@@ -147,6 +154,8 @@ private:
     void start_optimizer(const TrainOptions& o);
     // The encoded context of rows (empty for an unconditional model); checks the row count.
     Mat<float> encode_context(const Points& context, Eigen::Index rows) const;
+    // to_latent (to_data false: data rows, standardized, from t = 1 to 0) and from_latent (latent rows to data).
+    Points map_rows(const Points& in, const InferOptions& o, const Points& context, bool to_data) const;
     // Integrates the Riemannian field over rows of points from t0 to t1.
     Matrix rfm_flow(const Matrix& x, const Mat<float>& ctx, double t0, double t1, const OdeOptions& o) const;
     Mat<float> standardize(const Points& x) const;

@@ -50,28 +50,21 @@ OdeStats integrate(F&& f, S& y, double t0, double t1, const OdeOptions& o, P&& a
         const Scalar hs = Scalar(h);
         for (int i = 0; i < o.steps; ++i) {
             const double t = t0 + i * h;
-            switch (o.method) {
-                case OdeMethod::euler:
-                    call(t, y, k1);
-                    y += hs * k1;
-                    break;
-                case OdeMethod::midpoint:
-                    call(t, y, k1);
-                    tmp = y + Scalar(h / 2) * k1;
-                    call(t + h / 2, tmp, k2);
+            call(t, y, k1);
+            if (o.method == OdeMethod::euler) {
+                y += hs * k1;
+            } else {  // midpoint and rk4 both start from the midpoint slope
+                tmp = y + Scalar(h / 2) * k1;
+                call(t + h / 2, tmp, k2);
+                if (o.method == OdeMethod::midpoint) {
                     y += hs * k2;
-                    break;
-                case OdeMethod::rk4:
-                    call(t, y, k1);
-                    tmp = y + Scalar(h / 2) * k1;
-                    call(t + h / 2, tmp, k2);
+                } else {
                     tmp = y + Scalar(h / 2) * k2;
                     call(t + h / 2, tmp, k3);
                     tmp = y + hs * k3;
                     call(t + h, tmp, k4);
                     y += Scalar(h / 6) * (k1 + Scalar(2) * k2 + Scalar(2) * k3 + k4);
-                    break;
-                default: break;
+                }
             }
             after_step(y);
             ++st.steps;

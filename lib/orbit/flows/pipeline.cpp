@@ -1,10 +1,12 @@
 #include "orbit/flows/pipeline.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
 #include "orbit/core/error.hpp"
+#include "orbit/core/random.hpp"
 #include "orbit/io/output.hpp"
 #include "orbit/io/plot.hpp"
 #include "orbit/io/pointset.hpp"
@@ -19,6 +21,14 @@ std::string with_suffix(const std::string& path, const std::string& suffix) {
     return (p.parent_path() / (p.stem().string() + suffix + p.extension().string())).string();
 }
 
+Points read_one_table(const std::string& arg) {
+    auto sets = io::read_point_sets(arg);
+    if (sets.size() != 1)
+        throw Error(arg + ": expected one table of points [N,D], found a batch of " + std::to_string(sets.size()) +
+                    " sets (select one with FILE:/dataset)");
+    return std::move(sets.items[0].points);
+}
+
 }  // namespace
 
 Dataset read_training_set(const std::string& input, const std::string& context, const std::string& manifold) {
@@ -26,11 +36,7 @@ Dataset read_training_set(const std::string& input, const std::string& context, 
     if (!manifold.empty()) {
         d.x = read_manifold_points(input, manifold);
     } else {
-        auto sets = io::read_point_sets(input);
-        if (sets.size() != 1)
-            throw Error(input + ": expected one table of points [N,D], found a batch of " + std::to_string(sets.size()) +
-                        " sets (select one with FILE:/dataset)");
-        d.x = std::move(sets.items[0].points);
+        d.x = read_one_table(input);
     }
     if (!context.empty()) {
         d.context = read_context(context);
@@ -39,6 +45,48 @@ Dataset read_training_set(const std::string& input, const std::string& context, 
                         std::to_string(d.x.rows()) + " data rows");
     }
     return d;
+}
+
+Dataset read_interpolant_pairs(const std::string& source, const std::string& target) {
+    if (source == "-" && target == "-") throw UsageError("the sources and the targets cannot both come from stdin");
+    Dataset d;
+    d.x = read_one_table(target);
+    d.context = read_one_table(source);
+    if (d.context.rows() != d.x.rows() || d.context.cols() != d.x.cols())
+        throw Error(source + " holds " + std::to_string(d.context.rows()) + " x " + std::to_string(d.context.cols()) +
+                    " sources but " + target + " holds " + std::to_string(d.x.rows()) + " x " +
+                    std::to_string(d.x.cols()) + " targets; an interpolant needs one source row per target row");
+    check_training_data(d.context, 0, source);
+    return d;
+}
+
+Dataset resample_by_weight(const Dataset& all, const Points& weights, std::int64_t n, std::uint64_t seed,
+                           const std::string& what) {
+    const std::int64_t rows = all.x.rows();
+    if (weights.cols() != 1 || weights.rows() != rows)
+        throw Error(what + ": expected one weight per row (" + std::to_string(rows) + "), got " +
+                    std::to_string(weights.rows()) + " x " + std::to_string(weights.cols()));
+    std::vector<double> cum(static_cast<std::size_t>(rows));
+    double acc = 0;
+    for (std::int64_t i = 0; i < rows; ++i) {
+        const double w = weights(i, 0);
+        if (!std::isfinite(w) || w < 0)
+            throw Error(what + ": weight " + std::to_string(i) + " is " + std::to_string(w) + "; weights must be finite and >= 0");
+        cum[static_cast<std::size_t>(i)] = (acc += w);
+    }
+    if (!(acc > 0)) throw Error(what + ": all weights are 0");
+    if (n <= 0) n = rows;
+    Rng rng(seed, 0x3e5a3);
+    Dataset out;
+    out.x.resize(n, all.x.cols());
+    out.context.resize(all.context.cols() > 0 ? n : 0, all.context.cols());
+    for (std::int64_t k = 0; k < n; ++k) {
+        const auto it = std::upper_bound(cum.begin(), cum.end(), rng.uniform() * acc);
+        const std::int64_t i = std::min<std::int64_t>(rows - 1, it - cum.begin());
+        out.x.row(k) = all.x.row(i);
+        if (out.context.rows() > 0) out.context.row(k) = all.context.row(i);
+    }
+    return out;
 }
 
 void split_training_set(const Dataset& all, double val_fraction, std::uint64_t seed, int batch, const std::string& what,

@@ -14,6 +14,16 @@ namespace orbit::flows {
 // with the raw context from `context` (empty: none), one row per data row.
 Dataset read_training_set(const std::string& input, const std::string& context, const std::string& manifold);
 
+// The pairs of an interpolant: target rows [N,D] from `target` and, as the context,
+// the source (degraded view) of each from `source` (tables of the same shape).
+Dataset read_interpolant_pairs(const std::string& source, const std::string& target);
+
+// Importance resampling: n rows (0: as many as there are) drawn with replacement
+// with probability proportional to `weights` (one finite value >= 0 per row,
+// not all 0; e.g. the scores of registration hypotheses), from the stream of `seed`.
+Dataset resample_by_weight(const Dataset& all, const Points& weights, std::int64_t n, std::uint64_t seed,
+                           const std::string& what);
+
 // check_training_data on all rows, split_rows, and the check of the training split against the batch size.
 void split_training_set(const Dataset& all, double val_fraction, std::uint64_t seed, int batch, const std::string& what,
                         Dataset& train, Dataset& val);

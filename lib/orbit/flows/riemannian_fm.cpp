@@ -100,9 +100,7 @@ RiemannianField<T>::RiemannianField(RfmConfig cfg, Rng& rng) : cfg_(std::move(cf
 
 template <class T>
 nn::ParamList<T> RiemannianField<T>::params() {
-    nn::ParamList<T> out;
-    net_.params(out);
-    return out;
+    return network_params(net_);
 }
 
 template <class T>
