@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for a bounded time, then every regression input.
-#   fuzz/run.sh BUILD_DIR [SECONDS_PER_TARGET]
+#   fuzz/run.sh BUILD_DIR [SECONDS_PER_TARGET]   (0: the regression inputs only)
+# FUZZ_TARGETS="hdf5 npy" limits the run to those targets; FUZZ_RUNS=N ends
+# each target after N executions instead (SECONDS is then only an upper bound).
 # BUILD_DIR is a build configured with -DORBIT_FUZZ=ON (see fuzz/CMakeLists.txt);
 # the corpora grow under BUILD_DIR/fuzz/corpus/<target>, seeded by the
 # project's own writers (BUILD_DIR/fuzz/seeds). Findings are written to
@@ -10,7 +12,8 @@ build=${1:?usage: fuzz/run.sh BUILD_DIR [SECONDS]}
 seconds=${2:-60}
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$build/fuzz
-targets=(ply off pcd npy csv xyz hdf5 hdf5_image)
+targets=(${FUZZ_TARGETS:-ply off pcd npy csv xyz hdf5 hdf5_image})
+runs=${FUZZ_RUNS:--1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 # libhdf5 itself leaks a little on files it fails to open; orbit's code is checked.
@@ -33,12 +36,13 @@ in_libhdf5() {
 
 status=0
 for t in "${targets[@]}"; do
+  (( seconds > 0 )) || break
   corpus=$bin/corpus/$t findings=$bin/findings/$t
   mkdir -p "$corpus" "$findings"
   log=$bin/$t.log
   keep_going=()
   [[ $t == hdf5* ]] && keep_going=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1)
-  "$bin/fuzz_$t" "${keep_going[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
+  "$bin/fuzz_$t" "${keep_going[@]}" -max_total_time="$seconds" -runs="$runs" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
       -print_final_stats=1 -artifact_prefix="$findings/" "$corpus" "$bin/seeds/$t" >"$log" 2>&1
   rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)

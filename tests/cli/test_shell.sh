@@ -76,7 +76,12 @@ assert np.array_equal(a["points"][:], b["points"][:])'
 mkdir oom && cp cloud.h5 oom/
 expect_error 1 orbit-transform oom/cloud.h5 --resample 1000000000000 -o oom/out.h5
 grep -qF "out of memory: --resample 1000000000000" "$TMP/.err" || fail "oom message: $(cat "$TMP/.err")"
-expect_error 1 bash -c 'ulimit -v 400000; exec orbit-transform oom/cloud.h5 --resample 20000000 -o oom/out.h5'
-grep -qF "out of memory" "$TMP/.err" || fail "bad_alloc message: $(cat "$TMP/.err")"
+# Under AddressSanitizer (make test-sanitize) a tool cannot start below an
+# address-space limit (ASan reserves terabytes of shadow space) and its
+# operator new aborts instead of throwing, so this check runs in plain builds.
+if ! grep -qs "ORBIT_SANITIZE:BOOL=ON" "${ORBIT_BUILD_DIR:-.}/CMakeCache.txt"; then
+  expect_error 1 bash -c 'ulimit -v 400000; exec orbit-transform oom/cloud.h5 --resample 20000000 -o oom/out.h5'
+  grep -qF "out of memory" "$TMP/.err" || fail "bad_alloc message: $(cat "$TMP/.err")"
+fi
 [[ $(ls oom) == cloud.h5 ]] || fail "out of memory left files: $(ls oom)"
 echo "shell tests passed"

@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -153,6 +155,77 @@ TEST_CASE("a truncated contiguous dataset is refused before reading", "[guard]")
     INFO(e);
     CHECK(!e.empty());
     CHECK(e.find('\n') == std::string::npos);
+}
+
+namespace {
+std::string file_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+void put_bytes(const std::string& path, const std::string& bytes) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+void put_le(std::string& b, std::size_t at, std::uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) b[at + static_cast<std::size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+// A global heap collection of `size` bytes whose only object is the free space.
+std::string collection(std::uint64_t size, std::uint64_t free_bytes) {
+    std::string c(size, '\0');
+    c.replace(0, 8, std::string("GCOL\1\0\0\0", 8));
+    put_le(c, 8, size, 8);
+    put_le(c, 16 + 8, free_bytes, 8);  // object 0 (free space): index 0, references 0, reserved 0
+    return c;
+}
+// A small file whose root carries a variable-length string attribute (kept in a global heap).
+std::string file_with_heap(const TempDir& dir) {
+    const std::string path = dir / "heap.h5";
+    auto f = h5::File::create(path);
+    f.write_matrix("/points", Points(Points::Zero(4, 3)));
+    f.set_attr("/", "history", "orbit-convert in.off -o heap.h5");
+    f.close();
+    return path;
+}
+}  // namespace
+
+TEST_CASE("a damaged global heap is refused on opening, also with a signature planted inside it", "[guard]") {
+    TempDir dir;
+    const std::string good = file_with_heap(dir);
+    std::string b = file_bytes(good);
+    const std::size_t at = b.find(std::string("GCOL\1\0\0\0", 8));
+    REQUIRE(at != std::string::npos);
+    // Walk to the free-space object (index 0) and empty it: HDF5 1.10 loops forever on it.
+    std::size_t p = at + 16;
+    while (b[p] != 0 || b[p + 1] != 0) {
+        std::uint64_t n = 0;
+        for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(b[p + 8 + static_cast<std::size_t>(i)]);
+        p += 16 + ((n + 7) & ~std::uint64_t(7));
+    }
+    put_le(b, p + 8, 0, 8);
+    put_bytes(dir / "empty_free.h5", b);
+    std::string e = open_error(dir / "empty_free.h5");
+    CHECK(e.find("global heap") != std::string::npos);
+    CHECK(e.find("empty free-space object") != std::string::npos);
+    // A second signature inside it (of no collection: size 0) does not make it a leftover.
+    b.replace(p + 16, 16, std::string("GCOL\1\0\0\0\0\0\0\0\0\0\0\0", 16));
+    put_bytes(dir / "planted.h5", b);
+    e = open_error(dir / "planted.h5");
+    CHECK(e.find("empty free-space object") != std::string::npos);
+    CHECK(e.find('\n') == std::string::npos);
+}
+
+TEST_CASE("a damaged leftover collection under a clean one does not refuse the file", "[guard]") {
+    TempDir dir;
+    const std::string good = file_with_heap(dir);
+    REQUIRE(open_error(good).empty());
+    // Bytes past the end of what HDF5 allocated are scanned too, and HDF5 ignores them.
+    std::string stale = collection(8192, 0);  // an empty free-space object: damaged
+    put_bytes(dir / "stale.h5", file_bytes(good) + stale);
+    CHECK(open_error(dir / "stale.h5").find("empty free-space object") != std::string::npos);
+    // A clean collection written over it: the damaged one is a leftover of freed space.
+    stale.replace(64, 4096, collection(4096, 4096 - 16));
+    put_bytes(dir / "reused.h5", file_bytes(good) + stale);
+    CHECK(open_error(dir / "reused.h5").empty());
+    CHECK(h5::File::open_read(dir / "reused.h5").attr_string("/", "history") == "orbit-convert in.off -o heap.h5");
 }
 
 TEST_CASE("the watchdog ends a read that does not finish, with one line and no temporaries", "[guard]") {

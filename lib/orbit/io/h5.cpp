@@ -173,38 +173,72 @@ std::uint64_t little_endian(const unsigned char* p, int bytes) {
 // data padded to 8 bytes; object 0 is the free space to the end. This is a
 // check ahead of the library, not a proof: the guard's watchdog and crash
 // handler remain behind it.
+namespace {
+struct HeapCandidate {
+    std::size_t begin, end;  // bytes of the window
+    bool clean;              // its objects tile it as HDF5 writes them
+    std::string damage;      // why not, when it is damaged
+};
+
+// Walks the objects of the collection at `hit` (`coll` bytes): "" when they
+// tile it (or stop at a header HDF5 did not write: a leftover overwritten in
+// part), else what is wrong.
+std::string heap_damage(const unsigned char* hit, std::uint64_t coll, bool& leftover) {
+    leftover = false;
+    for (std::uint64_t p = 16; p + 16 <= coll;) {
+        const unsigned char* h = hit + p;
+        const std::uint64_t index = little_endian(h, 2), bytes = little_endian(h + 8, 8);
+        // HDF5 writes zeros in the reserved bytes; anything else is not an
+        // object header written by HDF5 (a leftover overwritten in part).
+        if (little_endian(h + 4, 4) != 0) {
+            leftover = true;
+            return "";
+        }
+        if (bytes > coll) return "object " + std::to_string(index) + " is larger than its collection";
+        const std::uint64_t need = index == 0 ? bytes : 16 + ((bytes + 7) & ~std::uint64_t(7));
+        if (need == 0) return "an empty free-space object";
+        if (p + need > coll) return "object " + std::to_string(index) + " runs past its collection";
+        if (index == 0) break;
+        p += need;
+    }
+    return "";
+}
+}  // namespace
+
 void check_global_heaps(const unsigned char* window, std::size_t size, std::size_t offset, const std::string& name) {
     static const unsigned char sig[8] = {'G', 'C', 'O', 'L', 1, 0, 0, 0};
     const unsigned char* end = window + size;
+    std::vector<HeapCandidate> found;
     for (const unsigned char* q = window; q + 16 <= end;) {
         auto* hit = static_cast<const unsigned char*>(::memmem(q, static_cast<std::size_t>(end - q), sig, sizeof sig));
-        if (!hit || hit + 16 > end) return;
+        if (!hit || hit + 16 > end) break;
         q = hit + 1;
         const std::uint64_t coll = little_endian(hit + 8, 8);
-        const std::size_t at = offset + static_cast<std::size_t>(hit - window);
-        auto damaged = [&](const std::string& why) {
-            throw Error(name + ": damaged HDF5 file (global heap at byte " + std::to_string(at) + ": " + why + ")");
-        };
         // One that does not fit in what was scanned is skipped: a live one
         // cut short by the end of the file fails in HDF5's own checks.
         if (coll < 16 || coll > static_cast<std::uint64_t>(end - hit)) continue;
-        // HDF5 does not wipe freed space, so a collection that was freed and
-        // partly overwritten can linger; one that another collection overlaps
-        // is such a leftover (the watchdog still covers a live one).
-        if (::memmem(hit + 1, static_cast<std::size_t>(coll - 1), sig, sizeof sig)) continue;
-        for (std::uint64_t p = 16; p + 16 <= coll;) {
-            const unsigned char* h = hit + p;
-            const std::uint64_t index = little_endian(h, 2), bytes = little_endian(h + 8, 8);
-            // HDF5 writes zeros in the reserved bytes; anything else is not an
-            // object header written by HDF5 (a leftover overwritten in part).
-            if (little_endian(h + 4, 4) != 0) break;
-            if (bytes > coll) damaged("object " + std::to_string(index) + " is larger than its collection");
-            const std::uint64_t need = index == 0 ? bytes : 16 + ((bytes + 7) & ~std::uint64_t(7));
-            if (need == 0) damaged("an empty free-space object");
-            if (p + need > coll) damaged("object " + std::to_string(index) + " runs past its collection");
-            if (index == 0) break;
-            p += need;
+        bool leftover = false;
+        std::string damage = heap_damage(hit, coll, leftover);
+        const std::size_t b = static_cast<std::size_t>(hit - window);
+        found.push_back({b, b + static_cast<std::size_t>(coll), damage.empty() && !leftover, std::move(damage)});
+    }
+    // HDF5 does not wipe freed space, so a freed collection can linger where
+    // a live one was written over it later. A damaged collection is taken for
+    // such a leftover only when a clean collection overlaps it (live ones
+    // never overlap); a signature alone inside it is not enough, since the
+    // strings a live collection holds can contain anything.
+    std::size_t clean_end = 0;  // furthest end of a clean collection so far
+    for (std::size_t i = 0; i < found.size(); ++i) {
+        const HeapCandidate& c = found[i];
+        if (!c.damage.empty()) {
+            bool overlapped = clean_end > c.begin;
+            for (std::size_t j = i + 1; !overlapped && j < found.size() && found[j].begin < c.end; ++j)
+                overlapped = found[j].clean;
+            if (!overlapped)
+                throw Error(name + ": damaged HDF5 file (global heap at byte " + std::to_string(offset + c.begin) +
+                            ": " + c.damage + ")");
         }
+        if (c.clean) clean_end = std::max(clean_end, c.end);
     }
 }
 
