@@ -63,6 +63,32 @@ for k in w:
     assert np.array_equal(a['model/weights'][k][()], b['model/weights'][k][()]), k
 "
 
+# 1b. Checkpoints and --resume: a run stopped after 7 epochs (checkpointed every 3) and resumed gives the
+# same bits as the uninterrupted run, optimizer moments and history included.
+orbit-train-canonicalizer train.h5 --group SO3 --seed 1 --epochs 20 --batch 8 --lr 0.01 --hidden 8 --stop-after 7 \
+  --checkpoint-every 3 -q -o half.h5
+orbit-train-canonicalizer train.h5 --epochs 20 --batch 8 --lr 0.01 --resume half.h5 -j 2 --json -o resumed.h5 >resumed.json
+py "
+import json, h5py, numpy as np
+a, h, r = h5py.File('canon.h5'), h5py.File('half.h5'), h5py.File('resumed.h5')
+assert json.loads(h['model'].attrs['training'])['epoch'] == 7
+def tensors(f):
+    out = {}
+    f['model'].visititems(lambda k, v: out.__setitem__(k, v[()]) if isinstance(v, h5py.Dataset) else None)
+    return out
+ta, tr = tensors(a), tensors(r)
+assert any(k.startswith('optimizer/m') for k in ta) and ta.keys() == tr.keys(), (ta.keys(), tr.keys())
+for k in ta:
+    assert np.array_equal(ta[k], tr[k]), k
+ja, jr = json.loads(a['model'].attrs['training']), json.loads(r['model'].attrs['training'])
+assert ja['history'] == jr['history'] and ja['steps'] == jr['steps'] == 80 and jr['epoch'] == 20, (ja, jr)
+s = json.load(open('resumed.json'))
+assert s['epoch'] == 20 and len(s['history']['loss']) == 20, s
+"
+expect_error 2 orbit-train-canonicalizer train.h5 --resume half.h5 --hidden 4 -o x.h5
+expect_error 2 orbit-train-canonicalizer train.h5 --resume half.h5 --group O3 -o x.h5
+expect_error 1 orbit-train-canonicalizer test.h5 --resume half.h5 -o x.h5
+
 # 2. Canonicalize with the model: same layout as the PCA path, rotated copies agree, upright stays near upright.
 orbit-canonicalize test.h5 --model canon.h5 -o canonical.h5 --json >canon.json
 py "
