@@ -38,6 +38,10 @@ int main(int argc, char** argv) {
     auto* o_layers = c.add_option("--layers", t.net.layers, "point layers after the edge layer")->check(CLI::Range(0, 32))->capture_default_str();
     auto* o_neighbors = c.add_option("--neighbors", t.net.neighbors, "k of the k-nearest-neighbour graph")
         ->check(CLI::Range(1, 256))->capture_default_str();
+    bool achiral = false;
+    auto* o_achiral = c.add_flag("--achiral", achiral,
+                                 "no chiral features (J v in 2-D, cross products in 3-D) before the output layer; "
+                                 "they let the frame of a mirror-symmetric upright cloud be the identity (O3, E3: always achiral)");
     c.add_option("--checkpoint-every", checkpoint_every, "Write the output model every N epochs while training (0: at the end only)")
         ->check(CLI::NonNegativeNumber);
     c.add_option("--stop-after", t.stop_after, "Stop after this many epochs of this run; the output can be resumed (0: off)")
@@ -58,9 +62,10 @@ canonicalization prior: A. K. Mondal et al. Equivariant Adaptation of Large Pret
 vector neurons: C. Deng et al. Vector Neurons: A General Framework for SO(3)-Equivariant Networks. ICCV 2021
 )");
     return app.run(argc, argv, [&] {
+        t.net.chiral = !achiral;
         std::optional<canon::LearnedCanonicalizer> model;
         if (!resume.empty()) {
-            for (auto* o : {o_hidden, o_layers, o_neighbors})
+            for (auto* o : {o_hidden, o_layers, o_neighbors, o_achiral})
                 if (o->count()) throw UsageError(o->get_name() + " cannot change when resuming (the architecture comes from " + resume + ")");
             model.emplace(canon::LearnedCanonicalizer::load(resume));
             if (o_group->count() && canon::parse_learned_group(group) != model->group())

@@ -37,6 +37,11 @@ with h5py.File('degenerate.h5', 'w') as f:
     f['points'] = np.stack([test[0], np.full((n, 3), 0.7)])
 with h5py.File('flat.h5', 'w') as f:
     f['points'] = np.stack([test[0][:, :2]] * 2)
+# One larger upright cloud of the same kind [300,3], for the flow recipe.
+u = rng.uniform(size=300)
+shape = np.stack([2 * u * u, 0.8 * rng.normal(size=300) * (1 - 0.5 * u), 0.3 * rng.normal(size=300) + 0.4 * u], 1)
+with h5py.File('shape.h5', 'w') as f:
+    f['points'] = shape
 "
 
 # 1. Training: progress per epoch, JSON history, the prior loss falls; same weights for -j 1 and -j 2.
@@ -171,6 +176,29 @@ fl = h5py.File('deg.h5')['canon/flags'][()]
 assert fl[0] == 0 and fl[1] & 8, fl
 "
 expect_error 1 orbit-canonicalize degenerate.h5 --model canon.h5 --on-unstable error -o x.h5
+
+# 6b. The two-step recipe with a flow: canonicalize, train orbit-train-flow on the canonical points, and the
+# densities of canonicalized rotated copies equal those of the original to 1e-9 (without canonicalization they do not).
+orbit-canonicalize shape.h5 --model canon.h5 -q -o shape_c.h5
+orbit-train-flow shape_c.h5 --model realnvp --layers 2 --hidden 16 --epochs 5 --batch 32 --seed 1 -q -o flow.h5
+orbit-density flow.h5 shape_c.h5 -q -o lp0.h5
+orbit-density flow.h5 shape.h5 -q -o lp_raw0.h5
+for s in 3 4; do
+  orbit-transform shape.h5 --random-rotation uniform --seed $s -q -o turned$s.h5
+  orbit-canonicalize turned$s.h5 --model canon.h5 -q -o turned_c$s.h5
+  orbit-density flow.h5 turned_c$s.h5 -q -o lp$s.h5
+  orbit-density flow.h5 turned$s.h5 -q -o lp_raw$s.h5
+done
+py "
+import h5py, numpy as np
+lp = lambda n: h5py.File(n)['logp'][()]
+a = lp('lp0.h5')
+assert a.shape == (300,) and np.isfinite(a).all()
+for s in (3, 4):
+    d = np.abs(lp('lp%d.h5' % s) - a).max()
+    assert d < 1e-9, (s, d)
+    assert np.abs(lp('lp_raw%d.h5' % s) - lp('lp_raw0.h5')).max() > 1e-2, s
+"
 
 # 7. Bad input: one clear line, the right exit code, no output file.
 expect_error 2 orbit-canonicalize test.h5 --model canon.h5 --frames all -o x.h5

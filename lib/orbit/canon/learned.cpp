@@ -252,6 +252,7 @@ LearnedCanonicalizer train_canonicalization_prior(const std::vector<const Points
     VnConfig cfg = opt.net;
     cfg.reflections = has_reflections(opt.group);
     cfg.dim = opt.group == Group::SO2 ? 2 : 3;
+    cfg.chiral = cfg.chiral && !cfg.reflections;
     Rng init(opt.seed, 0);
     LearnedCanonicalizer m(opt.group, VnCanonicalizerNet<float>(cfg, init));
     continue_canonicalization_prior(m, clouds, opt, on_epoch);

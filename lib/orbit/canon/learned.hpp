@@ -77,7 +77,8 @@ Group parse_learned_group(const std::string& text);
 
 struct PriorTrainOptions {
     Group group = Group::SO3;
-    VnConfig net;
+    // chiral features by default (ignored for groups with reflections); see VnConfig
+    VnConfig net = [] { VnConfig c; c.chiral = true; return c; }();
     int epochs = 30;
     int batch = 16;
     double lr = 5e-3;

@@ -47,6 +47,12 @@ VecVar vn_concat(Tape<T>& tape, const VecVar& a, const VecVar& b) {
 }
 
 template <class T>
+VecVar vn_cross(Tape<T>& tape, const VecVar& a, const VecVar& b) {
+    return {tape.sub(tape.mul(a.y, b.z), tape.mul(a.z, b.y)), tape.sub(tape.mul(a.z, b.x), tape.mul(a.x, b.z)),
+            tape.sub(tape.mul(a.x, b.y), tape.mul(a.y, b.x))};
+}
+
+template <class T>
 Var gram_schmidt(Tape<T>& tape, const VecVar& v, bool reflections, T eps) {
     auto col = [&](int c) {
         return VecVar{tape.cols(v.x, c, 1), tape.cols(v.y, c, 1), v.planar() ? Var{} : tape.cols(v.z, c, 1)};
@@ -71,8 +77,7 @@ Var gram_schmidt(Tape<T>& tape, const VecVar& v, bool reflections, T eps) {
     if (reflections) {
         e3 = normalize(reject(reject(col(2), e1), e2));
     } else {
-        e3 = {tape.sub(tape.mul(e1.y, e2.z), tape.mul(e1.z, e2.y)), tape.sub(tape.mul(e1.z, e2.x), tape.mul(e1.x, e2.z)),
-              tape.sub(tape.mul(e1.x, e2.y), tape.mul(e1.y, e2.x))};
+        e3 = vn_cross(tape, e1, e2);
     }
     // Row r of R holds the r-th components of e1, e2, e3.
     return tape.concat_cols({e1.x, e2.x, e3.x, e1.y, e2.y, e3.y, e1.z, e2.z, e3.z});
@@ -80,7 +85,7 @@ Var gram_schmidt(Tape<T>& tape, const VecVar& v, bool reflections, T eps) {
 
 nlohmann::json VnConfig::to_json() const {
     return {{"hidden", hidden}, {"layers", layers}, {"neighbors", neighbors}, {"slope", slope},
-            {"reflections", reflections}, {"dim", dim}};
+            {"reflections", reflections}, {"dim", dim}, {"chiral", chiral}};
 }
 
 VnConfig VnConfig::from_json(const nlohmann::json& j) {
@@ -91,7 +96,8 @@ VnConfig VnConfig::from_json(const nlohmann::json& j) {
     c.slope = j.at("slope").get<double>();
     c.reflections = j.at("reflections").get<bool>();
     c.dim = j.value("dim", 3);
-    if ((c.dim != 2 && c.dim != 3) || (c.dim == 2 && c.reflections) || c.hidden < 1 || c.layers < 0 || c.neighbors < 1 || !(c.slope >= 0 && c.slope < 1))
+    c.chiral = j.value("chiral", false);
+    if ((c.dim != 2 && c.dim != 3) || (c.dim == 2 && c.reflections) || (c.chiral && c.reflections) || c.hidden < 1 || c.layers < 0 || c.neighbors < 1 || !(c.slope >= 0 && c.slope < 1))
         throw Error("vector-neuron config out of range: " + j.dump());
     return c;
 }
@@ -121,7 +127,11 @@ VnCanonicalizerNet<T>::VnCanonicalizerNet(const VnConfig& cfg, Rng& rng) : cfg_(
         layers[l].W = uniform_param<T>(base + ".W", in, h, rng);
         layers[l].U = uniform_param<T>(base + ".U", in, h, rng);
     }
-    out = uniform_param<T>("vn.out", h, cfg.dim == 2 ? 1 : cfg.reflections ? 3 : 2, rng);
+    out = uniform_param<T>("vn.out", cfg.chiral ? 2 * h : h, cfg.dim == 2 ? 1 : cfg.reflections ? 3 : 2, rng);
+    if (cfg.chiral && cfg.dim == 3) {
+        chiral_a = uniform_param<T>("vn.chiral.a", h, h, rng);
+        chiral_b = uniform_param<T>("vn.chiral.b", h, h, rng);
+    }
 }
 
 template <class T>
@@ -132,6 +142,10 @@ nn::ParamList<T> VnCanonicalizerNet<T>::params() {
         ps.push_back(&l.U);
     }
     ps.push_back(&out);
+    if (cfg_.chiral && cfg_.dim == 3) {
+        ps.push_back(&chiral_a);
+        ps.push_back(&chiral_b);
+    }
     return ps;
 }
 
@@ -159,7 +173,18 @@ VecVar VnCanonicalizerNet<T>::vectors(Tape<T>& tape, const Mat<T>& points, int n
         const VecVar gb{tape.repeat_rows(g.x, n), tape.repeat_rows(g.y, n), g.planar() ? Var{} : tape.repeat_rows(g.z, n)};
         v = layer(layers[l], vn_concat(tape, v, gb));
     }
-    return vn_linear(tape, vn_segment_mean(tape, v, n), tape.param(out));
+    VecVar g = vn_segment_mean(tape, v, n);
+    if (cfg_.chiral) {
+        VecVar c;
+        if (g.planar()) {
+            c = {tape.scale(g.y, T(-1)), g.x, Var{}};  // J g
+        } else {
+            const VecVar a = vn_linear(tape, g, tape.param(chiral_a)), b = vn_linear(tape, g, tape.param(chiral_b));
+            c = vn_cross(tape, a, b);
+        }
+        g = vn_concat(tape, g, c);
+    }
+    return vn_linear(tape, g, tape.param(out));
 }
 
 template <class T>
@@ -178,6 +203,8 @@ VnCanonicalizerNet<S> VnCanonicalizerNet<T>::cast() const {
         o.layers[l].U.value = layers[l].U.value.template cast<S>();
     }
     o.out.value = out.value.template cast<S>();
+    o.chiral_a.value = chiral_a.value.template cast<S>();
+    o.chiral_b.value = chiral_b.value.template cast<S>();
     for (auto* p : o.params()) p->zero_grad();
     return o;
 }
@@ -188,6 +215,7 @@ VnCanonicalizerNet<S> VnCanonicalizerNet<T>::cast() const {
     template VecVar vn_leaky_relu<T>(Tape<T>&, const VecVar&, const VecVar&, T, T);               \
     template VecVar vn_segment_mean<T>(Tape<T>&, const VecVar&, int);                             \
     template VecVar vn_concat<T>(Tape<T>&, const VecVar&, const VecVar&);                         \
+    template VecVar vn_cross<T>(Tape<T>&, const VecVar&, const VecVar&);                          \
     template Var gram_schmidt<T>(Tape<T>&, const VecVar&, bool, T);                               \
     template class VnCanonicalizerNet<T>;                                                         \
     template VnCanonicalizerNet<float> VnCanonicalizerNet<T>::cast<float>() const;                \
