@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
     auto* o_achiral = c.add_flag("--achiral", achiral,
                                  "no chiral features (J v in 2-D, cross products in 3-D) before the output layer; "
                                  "they let the frame of a mirror-symmetric upright cloud be the identity (O3, E3: always achiral)");
+    bool ungated = false;
+    auto* o_ungated = c.add_flag("--ungated", ungated, "no invariant gates after the point layers (VN layers alone)");
     c.add_option("--checkpoint-every", checkpoint_every, "Write the output model every N epochs while training (0: at the end only)")
         ->check(CLI::NonNegativeNumber);
     c.add_option("--stop-after", t.stop_after, "Stop after this many epochs of this run; the output can be resumed (0: off)")
@@ -63,9 +65,10 @@ vector neurons: C. Deng et al. Vector Neurons: A General Framework for SO(3)-Equ
 )");
     return app.run(argc, argv, [&] {
         t.net.chiral = !achiral;
+        t.net.gated = !ungated;
         std::optional<canon::LearnedCanonicalizer> model;
         if (!resume.empty()) {
-            for (auto* o : {o_hidden, o_layers, o_neighbors, o_achiral})
+            for (auto* o : {o_hidden, o_layers, o_neighbors, o_achiral, o_ungated})
                 if (o->count()) throw UsageError(o->get_name() + " cannot change when resuming (the architecture comes from " + resume + ")");
             model.emplace(canon::LearnedCanonicalizer::load(resume));
             if (o_group->count() && canon::parse_learned_group(group) != model->group())

@@ -77,8 +77,8 @@ Group parse_learned_group(const std::string& text);
 
 struct PriorTrainOptions {
     Group group = Group::SO3;
-    // chiral features by default (ignored for groups with reflections); see VnConfig
-    VnConfig net = [] { VnConfig c; c.chiral = true; return c; }();
+    // chiral features (ignored for groups with reflections) and gates by default; see VnConfig
+    VnConfig net = [] { VnConfig c; c.chiral = true; c.gated = true; return c; }();
     int epochs = 30;
     int batch = 16;
     double lr = 5e-3;

@@ -85,7 +85,7 @@ Var gram_schmidt(Tape<T>& tape, const VecVar& v, bool reflections, T eps) {
 
 nlohmann::json VnConfig::to_json() const {
     return {{"hidden", hidden}, {"layers", layers}, {"neighbors", neighbors}, {"slope", slope},
-            {"reflections", reflections}, {"dim", dim}, {"chiral", chiral}};
+            {"reflections", reflections}, {"dim", dim}, {"chiral", chiral}, {"gated", gated}};
 }
 
 VnConfig VnConfig::from_json(const nlohmann::json& j) {
@@ -97,6 +97,7 @@ VnConfig VnConfig::from_json(const nlohmann::json& j) {
     c.reflections = j.at("reflections").get<bool>();
     c.dim = j.value("dim", 3);
     c.chiral = j.value("chiral", false);
+    c.gated = j.value("gated", false);
     if ((c.dim != 2 && c.dim != 3) || (c.dim == 2 && c.reflections) || (c.chiral && c.reflections) || c.hidden < 1 || c.layers < 0 || c.neighbors < 1 || !(c.slope >= 0 && c.slope < 1))
         throw Error("vector-neuron config out of range: " + j.dump());
     return c;
@@ -126,6 +127,13 @@ VnCanonicalizerNet<T>::VnCanonicalizerNet(const VnConfig& cfg, Rng& rng) : cfg_(
         const std::string base = "vn" + std::to_string(l);
         layers[l].W = uniform_param<T>(base + ".W", in, h, rng);
         layers[l].U = uniform_param<T>(base + ".U", in, h, rng);
+        if (cfg.gated && l > 0) {
+            layers[l].Q = uniform_param<T>(base + ".gate.Q", h, h, rng);
+            layers[l].A = uniform_param<T>(base + ".gate.A", cfg.chiral && cfg.dim == 2 ? 2 * h : h, h, rng);
+            layers[l].a = uniform_param<T>(base + ".gate.a", 1, h, rng);
+            layers[l].G = uniform_param<T>(base + ".gate.G", h, h, rng);
+            layers[l].g = uniform_param<T>(base + ".gate.g", 1, h, rng);
+        }
     }
     out = uniform_param<T>("vn.out", cfg.chiral ? 2 * h : h, cfg.dim == 2 ? 1 : cfg.reflections ? 3 : 2, rng);
     if (cfg.chiral && cfg.dim == 3) {
@@ -137,9 +145,12 @@ VnCanonicalizerNet<T>::VnCanonicalizerNet(const VnConfig& cfg, Rng& rng) : cfg_(
 template <class T>
 nn::ParamList<T> VnCanonicalizerNet<T>::params() {
     nn::ParamList<T> ps;
-    for (auto& l : layers) {
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+        auto& l = layers[i];
         ps.push_back(&l.W);
         ps.push_back(&l.U);
+        if (cfg_.gated && i > 0)
+            for (auto* p : {&l.Q, &l.A, &l.a, &l.G, &l.g}) ps.push_back(p);
     }
     ps.push_back(&out);
     if (cfg_.chiral && cfg_.dim == 3) {
@@ -148,6 +159,21 @@ nn::ParamList<T> VnCanonicalizerNet<T>::params() {
     }
     return ps;
 }
+
+namespace {
+
+// v scaled per point and channel by 2 sigmoid(MLP(<v, v Q>)) (see Layer).
+template <class T>
+VecVar gate(Tape<T>& tape, typename VnCanonicalizerNet<T>::Layer& l, const VecVar& v, bool chiral) {
+    const VecVar vq = vn_linear(tape, v, tape.param(l.Q));
+    Var s = vn_dot(tape, v, vq);
+    if (chiral && v.planar()) s = tape.concat_cols({s, vn_dot(tape, VecVar{tape.scale(v.y, T(-1)), v.x, Var{}}, vq)});
+    const Var h = tape.relu(tape.add_row(tape.matmul(s, tape.param(l.A)), tape.param(l.a)));
+    const Var g = tape.scale(tape.sigmoid(tape.add_row(tape.matmul(h, tape.param(l.G)), tape.param(l.g))), T(2));
+    return {tape.mul(v.x, g), tape.mul(v.y, g), v.planar() ? Var{} : tape.mul(v.z, g)};
+}
+
+}  // namespace
 
 template <class T>
 VecVar VnCanonicalizerNet<T>::vectors(Tape<T>& tape, const Mat<T>& points, int n) {
@@ -172,6 +198,7 @@ VecVar VnCanonicalizerNet<T>::vectors(Tape<T>& tape, const Mat<T>& points, int n
         const VecVar g = vn_segment_mean(tape, v, n);
         const VecVar gb{tape.repeat_rows(g.x, n), tape.repeat_rows(g.y, n), g.planar() ? Var{} : tape.repeat_rows(g.z, n)};
         v = layer(layers[l], vn_concat(tape, v, gb));
+        if (cfg_.gated) v = gate<T>(tape, layers[l], v, cfg_.chiral);
     }
     VecVar g = vn_segment_mean(tape, v, n);
     if (cfg_.chiral) {
@@ -201,6 +228,11 @@ VnCanonicalizerNet<S> VnCanonicalizerNet<T>::cast() const {
     for (std::size_t l = 0; l < layers.size(); ++l) {
         o.layers[l].W.value = layers[l].W.value.template cast<S>();
         o.layers[l].U.value = layers[l].U.value.template cast<S>();
+        o.layers[l].Q.value = layers[l].Q.value.template cast<S>();
+        o.layers[l].A.value = layers[l].A.value.template cast<S>();
+        o.layers[l].a.value = layers[l].a.value.template cast<S>();
+        o.layers[l].G.value = layers[l].G.value.template cast<S>();
+        o.layers[l].g.value = layers[l].g.value.template cast<S>();
     }
     o.out.value = out.value.template cast<S>();
     o.chiral_a.value = chiral_a.value.template cast<S>();

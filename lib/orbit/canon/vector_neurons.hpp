@@ -78,6 +78,7 @@ struct VnConfig {
     bool reflections = false;  // O(3): three output vectors
     int dim = 3;               // 2: planar vector neurons for SO(2), one output vector
     bool chiral = false;       // rotations only: J g (2-D) or cross-product features before the output layer
+    bool gated = false;        // invariant gates after every point layer (see VnCanonicalizerNet)
     nlohmann::json to_json() const;
     static VnConfig from_json(const nlohmann::json& j);  // throws Error on bad values
 };
@@ -98,8 +99,15 @@ public:
     template <class S>
     VnCanonicalizerNet<S> cast() const;
 
+    // Invariant gates (gated): each point's channels are scaled by
+    // 2 sigmoid(MLP(s)), s = <v, v Q> the rotation-invariant inner products of
+    // its channels (with <J v, v Q> too in chiral 2-D). VN-ReLU alone only
+    // gates by direction; the gates let a point's weight depend on any scalar
+    // function of its features, e.g. on its position relative to the cloud's
+    // pooled directions.
     struct Layer {
-        nn::Param<T> W, U;  // VN-linear and direction weights [Cin, Cout]
+        nn::Param<T> W, U;           // VN-linear and direction weights [Cin, Cout]
+        nn::Param<T> Q, A, a, G, g;  // gates: Q [C,C]; MLP A [C or 2C, C], a [1,C], G [C,C], g [1,C]
     };
     std::vector<Layer> layers;  // edge layer, then point layers
     nn::Param<T> out;           // [hidden (2 hidden when chiral), 2 or 3]
