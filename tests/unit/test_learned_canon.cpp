@@ -148,8 +148,10 @@ TEST_CASE("vector neurons: the whole network and the prior loss against finite d
     cfg.hidden = 4;
     cfg.layers = 2;
     cfg.neighbors = 4;
-    for (bool reflections : {false, true}) {
-        cfg.reflections = reflections;
+    // Variants: plain SO(3), O(3), and SO(3) with chiral (cross-product) features and invariant gates.
+    for (int variant = 0; variant < 3; ++variant) {
+        cfg.reflections = variant == 1;
+        cfg.chiral = cfg.gated = variant == 2;
         VnCanonicalizerNet<double> net(cfg, rng);
         const int n = 10;
         M pts = random_mat(2 * n, 3, rng);
@@ -164,8 +166,10 @@ TEST_CASE("vector neurons: the whole network and the prior loss against finite d
 TEST_CASE("vector neurons: rotating the input rotates the frame (float64 1e-12, float32 1e-5)", "[canon][learned]") {
     Rng rng(8);
     VnConfig cfg;
-    for (bool reflections : {false, true}) {
+    for (int variant = 0; variant < 3; ++variant) {
+        const bool reflections = variant == 1;
         cfg.reflections = reflections;
+        cfg.chiral = cfg.gated = variant == 2;
         VnCanonicalizerNet<float> net32(cfg, rng);
         VnCanonicalizerNet<double> net64 = net32.cast<double>();
         double worst64 = 0, worst32 = 0;
@@ -178,7 +182,8 @@ TEST_CASE("vector neurons: rotating the input rotates the frame (float64 1e-12, 
             worst64 = std::max(worst64, (net_frame(net64, gx) - q * net_frame(net64, x)).cwiseAbs().maxCoeff());
             worst32 = std::max(worst32, (net_frame(net32, gx) - q * net_frame(net32, x)).cwiseAbs().maxCoeff());
         }
-        std::printf("vn equivariance (%s): float64 %.3g, float32 %.3g\n", reflections ? "O3" : "SO3", worst64, worst32);
+        std::printf("vn equivariance (%s): float64 %.3g, float32 %.3g\n", variant == 1 ? "O3" : variant == 2 ? "SO3 chiral gated" : "SO3",
+                    worst64, worst32);
         CHECK(worst64 < 1e-12);
         CHECK(worst32 < 1e-5);
     }
@@ -275,8 +280,10 @@ TEST_CASE("canonicalization prior: the loss falls, deterministic for any thread 
 
 TEST_CASE("planar vector neurons for SO(2): equivariance, gradients, the prior", "[canon][learned]") {
     Rng rng(12);
+    for (bool chiral : {false, true}) {
     VnConfig cfg;
     cfg.dim = 2;
+    cfg.chiral = cfg.gated = chiral;
     VnCanonicalizerNet<float> net32(cfg, rng);
     VnCanonicalizerNet<double> net64 = net32.cast<double>();
     auto frame2 = [](auto& net, const Points& x) {
@@ -302,7 +309,7 @@ TEST_CASE("planar vector neurons for SO(2): equivariance, gradients, the prior",
         worst64 = std::max(worst64, (frame2(net64, gx) - q * R).cwiseAbs().maxCoeff());
         worst32 = std::max(worst32, (frame2(net32, gx) - q * frame2(net32, x)).cwiseAbs().maxCoeff());
     }
-    std::printf("vn equivariance (SO2): float64 %.3g, float32 %.3g\n", worst64, worst32);
+    std::printf("vn equivariance (SO2%s): float64 %.3g, float32 %.3g\n", chiral ? " chiral gated" : "", worst64, worst32);
     CHECK(worst64 < 1e-12);
     CHECK(worst32 < 1e-5);
 
@@ -312,6 +319,27 @@ TEST_CASE("planar vector neurons for SO(2): equivariance, gradients, the prior",
     VnCanonicalizerNet<double> g(small, rng);
     const M pts = random_mat(20, 2, rng);
     CHECK(grad_error_params(g.params(), [&](Tape<double>& t) { return canonicalization_prior_loss(t, g, pts, 10, 0.5); }) < 1e-6);
+    }
+
+    // A cloud symmetric about the y axis: without chiral features e1 must lie on the mirror axis (so R = I is
+    // out of reach); with them it need not.
+    {
+        Points half = random_mat(12, 2, rng), sym(24, 2);
+        sym << half, half;
+        sym.bottomRows(12).col(0) *= -1.0;
+        for (bool chiral : {false, true}) {
+            VnConfig c;
+            c.dim = 2;
+            c.chiral = chiral;
+            VnCanonicalizerNet<double> net(c, rng);
+            Tape<double> tape(false);
+            const Points centred = sym.rowwise() - sym.colwise().mean();
+            const Mat<double> r = tape.value(net.forward(tape, centred, 24));
+            const double off_axis = std::abs(r(0, 0));  // x component of e1
+            if (chiral) CHECK(off_axis > 1e-3);
+            else CHECK(off_axis < 1e-12);
+        }
+    }
 
     // Upright 2-D sets (an asymmetric template, noisy copies): the prior loss falls, rotated copies agree.
     std::vector<Points> data;

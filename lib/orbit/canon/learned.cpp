@@ -154,6 +154,10 @@ void LearnedCanonicalizer::save(h5::File& file) const {
     auto& net = const_cast<VnCanonicalizerNet<float>&>(net_);
     nn::save_params(file, "/model/weights", net.params());
     file.set_attr_json("/model", "training", training_);
+    if (!adam_m_.empty()) {
+        nn::save_mats(file, "/model/optimizer/m", adam_m_);
+        nn::save_mats(file, "/model/optimizer/v", adam_v_);
+    }
 }
 
 bool is_learned_canonicalizer(const h5::File& file) {
@@ -183,6 +187,13 @@ LearnedCanonicalizer LearnedCanonicalizer::load(const h5::File& file, const std:
         nn::load_params(file, "/model/weights", net.params());
         LearnedCanonicalizer m(g, std::move(net));
         if (file.has_attr("/model", "training")) m.training_ = file.attr_json("/model", "training");
+        if (file.exists("/model/optimizer/m")) {
+            const auto ps = m.net_.params();
+            for (auto* p : ps) m.adam_m_.push_back(nn::Mat<float>::Zero(p->value.rows(), p->value.cols()));
+            m.adam_v_ = m.adam_m_;
+            nn::load_mats(file, "/model/optimizer/m", m.adam_m_);
+            nn::load_mats(file, "/model/optimizer/v", m.adam_v_);
+        }
         return m;
     } catch (const nlohmann::json::exception& e) {
         throw Error(where + ": bad canonicalizer config: " + e.what());
@@ -226,26 +237,59 @@ nn::Var canonicalization_prior_loss(nn::Tape<T>& tape, VnCanonicalizerNet<T>& ne
     return tape.scale(tape.sum(tape.square(diff)), beta / b);
 }
 
+namespace {
+
+void check_train_options(const PriorTrainOptions& opt) {
+    if (opt.epochs < 0 || opt.batch < 1 || !(opt.lr > 0) || !(opt.beta > 0) || opt.stop_after < 0)
+        throw UsageError("training options out of range (epochs >= 0, batch >= 1, lr > 0, beta > 0, stop_after >= 0)");
+}
+
+}  // namespace
+
 LearnedCanonicalizer train_canonicalization_prior(const std::vector<const Points*>& clouds, const PriorTrainOptions& opt,
                                                   const std::function<void(const PriorEpoch&)>& on_epoch) {
-    if (opt.epochs < 0 || opt.batch < 1 || !(opt.lr > 0) || !(opt.beta > 0))
-        throw UsageError("training options out of range (epochs >= 0, batch >= 1, lr > 0, beta > 0)");
-    const int dim = opt.group == Group::SO2 ? 2 : 3;
+    check_train_options(opt);
+    VnConfig cfg = opt.net;
+    cfg.reflections = has_reflections(opt.group);
+    cfg.dim = opt.group == Group::SO2 ? 2 : 3;
+    cfg.chiral = cfg.chiral && !cfg.reflections;
+    Rng init(opt.seed, 0);
+    LearnedCanonicalizer m(opt.group, VnCanonicalizerNet<float>(cfg, init));
+    continue_canonicalization_prior(m, clouds, opt, on_epoch);
+    return m;
+}
+
+void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vector<const Points*>& clouds,
+                                     const PriorTrainOptions& opt, const std::function<void(const PriorEpoch&)>& on_epoch) {
+    check_train_options(opt);
+    if (opt.group != model.group())
+        throw UsageError("the model is a canonicalizer for " + group_name(model.group()) + ", not " + group_name(opt.group));
+    const int dim = model.net().config().dim;
     int n = 0;
     const nn::Mat<float> data = normalized_clouds(clouds, dim, n);
     const auto b = static_cast<std::int64_t>(clouds.size());
-    VnConfig cfg = opt.net;
-    cfg.reflections = has_reflections(opt.group);
-    cfg.dim = dim;
-    Rng init(opt.seed, 0), order(opt.seed, 1);
-    VnCanonicalizerNet<float> net(cfg, init);
+    nlohmann::json tr = model.training();
+    int epoch = tr.value("epoch", 0);
+    if (epoch > 0 && (tr.value("clouds", std::int64_t(-1)) != b || tr.value("points", -1) != n))
+        throw Error("the model was trained on " + std::to_string(tr.value("clouds", std::int64_t(-1))) + " clouds of " +
+                    std::to_string(tr.value("points", -1)) + " points; resuming needs the same clouds (found " +
+                    std::to_string(b) + " of " + std::to_string(n) + ")");
+    if (!tr.contains("history")) tr["history"] = {{"loss", nlohmann::json::array()}, {"angle_deg", nlohmann::json::array()}};
+    // Trained on a copy; the model is rebuilt at the end so its float64 copy follows the new weights.
+    VnCanonicalizerNet<float> net = model.net();
     nn::AdamOptions ao;
     ao.lr = opt.lr;
     nn::Adam<float> adam(net.params(), ao);
+    if (!model.optimizer_m().empty()) {
+        adam.m() = model.optimizer_m();
+        adam.v() = model.optimizer_v();
+        adam.set_steps(tr.value("steps", std::int64_t(0)));
+    }
     const std::int64_t per_epoch = (b + opt.batch - 1) / opt.batch;
-    nlohmann::json hist = {{"loss", nlohmann::json::array()}, {"angle_deg", nlohmann::json::array()}};
-    for (int e = 1; e <= opt.epochs; ++e) {
+    for (int run = 0; epoch < opt.epochs && (opt.stop_after <= 0 || run < opt.stop_after); ++run) {
+        ++epoch;
         const auto t0 = std::chrono::steady_clock::now();
+        Rng order(opt.seed, mix64(0x6f72646572ULL, static_cast<std::uint64_t>(epoch)));  // "order"
         const std::vector<std::int64_t> perm = order.permutation(b);
         double loss_sum = 0, angle_sum = 0;
         for (std::int64_t s = 0; s < per_epoch; ++s) {
@@ -266,17 +310,21 @@ LearnedCanonicalizer train_canonicalization_prior(const std::vector<const Points
             tape.backward(loss);
             adam.step(opt.lr);
         }
-        PriorEpoch pe{e, opt.epochs, loss_sum / static_cast<double>(b), angle_sum / static_cast<double>(b),
+        PriorEpoch pe{epoch, opt.epochs, loss_sum / static_cast<double>(b), angle_sum / static_cast<double>(b),
                       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
-        hist["loss"].push_back(pe.loss);
-        hist["angle_deg"].push_back(pe.angle_deg);
+        tr["history"]["loss"].push_back(pe.loss);
+        tr["history"]["angle_deg"].push_back(pe.angle_deg);
         if (on_epoch) on_epoch(pe);
     }
-    LearnedCanonicalizer m(opt.group, std::move(net));
-    m.training() = {{"objective", "canonicalization-prior"}, {"beta", opt.beta}, {"epochs", opt.epochs},
-                    {"batch", opt.batch}, {"lr", opt.lr}, {"seed", opt.seed}, {"clouds", b}, {"points", n},
-                    {"history", hist}};
-    return m;
+    tr.update({{"objective", "canonicalization-prior"}, {"beta", opt.beta}, {"epochs", opt.epochs}, {"epoch", epoch},
+               {"steps", adam.steps()}, {"batch", opt.batch}, {"lr", opt.lr}, {"seed", opt.seed}, {"clouds", b},
+               {"points", n}});
+    const Options options = model.options();
+    model = LearnedCanonicalizer(model.group(), std::move(net));
+    model.set_options(options);
+    model.training() = std::move(tr);
+    model.optimizer_m() = adam.m();
+    model.optimizer_v() = adam.v();
 }
 
 template nn::Var canonicalization_prior_loss<float>(nn::Tape<float>&, VnCanonicalizerNet<float>&, const nn::Mat<float>&,

@@ -55,6 +55,10 @@ public:
     VnCanonicalizerNet<float>& net() { return net_; }
     nlohmann::json& training() { return training_; }
     const nlohmann::json& training() const { return training_; }
+    // Adam's moments while training, saved under /model/optimizer so that a
+    // run can resume bit for bit (the step count and epoch live in training()).
+    std::vector<nn::Mat<float>>& optimizer_m() { return adam_m_; }
+    std::vector<nn::Mat<float>>& optimizer_v() { return adam_v_; }
 
 private:
     Group group_;
@@ -62,6 +66,7 @@ private:
     VnCanonicalizerNet<float> net_;
     VnCanonicalizerNet<double> net64_;
     nlohmann::json training_ = nlohmann::json::object();
+    std::vector<nn::Mat<float>> adam_m_, adam_v_;
 };
 
 // Whether a file holds a learned canonicalizer (a /model group with config format "orbit-canonicalizer").
@@ -72,12 +77,14 @@ Group parse_learned_group(const std::string& text);
 
 struct PriorTrainOptions {
     Group group = Group::SO3;
-    VnConfig net;
+    // chiral features (ignored for groups with reflections) and gates by default; see VnConfig
+    VnConfig net = [] { VnConfig c; c.chiral = true; c.gated = true; return c; }();
     int epochs = 30;
     int batch = 16;
     double lr = 5e-3;
     double beta = 1.0;  // weight of |R - I|_F^2
     std::uint64_t seed = 0;
+    int stop_after = 0;  // stop after this many epochs of this run (resume later); 0: off
 };
 
 struct PriorEpoch {
@@ -102,6 +109,15 @@ nn::Var canonicalization_prior_loss(nn::Tape<T>& tape, VnCanonicalizerNet<T>& ne
 // a seed whatever the thread count. The history lands in training().
 LearnedCanonicalizer train_canonicalization_prior(const std::vector<const Points*>& clouds, const PriorTrainOptions& opt,
                                                   const std::function<void(const PriorEpoch&)>& on_epoch = {});
+
+// Continues training a model up to opt.epochs from the epoch, optimizer state
+// and history it carries (a fresh model has none). Each epoch's minibatch order
+// comes from (seed, epoch) alone, so a run stopped after k epochs (stop_after)
+// and resumed gives the same bits as one that never stopped. The clouds must be
+// as many, and of as many points, as the model was trained on so far.
+void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vector<const Points*>& clouds,
+                                     const PriorTrainOptions& opt,
+                                     const std::function<void(const PriorEpoch&)>& on_epoch = {});
 
 }  // namespace orbit::canon
 

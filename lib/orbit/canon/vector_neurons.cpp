@@ -47,6 +47,12 @@ VecVar vn_concat(Tape<T>& tape, const VecVar& a, const VecVar& b) {
 }
 
 template <class T>
+VecVar vn_cross(Tape<T>& tape, const VecVar& a, const VecVar& b) {
+    return {tape.sub(tape.mul(a.y, b.z), tape.mul(a.z, b.y)), tape.sub(tape.mul(a.z, b.x), tape.mul(a.x, b.z)),
+            tape.sub(tape.mul(a.x, b.y), tape.mul(a.y, b.x))};
+}
+
+template <class T>
 Var gram_schmidt(Tape<T>& tape, const VecVar& v, bool reflections, T eps) {
     auto col = [&](int c) {
         return VecVar{tape.cols(v.x, c, 1), tape.cols(v.y, c, 1), v.planar() ? Var{} : tape.cols(v.z, c, 1)};
@@ -71,8 +77,7 @@ Var gram_schmidt(Tape<T>& tape, const VecVar& v, bool reflections, T eps) {
     if (reflections) {
         e3 = normalize(reject(reject(col(2), e1), e2));
     } else {
-        e3 = {tape.sub(tape.mul(e1.y, e2.z), tape.mul(e1.z, e2.y)), tape.sub(tape.mul(e1.z, e2.x), tape.mul(e1.x, e2.z)),
-              tape.sub(tape.mul(e1.x, e2.y), tape.mul(e1.y, e2.x))};
+        e3 = vn_cross(tape, e1, e2);
     }
     // Row r of R holds the r-th components of e1, e2, e3.
     return tape.concat_cols({e1.x, e2.x, e3.x, e1.y, e2.y, e3.y, e1.z, e2.z, e3.z});
@@ -80,7 +85,7 @@ Var gram_schmidt(Tape<T>& tape, const VecVar& v, bool reflections, T eps) {
 
 nlohmann::json VnConfig::to_json() const {
     return {{"hidden", hidden}, {"layers", layers}, {"neighbors", neighbors}, {"slope", slope},
-            {"reflections", reflections}, {"dim", dim}};
+            {"reflections", reflections}, {"dim", dim}, {"chiral", chiral}, {"gated", gated}};
 }
 
 VnConfig VnConfig::from_json(const nlohmann::json& j) {
@@ -91,7 +96,9 @@ VnConfig VnConfig::from_json(const nlohmann::json& j) {
     c.slope = j.at("slope").get<double>();
     c.reflections = j.at("reflections").get<bool>();
     c.dim = j.value("dim", 3);
-    if ((c.dim != 2 && c.dim != 3) || (c.dim == 2 && c.reflections) || c.hidden < 1 || c.layers < 0 || c.neighbors < 1 || !(c.slope >= 0 && c.slope < 1))
+    c.chiral = j.value("chiral", false);
+    c.gated = j.value("gated", false);
+    if ((c.dim != 2 && c.dim != 3) || (c.dim == 2 && c.reflections) || (c.chiral && c.reflections) || c.hidden < 1 || c.layers < 0 || c.neighbors < 1 || !(c.slope >= 0 && c.slope < 1))
         throw Error("vector-neuron config out of range: " + j.dump());
     return c;
 }
@@ -120,20 +127,53 @@ VnCanonicalizerNet<T>::VnCanonicalizerNet(const VnConfig& cfg, Rng& rng) : cfg_(
         const std::string base = "vn" + std::to_string(l);
         layers[l].W = uniform_param<T>(base + ".W", in, h, rng);
         layers[l].U = uniform_param<T>(base + ".U", in, h, rng);
+        if (cfg.gated && l > 0) {
+            layers[l].Q = uniform_param<T>(base + ".gate.Q", h, h, rng);
+            layers[l].A = uniform_param<T>(base + ".gate.A", cfg.chiral && cfg.dim == 2 ? 2 * h : h, h, rng);
+            layers[l].a = uniform_param<T>(base + ".gate.a", 1, h, rng);
+            layers[l].G = uniform_param<T>(base + ".gate.G", h, h, rng);
+            layers[l].g = uniform_param<T>(base + ".gate.g", 1, h, rng);
+        }
     }
-    out = uniform_param<T>("vn.out", h, cfg.dim == 2 ? 1 : cfg.reflections ? 3 : 2, rng);
+    out = uniform_param<T>("vn.out", cfg.chiral ? 2 * h : h, cfg.dim == 2 ? 1 : cfg.reflections ? 3 : 2, rng);
+    if (cfg.chiral && cfg.dim == 3) {
+        chiral_a = uniform_param<T>("vn.chiral.a", h, h, rng);
+        chiral_b = uniform_param<T>("vn.chiral.b", h, h, rng);
+    }
 }
 
 template <class T>
 nn::ParamList<T> VnCanonicalizerNet<T>::params() {
     nn::ParamList<T> ps;
-    for (auto& l : layers) {
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+        auto& l = layers[i];
         ps.push_back(&l.W);
         ps.push_back(&l.U);
+        if (cfg_.gated && i > 0)
+            for (auto* p : {&l.Q, &l.A, &l.a, &l.G, &l.g}) ps.push_back(p);
     }
     ps.push_back(&out);
+    if (cfg_.chiral && cfg_.dim == 3) {
+        ps.push_back(&chiral_a);
+        ps.push_back(&chiral_b);
+    }
     return ps;
 }
+
+namespace {
+
+// v scaled per point and channel by 2 sigmoid(MLP(<v, v Q>)) (see Layer).
+template <class T>
+VecVar gate(Tape<T>& tape, typename VnCanonicalizerNet<T>::Layer& l, const VecVar& v, bool chiral) {
+    const VecVar vq = vn_linear(tape, v, tape.param(l.Q));
+    Var s = vn_dot(tape, v, vq);
+    if (chiral && v.planar()) s = tape.concat_cols({s, vn_dot(tape, VecVar{tape.scale(v.y, T(-1)), v.x, Var{}}, vq)});
+    const Var h = tape.relu(tape.add_row(tape.matmul(s, tape.param(l.A)), tape.param(l.a)));
+    const Var g = tape.scale(tape.sigmoid(tape.add_row(tape.matmul(h, tape.param(l.G)), tape.param(l.g))), T(2));
+    return {tape.mul(v.x, g), tape.mul(v.y, g), v.planar() ? Var{} : tape.mul(v.z, g)};
+}
+
+}  // namespace
 
 template <class T>
 VecVar VnCanonicalizerNet<T>::vectors(Tape<T>& tape, const Mat<T>& points, int n) {
@@ -158,8 +198,20 @@ VecVar VnCanonicalizerNet<T>::vectors(Tape<T>& tape, const Mat<T>& points, int n
         const VecVar g = vn_segment_mean(tape, v, n);
         const VecVar gb{tape.repeat_rows(g.x, n), tape.repeat_rows(g.y, n), g.planar() ? Var{} : tape.repeat_rows(g.z, n)};
         v = layer(layers[l], vn_concat(tape, v, gb));
+        if (cfg_.gated) v = gate<T>(tape, layers[l], v, cfg_.chiral);
     }
-    return vn_linear(tape, vn_segment_mean(tape, v, n), tape.param(out));
+    VecVar g = vn_segment_mean(tape, v, n);
+    if (cfg_.chiral) {
+        VecVar c;
+        if (g.planar()) {
+            c = {tape.scale(g.y, T(-1)), g.x, Var{}};  // J g
+        } else {
+            const VecVar a = vn_linear(tape, g, tape.param(chiral_a)), b = vn_linear(tape, g, tape.param(chiral_b));
+            c = vn_cross(tape, a, b);
+        }
+        g = vn_concat(tape, g, c);
+    }
+    return vn_linear(tape, g, tape.param(out));
 }
 
 template <class T>
@@ -176,8 +228,15 @@ VnCanonicalizerNet<S> VnCanonicalizerNet<T>::cast() const {
     for (std::size_t l = 0; l < layers.size(); ++l) {
         o.layers[l].W.value = layers[l].W.value.template cast<S>();
         o.layers[l].U.value = layers[l].U.value.template cast<S>();
+        o.layers[l].Q.value = layers[l].Q.value.template cast<S>();
+        o.layers[l].A.value = layers[l].A.value.template cast<S>();
+        o.layers[l].a.value = layers[l].a.value.template cast<S>();
+        o.layers[l].G.value = layers[l].G.value.template cast<S>();
+        o.layers[l].g.value = layers[l].g.value.template cast<S>();
     }
     o.out.value = out.value.template cast<S>();
+    o.chiral_a.value = chiral_a.value.template cast<S>();
+    o.chiral_b.value = chiral_b.value.template cast<S>();
     for (auto* p : o.params()) p->zero_grad();
     return o;
 }
@@ -188,6 +247,7 @@ VnCanonicalizerNet<S> VnCanonicalizerNet<T>::cast() const {
     template VecVar vn_leaky_relu<T>(Tape<T>&, const VecVar&, const VecVar&, T, T);               \
     template VecVar vn_segment_mean<T>(Tape<T>&, const VecVar&, int);                             \
     template VecVar vn_concat<T>(Tape<T>&, const VecVar&, const VecVar&);                         \
+    template VecVar vn_cross<T>(Tape<T>&, const VecVar&, const VecVar&);                          \
     template Var gram_schmidt<T>(Tape<T>&, const VecVar&, bool, T);                               \
     template class VnCanonicalizerNet<T>;                                                         \
     template VnCanonicalizerNet<float> VnCanonicalizerNet<T>::cast<float>() const;                \

@@ -18,9 +18,18 @@
 // vectors [x_j - x_i, x_i]; one VN layer on edges, mean over neighbours; then
 // point layers whose input also holds the cloud's mean feature; mean over the
 // points; a last VN-linear to 2 output vectors (3 for O(3)). Gram-Schmidt turns
-// them into the frame R = [e1 e2 e3]. No cross products are used inside the
-// network, so it is equivariant under reflections too: R(g x) = g R(x) for g in
-// O(3) with three Gram-Schmidt vectors, for g in SO(3) with e3 = e1 x e2.
+// them into the frame R = [e1 e2 e3]. Without the chiral option no cross
+// products are used inside the network, so it is equivariant under reflections
+// too: R(g x) = g R(x) for g in O(3) with three Gram-Schmidt vectors, for g in
+// SO(3) with e3 = e1 x e2.
+//
+// Chiral (rotations only): a reflection-equivariant network must put its output
+// vectors in the mirror plane of a mirror-symmetric cloud (on the mirror axis in
+// 2-D), so it cannot map an upright bilaterally symmetric shape to the identity
+// unless that plane happens to hold e1 and e2. The chiral option adds, before
+// the output layer, features that rotate with the cloud but not with its mirror
+// image: the quarter turn J g of every pooled vector g in 2-D, and the cross
+// products (g Wa) x (g Wb) of two learned mixtures of them in 3-D.
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -68,6 +77,8 @@ struct VnConfig {
     double slope = 0.2;    // leaky VN-ReLU
     bool reflections = false;  // O(3): three output vectors
     int dim = 3;               // 2: planar vector neurons for SO(2), one output vector
+    bool chiral = false;       // rotations only: J g (2-D) or cross-product features before the output layer
+    bool gated = false;        // invariant gates after every point layer (see VnCanonicalizerNet)
     nlohmann::json to_json() const;
     static VnConfig from_json(const nlohmann::json& j);  // throws Error on bad values
 };
@@ -88,11 +99,19 @@ public:
     template <class S>
     VnCanonicalizerNet<S> cast() const;
 
+    // Invariant gates (gated): each point's channels are scaled by
+    // 2 sigmoid(MLP(s)), s = <v, v Q> the rotation-invariant inner products of
+    // its channels (with <J v, v Q> too in chiral 2-D). VN-ReLU alone only
+    // gates by direction; the gates let a point's weight depend on any scalar
+    // function of its features, e.g. on its position relative to the cloud's
+    // pooled directions.
     struct Layer {
-        nn::Param<T> W, U;  // VN-linear and direction weights [Cin, Cout]
+        nn::Param<T> W, U;           // VN-linear and direction weights [Cin, Cout]
+        nn::Param<T> Q, A, a, G, g;  // gates: Q [C,C]; MLP A [C or 2C, C], a [1,C], G [C,C], g [1,C]
     };
     std::vector<Layer> layers;  // edge layer, then point layers
-    nn::Param<T> out;           // [hidden, 2 or 3]
+    nn::Param<T> out;           // [hidden (2 hidden when chiral), 2 or 3]
+    nn::Param<T> chiral_a, chiral_b;  // 3-D chiral: the mixtures crossed [hidden, hidden]
 
 private:
     VnConfig cfg_;
