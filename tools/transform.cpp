@@ -1,7 +1,6 @@
 // orbit-transform: move, crop, resample and perturb point clouds, recording what was done.
 #include <numbers>
 #include <optional>
-#include <type_traits>
 
 #include "orbit/cli/app.hpp"
 #include "orbit/cli/references.hpp"
@@ -28,14 +27,6 @@ struct Settings {
     cli::ShardOption shard;
 };
 
-// "--random-rotation DEG|uniform": -1 stands for uniform on SO(3).
-double random_rotation(const std::string& text) {
-    if (text == "uniform" || text == "so3") return -1;
-    const double deg = cli::parse_numbers(text, 1)[0];
-    if (deg < 0 || deg > 360) throw UsageError("expected degrees in [0,360] or 'uniform', found '" + text + "'");
-    return deg;
-}
-
 void declare(cli::App& app, Settings& s) {
     auto& c = app.cli();
     auto triple = [](const std::string& t) { return cli::parse_numbers(t, 3); };
@@ -45,7 +36,7 @@ void declare(cli::App& app, Settings& s) {
     cli::add_parsed<std::vector<double>>(c, "--translate", s.translate, triple, "Translate by X,Y,Z");
     c.add_option("--scale", s.scale, "Scale about the origin")->check(cli::Positive);
     cli::add_parsed<double>(c, "--random-rotation", s.o.euler_max_deg, [&s](const std::string& t) {
-            const double deg = random_rotation(t);
+            const double deg = cli::parse_rotation_bound(t);
             s.o.uniform_rotation = deg < 0;
             return deg < 0 ? 0.0 : deg; }, "Random rotation: DEG draws each Euler angle uniformly in [0,DEG]; 'uniform' draws uniformly on SO(3)");
     c.add_option("--random-translation", s.o.translation, "Random translation uniform in [-T,T]^3")->check(cli::NonNegative);
@@ -111,38 +102,19 @@ void run(cli::App& app, Settings& s) {
         Rng rng = app.rng(static_cast<std::uint64_t>(item));
         results[static_cast<std::size_t>(j)] = geometry::perturb(in[i].points, in[i].normals, oi, rng);
     });
-    io::PointSets out;
-    out.source = in.source;
-    out.labels = in.labels;
-    out.label_shape = in.label_shape;
     const bool single = in.layout == io::PointSets::Layout::single && s.shard.shard().count == 1 && s.copies == 1;
-    out.layout = single ? io::PointSets::Layout::single : io::PointSets::Layout::batch;
+    std::vector<io::DerivedCloud> derived;
     std::vector<Transform> transforms;
-    h5::Array<std::int64_t> indices;
-    bool equal = true;
-    std::int64_t points_out = 0;
     for (std::size_t j = 0; j < results.size(); ++j) {
-        const auto& r = results[j];
-        out.items.push_back(io::PointSet{r.points, r.normals, {}, {}, {}});
-        // Weights, features and per-point labels follow their points (/indices); a cloud's label follows the cloud.
-        const io::PointSet& from = in[static_cast<std::size_t>((begin + static_cast<std::int64_t>(j)) / s.copies)];
-        io::PointSet& to = out.items.back();
-        const auto rows = [&](const auto& m) {
-            std::decay_t<decltype(m)> o(static_cast<Eigen::Index>(r.indices.size()), m.cols());
-            for (std::size_t i = 0; i < r.indices.size(); ++i) o.row(static_cast<Eigen::Index>(i)) = m.row(r.indices[i]);
-            return o;
-        };
-        if (from.weights.size() == from.points.rows()) to.weights = rows(Points(from.weights)).col(0);
-        if (from.features.rows() == from.points.rows() && from.features.size() > 0) to.features = rows(from.features);
-        if (in.labels == io::PointSets::Labels::per_point) to.labels = rows(from.labels);
-        else if (in.labels == io::PointSets::Labels::per_cloud) to.labels = from.labels;
+        auto& r = results[j];
+        derived.push_back({std::move(r.points), std::move(r.normals), static_cast<std::size_t>((begin + std::int64_t(j)) / s.copies),
+                           std::move(r.indices)});
         transforms.push_back(r.transform);
-        indices.data.insert(indices.data.end(), r.indices.begin(), r.indices.end());
-        equal = equal && r.points.rows() == results[0].points.rows();
-        points_out += r.points.rows();
     }
-    indices.shape = single || !equal ? std::vector<std::size_t>{indices.data.size()}
-                                     : std::vector<std::size_t>{results.size(), static_cast<std::size_t>(results[0].points.rows())};
+    h5::Array<std::int64_t> indices;
+    const io::PointSets out = io::derive_point_sets(in, std::move(derived), single, indices);
+    std::int64_t points_out = 0;
+    for (const auto& c : out.items) points_out += c.points.rows();
     if (!hdf5) {  // the points (and normals) in the format the extension names; the motion stays unrecorded
         io::formats::write_point_sets_file(app.common().output, out);
     } else {

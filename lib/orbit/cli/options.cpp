@@ -100,6 +100,13 @@ nlohmann::json matrix_json(const Transform& t) {
     return rows;
 }
 
+double parse_rotation_bound(const std::string& text) {
+    if (text == "uniform" || text == "so3") return -1;
+    const double deg = parse_numbers(text, 1)[0];
+    if (deg < 0 || deg > 360) throw UsageError("expected degrees in [0,360] or 'uniform', found '" + text + "'");
+    return deg;
+}
+
 std::vector<double> parse_numbers(const std::string& text, std::size_t count) {
     std::vector<double> v;
     std::stringstream s(text);

@@ -119,6 +119,8 @@ nlohmann::json matrix_json(const Transform& t);
 // Exactly `count` comma-separated finite numbers ("10,0,0"); throws UsageError
 // describing the value.
 std::vector<double> parse_numbers(const std::string& text, std::size_t count);
+// A random-rotation bound: degrees in [0,360], or "uniform" (also "so3") for uniform on SO(3), returned as -1.
+double parse_rotation_bound(const std::string& text);
 
 // --shard K/N: a contiguous slice of a batch, for job arrays. The shard is
 // always recorded on the output (shard_index, shard_count, shard_items,

@@ -395,4 +395,34 @@ void write_shard_info(h5::File& file, const Shard& shard, std::int64_t total_ite
     file.set_attr("/", "shard_total_items", total_items);
 }
 
+PointSets derive_point_sets(const PointSets& in, std::vector<DerivedCloud> clouds, bool single, h5::Array<std::int64_t>& indices) {
+    PointSets out;
+    out.source = in.source;
+    out.labels = in.labels;
+    out.label_shape = in.label_shape;
+    out.layout = single ? PointSets::Layout::single : PointSets::Layout::batch;
+    bool equal = true;
+    indices.data.clear();
+    for (DerivedCloud& c : clouds) {
+        const PointSet& from = in[c.from];
+        const auto pick = [&](const Points& m) {
+            Points o(static_cast<Eigen::Index>(c.rows.size()), m.cols());
+            for (std::size_t i = 0; i < c.rows.size(); ++i) o.row(static_cast<Eigen::Index>(i)) = m.row(c.rows[i]);
+            return o;
+        };
+        PointSet to{std::move(c.points), std::move(c.normals), {}, {}, {}};
+        if (from.weights.size() == from.points.rows()) to.weights = pick(Points(from.weights)).col(0);
+        if (from.features.rows() == from.points.rows() && from.features.size() > 0) to.features = pick(from.features);
+        if (in.labels == PointSets::Labels::per_point) to.labels = pick(from.labels);
+        else if (in.labels == PointSets::Labels::per_cloud) to.labels = from.labels;
+        indices.data.insert(indices.data.end(), c.rows.begin(), c.rows.end());
+        equal = equal && static_cast<std::size_t>(to.points.rows()) == clouds.front().rows.size();
+        out.items.push_back(std::move(to));
+    }
+    indices.shape = single || !equal || out.items.empty()
+                        ? std::vector<std::size_t>{indices.data.size()}
+                        : std::vector<std::size_t>{out.items.size(), static_cast<std::size_t>(out.items.front().points.rows())};
+    return out;
+}
+
 }  // namespace orbit::io

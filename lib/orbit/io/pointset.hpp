@@ -68,6 +68,20 @@ PointSets read_all_point_sets(const h5::File& file, const std::string& dataset, 
 // /labels is written int64 when every label is a whole number, else float64.
 void write_point_sets(h5::File& file, const PointSets& sets, const std::string& group = "");
 
+// A cloud made from input cloud `from` of a batch (cropped, resampled,
+// moved): `rows` gives the input row of each of its points.
+struct DerivedCloud {
+    Points points, normals;
+    std::size_t from = 0;
+    std::vector<std::int64_t> rows;
+};
+
+// The derived clouds as a batch (or one cloud when `single`) that keeps the
+// input's companions: weights, features and per-point labels follow their
+// rows, a cloud's label follows the cloud. `indices` receives the rows, [B,N]
+// when every cloud has N points, else flat.
+PointSets derive_point_sets(const PointSets& in, std::vector<DerivedCloud> clouds, bool single, h5::Array<std::int64_t>& indices);
+
 // Reads transforms from "FILE" (/transform), "FILE:/dataset" or "-": [4,4] or [B,4,4].
 std::vector<Transform> read_transforms(const std::string& arg);
 std::vector<Transform> read_transforms(const h5::File& file, const std::string& dataset);
