@@ -7,6 +7,8 @@ import time
 
 import numpy as np
 
+from meshes import read_off  # noqa: F401  (re-exported for the flow benches)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BIN = os.environ.get("ORBIT_BIN", os.path.join(ROOT, "build", "bin"))
@@ -27,28 +29,6 @@ def orbit(tool, *args):
     return orbit_timed(tool, *args)[0]
 
 
-def read_off(path):
-    """Vertices [V,3] and triangles [F,3] of an OFF file (polygons fanned into triangles)."""
-    with open(path) as f:
-        tokens = []
-        for line in f:
-            line = line.split("#")[0].strip()
-            if line:
-                tokens.extend(line.split())
-    assert tokens[0].upper().endswith("OFF")
-    nv, nf = int(tokens[1]), int(tokens[2])
-    p = 4
-    v = np.array(tokens[p:p + 3 * nv], dtype=float).reshape(nv, 3)
-    p += 3 * nv
-    tris = []
-    for _ in range(nf):
-        k = int(tokens[p])
-        idx = [int(t) for t in tokens[p + 1:p + 1 + k]]
-        p += 1 + k
-        tris += [(idx[0], idx[i], idx[i + 1]) for i in range(1, k - 1)]
-    return v, np.array(tris)
-
-
 def face_areas(v, f):
     """Cross products of the triangles' edges (twice the area times the normal) and the areas' doubles."""
     c = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
@@ -64,3 +44,11 @@ def surface_points(v, f, n, rng):
     a[flip], b[flip] = 1 - a[flip], 1 - b[flip]
     t = v[f[idx]]
     return t[:, 0] + a[:, None] * (t[:, 1] - t[:, 0]) + b[:, None] * (t[:, 2] - t[:, 0])
+
+
+def add_training_arguments(ap, **defaults):
+    """The training flags the flow benches share (--epochs, --hidden, ...), each with this bench's default."""
+    kinds = {"epochs": int, "layers": int, "hidden": int, "blocks": int, "bins": int, "batch": int, "lr": float,
+             "patience": int, "seed": int}
+    for name, default in defaults.items():
+        ap.add_argument("--" + name, type=kinds[name], default=default)

@@ -34,7 +34,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from flows_common import DATA, orbit  # noqa: E402
+from flows_common import DATA, add_training_arguments, orbit  # noqa: E402
 
 
 def digits(seed):
@@ -55,14 +55,8 @@ def nearest_centroid(xtr, ytr):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=60)
-    ap.add_argument("--layers", type=int, default=8)
-    ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--bins", type=int, default=8)
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    add_training_arguments(ap, epochs=60, layers=8, hidden=128, bins=8, batch=128, lr=1e-3, seed=1)
     ap.add_argument("--samples", type=int, default=200, help="samples per class")
-    ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--patience", type=int, default=10,
                     help="early stopping on a validation split of the training images (0: train all epochs)")
     ap.add_argument("--val", type=float, default=0.15)

@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from flows_common import orbit  # noqa: E402
+from flows_common import add_training_arguments, orbit  # noqa: E402
 
 
 def rodrigues(axis, angle):
@@ -69,12 +69,7 @@ def main():
     ap.add_argument("--kappa", type=float, default=8.0)
     ap.add_argument("--n", type=int, default=8000, help="training + validation rows")
     ap.add_argument("--test", type=int, default=2000)
-    ap.add_argument("--epochs", type=int, default=100)
-    ap.add_argument("--patience", type=int, default=0)
-    ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--blocks", type=int, default=2)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--seed", type=int, default=1)
+    add_training_arguments(ap, epochs=100, patience=0, hidden=128, blocks=2, lr=2e-3, seed=1)
     args = ap.parse_args()
     d2 = np.array([np.eye(3), np.diag([1.0, -1, -1]), np.diag([-1.0, 1, -1]), np.diag([-1.0, -1, 1])])
     mix = IsotropicFisherMixture(d2, args.kappa)

@@ -35,7 +35,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from flows_common import DATA, face_areas, orbit, read_off  # noqa: E402
+from flows_common import DATA, add_training_arguments, face_areas, orbit, read_off  # noqa: E402
 
 
 def surface_normals(path, n, rng):
@@ -151,14 +151,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--meshes", default="")
     ap.add_argument("--n", type=int, default=4000, help="normals drawn per mesh")
-    ap.add_argument("--epochs", type=int, default=60)
-    ap.add_argument("--patience", type=int, default=0)
-    ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--blocks", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    add_training_arguments(ap, epochs=60, patience=0, hidden=128, blocks=2, batch=256, lr=2e-3, seed=1)
     ap.add_argument("--speed-steps", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     paths = sorted(glob.glob(os.path.join(DATA, "meshes", "*.off")))
     if args.meshes:

@@ -35,6 +35,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from meshes import read_off  # noqa: E402
 from rpmnet_pairs import perturb_pair  # noqa: E402
 
 ap = argparse.ArgumentParser()
@@ -49,29 +50,6 @@ ap.add_argument("--seed-base", type=int, default=0,
                 help="pair seeds are (SEED_BASE + 1, 2, 3 for 70, 50, so3; pair index); a different base gives fresh pairs")
 ap.add_argument("--extra", default="", help="extra orbit-register options, e.g. '--candidates 24'")
 args = ap.parse_args()
-
-
-def load_off(path):
-    with open(path) as f:
-        toks = []
-        for line in f:
-            line = line.split("#")[0].strip()
-            if line:
-                toks.extend(line.split())
-    assert toks[0].upper().endswith("OFF")
-    i = 1
-    nv, nf = int(toks[i]), int(toks[i + 1])
-    i += 3
-    v = np.array(toks[i:i + 3 * nv], dtype=float).reshape(nv, 3)
-    i += 3 * nv
-    faces = []
-    for _ in range(nf):
-        k = int(toks[i])
-        idx = [int(x) for x in toks[i + 1:i + 1 + k]]
-        i += 1 + k
-        for j in range(1, k - 1):  # fan triangulation
-            faces.append((idx[0], idx[j], idx[j + 1]))
-    return v, np.array(faces)
 
 
 def sample_surface(v, f, n, rng):
@@ -167,7 +145,7 @@ def summary(name, r):
     return dict(name=name, recall=ok.mean(), rre=np.median(r["rre"]), rte=np.median(r["rte"]), sec=np.median(r["sec"]))
 
 
-meshes = [load_off(p) for p in sorted(glob.glob(os.path.join(args.data, "meshes", "*.off")))]
+meshes = [read_off(p) for p in sorted(glob.glob(os.path.join(args.data, "meshes", "*.off")))]
 if not meshes:
     sys.exit(f"no meshes under {args.data}/meshes (run make data)")
 work = args.workdir or tempfile.mkdtemp(prefix="orbit-bench-")
