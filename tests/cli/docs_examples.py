@@ -87,7 +87,6 @@ COVERED_ELSEWHERE = {
 # run and reported like the others; their failures do not fail the test, and
 # a page listed here that passes is reported so the entry can be removed.
 KNOWN_FAILING = {
-    "docs/orbit-density.md": "model.h5, test.h5, test.csv, cfm.h5, cond.h5, sphere.h5 are never created",
     "docs/orbit-train-register.md": "train.h5, a ModelNet file, a.h5, b.h5, c.ply and pairs.h5 are never created",
     "docs/orbit-train-canonicalizer.md": "train.h5 and test.h5 are never created",
 }
