@@ -89,7 +89,6 @@ COVERED_ELSEWHERE = {
 # run and reported like the others; their failures do not fail the test, and
 # a page listed here that passes is reported so the entry can be removed.
 KNOWN_FAILING = {
-    "docs/orbit-train-canonicalizer.md": "train.h5 and test.h5 are never created",
 }
 
 
