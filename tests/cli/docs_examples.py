@@ -49,13 +49,28 @@ SHRINK = {
         ("--layers 8 --hidden 128 --bins 8 --epochs 200", "--layers 2 --hidden 16 --bins 4 --epochs 2"),
         ("--samples 32", "--samples 4"),
     ],
+    "docs/orbit-sinkhorn.md": [
+        ("--sample 20000", "--sample 2000"),
+    ],
     "docs/orbit-train-flow.md": [
         ("--epochs 200", "--epochs 2"),
         ("--epochs 400", "--epochs 3"),
         ("--epochs 50", "--epochs 2"),
+        ("--resample 4000", "--resample 320"),
+        ("--patience 5 --plot-loss", "--patience 5 --epochs 2 --plot-loss"),
+        ("--context digits.h5:/labels -o cond.h5", "--context digits.h5:/labels --epochs 2 -o cond.h5"),
+        ("--manifold sphere -o sphere.h5", "--manifold sphere --epochs 2 -o sphere.h5"),
+        ("--manifold so3 -o so3.h5", "--manifold so3 --epochs 2 -o so3.h5"),
+        ("-o interp.h5", "--epochs 2 -o interp.h5"),
+        ("-o pose.h5", "--epochs 2 -o pose.h5"),
     ],
     "docs/orbit-train-register.md": [
-        ("--epochs 60", "--epochs 1"),
+        ("train.h5 --seed 1 -o model.h5", "train.h5 --seed 1 --epochs 1 --points 64 --hidden 16 -o model.h5"),
+        ("--rotation uniform -o model.h5", "--rotation uniform --epochs 1 --points 64 --hidden 16 -o model.h5"),
+        ("--epochs 60", "--epochs 2"),
+    ],
+    "docs/orbit-canonicalize.md": [
+        ("train.h5 --group SO3 --seed 1 -o canon.h5", "train.h5 --group SO3 --seed 1 --epochs 2 --hidden 8 -o canon.h5"),
     ],
     "docs/orbit-transform.md": [
         ("--copies 1000", "--copies 40"),
@@ -74,14 +89,6 @@ COVERED_ELSEWHERE = {
 # run and reported like the others; their failures do not fail the test, and
 # a page listed here that passes is reported so the entry can be removed.
 KNOWN_FAILING = {
-    "docs/orbit-register.md": "the synopsis is fenced as a shell block; pairs.h5 and scan1.ply are never created",
-    "docs/orbit-canonicalize.md": "clouds.h5, train.h5, test.h5, pred.h5 and a ModelNet file are never created",
-    "docs/orbit-sinkhorn.md": "the synopsis is fenced as a shell block; x.h5, y.h5, C.h5, a.h5, b.h5, w.h5 are never created",
-    "docs/orbit-train-flow.md": "data.h5, table.csv, ply.h5, digits.h5, normals.h5 and rotations.h5 are never created",
-    "docs/orbit-sample-flow.md": "model.h5, cfm.h5, cond.h5 and so3.h5 are never created",
-    "docs/orbit-density.md": "model.h5, test.h5, test.csv, cfm.h5, cond.h5, sphere.h5 are never created",
-    "docs/orbit-train-register.md": "train.h5, a ModelNet file, a.h5, b.h5, c.ply and pairs.h5 are never created",
-    "docs/orbit-train-canonicalizer.md": "train.h5 and test.h5 are never created",
 }
 
 
