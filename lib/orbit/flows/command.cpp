@@ -1,9 +1,12 @@
 #include "orbit/flows/command.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "orbit/core/error.hpp"
-#include "orbit/flows/pipeline.hpp"
+#include "orbit/core/log.hpp"
+#include "orbit/core/progress.hpp"
+#include "orbit/distributed/communicator.hpp"
 #include "orbit/io/output.hpp"
 #include "orbit/io/plot.hpp"
 
@@ -54,6 +57,64 @@ nlohmann::json run_sample(SampleSettings s) {
                       "samples");
     nlohmann::json summary = {{"samples", s.samples}, {"dim", model.dim()}, {"kind", model.kind()}, {"seed", s.seed}};
     if (!s.modes.empty()) summary["modes"] = write_sample_modes(s, model, x, in);
+    return summary;
+}
+
+void check_model_options(TrainSettings& g) {
+    g.t.cosine = !g.no_cosine;
+    if (!g.manifold.empty() && g.model_given && g.kind != "cfm" && g.kind != "rfm")
+        throw UsageError("--manifold trains --model rfm (Riemannian flow matching), not " + g.kind);
+    if (!g.manifold.empty()) g.kind = "rfm";
+    if (g.kind == "rfm" && g.manifold.empty() && g.resume.empty()) throw UsageError("--model rfm needs --manifold sphere or so3");
+    if (!g.target.empty() && !g.input.empty()) throw UsageError("give the targets as the input or as --target, not both");
+    if (!g.target.empty()) g.input = g.target;
+    if (g.input.empty()) throw UsageError("the training data (input argument) is required");
+    if (g.kind == "interpolant" && g.source.empty() && g.resume.empty())
+        throw UsageError("--model interpolant needs --source (the degraded view of each target row)");
+    g.spec.cfm.base = g.base;
+    if (g.unconditioned) g.spec.cfm.context = -1;
+    if (g.resample > 0 && g.weights.empty()) throw UsageError("--resample applies with --weights");
+    for (auto& [name, kinds] : g.only_given)
+        if (std::find(kinds.begin(), kinds.end(), g.kind) == kinds.end())
+            throw UsageError(name + " does not apply to --model " + g.kind);
+}
+
+nlohmann::json run_training(TrainSettings g) {
+    check_model_options(g);
+    std::optional<Model> model;
+    std::uint64_t seed = g.seed;
+    if (!g.resume.empty()) {
+        model.emplace(Model::load(g.resume));
+        seed = h5::File::open_read(g.resume).attr_json("/model", "training").value("seed", seed);
+        g.manifold = model->manifold();
+        if (model->interpolant() && g.source.empty()) throw UsageError("resuming an interpolant needs its --source again");
+    }
+    Dataset all = g.source.empty() ? read_training_set(g.input, g.context, g.manifold) : read_interpolant_pairs(g.source, g.input);
+    if (!g.weights.empty()) all = resample_by_weight(all, read_context(g.weights), g.resample, seed, g.weights);
+    if (!g.plot.empty() && (all.x.cols() != 2 || !g.manifold.empty() || all.context.cols() > 0))
+        throw UsageError("--plot needs unconditional 2-D data, " + g.input + " has " + std::to_string(all.x.cols()) + " columns");
+    g.t.seed = seed;
+    Dataset train, valid;
+    split_training_set(all, g.val, seed, g.t.batch, g.input, train, valid);
+    if (!model) {
+        g.spec.kind = g.kind;
+        model.emplace(Model::create(complete_spec(g.spec, g.hidden, g.act, g.manifold), train, seed));
+    } else if (all.x.cols() != model->dim()) {
+        throw Error(g.input + " has " + std::to_string(all.x.cols()) + " columns but the model in " + g.resume + " has " +
+                    std::to_string(model->dim()));
+    }
+    log::info(model_line(*model, train.x.rows(), valid.x.rows()));
+    Progress progress("epoch", g.t.epochs);
+    auto report = model->train(train, valid, g.t, [&](const EpochInfo& e) {
+        progress.update(e.epoch, epoch_line(e));
+        if (distributed::rank() == 0 && g.checkpoint_every > 0 && e.epoch % g.checkpoint_every == 0 && e.epoch < e.epochs)
+            save_model(*model, g.output, g.input);
+    });
+    progress.finish();
+    if (distributed::rank() == 0) save_model(*model, g.output, g.input);
+    if (distributed::rank() == 0) write_training_plots(*model, all.x, report.value("loss", "loss"), g.plot, g.plot_loss, seed);
+    nlohmann::json summary = training_summary(*model, report, train.x.rows(), valid.x.rows());
+    log::info(training_line(report));
     return summary;
 }
 
