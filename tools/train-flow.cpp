@@ -1,16 +1,13 @@
 // orbit-train-flow: fit a normalizing flow or a flow-matching model to a table of points.
-#include <algorithm>
-#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "orbit/cli/app.hpp"
 #include "orbit/cli/references.hpp"
-#include "orbit/core/log.hpp"
-#include "orbit/core/progress.hpp"
 #include "orbit/cli/options.hpp"
 #include "orbit/distributed/communicator.hpp"
-#include "orbit/flows/pipeline.hpp"
+#include "orbit/flows/command.hpp"
 
 using namespace orbit;
 
@@ -18,37 +15,31 @@ namespace {
 
 // Everything the options fill; `only` lists the architecture options with the models they apply to.
 struct Args {
-    std::string input, kind = "nsf", resume, plot, plot_loss, context, manifold, act, source, target, base, weights;
-    flows::ModelSpec spec;
-    flows::TrainOptions t;
-    double val = 0.1;
-    int hidden = 0, checkpoint_every = 0;  // hidden 0: the family's default
-    std::int64_t resample = 0;
-    bool no_cosine = false, unconditioned = false;
+    flows::TrainSettings s;
     CLI::Option* model = nullptr;
     std::vector<std::pair<CLI::Option*, std::vector<std::string>>> only;
 };
 
 void declare(cli::App& app, Args& g) {
     auto& c = app.cli();
-    auto& a = g.spec.coupling;
+    auto& a = g.s.spec.coupling;
     const std::vector<std::string> flows = {"nsf", "realnvp"}, fields = {"cfm", "ot-cfm", "rfm", "interpolant"};
-    c.add_option("input", g.input, "Training data: HDF5 (/points or FILE:/dataset), CSV or another table; '-' for stdin (required but with --target)")
+    c.add_option("input", g.s.input, "Training data: HDF5 (/points or FILE:/dataset), CSV or another table; '-' for stdin (required but with --target)")
         ->check(cli::ExistingFileOrStream);
-    g.model = c.add_option("--model", g.kind, "nsf, realnvp, cfm, ot-cfm, rfm (Riemannian flow matching, with --manifold) or interpolant (with --source and --target)")
+    g.model = c.add_option("--model", g.s.kind, "nsf, realnvp, cfm, ot-cfm, rfm (Riemannian flow matching, with --manifold) or interpolant (with --source and --target)")
                         ->check(CLI::IsMember({"nsf", "realnvp", "cfm", "ot-cfm", "rfm", "interpolant"}))->capture_default_str();
-    g.only.push_back({c.add_option("--source", g.source, "Interpolant: the degraded view of each target row, FILE:/dataset [N,D] (the coupling's x0)")->check(cli::ExistingFileOrStream), {"interpolant"}});
-    g.only.push_back({c.add_option("--target", g.target, "Interpolant: the clean rows [N,D], one per source row (instead of the input argument)")->check(cli::ExistingFileOrStream), {"interpolant"}});
-    g.only.push_back({c.add_option("--base", g.base, "Interpolant: start from the sources (source, the data-dependent coupling) or from N(0,I) (gaussian, the uncoupled baseline)")
+    g.only.push_back({c.add_option("--source", g.s.source, "Interpolant: the degraded view of each target row, FILE:/dataset [N,D] (the coupling's x0)")->check(cli::ExistingFileOrStream), {"interpolant"}});
+    g.only.push_back({c.add_option("--target", g.s.target, "Interpolant: the clean rows [N,D], one per source row (instead of the input argument)")->check(cli::ExistingFileOrStream), {"interpolant"}});
+    g.only.push_back({c.add_option("--base", g.s.base, "Interpolant: start from the sources (source, the data-dependent coupling) or from N(0,I) (gaussian, the uncoupled baseline)")
                         ->check(CLI::IsMember({"source", "gaussian"})), {"interpolant"}});
-    g.only.push_back({c.add_flag("--unconditioned", g.unconditioned, "Interpolant: the velocity field does not see the source (a transport map between the two sets of rows)"), {"interpolant"}});
-    g.only.push_back({c.add_option("--source-noise", g.spec.cfm.source_noise, "Interpolant from the sources: x0 = source + this times N(0,I), in standardized units")
+    g.only.push_back({c.add_flag("--unconditioned", g.s.unconditioned, "Interpolant: the velocity field does not see the source (a transport map between the two sets of rows)"), {"interpolant"}});
+    g.only.push_back({c.add_option("--source-noise", g.s.spec.cfm.source_noise, "Interpolant from the sources: x0 = source + this times N(0,I), in standardized units")
                         ->check(CLI::NonNegativeNumber)->capture_default_str(), {"interpolant"}});
-    c.add_option("--manifold", g.manifold, "The rows lie on a manifold: sphere (unit vectors [N,d+1]) or so3 (rotations [N,3,3] or quaternions [N,4], x y z w)")
+    c.add_option("--manifold", g.s.manifold, "The rows lie on a manifold: sphere (unit vectors [N,d+1]) or so3 (rotations [N,3,3] or quaternions [N,4], x y z w)")
         ->check(CLI::IsMember({"sphere", "so3"}));
-    g.only.push_back({c.add_option("--context", g.context, "Condition on a context: FILE:/dataset with one row (or label) per data row (all models but ot-cfm)")->check(cli::ExistingFileOrStream), {"nsf", "realnvp", "cfm", "rfm"}});
+    g.only.push_back({c.add_option("--context", g.s.context, "Condition on a context: FILE:/dataset with one row (or label) per data row (all models but ot-cfm)")->check(cli::ExistingFileOrStream), {"nsf", "realnvp", "cfm", "rfm"}});
     g.only.push_back({c.add_option("--layers", a.layers, "Coupling layers (nsf, realnvp)")->check(CLI::Range(1, 256))->capture_default_str(), flows});
-    c.add_option("--hidden", g.hidden, "Hidden width of the networks (default 128 for flows, 256 for flow matching)")->check(CLI::Range(1, 8192));
+    c.add_option("--hidden", g.s.hidden, "Hidden width of the networks (default 128 for flows, 256 for flow matching)")->check(CLI::Range(1, 8192));
     c.add_option("--blocks", a.blocks, "Residual blocks per network")->check(CLI::Range(0, 64))->capture_default_str();
     g.only.push_back({c.add_option("--bins", a.bins, "Spline bins (nsf)")->check(CLI::Range(2, 64))->capture_default_str(), {"nsf"}});
     g.only.push_back({c.add_option("--tail-bound", a.tail_bound, "Spline interval [-B,B] in standardized units (nsf)")->check(CLI::PositiveNumber)->capture_default_str(), {"nsf"}});
@@ -58,33 +49,33 @@ void declare(cli::App& app, Args& g) {
     g.only.push_back({c.add_flag("--actnorm", a.actnorm, "ActNorm layer in each coupling layer (data-initialized)"), flows});
     g.only.push_back({c.add_flag("--lu", a.lu, "LU-decomposed linear layer before each coupling"), flows});
     g.only.push_back({c.add_option("--dropout", a.dropout, "Dropout inside the conditioner networks")->check(CLI::Range(0.0, 0.9)), flows});
-    c.add_option("--activation", g.act, "relu, tanh or silu (default relu for flows, silu for flow matching)")->check(CLI::IsMember({"relu", "tanh", "silu"}));
-    g.only.push_back({c.add_option("--freqs", g.spec.cfm.freqs, "Time features of the velocity field (cfm, rfm)")->check(CLI::Range(0, 16))->capture_default_str(), fields});
-    g.only.push_back({c.add_option("--sigma", g.spec.cfm.sigma, "Noise around the straight paths (cfm); the interpolant's latent noise gamma(t) = sigma t (1-t)")->check(CLI::NonNegativeNumber), {"cfm", "ot-cfm", "interpolant"}});
-    g.only.push_back({c.add_option("--coupling", g.spec.cfm.coupling, "Minibatch coupling of ot-cfm: exact or sinkhorn")
+    c.add_option("--activation", g.s.act, "relu, tanh or silu (default relu for flows, silu for flow matching)")->check(CLI::IsMember({"relu", "tanh", "silu"}));
+    g.only.push_back({c.add_option("--freqs", g.s.spec.cfm.freqs, "Time features of the velocity field (cfm, rfm)")->check(CLI::Range(0, 16))->capture_default_str(), fields});
+    g.only.push_back({c.add_option("--sigma", g.s.spec.cfm.sigma, "Noise around the straight paths (cfm); the interpolant's latent noise gamma(t) = sigma t (1-t)")->check(CLI::NonNegativeNumber), {"cfm", "ot-cfm", "interpolant"}});
+    g.only.push_back({c.add_option("--coupling", g.s.spec.cfm.coupling, "Minibatch coupling of ot-cfm: exact or sinkhorn")
                         ->check(CLI::IsMember({"exact", "sinkhorn"})), {"ot-cfm"}});
-    g.only.push_back({c.add_option("--sinkhorn-eps", g.spec.cfm.sinkhorn_eps, "Sinkhorn eps relative to the mean squared distance (ot-cfm)")->check(CLI::PositiveNumber), {"ot-cfm"}});
-    c.add_option("--weights", g.weights, "Weight of each row, FILE:/dataset [N] (e.g. hypothesis scores): rows are redrawn with replacement in proportion to it")
+    g.only.push_back({c.add_option("--sinkhorn-eps", g.s.spec.cfm.sinkhorn_eps, "Sinkhorn eps relative to the mean squared distance (ot-cfm)")->check(CLI::PositiveNumber), {"ot-cfm"}});
+    c.add_option("--weights", g.s.weights, "Weight of each row, FILE:/dataset [N] (e.g. hypothesis scores): rows are redrawn with replacement in proportion to it")
         ->check(cli::ExistingFileOrStream);
-    c.add_option("--resample", g.resample, "Rows drawn by --weights (0: as many as the input has)")->check(CLI::NonNegativeNumber);
-    c.add_option("--epochs", g.t.epochs, "Training epochs")->check(CLI::Range(0, 1000000))->capture_default_str();
-    c.add_option("--batch", g.t.batch, "Minibatch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
-    c.add_option("--lr", g.t.lr, "Learning rate (Adam)")->check(CLI::PositiveNumber)->capture_default_str();
-    c.add_option("--lr-min", g.t.lr_min, "Final learning rate of the cosine schedule")->check(CLI::NonNegativeNumber)->capture_default_str();
-    c.add_flag("--no-cosine", g.no_cosine, "Constant learning rate instead of cosine decay");
-    c.add_option("--weight-decay", g.t.weight_decay, "Decoupled weight decay (AdamW) when > 0")->check(CLI::NonNegativeNumber)->capture_default_str();
-    c.add_option("--clip", g.t.clip, "Clip the global gradient norm (0: off)")->check(CLI::NonNegativeNumber)->capture_default_str();
-    c.add_option("--val", g.val, "Fraction of rows held out for validation")->check(CLI::Range(0.0, 0.9))->capture_default_str();
-    c.add_option("--patience", g.t.patience, "Stop after this many epochs without a better validation loss, keeping the best model (0: off)")
+    c.add_option("--resample", g.s.resample, "Rows drawn by --weights (0: as many as the input has)")->check(CLI::NonNegativeNumber);
+    c.add_option("--epochs", g.s.t.epochs, "Training epochs")->check(CLI::Range(0, 1000000))->capture_default_str();
+    c.add_option("--batch", g.s.t.batch, "Minibatch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+    c.add_option("--lr", g.s.t.lr, "Learning rate (Adam)")->check(CLI::PositiveNumber)->capture_default_str();
+    c.add_option("--lr-min", g.s.t.lr_min, "Final learning rate of the cosine schedule")->check(CLI::NonNegativeNumber)->capture_default_str();
+    c.add_flag("--no-cosine", g.s.no_cosine, "Constant learning rate instead of cosine decay");
+    c.add_option("--weight-decay", g.s.t.weight_decay, "Decoupled weight decay (AdamW) when > 0")->check(CLI::NonNegativeNumber)->capture_default_str();
+    c.add_option("--clip", g.s.t.clip, "Clip the global gradient norm (0: off)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    c.add_option("--val", g.s.val, "Fraction of rows held out for validation")->check(CLI::Range(0.0, 0.9))->capture_default_str();
+    c.add_option("--patience", g.s.t.patience, "Stop after this many epochs without a better validation loss, keeping the best model (0: off)")
         ->check(CLI::NonNegativeNumber)->capture_default_str();
-    c.add_option("--stop-after", g.t.stop_after, "Stop after this many epochs of this run; the output can be resumed (0: off)")->check(CLI::NonNegativeNumber);
-    c.add_option("--checkpoint-every", g.checkpoint_every, "Write the output model every N epochs while training (0: at the end only)")
+    c.add_option("--stop-after", g.s.t.stop_after, "Stop after this many epochs of this run; the output can be resumed (0: off)")->check(CLI::NonNegativeNumber);
+    c.add_option("--checkpoint-every", g.s.checkpoint_every, "Write the output model every N epochs while training (0: at the end only)")
         ->check(CLI::NonNegativeNumber);
-    c.add_option("--resume", g.resume, "Continue training this model file (architecture, standardization, split seed and optimizer state come from it)")
+    c.add_option("--resume", g.s.resume, "Continue training this model file (architecture, standardization, split seed and optimizer state come from it)")
         ->check(cli::ExistingFileOrStream);
-    c.add_option("--plot", g.plot, "2-D data: write the learned density on a grid here (.png, .svg or .pdf) and samples next to it (FILE-samples.EXT)")
+    c.add_option("--plot", g.s.plot, "2-D data: write the learned density on a grid here (.png, .svg or .pdf) and samples next to it (FILE-samples.EXT)")
         ->check(cli::PicturePath);
-    c.add_option("--plot-loss", g.plot_loss, "Write the training and validation loss curves here (.png, .svg or .pdf)")->check(cli::PicturePath);
+    c.add_option("--plot-loss", g.s.plot_loss, "Write the training and validation loss curves here (.png, .svg or .pdf)")->check(cli::PicturePath);
     app.require_output();
     app.add_example("orbit-train-flow data.h5 --model nsf --layers 8 --hidden 128 --bins 8 --epochs 200 --seed 1 -o model.h5", "a neural spline flow on the rows of /points");
     app.add_example("orbit-train-flow data.h5 --model ot-cfm --hidden 256 --epochs 200 -o cfm.h5", "flow matching with exact minibatch optimal-transport pairs");
@@ -96,26 +87,6 @@ void declare(cli::App& app, Args& g) {
     app.add_example("orbit-train-flow data.h5 --epochs 400 --resume model.h5 -o model2.h5", "continue an earlier run up to 400 epochs");
     app.add_example("orbit-train-flow --model interpolant --source pairs.h5:/src --target pairs.h5:/ref -o interp.h5",
                     "a map from degraded rows to clean ones (stochastic interpolant, data-dependent coupling)");
-}
-
-// The model the options ask for, and options that do not apply to it.
-void check_model_options(Args& g) {
-    g.t.cosine = !g.no_cosine;
-    if (!g.manifold.empty() && g.model->count() && g.kind != "cfm" && g.kind != "rfm")
-        throw UsageError("--manifold trains --model rfm (Riemannian flow matching), not " + g.kind);
-    if (!g.manifold.empty()) g.kind = "rfm";
-    if (g.kind == "rfm" && g.manifold.empty() && g.resume.empty()) throw UsageError("--model rfm needs --manifold sphere or so3");
-    if (!g.target.empty() && !g.input.empty()) throw UsageError("give the targets as the input or as --target, not both");
-    if (!g.target.empty()) g.input = g.target;
-    if (g.input.empty()) throw UsageError("the training data (input argument) is required");
-    if (g.kind == "interpolant" && g.source.empty() && g.resume.empty())
-        throw UsageError("--model interpolant needs --source (the degraded view of each target row)");
-    g.spec.cfm.base = g.base;
-    if (g.unconditioned) g.spec.cfm.context = -1;
-    if (g.resample > 0 && g.weights.empty()) throw UsageError("--resample applies with --weights");
-    for (auto& [o, kinds] : g.only)
-        if (o->count() && std::find(kinds.begin(), kinds.end(), g.kind) == kinds.end())
-            throw UsageError(o->get_name() + " does not apply to --model " + g.kind);
 }
 
 }  // namespace
@@ -131,42 +102,11 @@ history and the optimizer state, so --resume continues a run.)");
     declare(app, g);
     app.add_references(cli::references({"nsf", "realnvp", "flow-matching", "ot-cfm", "riemannian-fm"}));
     return app.run(argc, argv, [&] {
-        check_model_options(g);
-        std::optional<flows::Model> model;
-        std::uint64_t seed = app.common().seed;
-        if (!g.resume.empty()) {
-            model.emplace(flows::Model::load(g.resume));
-            seed = h5::File::open_read(g.resume).attr_json("/model", "training").value("seed", seed);
-            g.manifold = model->manifold();
-            if (model->interpolant() && g.source.empty()) throw UsageError("resuming an interpolant needs its --source again");
-        }
-        flows::Dataset all = g.source.empty() ? flows::read_training_set(g.input, g.context, g.manifold)
-                                              : flows::read_interpolant_pairs(g.source, g.input);
-        if (!g.weights.empty())
-            all = flows::resample_by_weight(all, flows::read_context(g.weights), g.resample, seed, g.weights);
-        if (!g.plot.empty() && (all.x.cols() != 2 || !g.manifold.empty() || all.context.cols() > 0))
-            throw UsageError("--plot needs unconditional 2-D data, " + g.input + " has " + std::to_string(all.x.cols()) + " columns");
-        g.t.seed = seed;
-        flows::Dataset train, valid;
-        flows::split_training_set(all, g.val, seed, g.t.batch, g.input, train, valid);
-        if (!model) {
-            g.spec.kind = g.kind;
-            model.emplace(flows::Model::create(flows::complete_spec(g.spec, g.hidden, g.act, g.manifold), train, seed));
-        } else if (all.x.cols() != model->dim()) {
-            throw Error(g.input + " has " + std::to_string(all.x.cols()) + " columns but the model in " + g.resume +
-                        " has " + std::to_string(model->dim()));
-        }
-        log::info(flows::model_line(*model, train.x.rows(), valid.x.rows()));
-        Progress progress("epoch", g.t.epochs);
-        auto report = model->train(train, valid, g.t, [&](const flows::EpochInfo& e) {
-            progress.update(e.epoch, flows::epoch_line(e));
-            if (distributed::rank() == 0 && g.checkpoint_every > 0 && e.epoch % g.checkpoint_every == 0 && e.epoch < e.epochs)
-                flows::save_model(*model, app.common().output, g.input);
-        });
-        progress.finish();
-        if (distributed::rank() == 0) flows::save_model(*model, app.common().output, g.input);
-        if (distributed::rank() == 0) flows::write_training_plots(*model, all.x, report.value("loss", "loss"), g.plot, g.plot_loss, seed);
-        app.summary() = flows::training_summary(*model, report, train.x.rows(), valid.x.rows());
-        log::info(flows::training_line(report));
+        g.s.model_given = g.model->count() > 0;
+        for (auto& [o, kinds] : g.only)
+            if (o->count()) g.s.only_given.push_back({o->get_name(), kinds});
+        g.s.seed = app.common().seed;
+        g.s.output = app.common().output;
+        app.summary() = flows::run_training(g.s);
     });
 }

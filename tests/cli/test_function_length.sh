@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 check=$ORBIT_SOURCE_DIR/scripts/check-function-length.py
 # Known excesses, in code whose split is under way; remove a line when it is done.
-known=(--allow tools/train-register.cpp:main --allow tools/train-canonicalizer.cpp:main --allow tools/sample-flow.cpp:main --allow tools/train-flow.cpp)
+known=()
 /usr/bin/python3 "$check" --check "${known[@]}" "$ORBIT_SOURCE_DIR" > report.txt || { cat report.txt; fail "a function or tool is over its limit"; }
 
 # A copy of the tree, broken three ways.
