@@ -28,12 +28,18 @@ their share of the samples and the model's log-density.)");
     auto* o_bw = c.add_option("--bandwidth", s.mode_options.bandwidth_deg, "Kernel width of --modes in degrees; closer modes merge")->check(CLI::Range(0.01, 90.0))->capture_default_str();
     c.add_option("--plot", s.plot, "2-D models: scatter plot of the samples (.png, .svg or .pdf)")->check(cli::PicturePath);
     app.require_output();
-    app.add_example("orbit-sample-flow model.h5 -n 10000 --seed 2 -o samples.h5", "10000 samples, reproducible with --seed");
-    app.add_example("orbit-sample-flow cfm.h5 -n 5000 --ode euler --steps 20 --plot s.png -o s.h5",
-                    "fast flow-matching samples with 20 Euler steps, and a picture");
-    app.add_example("orbit-sample-flow cond.h5 -n 500 --context-value 3 -o threes.h5", "samples of class 3 of a class-conditional model");
-    app.add_example("orbit-sample-flow so3.h5 -n 2000 --seed 2 -o samples.h5", "rotations from an SO(3) model, [N,3,3]");
-    app.add_example("orbit-sample-flow pose.h5 -n 2000 --modes modes.h5 -o samples.h5", "and the modes of the distribution");
+    app.add_examples(R"(
+orbit-sample-flow model.h5 -n 10000 --seed 2 -o samples.h5
+    10000 samples, reproducible with --seed
+orbit-sample-flow cfm.h5 -n 5000 --ode euler --steps 20 --plot s.png -o s.h5
+    fast flow-matching samples with 20 Euler steps, and a picture
+orbit-sample-flow cond.h5 -n 500 --context-value 3 -o threes.h5
+    samples of class 3 of a class-conditional model
+orbit-sample-flow so3.h5 -n 2000 --seed 2 -o samples.h5
+    rotations from an SO(3) model, [N,3,3]
+orbit-sample-flow pose.h5 -n 2000 --modes modes.h5 -o samples.h5
+    and the modes of the distribution
+)");
     return app.run(argc, argv, [&] {
         s.samples_given = o_n->count() > 0;
         s.bandwidth_given = o_bw->count() > 0;

@@ -53,11 +53,16 @@ stopped. Use the model with orbit-register --method udpreg --model FILE, or --me
     c.add_option("--stop-after", t.stop_after, "Stop after this many epochs of this run; the output can be resumed (0: off)")->check(CLI::NonNegativeNumber);
     c.add_option("--resume", s.resume, "Continue training this model file (architecture, seed and optimizer state come from it)")->check(CLI::ExistingFile);
     app.require_output();
-    app.add_example("orbit-train-register train.h5 --seed 1 -o model.h5", "train on the clouds of train.h5:/points with the default recipe");
-    app.add_example("orbit-train-register ply_data_train0.h5:/data --rotation uniform --epochs 40 -o model.h5",
-                    "ModelNet clouds as they are, rotations uniform on SO(3)");
-    app.add_example("orbit-train-register shapes/*.h5 --epochs 60 --resume model.h5 -o model2.h5", "continue an earlier run up to 60 epochs");
-    app.add_example("orbit-register src.h5 ref.h5 --method udpreg --model model.h5 -o T.h5", "register a pair with the model");
+    app.add_examples(R"(
+orbit-train-register train.h5 --seed 1 -o model.h5
+    train on the clouds of train.h5:/points with the default recipe
+orbit-train-register ply_data_train0.h5:/data --rotation uniform --epochs 40 -o model.h5
+    ModelNet clouds as they are, rotations uniform on SO(3)
+orbit-train-register shapes/*.h5 --epochs 60 --resume model.h5 -o model2.h5
+    continue an earlier run up to 60 epochs
+orbit-register src.h5 ref.h5 --method udpreg --model model.h5 -o T.h5
+    register a pair with the model
+)");
     return app.run(argc, argv, [&] {
         for (auto* o : {o_hidden, o_layers, o_features, o_components, o_context, o_smooth})
             if (o->count()) s.architecture_given.push_back(o->get_name());

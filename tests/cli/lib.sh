@@ -29,3 +29,9 @@ need_data() {
 
 # py CODE: runs a Python snippet with numpy and h5py.
 py() { /usr/bin/python3 -c "$1"; }
+
+# normal_points FILE SHAPE [SEED]: FILE:/points of standard normal values, e.g. normal_points cloud.h5 200,3
+normal_points() {
+  py "import numpy as np, h5py
+with h5py.File('$1', 'w') as f: f['points'] = np.random.default_rng(${3:-0}).normal(size=($2))"
+}

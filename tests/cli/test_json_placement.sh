@@ -3,14 +3,8 @@
 # stdout, or to stderr when `-o -` puts the HDF5 stream on stdout; the stream
 # then stays a clean HDF5 image that the next tool reads.
 . "$(dirname "$0")/lib.sh"
-py '
-import numpy as np, h5py
-rng = np.random.default_rng(0)
-with h5py.File("cloud.h5", "w") as f:
-    f["points"] = rng.normal(size=(200, 3))
-with h5py.File("flat.h5", "w") as f:
-    f["points"] = rng.normal(size=(300, 2))
-'
+normal_points cloud.h5 200,3
+normal_points flat.h5 300,2 1
 orbit-train-flow flat.h5 --model realnvp --layers 2 --hidden 8 --epochs 1 --batch 64 --seed 1 -q -o flow.h5
 # check NAME ARGS...: run ARGS with --json -o -, twice: to a file, and piped.
 check() {

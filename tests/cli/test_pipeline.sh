@@ -2,13 +2,11 @@
 # Streams, history, atomic outputs and one-line errors across the foundation tools.
 . "$(dirname "$0")/lib.sh"
 
+normal_points cloud.h5 5000,3
 py '
 import numpy as np, h5py
-rng = np.random.default_rng(0)
-with h5py.File("cloud.h5", "w") as f:
-    f["points"] = rng.normal(size=(5000, 3))
 with h5py.File("batch.h5", "w") as f:
-    f["data"] = rng.normal(size=(6, 512, 3)).astype("float32")   # a ModelNet-style foreign file
+    f["data"] = np.random.default_rng(1).normal(size=(6, 512, 3)).astype("float32")   # a ModelNet-style foreign file
     f["label"] = np.arange(6)
 '
 

@@ -77,6 +77,14 @@ std::string error_of(F&& f) {
     return "";
 }
 
+// Each point's squared distance to the centroid: invariant under E(3), follows permutations.
+inline std::vector<double> squared_centroid_distances(const Points& x) {
+    const Eigen::RowVector3d c = x.colwise().mean();
+    std::vector<double> d;
+    for (Eigen::Index i = 0; i < x.rows(); ++i) d.push_back((x.row(i) - c).squaredNorm());
+    return d;
+}
+
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // Appends the bytes of a value in the requested byte order (for hand-made binary files).

@@ -13,6 +13,14 @@
 namespace orbit::test {
 
 // An r x c matrix of values uniform in [lo, hi).
+// The parameters of a network (or layer), in its declaration order.
+template <class Net>
+nn::ParamList<double> params_of(Net& net) {
+    nn::ParamList<double> ps;
+    net.params(ps);
+    return ps;
+}
+
 inline nn::Mat<double> random_mat(int r, int c, Rng& rng, double lo = -1.5, double hi = 1.5) {
     nn::Mat<double> m(r, c);
     for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = rng.uniform(lo, hi);

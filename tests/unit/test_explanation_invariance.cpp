@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "orbit/invariance/evaluate.hpp"
+#include "fixtures.hpp"
 
 using namespace orbit;
 using namespace orbit::invariance;
@@ -21,12 +22,7 @@ std::vector<Points> clouds(int count, int n) {
 }
 // Attribution of each point: its squared distance to the centroid (invariant under E(3), follows permutations).
 FunctionModel distance_saliency(int n) {
-    return FunctionModel("distance saliency", {static_cast<std::size_t>(n)}, [](const Points& x) {
-        const Eigen::RowVector3d c = x.colwise().mean();
-        std::vector<double> e;
-        for (Eigen::Index i = 0; i < x.rows(); ++i) e.push_back((x.row(i) - c).squaredNorm());
-        return e;
-    });
+    return FunctionModel("distance saliency", {static_cast<std::size_t>(n)}, test::squared_centroid_distances);
 }
 // Attribution: the height of each point (not invariant under rotations).
 FunctionModel height_saliency(int n) {

@@ -8,6 +8,7 @@
 #include "orbit/core/parallel.hpp"
 #include "orbit/geometry/rotation.hpp"
 #include "orbit/invariance/evaluate.hpp"
+#include "fixtures.hpp"
 
 using namespace orbit;
 using namespace orbit::invariance;
@@ -32,9 +33,8 @@ std::vector<Points> blobs(int count, int n, std::uint64_t seed) {
 // Invariant under E(3) and permutations: sorted distances to the centroid.
 FunctionModel centroid_distances(int n) {
     return FunctionModel("centroid distances", {static_cast<std::size_t>(n)}, [](const Points& x) {
-        const Eigen::RowVector3d c = x.colwise().mean();
-        std::vector<double> d;
-        for (Eigen::Index i = 0; i < x.rows(); ++i) d.push_back((x.row(i) - c).norm());
+        std::vector<double> d = test::squared_centroid_distances(x);
+        for (double& v : d) v = std::sqrt(v);
         std::sort(d.begin(), d.end());
         return d;
     });

@@ -191,8 +191,7 @@ TEST_CASE("nn: residual net forward-mode trace equals the Jacobian trace", "[nn]
 TEST_CASE("nn: residual net gradients and Adam fits a linear map", "[nn]") {
     Rng rng(9);
     ResidualNet<double> net("n", 3, 8, 2, 1, Activation::tanh, rng, 0.5);
-    ParamList<double> ps;
-    net.params(ps);
+    ParamList<double> ps = test::params_of(net);
     M x = random_mat(16, 3, rng);
     // gradient of a squared loss w.r.t. every parameter, against finite differences
     auto loss_of = [&](bool rec, Tape<double>& t) {
@@ -314,8 +313,7 @@ TEST_CASE("nn: the blocked spline kernel gives each row what it gives that row a
 TEST_CASE("nn: gradients of a batch in shards add up to the batch's gradient", "[nn]") {
     Rng rng(13);
     ResidualNet<double> net("n", 3, 16, 4, 2, Activation::relu, rng, 0.5);
-    ParamList<double> ps;
-    net.params(ps);
+    ParamList<double> ps = test::params_of(net);
     M x = random_mat(40, 3, rng);
     auto loss = [&](Tape<double>& t, const M& rows) { return t.scale(t.sum(t.square(net.forward(t, t.constant(rows)))), 0.025); };
     for (auto* p : ps) p->zero_grad();
