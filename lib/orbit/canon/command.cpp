@@ -8,6 +8,7 @@
 #include "orbit/core/timer.hpp"
 #include "orbit/io/output.hpp"
 #include "orbit/io/pointset.hpp"
+#include "orbit/nn/store.hpp"
 
 namespace orbit::canon {
 namespace {
@@ -20,8 +21,7 @@ std::optional<LearnedCanonicalizer> start_model(PriorTrainSettings& s) {
         s.train.seed = s.seed;
         return std::nullopt;
     }
-    for (const auto& name : s.architecture_given)
-        throw UsageError(name + " cannot change when resuming (the architecture comes from " + s.resume + ")");
+    nn::refuse_architecture_options(s.architecture_given, s.resume);
     std::optional<LearnedCanonicalizer> model(LearnedCanonicalizer::load(s.resume));
     if (s.group_given && parse_learned_group(s.group) != model->group())
         throw UsageError("--group " + s.group + " differs from the group of " + s.resume + " (" + group_name(model->group()) + ")");

@@ -2,7 +2,13 @@
 
 #include <cmath>
 
+#include "orbit/core/error.hpp"
+
 namespace orbit::nn {
+
+void refuse_architecture_options(const std::vector<std::string>& given, const std::string& resume) {
+    if (!given.empty()) throw UsageError(given.front() + " cannot change when resuming (the architecture comes from " + resume + ")");
+}
 
 namespace {
 

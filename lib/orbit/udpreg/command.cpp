@@ -9,6 +9,7 @@
 #include "orbit/core/log.hpp"
 #include "orbit/core/progress.hpp"
 #include "orbit/io/output.hpp"
+#include "orbit/nn/store.hpp"
 #include "orbit/io/pointset.hpp"
 
 namespace orbit::udpreg {
@@ -64,8 +65,7 @@ nlohmann::json run_training(TrainSettings s) {
     std::shared_ptr<Model> model;
     std::uint64_t seed = s.seed;
     if (!s.resume.empty()) {
-        for (const auto& name : s.architecture_given)
-            throw UsageError(name + " cannot change when resuming (the architecture comes from " + s.resume + ")");
+        nn::refuse_architecture_options(s.architecture_given, s.resume);
         model = Model::load(s.resume);
         seed = model->training.value("seed", seed);
     }
