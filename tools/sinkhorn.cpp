@@ -119,7 +119,8 @@ int main(int argc, char** argv) {
         s.q.sinkhorn.distributed = true;
         if (app.common().verbose) s.q.sinkhorn.monitor = ot::progress_log;
         Timer timer;  // "seconds" reports the solve, without reading the inputs
-        const ot::TransportRun run = ot::solve_transport(in.problems, s.q);
+        const std::size_t count = in.problems.size();
+        const ot::TransportRun run = ot::solve_transport(std::move(in.problems), s.q);  // frees the points early
         const double seconds = timer.seconds();
         ot::check_convergence(run, s);
         distributed::collectively([&] {  // rank 0 writes
@@ -130,7 +131,7 @@ int main(int argc, char** argv) {
                 out.commit();
             }
         });
-        app.summary() = ot::run_summary(run, in.problems.size(), seconds);
+        app.summary() = ot::run_summary(run, count, seconds);
         if (distributed::several())  // rank 0's share of the exchanges, for docs/mpi.md's scaling model
             app.summary()["mpi"] = {{"ranks", distributed::size()}, {"doubles_sent", distributed::traffic().sent},
                                     {"doubles_received", distributed::traffic().received}};

@@ -1,10 +1,13 @@
 #include "orbit/distributed/communicator.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
 #include <numeric>
+#include <sys/mman.h>
 #include <time.h>
 #include <type_traits>
 #include <unistd.h>
@@ -56,14 +59,16 @@ void gather(const T* mine, T* all, const std::vector<std::int64_t>& counts) {
     const MPI_Datatype type = std::is_same_v<T, float> ? MPI_FLOAT : MPI_DOUBLE;
     require(int(counts.size()) == g_size, "allgatherv: expected one count per rank");
     if (g_size == 1) {  // also when MPI was not started (no launcher)
-        std::copy(mine, mine + counts[0], all);
+        if (mine != all) std::copy(mine, mine + counts[0], all);
         return;
     }
     const std::vector<int> c = as_int(counts);
     std::vector<int> displs(c.size(), 0);
     for (std::size_t r = 1; r < c.size(); ++r) displs[r] = displs[r - 1] + c[r - 1];
+    // In place when this rank's share already sits at its offset in `all`.
+    const void* send = mine == all + displs[std::size_t(g_rank)] ? MPI_IN_PLACE : mine;
     MPI_Request request;
-    check(MPI_Iallgatherv(mine, c[std::size_t(g_rank)], type, all, c.data(), displs.data(), type, MPI_COMM_WORLD, &request),
+    check(MPI_Iallgatherv(send, c[std::size_t(g_rank)], type, all, c.data(), displs.data(), type, MPI_COMM_WORLD, &request),
           "MPI_Iallgatherv");
     wait(request, "MPI_Iallgatherv");
     const double scale = sizeof(T) / 8.0;
@@ -75,7 +80,53 @@ void gather(const T* mine, T* all, const std::vector<std::int64_t>& counts) {
 template <class T>
 void gather(const T* mine, T* all, const std::vector<std::int64_t>& counts) {
     require(counts.size() == 1, "allgatherv: expected one count per rank");
-    std::copy(mine, mine + counts[0], all);
+    if (mine != all) std::copy(mine, mine + counts[0], all);
+}
+#endif
+
+#if ORBIT_HAVE_MPI
+// An input named '-' (or '-:/dataset'; not the '-' of -o/--output, which is
+// standard output) in the command line of every rank.
+bool reads_stdin(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        const bool output = std::strcmp(argv[i - 1], "-o") == 0 || std::strcmp(argv[i - 1], "--output") == 0;
+        if (!output && (std::strcmp(argv[i], "-") == 0 || std::strncmp(argv[i], "-:", 2) == 0)) return true;
+    }
+    return false;
+}
+
+[[noreturn]] void fail(const char* what) {
+    std::fprintf(stderr, "orbit: error: %s\n", what);
+    std::exit(1);
+}
+
+// The launcher hands its standard input to rank 0 only. Rank 0 reads it once
+// and broadcasts it; every rank then reads those bytes as its standard input
+// (a memory file), so an input '-' means the same data on every rank.
+void share_stdin() {
+    std::string bytes;
+    if (g_rank == 0 && !::isatty(STDIN_FILENO)) {
+        char buf[1 << 16];
+        for (;;) {
+            const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+            if (n == 0) break;
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) fail("reading standard input failed");
+            bytes.append(buf, std::size_t(n));
+        }
+    }
+    broadcast(bytes);
+    if (bytes.empty()) return;  // a terminal or nothing: the readers' own messages say so
+    const int fd = ::memfd_create("orbit-stdin", 0);
+    if (fd < 0) fail("cannot hold standard input in memory");
+    for (std::size_t at = 0; at < bytes.size();) {
+        const ssize_t n = ::write(fd, bytes.data() + at, bytes.size() - at);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) fail("cannot hold standard input in memory");
+        at += std::size_t(n);
+    }
+    if (::lseek(fd, 0, SEEK_SET) != 0 || ::dup2(fd, STDIN_FILENO) < 0) fail("cannot hand standard input to the ranks");
+    ::close(fd);
 }
 #endif
 
@@ -102,6 +153,7 @@ Session::Session(int& argc, char**& argv) {
         MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
         MPI_Comm_size(MPI_COMM_WORLD, &g_size);
     }
+    if (g_size > 1 && reads_stdin(argc, argv)) share_stdin();
 #else
     (void)argc, (void)argv;
 #endif
@@ -167,7 +219,10 @@ void broadcast(std::string& text, int root) {
     std::int64_t len = std::int64_t(text.size());
     check(MPI_Bcast(&len, 1, MPI_INT64_T, root, MPI_COMM_WORLD), "MPI_Bcast");
     text.resize(std::size_t(len));
-    if (len > 0) check(MPI_Bcast(text.data(), int(len), MPI_CHAR, root, MPI_COMM_WORLD), "MPI_Bcast");
+    for (std::int64_t at = 0; at < len; at += std::int64_t(1) << 30)  // MPI counts are ints: 1 GiB pieces
+        check(MPI_Bcast(text.data() + at, int(std::min<std::int64_t>(len - at, std::int64_t(1) << 30)), MPI_CHAR, root,
+                        MPI_COMM_WORLD),
+              "MPI_Bcast");
 #else
     (void)text, (void)root;
 #endif

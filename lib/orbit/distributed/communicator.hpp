@@ -44,7 +44,8 @@ struct Share {
 Share share(std::int64_t n, int rank, int ranks, std::int64_t align = 1);
 
 // all[...] = the concatenation, in rank order, of every rank's `mine`
-// (counts[r] values from rank r; all has sum(counts) entries).
+// (counts[r] values from rank r; all has sum(counts) entries). `mine` may be
+// this rank's own place in `all` (in place: no copy of the share).
 void allgatherv(const double* mine, double* all, const std::vector<std::int64_t>& counts);
 void allgatherv(const float* mine, float* all, const std::vector<std::int64_t>& counts);
 // Element-wise maximum / minimum over the ranks, in place.

@@ -11,7 +11,7 @@ namespace orbit::ot::detail {
 namespace {
 
 using Index = Eigen::Index;
-constexpr Index kOutBlock = 16;   // outputs per parallel work item
+constexpr Index kOutBlock = kOutputBlock;  // outputs per parallel work item
 constexpr Index kTile = 2048;     // summed elements per cache tile
 // Outputs are independent, so the dynamic schedules (which keep both threads
 // busy on a loaded machine) do not change any result.
@@ -190,23 +190,36 @@ public:
     }
 
     void sums(int side, const double* h, const double* shift, double inv_eps, double* s, double* w) const override {
+        sums_part(side, 0, size(side), h, shift, inv_eps, s, w);
+    }
+    bool part_passes() const override { return true; }
+    bool owns_points() const override { return true; }
+    void sums_part(int side, Index begin, Index end, const double* h, const double* shift, double inv_eps, double* s,
+                   double* w) const override {
+        const Out o{begin, end, s, w};
         switch (d_) {
-            case 1: return run<1>(side, h, shift, inv_eps, s, w);
-            case 2: return run<2>(side, h, shift, inv_eps, s, w);
-            case 3: return run<3>(side, h, shift, inv_eps, s, w);
-            default: return run<0>(side, h, shift, inv_eps, s, w);
+            case 1: return run<1>(side, h, shift, inv_eps, o);
+            case 2: return run<2>(side, h, shift, inv_eps, o);
+            case 3: return run<3>(side, h, shift, inv_eps, o);
+            default: return run<0>(side, h, shift, inv_eps, o);
         }
     }
 
 private:
+    // The outputs [begin, end) of a pass and where their sums go (s[k], w[k]).
+    struct Out {
+        Index begin, end;
+        double *s, *w;
+    };
+
     template <int D>
-    void run(int side, const double* h, const double* shift, double inv_eps, double* s, double* w) const {
+    void run(int side, const double* h, const double* shift, double inv_eps, const Out& o) const {
         if (p_ == 1) {
-            if (w) return pass<D, 1, true>(side, h, shift, inv_eps, s, w);
-            return pass<D, 1, false>(side, h, shift, inv_eps, s, w);
+            if (o.w) return pass<D, 1, true>(side, h, shift, inv_eps, o);
+            return pass<D, 1, false>(side, h, shift, inv_eps, o);
         }
-        if (w) return pass<D, 2, true>(side, h, shift, inv_eps, s, w);
-        return pass<D, 2, false>(side, h, shift, inv_eps, s, w);
+        if (o.w) return pass<D, 2, true>(side, h, shift, inv_eps, o);
+        return pass<D, 2, false>(side, h, shift, inv_eps, o);
     }
 
     // Adds, for R outputs and one vector of summed points,
@@ -240,22 +253,23 @@ private:
     }
 
     template <int D, int P, bool Weighted>
-    void pass(int side, const double* h, const double* shift, double inv_eps, double* s, double* w) const {
+    void pass(int side, const double* h, const double* shift, double inv_eps, const Out& o) const {
         const std::vector<double>& A = side == 0 ? xs_ : ys_;
         const std::vector<double>& B = side == 0 ? ys_ : xs_;
-        const Index na = side == 0 ? n_ : m_, nb = side == 0 ? m_ : n_;
+        const Index na = o.end, nb = side == 0 ? m_ : n_;
         const Index sa = side == 0 ? np_ : mp_, sb = side == 0 ? mp_ : np_;
         const Index dims = D == 0 ? d_ : D;
+        double *s = o.s, *w = o.w;
         // exp argument: h_l/eps + shift_k/eps - (scale/eps) |x - y|^p
         std::vector<double> hs(sb, 0.0);
         for (Index l = 0; l < nb; ++l) hs[l] = h[l] * inv_eps;
         const vd cs = splat(scale_ * inv_eps);
-        const Index blocks = (na + kOutBlock - 1) / kOutBlock;
-#pragma omp parallel if (double(na) * nb > kParallelPairs)
+        const Index first = o.begin / kOutBlock, blocks = (na + kOutBlock - 1) / kOutBlock;
+#pragma omp parallel if (double(na - o.begin) * nb > kParallelPairs)
         {
             std::vector<double> dist(D == 0 ? kTile : 0);
 #pragma omp for schedule(dynamic, 4)
-            for (Index bk = 0; bk < blocks; ++bk) {
+            for (Index bk = first; bk < blocks; ++bk) {
                 const Index k0 = bk * kOutBlock, k1 = std::min(na, k0 + kOutBlock);
                 vd acc[kOutBlock], wacc[kOutBlock], sh[kOutBlock];
                 double a[kOutBlock][8] = {};
@@ -323,22 +337,20 @@ void softmin(const CostKernel& K, int side, const Vector& h, const Vector& prev,
              Vector& ratio) {
     const Index n = K.size(side), m = K.other(side);
     const double inv_eps = 1.0 / eps;
-    Vector s(n);
     out.resize(n);
-    ratio.resize(n);
-    if (K.lse(side, h.data(), prev.data(), inv_eps, s.data())) {
+    ratio.resize(n);  // first the sums s_k (or log s_k), then the ratios made from them
+    if (K.lse(side, h.data(), prev.data(), inv_eps, ratio.data())) {
         for (Index k = 0; k < n; ++k) {
-            out[k] = prev[k] - eps * s[k];
-            ratio[k] = std::exp(s[k]);
+            out[k] = prev[k] - eps * ratio[k];
+            ratio[k] = std::exp(ratio[k]);
         }
         return;
     }
-    K.sums(side, h.data(), prev.data(), inv_eps, s.data(), nullptr);
+    K.sums(side, h.data(), prev.data(), inv_eps, ratio.data(), nullptr);
     std::vector<Index> redo;
     for (Index k = 0; k < n; ++k) {
-        if (s[k] >= kLow && s[k] <= kHigh) {
-            out[k] = prev[k] - eps * std::log(s[k]);
-            ratio[k] = s[k];
+        if (ratio[k] >= kLow && ratio[k] <= kHigh) {
+            out[k] = prev[k] - eps * std::log(ratio[k]);  // ratio[k] = s_k
         } else {
             redo.push_back(k);
         }

@@ -52,6 +52,11 @@ inline double vexp(double x) {
     return p * scale;
 }
 
+// Outputs per parallel work item of the point kernels. A pass restricted to
+// the outputs [begin, end) with begin a multiple of it forms every sum in the
+// order of the whole pass.
+constexpr Eigen::Index kOutputBlock = 16;
+
 class CostKernel {
 public:
     virtual ~CostKernel() = default;
@@ -61,6 +66,15 @@ public:
     Eigen::Index other(int side) const { return side == 0 ? m() : n(); }
     // s[k] (and w[k] when w != nullptr) as described above, for all k on `side`.
     virtual void sums(int side, const double* h, const double* shift, double inv_eps, double* s, double* w) const = 0;
+    // sums() for the outputs k in [begin, end) of `side` only (begin a multiple
+    // of kOutputBlock): writes s[k] and w[k] there, with the bits of sums().
+    // Kernels that can do this say so with part_passes() (the point kernels on
+    // the CPU); the others write nothing.
+    virtual bool part_passes() const { return false; }
+    // True when the kernel reads only its own copy of the points, so that the
+    // caller may free its point sets (the CPU point kernels).
+    virtual bool owns_points() const { return false; }
+    virtual void sums_part(int, Eigen::Index, Eigen::Index, const double*, const double*, double, double*, double*) const {}
     // Kernels that form log-sum-exps stably in one pass (the GPU's running
     // maximum) fill out[k] = log s_k and return true; the CPU kernels use the
     // shifted fast pass instead and return false.

@@ -22,7 +22,7 @@ using Index = Eigen::Index;
 constexpr int WF = 2 * simd::W;  // floats per vector
 typedef float vf __attribute__((vector_size(WF * 4)));
 typedef std::int32_t vi32 __attribute__((vector_size(WF * 4)));
-constexpr Index kOutBlock = 16, kTile = 2048;
+constexpr Index kOutBlock = kOutputBlock, kTile = 2048;
 constexpr double kParallelPairs = 1 << 20;
 
 inline vf splatf(float x) { return vf{} + x; }
@@ -70,37 +70,50 @@ public:
     void costs(int side, Index k, double* out) const override { exact_->costs(side, k, out); }
 
     void sums(int side, const double* h, const double* shift, double inv_eps, double* s, double* w) const override {
+        sums_part(side, 0, size(side), h, shift, inv_eps, s, w);
+    }
+    bool part_passes() const override { return true; }
+    bool owns_points() const override { return true; }
+    void sums_part(int side, Index begin, Index end, const double* h, const double* shift, double inv_eps, double* s,
+                   double* w) const override {
+        const Out o{begin, end, s, w};
         switch (d_) {
-            case 2: return run<2>(side, h, shift, inv_eps, s, w);
-            case 3: return run<3>(side, h, shift, inv_eps, s, w);
-            default: return run<0>(side, h, shift, inv_eps, s, w);
+            case 2: return run<2>(side, h, shift, inv_eps, o);
+            case 3: return run<3>(side, h, shift, inv_eps, o);
+            default: return run<0>(side, h, shift, inv_eps, o);
         }
     }
 
 private:
     static Index pad(Index n) { return (n + WF - 1) / WF * WF; }
+    // The outputs [begin, end) of a pass and where their sums go (s[k], w[k]).
+    struct Out {
+        Index begin, end;
+        double *s, *w;
+    };
 
     template <int DD>
-    void run(int side, const double* h, const double* shift, double inv_eps, double* s, double* w) const {
-        if (p_ == 1) return w ? pass<DD, 1, true>(side, h, shift, inv_eps, s, w) : pass<DD, 1, false>(side, h, shift, inv_eps, s, w);
-        return w ? pass<DD, 2, true>(side, h, shift, inv_eps, s, w) : pass<DD, 2, false>(side, h, shift, inv_eps, s, w);
+    void run(int side, const double* h, const double* shift, double inv_eps, const Out& o) const {
+        if (p_ == 1) return o.w ? pass<DD, 1, true>(side, h, shift, inv_eps, o) : pass<DD, 1, false>(side, h, shift, inv_eps, o);
+        return o.w ? pass<DD, 2, true>(side, h, shift, inv_eps, o) : pass<DD, 2, false>(side, h, shift, inv_eps, o);
     }
 
     // DD: the dimension when known at compile time (0: d_).
     template <int DD, int P, bool Weighted>
-    void pass(int side, const double* h, const double* shift, double inv_eps, double* s, double* w) const {
+    void pass(int side, const double* h, const double* shift, double inv_eps, const Out& o) const {
         const std::vector<float>& A = side == 0 ? xs_ : ys_;
         const std::vector<float>& B = side == 0 ? ys_ : xs_;
-        const Index na = side == 0 ? n_ : m_, nb = side == 0 ? m_ : n_;
+        const Index na = o.end, nb = side == 0 ? m_ : n_;
+        double *s = o.s, *w = o.w;
         const Index sa = side == 0 ? np_ : mp_, sb = side == 0 ? mp_ : np_;
         // Padded summed points get h = -inf: exactly zero terms.
         std::vector<float> hs(sb, -std::numeric_limits<float>::infinity());
         for (Index l = 0; l < nb; ++l) hs[l] = float(h[l] * inv_eps);
         const float cs = float(scale_ * inv_eps);
-        const Index blocks = (na + kOutBlock - 1) / kOutBlock;
+        const Index first = o.begin / kOutBlock, blocks = (na + kOutBlock - 1) / kOutBlock;
         const Index D = DD ? DD : d_;
-#pragma omp parallel for schedule(dynamic, 4) if (double(na) * nb > kParallelPairs)
-        for (Index bk = 0; bk < blocks; ++bk) {
+#pragma omp parallel for schedule(dynamic, 4) if (double(na - o.begin) * nb > kParallelPairs)
+        for (Index bk = first; bk < blocks; ++bk) {
             const Index k0 = bk * kOutBlock, k1 = std::min(na, k0 + kOutBlock);
             double tot[kOutBlock] = {}, wtot[kOutBlock] = {};
             float a[kOutBlock][8] = {};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numeric>
 
 #include "orbit/core/error.hpp"
@@ -42,15 +43,15 @@ double norm_of(const Vector& v, Norm n) {
     }
 }
 
-// Residual of the marginal optimality condition: P1 = a (hard) or
-// P1 = a exp(-f/rho) (KL penalty). `ratio` holds (P1)_i / a_i.
-Vector marginal_residual(const Vector& a, const Vector& ratio, const Vector& f, double rho) {
-    Vector r(a.size());
+// Norm of the residual of the marginal optimality condition: P1 = a (hard)
+// or P1 = a exp(-f/rho) (KL penalty). `ratio` holds (P1)_i / a_i on entry
+// and the residual on return (in place: at 10^6 points every vector counts).
+double residual_norm(const Vector& a, Vector& ratio, const Vector& f, double rho, Norm n) {
     for (Index i = 0; i < a.size(); ++i) {
         const double target = std::isinf(rho) ? 1.0 : std::exp(-f[i] / rho);
-        r[i] = a[i] * (ratio[i] - target);
+        ratio[i] = a[i] * (ratio[i] - target);
     }
-    return r;
+    return norm_of(ratio, n);
 }
 
 double kl(const Vector& p, const Vector& q) {
@@ -178,15 +179,20 @@ void clear_unweighted(const Vector& a, const Vector& b, Vector& rows, Vector& wr
 void finish(const CostKernel& K, const Vector& a, const Vector& b, const SinkhornOptions& opt, double eps,
             SinkhornResult& r) {
     const Index N = K.n(), M = K.m();
-    const Vector la = safe_log(a), lb = safe_log(b);
-    const Vector F = r.f + eps * la, G = r.g + eps * lb;
+    // Each temporary lives only as long as it is needed: at 10^6 points the
+    // vectors are most of the memory.
+    Vector F, G;
+    {
+        const Vector la = safe_log(a), lb = safe_log(b);
+        F = r.f + eps * la, G = r.g + eps * lb;
+    }
     Vector rows(N), wrows(N), cols(M);
     K.sums(0, G.data(), F.data(), 1.0 / eps, rows.data(), wrows.data());
     K.sums(1, F.data(), G.data(), 1.0 / eps, cols.data(), nullptr);
+    F.resize(0), G.resize(0);
     clear_unweighted(a, b, rows, wrows, cols);  // before the KL terms below
-    r.row_marginal = rows;
-    r.col_marginal = cols;
     r.cost = deterministic_sum(N, [&](std::int64_t i) { return wrows[i]; });
+    wrows.resize(0);
     r.mass = deterministic_sum(N, [&](std::int64_t i) { return rows[i]; });
     const double ab = a.sum() * b.sum();
     auto phi = [](const Vector& w, const Vector& f, double rho) {
@@ -201,11 +207,19 @@ void finish(const CostKernel& K, const Vector& a, const Vector& b, const Sinkhor
     if (!std::isinf(opt.rho_b)) primal += opt.rho_b * kl(cols, b);
     r.primal = primal;
     // The reported violation is the one of the returned plan.
-    Vector ra(N), rb(M);
-    for (Index i = 0; i < N; ++i) ra[i] = a[i] > 0 ? rows[i] / a[i] : 0;
-    for (Index j = 0; j < M; ++j) rb[j] = b[j] > 0 ? cols[j] / b[j] : 0;
-    const double ea = norm_of(marginal_residual(a, ra, r.f, opt.rho_a), opt.norm);
-    const double eb = norm_of(marginal_residual(b, rb, r.g, opt.rho_b), opt.norm);
+    double ea = 0, eb = 0;
+    {
+        Vector ra(N);
+        for (Index i = 0; i < N; ++i) ra[i] = a[i] > 0 ? rows[i] / a[i] : 0;
+        ea = residual_norm(a, ra, r.f, opt.rho_a, opt.norm);
+    }
+    {
+        Vector rb(M);
+        for (Index j = 0; j < M; ++j) rb[j] = b[j] > 0 ? cols[j] / b[j] : 0;
+        eb = residual_norm(b, rb, r.g, opt.rho_b, opt.norm);
+    }
+    r.row_marginal = std::move(rows);
+    r.col_marginal = std::move(cols);
     // Both marginals: with alternating updates one of them is exact by
     // construction, so only the pair tells the truth about the returned plan.
     r.marginal_error = std::max(ea, eb);
@@ -295,9 +309,11 @@ SinkhornResult solve(const CostKernel& K, const Vector& a, const Vector& b, cons
     require(r.f.size() == N && r.g.size() == M && r.f.allFinite() && r.g.allFinite(),
             "sinkhorn: the warm-start potentials must be finite with lengths " + std::to_string(N) + " and " +
                 std::to_string(M));
-    const Vector la = safe_log(a), lb = safe_log(b);
+    Vector la = safe_log(a), lb = safe_log(b);
     const std::vector<double> schedule = eps_schedule(opt, K.max_cost());
-    Vector sm_f, sm_g, ratio_a, ratio_b, h;
+    // One softmin output and one ratio vector serve both half-iterations
+    // (the symmetric updates need a second pair).
+    Vector sm, ratio, sm2, ratio2, h;
     double err = std::numeric_limits<double>::infinity();
     // Over-relaxation (alternating updates, final eps only). The plan certified
     // at a stopping test is (f_old, g_new); with omega != 1 its b-marginal is
@@ -312,41 +328,45 @@ SinkhornResult solve(const CostKernel& K, const Vector& a, const Vector& b, cons
         const int iters = last ? opt.max_iter : opt.iters_per_level;
         if (opt.monitor && !last) opt.monitor(r.iterations, eps, std::numeric_limits<double>::infinity());
         for (int it = 1; it <= iters; ++it) {
-            const Vector f_old = r.f, g_old = r.g;
+            Vector f_old, g_old;  // the previous potentials, swapped out rather than copied
             bool check = last && (it % opt.check_every == 0 || it == iters);
             const double omega = last && relax_ok ? relax.omega() : 1.0;
             double ea = 0, eb = 0, eb_new = 0;
             if (opt.symmetric) {
                 h = r.g + eps * lb;
-                detail::softmin(K, 0, h, r.f, eps, sm_f, ratio_a);
+                detail::softmin(K, 0, h, r.f, eps, sm, ratio);
                 h = r.f + eps * la;
-                detail::softmin(K, 1, h, r.g, eps, sm_g, ratio_b);
+                detail::softmin(K, 1, h, r.g, eps, sm2, ratio2);
                 if (check) {
-                    ea = norm_of(marginal_residual(a, ratio_a, f_old, opt.rho_a), opt.norm);
-                    eb = norm_of(marginal_residual(b, ratio_b, g_old, opt.rho_b), opt.norm);
+                    ea = residual_norm(a, ratio, r.f, opt.rho_a, opt.norm);
+                    eb = residual_norm(b, ratio2, r.g, opt.rho_b, opt.norm);
                 }
-                r.f = 0.5 * (r.f + lam_a * sm_f);
-                r.g = 0.5 * (r.g + lam_b * sm_g);
+                f_old.swap(r.f), g_old.swap(r.g);
+                r.f = 0.5 * (f_old + lam_a * sm);
+                r.g = 0.5 * (g_old + lam_b * sm2);
             } else {
                 // g from f (with omega = 1 the plan at (f, g_new) then meets the
                 // b-condition exactly), then f from g, whose pass measures the
                 // a-condition of that plan.
                 h = r.f + eps * la;
-                detail::softmin(K, 1, h, r.g, eps, sm_g, ratio_b);
-                if (check) eb = norm_of(marginal_residual(b, ratio_b, g_old, opt.rho_b), opt.norm);
-                r.g = lam_b * sm_g;
-                if (omega != 1) {
+                detail::softmin(K, 1, h, r.g, eps, sm, ratio);
+                if (check) eb = residual_norm(b, ratio, r.g, opt.rho_b, opt.norm);
+                g_old.swap(r.g);
+                if (omega == 1) {
+                    sm *= lam_b;  // r.g = lam_b * sm, in sm's storage
+                    r.g.swap(sm);
+                } else {
+                    r.g = lam_b * sm;
                     r.g = g_old + omega * (r.g - g_old);
                     if (check) {
-                        Vector ratio_new(r.g.size());
-                        for (Index j = 0; j < r.g.size(); ++j) ratio_new[j] = std::exp((r.g[j] - sm_g[j]) / eps);
-                        eb_new = norm_of(marginal_residual(b, ratio_new, r.g, opt.rho_b), opt.norm);
+                        for (Index j = 0; j < r.g.size(); ++j) ratio[j] = std::exp((r.g[j] - sm[j]) / eps);
+                        eb_new = residual_norm(b, ratio, r.g, opt.rho_b, opt.norm);
                     }
                 }
                 h = r.g + eps * lb;
-                detail::softmin(K, 0, h, r.f, eps, sm_f, ratio_a);
+                detail::softmin(K, 0, h, r.f, eps, sm, ratio);
                 // Violation of the plan (f_old, g_new), the one a stop returns.
-                if (check) ea = std::max(norm_of(marginal_residual(a, ratio_a, f_old, opt.rho_a), opt.norm), eb_new);
+                if (check) ea = std::max(residual_norm(a, ratio, r.f, opt.rho_a, opt.norm), eb_new);
                 if (check && relax_ok) relax.observe(r.iterations + 1, ea);
                 if (check && opt.check != Marginal::B && ea <= opt.tol) {
                     // (f_old, g) is the certified plan: keep it.
@@ -356,13 +376,19 @@ SinkhornResult solve(const CostKernel& K, const Vector& a, const Vector& b, cons
                     if (opt.monitor) opt.monitor(r.iterations, eps, err);
                     break;
                 }
-                r.f = lam_a * sm_f;
-                if (omega != 1) r.f = f_old + omega * (r.f - f_old);
+                f_old.swap(r.f);
+                if (omega == 1) {
+                    sm *= lam_a;
+                    r.f.swap(sm);
+                } else {
+                    r.f = lam_a * sm;
+                    r.f = f_old + omega * (r.f - f_old);
+                }
             }
             ++r.iterations;
             if (!r.f.allFinite() || !r.g.allFinite()) {
-                r.f = f_old;
-                r.g = g_old;
+                r.f.swap(f_old);
+                r.g.swap(g_old);
                 r.finite = false;
                 break;
             }
@@ -381,6 +407,7 @@ SinkhornResult solve(const CostKernel& K, const Vector& a, const Vector& b, cons
         }
     }
     r.overrelax = relax_ok ? relax.final_omega() : 1.0;
+    for (Vector* v : {&la, &lb, &sm, &ratio, &sm2, &ratio2, &h}) v->resize(0);  // before the totals' own vectors
     finish(K, a, b, opt, schedule.back(), r);
     extract_plan(K, a, b, opt, schedule.back(), r);
     return r;
@@ -402,8 +429,12 @@ SinkhornResult sinkhorn(const Matrix& cost, const Vector& a, const Vector& b, co
     return detail::solve(*K, a, b, opt);
 }
 
-SinkhornResult sinkhorn(const Points& x, const Vector& a, const Points& y, const Vector& b, const CostSpec& c,
-                        const SinkhornOptions& opt) {
+namespace {
+
+// Point sets through the matrix-free kernels; release() (if set) is called
+// once the kernel holds its own copy of the points.
+SinkhornResult solve_points(const Points& x, const Vector& a, const Points& y, const Vector& b, const CostSpec& c,
+                            const SinkhornOptions& opt, const std::function<void()>& release) {
     require(x.rows() > 0 && y.rows() > 0, "sinkhorn: expected non-empty point sets, found " +
                                               std::to_string(x.rows()) + " and " + std::to_string(y.rows()) +
                                               " points");
@@ -441,7 +472,20 @@ SinkhornResult sinkhorn(const Points& x, const Vector& a, const Points& y, const
         return K;
     };
     const auto K = detail::distributed_point_kernel(x, y, c, opt.distributed, make);
+    if (release && K->owns_points()) release();
     return detail::solve(*K, a, b, opt);
+}
+
+}  // namespace
+
+SinkhornResult sinkhorn(const Points& x, const Vector& a, const Points& y, const Vector& b, const CostSpec& c,
+                        const SinkhornOptions& opt) {
+    return solve_points(x, a, y, b, c, opt, nullptr);
+}
+
+SinkhornResult sinkhorn(Points&& x, const Vector& a, Points&& y, const Vector& b, const CostSpec& c,
+                        const SinkhornOptions& opt) {
+    return solve_points(x, a, y, b, c, opt, [&] { x = Points(), y = Points(); });
 }
 
 std::vector<SinkhornResult> sinkhorn_batch(const std::vector<Points>& x, const std::vector<Vector>& a,

@@ -130,6 +130,11 @@ SinkhornResult sinkhorn(const Matrix& cost, const Vector& a, const Vector& b, co
 // Weighted point sets x (N x D) and y (M x D).
 SinkhornResult sinkhorn(const Points& x, const Vector& a, const Points& y, const Vector& b, const CostSpec& c,
                         const SinkhornOptions& opt = {});
+// The same for a caller done with the point sets: on the CPU, x and y are
+// released (left empty) as soon as the solver holds its own copy of them, a
+// quarter of the memory of a large problem. The same result.
+SinkhornResult sinkhorn(Points&& x, const Vector& a, Points&& y, const Vector& b, const CostSpec& c,
+                        const SinkhornOptions& opt = {});
 // Independent problems, one per pair (x[k], y[k]); results in order.
 std::vector<SinkhornResult> sinkhorn_batch(const std::vector<Points>& x, const std::vector<Vector>& a,
                                            const std::vector<Points>& y, const std::vector<Vector>& b,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 #include "orbit/core/error.hpp"
 #include "orbit/core/log.hpp"
@@ -113,14 +114,12 @@ TransportRun solve_transport(const std::vector<TransportInput>& problems, const 
     }
     const bool points = !problems.empty() && problems[0].points();
     if (q.problem == Problem::Sinkhorn && points) {
-        // Point sets go through the batch entry point.
-        std::vector<Points> x, y;
-        std::vector<Vector> a, b;
-        for (const TransportInput& in : problems) x.push_back(in.x), y.push_back(in.y), a.push_back(in.a), b.push_back(in.b);
-        run.results = sinkhorn_batch(x, a, y, b, q.cost, q.sinkhorn);
-        if (q.gradient)
-            for (std::size_t k = 0; k < problems.size(); ++k)
-                run.gradients.push_back(sinkhorn_gradient(x[k], a[k], y[k], b[k], q.cost, q.sinkhorn, run.results[k]));
+        // One problem after the other, on the inputs themselves (no copies:
+        // at 10^6 points they are most of the memory).
+        for (const TransportInput& in : problems) {
+            run.results.push_back(sinkhorn(in.x, in.a, in.y, in.b, q.cost, q.sinkhorn));
+            if (q.gradient) run.gradients.push_back(sinkhorn_gradient(in.x, in.a, in.y, in.b, q.cost, q.sinkhorn, run.results.back()));
+        }
         return run;
     }
     for (const TransportInput& in : problems) {
@@ -154,6 +153,16 @@ TransportRun solve_transport(const std::vector<TransportInput>& problems, const 
             }
         }
     }
+    return run;
+}
+
+TransportRun solve_transport(std::vector<TransportInput>&& problems, const TransportRequest& q) {
+    if (q.problem != Problem::Sinkhorn || q.gradient || problems.empty() || !problems[0].points())
+        return solve_transport(std::as_const(problems), q);
+    TransportRun run;
+    run.problem = q.problem;
+    run.divergence_of = q.divergence_of;
+    for (TransportInput& in : problems) run.results.push_back(sinkhorn(std::move(in.x), in.a, std::move(in.y), in.b, q.cost, q.sinkhorn));
     return run;
 }
 

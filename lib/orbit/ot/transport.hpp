@@ -54,6 +54,9 @@ struct TransportRun {
 // weights' gradients are given) and are refused for sliced distances and for
 // the transport-cost divergence (no envelope theorem applies to them).
 TransportRun solve_transport(const std::vector<TransportInput>& problems, const TransportRequest& request);
+// The same, releasing each Sinkhorn problem's point sets (in.x, in.y left
+// empty) once the solver holds its own copy: less memory for large problems.
+TransportRun solve_transport(std::vector<TransportInput>&& problems, const TransportRequest& request);
 
 // A problem that did not converge, or stopped on a numerical failure (the
 // last finite iterate kept), described in one line.
