@@ -3,10 +3,12 @@
 #include "orbit/canon/command.hpp"
 #include "orbit/cli/app.hpp"
 #include "orbit/cli/references.hpp"
+#include "orbit/distributed/communicator.hpp"
 
 using namespace orbit;
 
 int main(int argc, char** argv) {
+    distributed::Session mpi(argc, argv);  // mpirun -n P: data-parallel steps, the same model bits; rank 0 writes
     cli::App app("train-canonicalizer", "train a learned canonicalizer (vector neurons) by the canonicalization prior", R"(
 Trains a vector-neuron network (Deng et al. 2021) that maps a point cloud to a rotation R(x) with R(g x) = g R(x) by construction, so
 the canonical copy R(x)^T x is exactly invariant (Kaba et al. 2023). The clouds are taken as seen in their usual, upright pose, and the

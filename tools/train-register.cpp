@@ -1,11 +1,13 @@
 // orbit-train-register: train a UDPReg registration model without poses or labels.
 #include "orbit/cli/app.hpp"
 #include "orbit/cli/references.hpp"
+#include "orbit/distributed/communicator.hpp"
 #include "orbit/udpreg/command.hpp"
 
 using namespace orbit;
 
 int main(int argc, char** argv) {
+    distributed::Session mpi(argc, argv);  // mpirun -n P: data-parallel steps, the same model bits; rank 0 writes
     cli::App app("train-register", "train a UDPReg registration model (unsupervised, from any point sets)", R"(
 Learns per-point posteriors over shared mixture components and point features (UDPReg, Mei et al. 2023) from point sets alone: training
 pairs are drawn on the fly by the RPM-Net protocol (the perturbations of orbit-transform: crop, rotation, translation, resampling,

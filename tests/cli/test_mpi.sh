@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mpirun -n 2 and -n 3: distributed Sinkhorn (balanced, unbalanced, partial,
-# the divergence, float32) gives the potentials and results of one process,
-# data-parallel flow training the same model bits; an error on the ranks ends
+# the divergence, float32; input from standard input) gives the potentials and
+# results of one process, data-parallel flow, registration and canonicalizer
+# training the same model bits; an error on the ranks ends
 # the run with one line and no output. Skipped without MPI.
 . "$(dirname "$0")/lib.sh"
 grep -q '^ORBIT_HAVE_MPI_BUILT:INTERNAL=ON' "$ORBIT_BUILD_DIR/CMakeCache.txt" 2>/dev/null ||
@@ -62,20 +63,49 @@ grep -q 'did not converge' err.txt || fail "wrong message: $(cat err.txt)"
 mpi_error orbit-sinkhorn x.h5:/nothing y.h5 --eps 0.01 -o bad.h5
 [[ ! -e bad.h5 ]] || fail "a failed run left an output"
 
-# Training: the same model bits for 1, 2 and 3 ranks.
-orbit-train-flow t.h5 --model nsf --layers 2 --hidden 16 --epochs 1 --seed 3 -j 1 -q -o flow-1.h5
+# Input from standard input reaches every rank (rank 0 reads it and broadcasts it).
 for n in 2 3; do
-  mpi "$n" orbit-train-flow t.h5 --model nsf --layers 2 --hidden 16 --epochs 1 --seed 3 -j 1 -q -o "flow-$n.h5"
-  py "
+  mpi "$n" orbit-sinkhorn - y.h5 --eps 0.01 --scaling 0.5 --tol 1e-4 -j 1 -q -o "stdin-$n.h5" < x.h5 ||
+    fail "$n ranks: input from standard input failed"
+  same balanced-1.h5 "stdin-$n.h5"
+done
+
+# Training: the same model bits for 1, 2 and 3 ranks.
+same_model() { py "
 import h5py, numpy as np, sys
 def sets(name):
     out = {}
     h5py.File(name).visititems(lambda k, o: out.__setitem__(k, o[()]) if isinstance(o, h5py.Dataset) else None)
     return out
-a, b = sets('flow-1.h5'), sets('flow-$n.h5')
-assert a.keys() == b.keys() and len(a) > 10
+a, b = sets('$1'), sets('$2')
+assert a.keys() == b.keys() and len(a) > 10, (len(a), len(b))
 bad = [k for k in a if not np.array_equal(a[k], b[k])]
-if bad: sys.exit('flow-$n.h5: ' + ', '.join(bad[:3]) + ' differ from one process')
-"
+if bad: sys.exit('$2: ' + ', '.join(bad[:3]) + ' differ from one process')
+"; }
+orbit-train-flow t.h5 --model nsf --layers 2 --hidden 16 --epochs 1 --seed 3 -j 1 -q -o flow-1.h5
+for n in 2 3; do
+  mpi "$n" orbit-train-flow t.h5 --model nsf --layers 2 --hidden 16 --epochs 1 --seed 3 -j 1 -q -o "flow-$n.h5"
+  same_model flow-1.h5 "flow-$n.h5"
 done
-echo "MPI: Sinkhorn and flow training over 2 and 3 ranks match one process"
+# The learned registration trainer: each rank records its share of every step's pairs.
+py '
+import numpy as np, h5py
+rng = np.random.default_rng(2)
+u = rng.normal(size=(3, 500, 3)); u /= np.linalg.norm(u, axis=2, keepdims=True)
+r = 1 + 0.25 * np.sin(3 * u[..., 0] + 1) * np.cos(2 * u[..., 1]) + 0.1 * u[..., 1]
+with h5py.File("shapes.h5", "w") as f: f["points"] = u * r[..., None]
+'
+reg=(--epochs 2 --warmup 1 --pairs 6 --batch 3 --passes 1 --points 150 --val-pairs 2 --seed 4 --hidden 16 --features 8 --components 4)
+orbit-train-register shapes.h5 "${reg[@]}" -j 1 -q -o reg-1.h5
+for n in 2 3; do
+  mpi "$n" orbit-train-register shapes.h5 "${reg[@]}" -j 1 -q -o "reg-$n.h5"
+  same_model reg-1.h5 "reg-$n.h5"
+done
+# The learned canonicalizer trainer: each rank records its share of every step's clouds.
+can=(--group SO3 --seed 2 --epochs 2 --batch 3 --lr 0.01 --hidden 8)
+orbit-train-canonicalizer shapes.h5 "${can[@]}" -j 1 -q -o canon-1.h5
+for n in 2 3; do
+  mpi "$n" orbit-train-canonicalizer shapes.h5 "${can[@]}" -j 1 -q -o "canon-$n.h5"
+  same_model canon-1.h5 "canon-$n.h5"
+done
+echo "MPI: Sinkhorn (also from standard input), flow, registration and canonicalizer training over 2 and 3 ranks match one process"

@@ -6,6 +6,7 @@
 #include "orbit/core/error.hpp"
 #include "orbit/core/progress.hpp"
 #include "orbit/core/timer.hpp"
+#include "orbit/distributed/communicator.hpp"
 #include "orbit/io/output.hpp"
 #include "orbit/io/pointset.hpp"
 #include "orbit/nn/store.hpp"
@@ -42,6 +43,7 @@ nlohmann::json run_prior_training(PriorTrainSettings s) {
     std::vector<const Points*> clouds;
     for (auto& p : sets.items) clouds.push_back(&p.points);
     auto write_model = [&] {
+        if (distributed::rank() != 0) return;  // mpirun: every rank holds the same model
         io::Output out(s.output, "model");
         out.add_history_lines(sets.history);
         model->save(out.file());

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "orbit/core/error.hpp"
+#include "orbit/distributed/data_parallel.hpp"
 #include "orbit/nn/optim.hpp"
 #include "orbit/nn/store.hpp"
 
@@ -294,20 +295,27 @@ void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vec
         double loss_sum = 0, angle_sum = 0;
         for (std::int64_t s = 0; s < per_epoch; ++s) {
             const std::int64_t lo = s * opt.batch, hi = std::min<std::int64_t>(b, lo + opt.batch);
-            nn::Mat<float> pts((hi - lo) * n, dim);
-            for (std::int64_t i = lo; i < hi; ++i) pts.middleRows((i - lo) * n, n) = data.middleRows(perm[i] * n, n);
             adam.zero_grad();
-            nn::Tape<float> tape(true);
-            nn::Var frames;
-            const nn::Var loss = canonicalization_prior_loss(tape, net, pts, n, static_cast<float>(opt.beta), &frames);
-            // The frame of each cloud, for the reported angle (before this step's update).
-            const nn::Mat<float>& r = tape.value(frames);
-            for (Eigen::Index i = 0; i < r.rows(); ++i) {
-                const Eigen::Matrix3d R = frame_from(r.row(i));
-                angle_sum += std::acos(std::clamp((R.trace() - 1) / 2, -1.0, 1.0)) * 180.0 / M_PI;
-            }
-            loss_sum += double(tape.value(loss)(0, 0)) * static_cast<double>(hi - lo);
-            tape.backward(loss);
+            // One tape per cloud, added in cloud order: the same bits for any -j and any number of MPI ranks.
+            struct Shard { double loss, angle; };
+            std::vector<Shard> shards(static_cast<std::size_t>(hi - lo));
+            std::vector<nn::Tape<float>> tapes;
+            tapes.reserve(shards.size());
+            for (std::size_t k = 0; k < shards.size(); ++k) tapes.emplace_back(true);
+            distributed::record_shards(tapes, net.params(), shards, [&](std::int64_t k) {
+                nn::Tape<float>& tape = tapes[static_cast<std::size_t>(k)];
+                nn::Var frames;
+                const nn::Var loss = canonicalization_prior_loss(tape, net, nn::Mat<float>(data.middleRows(perm[lo + k] * n, n)), n,
+                                                                 static_cast<float>(opt.beta) / static_cast<float>(hi - lo), &frames);
+                // The cloud's frame, for the reported angle (before this step's update).
+                const Eigen::Matrix3d R = frame_from(tape.value(frames).row(0));
+                shards[static_cast<std::size_t>(k)] = {double(tape.value(loss)(0, 0)),
+                                                       std::acos(std::clamp((R.trace() - 1) / 2, -1.0, 1.0)) * 180.0 / M_PI};
+                tape.backward_detached(loss);
+            });
+            double step_loss = 0;
+            for (const Shard& h : shards) step_loss += h.loss, angle_sum += h.angle;
+            loss_sum += step_loss * static_cast<double>(hi - lo);
             adam.step(opt.lr);
         }
         PriorEpoch pe{epoch, opt.epochs, loss_sum / static_cast<double>(b), angle_sum / static_cast<double>(b),

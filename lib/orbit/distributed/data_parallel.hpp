@@ -14,32 +14,29 @@
 // parameters' .grad); Param has Eigen matrices .value and .grad.
 #include <Eigen/Core>
 #include <cstdint>
+#include <cstring>
+#include <exception>
 #include <functional>
 #include <type_traits>
 #include <vector>
 
+#include "orbit/core/parallel.hpp"
 #include "orbit/distributed/communicator.hpp"
 
 namespace orbit::distributed {
 
-// record(k) records shard k on tapes[k] (its backward pass done, parameter
-// gradients not yet added) and fills values[k * stride .. (k+1) * stride)
-// with the shard's scalars (its loss terms), stride = values.size() /
-// tapes.size(). On return, every rank's parameters hold the sum of all
-// shards' gradients added in shard order onto zero, and values holds every
-// shard's scalars; returns the sum of the shards' first values, in shard order.
-// An exception in record() on any rank is thrown on every rank (agree()).
+namespace detail {
+
+// After every rank recorded the shards of its share `mine`: the shards'
+// gradient contributions and scalars travel by allgatherv, and every rank adds
+// them in shard order onto zero. Returns the sum of the shards' first values.
 template <class Tape, class Param>
-double sum_shards(std::vector<Tape>& tapes, const std::vector<Param*>& params, std::vector<double>& values,
-                  const std::function<void(int)>& record) {
+double exchange_shards(std::vector<Tape>& tapes, const std::vector<Param*>& params, std::vector<double>& values,
+                       const Share& mine) {
     const int shards = static_cast<int>(tapes.size());
     const std::int64_t stride = shards > 0 ? std::int64_t(values.size()) / shards : 0;
     std::int64_t width = stride;
     for (const Param* p : params) width += p->value.size();
-    const Share mine = share(shards, rank(), size());
-    collectively([&] {
-        for (std::int64_t k = mine.begin; k < mine.end; ++k) record(int(k));
-    });
     // Each owned shard's contribution, added onto zero as in one process.
     std::vector<double> local(std::size_t(mine.size() * width));
     for (std::int64_t k = mine.begin; k < mine.end; ++k) {
@@ -67,6 +64,64 @@ double sum_shards(std::vector<Tape>& tapes, const std::vector<Param*>& params, s
         if (stride > 0) total += in[0];
     }
     return total;
+}
+
+}  // namespace detail
+
+// record(k) records shard k on tapes[k] (its backward pass done, parameter
+// gradients not yet added) and fills values[k * stride .. (k+1) * stride)
+// with the shard's scalars (its loss terms), stride = values.size() /
+// tapes.size(). On return, every rank's parameters hold the sum of all
+// shards' gradients added in shard order onto zero, and values holds every
+// shard's scalars; returns the sum of the shards' first values, in shard order.
+// An exception in record() on any rank is thrown on every rank (agree()).
+template <class Tape, class Param>
+double sum_shards(std::vector<Tape>& tapes, const std::vector<Param*>& params, std::vector<double>& values,
+                  const std::function<void(int)>& record) {
+    const Share mine = share(std::int64_t(tapes.size()), rank(), size());
+    collectively([&] {
+        for (std::int64_t k = mine.begin; k < mine.end; ++k) record(int(k));
+    });
+    return detail::exchange_shards(tapes, params, values, mine);
+}
+
+// The step of trainers that record one tape per item of a batch on threads
+// (record(k) safe to call concurrently for different k; it fills values[k],
+// a struct of doubles such as a trainer's loss terms) and add the tapes'
+// gradients in item order. One process: parallel_for over the items, then
+// each tape's add_param_grads() in order, exactly as such a trainer does by
+// itself. Several ranks: each records the items of its share on its threads
+// and sum_shards' exchange follows, so the gradients and values are the same
+// on every rank for any P. An exception in record() is thrown (the lowest
+// item's; on every rank).
+template <class Tape, class Param, class Values>
+void record_shards(std::vector<Tape>& tapes, const std::vector<Param*>& params, std::vector<Values>& values,
+                   const std::function<void(std::int64_t)>& record) {
+    static_assert(std::is_trivially_copyable_v<Values> && sizeof(Values) % sizeof(double) == 0,
+                  "record_shards: Values must be a plain struct of doubles");
+    const std::int64_t n = std::int64_t(tapes.size());
+    const Share mine = share(n, rank(), size());
+    std::vector<std::exception_ptr> errors(static_cast<std::size_t>(n));
+    collectively([&] {
+        parallel_for(mine.size(), [&](std::int64_t i) {
+            try {
+                record(mine.begin + i);
+            } catch (...) {
+                errors[std::size_t(mine.begin + i)] = std::current_exception();
+            }
+        });
+        for (const auto& e : errors)
+            if (e) std::rethrow_exception(e);
+    });
+    if (!several()) {
+        for (auto& t : tapes) t.add_param_grads();
+        return;
+    }
+    constexpr std::size_t kWords = sizeof(Values) / sizeof(double);
+    std::vector<double> flat(values.size() * kWords);
+    if (!flat.empty()) std::memcpy(flat.data(), values.data(), flat.size() * sizeof(double));
+    detail::exchange_shards(tapes, params, flat, mine);
+    if (!flat.empty()) std::memcpy(values.data(), flat.data(), flat.size() * sizeof(double));
 }
 
 }  // namespace orbit::distributed

@@ -8,6 +8,7 @@
 #include "orbit/core/error.hpp"
 #include "orbit/core/log.hpp"
 #include "orbit/core/progress.hpp"
+#include "orbit/distributed/communicator.hpp"
 #include "orbit/io/output.hpp"
 #include "orbit/nn/store.hpp"
 #include "orbit/io/pointset.hpp"
@@ -82,6 +83,7 @@ nlohmann::json run_training(TrainSettings s) {
               " training and " + std::to_string(valid.size()) + " validation point sets, " + std::to_string(t.pairs) +
               " pairs per epoch; validation: " + (val_names.empty() ? std::string("none") : val_names.dump()));
     auto write_model = [&] {
+        if (distributed::rank() != 0) return;  // mpirun: every rank holds the same model
         io::Output out(s.output, "model");
         model->save(out.file());
         out.commit();

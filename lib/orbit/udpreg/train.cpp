@@ -13,6 +13,7 @@
 #include "orbit/registration/global.hpp"
 #include "orbit/registration/icp.hpp"
 #include "orbit/registration/register.hpp"
+#include "orbit/distributed/data_parallel.hpp"
 #include "orbit/udpreg/inputs.hpp"
 #include "orbit/udpreg/losses.hpp"
 
@@ -227,23 +228,18 @@ Losses step_prepared(Model& model, const std::vector<const TrainingPair*>& pairs
     tapes.reserve(static_cast<std::size_t>(n));
     for (std::int64_t b = 0; b < n; ++b) tapes.emplace_back(true);
     std::vector<Losses> losses(static_cast<std::size_t>(n));
-    std::vector<std::string> errors(static_cast<std::size_t>(n));
-    parallel_for(n, [&](std::int64_t b) {
+    // mpirun -n P: each rank records its share of the pairs; the same gradient bits for any P (and -j)
+    distributed::record_shards(tapes, params, losses, [&](std::int64_t b) {
         try {
             const auto i = static_cast<std::size_t>(b);
             Rng rng(o.seed, mix64(stream, static_cast<std::uint64_t>(b)));
             losses[i] = pair_pass(model, *pairs[i], *prep[i], o, ramp, rng, tapes[i], 1.0 / double(n));
         } catch (const std::exception& e) {
-            errors[static_cast<std::size_t>(b)] = e.what();
+            throw Error(std::string("udpreg training: ") + e.what());
         }
     });
-    for (const auto& e : errors)
-        if (!e.empty()) throw Error("udpreg training: " + e);
     Losses sum;
-    for (std::int64_t b = 0; b < n; ++b) {
-        tapes[static_cast<std::size_t>(b)].add_param_grads();
-        sum += losses[static_cast<std::size_t>(b)];
-    }
+    for (std::int64_t b = 0; b < n; ++b) sum += losses[static_cast<std::size_t>(b)];
     if (o.clip > 0) nn::clip_grad_norm(params, o.clip);
     model.optimizer->step(lr);
     return sum.scaled(1.0 / double(n));
