@@ -14,6 +14,7 @@
 #include "orbit/io/h5.hpp"
 #include "orbit/registration/register.hpp"
 #include "orbit/udpreg/inputs.hpp"
+#include "orbit/udpreg/losses.hpp"
 #include "orbit/udpreg/train.hpp"
 #include "nn_fixtures.hpp"
 
@@ -130,6 +131,37 @@ TEST_CASE("udpreg: matches of point features give the pose (SC2-PCR on the ratio
     REQUIRE(!h.empty());
     CHECK(geometry::rre_deg(h[0], tr) < 1e-4);  // arccos resolves about 1e-6 degrees
     CHECK(geometry::rte(h[0], tr) < 1e-6);
+    // the same from each point's three nearest neighbours in feature space (registration's setting)
+    std::vector<Transform> h3 = udpreg::feature_match_hypotheses(x, udpreg::unit_rows<double>(f), y, udpreg::unit_rows<double>(g), 0.02,
+                                                                 udpreg::kFeatureHypotheses, udpreg::kFeatureNeighbours);
+    REQUIRE(!h3.empty());
+    CHECK(geometry::rre_deg(h3[0], tr) < 1e-4);
+    CHECK(geometry::rte(h3[0], tr) < 1e-6);
+}
+
+TEST_CASE("udpreg: k-nearest feature matches agree with a brute-force count", "[udpreg]") {
+    Rng rng(21);
+    const Points f = udpreg::unit_rows<double>(random_mat(40, 6, rng)), g = udpreg::unit_rows<double>(random_mat(30, 6, rng));
+    for (int k : {1, 3}) {
+        registration::Correspondences c = udpreg::knn_feature_correspondences(f, g, k);
+        // by brute force: (i, j) is a candidate iff j is among i's k nearest or i among j's k nearest
+        auto rank_of = [](const Points& a, const Points& b, int i, int j) {
+            int r = 0;
+            for (int q = 0; q < b.rows(); ++q) r += (a.row(i) - b.row(q)).norm() < (a.row(i) - b.row(j)).norm();
+            return r;
+        };
+        std::size_t expected = 0;
+        for (int i = 0; i < 40; ++i)
+            for (int j = 0; j < 30; ++j) {
+                const bool want = rank_of(f, g, i, j) < k || rank_of(g, f, j, i) < k;
+                expected += want;
+                const bool got = std::find(c.begin(), c.end(), std::pair<std::int64_t, std::int64_t>{i, j}) != c.end();
+                CHECK(got == want);
+            }
+        CHECK(c.size() == expected);
+    }
+    // with one neighbour the ranking is Lowe's ratio, as registration's ranked_correspondences
+    CHECK(udpreg::knn_feature_correspondences(f, g, 1) == registration::ranked_correspondences(f, g));
 }
 
 TEST_CASE("udpreg: training never reads the pose a pair was made with", "[udpreg]") {

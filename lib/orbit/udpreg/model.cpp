@@ -1,6 +1,10 @@
 #include "orbit/udpreg/model.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <map>
+#include <numeric>
 
 #include "orbit/core/error.hpp"
 #include "orbit/nn/pointcloud.hpp"
@@ -209,22 +213,59 @@ registration::PosteriorModel::Inference Model::infer(const Points& x, const Poin
     return {std::move(o.gamma), std::move(o.features)};
 }
 
+registration::Correspondences knn_feature_correspondences(const Points& sf, const Points& tf, int k) {
+    require(sf.cols() == tf.cols(), "feature matching: descriptors differ in length");
+    registration::Correspondences out;
+    if (k < 1 || sf.rows() < 2 || tf.rows() < 2) return out;
+    const Matrix sim = sf * tf.transpose();  // unit rows: squared distance 2 - 2 x cosine
+    auto dist = [](double cosine) { return std::sqrt(std::max(2 - 2 * cosine, 0.0)); };
+    std::map<std::pair<std::int64_t, std::int64_t>, double> best;  // the lowest ratio of each pair
+    // Each row's k most similar columns, with the ratio of the distance to the (k+1)-th.
+    auto side = [&](const Matrix& m, bool columns_are_source) {
+        const Eigen::Index kk = std::min<Eigen::Index>(k, m.cols() - 1);
+        std::vector<Eigen::Index> idx(static_cast<std::size_t>(m.cols()));
+        for (Eigen::Index i = 0; i < m.rows(); ++i) {
+            std::iota(idx.begin(), idx.end(), Eigen::Index(0));
+            std::partial_sort(idx.begin(), idx.begin() + kk + 1, idx.end(), [&](Eigen::Index a, Eigen::Index b) {
+                return m(i, a) > m(i, b) || (m(i, a) == m(i, b) && a < b);
+            });
+            const double dk = std::max(dist(m(i, idx[static_cast<std::size_t>(kk)])), 1e-300);
+            for (Eigen::Index r = 0; r < kk; ++r) {
+                const Eigen::Index j = idx[static_cast<std::size_t>(r)];
+                const std::pair<std::int64_t, std::int64_t> ij = columns_are_source ? std::pair{j, i} : std::pair{i, j};
+                const double ratio = dist(m(i, j)) / dk;
+                auto [it, fresh] = best.insert({ij, ratio});
+                if (!fresh) it->second = std::min(it->second, ratio);
+            }
+        }
+    };
+    side(sim, false);
+    side(sim.transpose(), true);
+    std::vector<std::pair<double, std::pair<std::int64_t, std::int64_t>>> ranked;
+    for (const auto& [ij, r] : best) ranked.push_back({r, ij});
+    // stable: ties keep the map's (source, target) order, so the ranking is deterministic
+    std::stable_sort(ranked.begin(), ranked.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    for (const auto& r : ranked) out.push_back(r.second);
+    return out;
+}
+
 std::vector<Transform> feature_match_hypotheses(const Points& source, const Points& source_features, const Points& target,
-                                                const Points& target_features, double distance, int count) {
+                                                const Points& target_features, double distance, int count, int neighbours) {
     registration::ConsistencyOptions co;
     co.distance = distance;
     co.hypotheses = count;
+    const registration::Correspondences corr =
+        neighbours <= 1 ? registration::ranked_correspondences(source_features, target_features)
+                        : knn_feature_correspondences(source_features, target_features, neighbours);
     std::vector<Transform> out;
-    for (const auto& h : registration::sc2_pcr_hypotheses(
-             source, target, registration::ranked_correspondences(source_features, target_features), co))
-        out.push_back(h.transform);
+    for (const auto& h : registration::sc2_pcr_hypotheses(source, target, corr, co)) out.push_back(h.transform);
     return out;
 }
 
 std::vector<Transform> Model::hypotheses(const Points& source, const Points& source_features, const Points& target,
                                          const Points& target_features, double distance, Rng&) const {
     return feature_match_hypotheses(source, run(source, source_features).features, target,
-                                    run(target, target_features).features, distance, 4);
+                                    run(target, target_features).features, distance, kFeatureHypotheses, kFeatureNeighbours);
 }
 
 }  // namespace orbit::udpreg

@@ -33,6 +33,7 @@
 #include "orbit/io/h5.hpp"
 #include "orbit/nn/layers.hpp"
 #include "orbit/nn/optim.hpp"
+#include "orbit/registration/global.hpp"
 #include "orbit/registration/gmm_ot.hpp"
 
 namespace orbit::udpreg {
@@ -114,11 +115,28 @@ private:
     mutable std::vector<std::pair<std::uint64_t, std::shared_ptr<const Output>>> cache_;
 };
 
-// Poses from matches of learned point features: the ratio-ranked nearest
-// neighbours in feature space (registration's ranked_correspondences), then
-// second-order spatial consistency (SC^2-PCR) on them; the best `count`.
+// Poses from matches of learned point features, then second-order spatial
+// consistency (SC^2-PCR) on them; the best `count`. neighbours = 1: the
+// ratio-ranked nearest neighbours (registration's ranked_correspondences);
+// more: knn_feature_correspondences.
 std::vector<Transform> feature_match_hypotheses(const Points& source, const Points& source_features, const Points& target,
-                                                const Points& target_features, double distance, int count);
+                                                const Points& target_features, double distance, int count,
+                                                int neighbours = 1);
+
+// Candidate matches of unit feature rows: each point's k nearest neighbours
+// in the other cloud, from both sides, ranked by the ratio of the distance to
+// the (k+1)-th nearest (Lowe's ratio with k candidates). At small overlaps
+// the true partner is often the second or third nearest in feature space;
+// SC^2-PCR keeps the consistent ones, so more candidates cost little.
+registration::Correspondences knn_feature_correspondences(const Points& source_features, const Points& target_features,
+                                                          int k);
+
+// Registration's feature-match hypotheses (Model::hypotheses): how many, and
+// from how many neighbours per point. Chosen on the training meshes'
+// validation split (docs/orbit-train-register.md); training's own alignment
+// keeps 4 poses from nearest neighbours.
+constexpr int kFeatureHypotheses = 12;
+constexpr int kFeatureNeighbours = 3;
 
 // Rows scaled to sum to 1 in double (network posteriors come in float).
 Matrix posterior_rows(const Matrix& gamma);

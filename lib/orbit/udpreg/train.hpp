@@ -68,7 +68,7 @@ struct LossWeights {
 };
 
 struct TrainOptions {
-    int epochs = 10;
+    int epochs = 30;            // chosen on the validation split: 10 epochs gave no gain over an untrained network
     int pairs = 64;             // training pairs drawn per epoch
     int passes = 2;             // optimisation passes over them (their descriptors are computed once)
     int batch = 4;              // pairs per step
