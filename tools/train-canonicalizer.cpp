@@ -23,7 +23,10 @@ depend on position or size. The model file is read by orbit-canonicalize --model
     c.add_option("--epochs", t.epochs, "training epochs")->check(CLI::Range(0, 1000000))->capture_default_str();
     c.add_option("--batch", t.batch, "clouds per minibatch")->check(CLI::Range(1, 1000000))->capture_default_str();
     c.add_option("--lr", t.lr, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
-    c.add_option("--beta", t.beta, "weight of the prior |R(x) - I|^2")->check(CLI::PositiveNumber)->capture_default_str();
+    auto* o_prior = c.add_option("--prior", s.prior, "form of the prior: vectors (beta sum_j |v_j(x) - e_j|^2 on the output vectors "
+                                 "before Gram-Schmidt) or frame (beta |R(x) - I|^2, no gradient at a half turn)")
+        ->check(CLI::IsMember({"vectors", "frame"}))->capture_default_str();
+    c.add_option("--beta", t.beta, "weight of the prior")->check(CLI::PositiveNumber)->capture_default_str();
     auto* o_hidden = c.add_option("--hidden", t.net.hidden, "vector channels per layer")->check(CLI::Range(1, 1024))->capture_default_str();
     auto* o_layers = c.add_option("--layers", t.net.layers, "point layers after the edge layer")->check(CLI::Range(0, 32))->capture_default_str();
     auto* o_neighbors = c.add_option("--neighbors", t.net.neighbors, "k of the k-nearest-neighbour graph")
@@ -51,6 +54,7 @@ depend on position or size. The model file is read by orbit-canonicalize --model
         for (auto* o : {o_hidden, o_layers, o_neighbors, o_achiral, o_ungated})
             if (o->count()) s.architecture_given.push_back(o->get_name());
         s.group_given = o_group->count() > 0;
+        s.prior_given = o_prior->count() > 0;
         s.seed = app.common().seed;
         s.output = app.common().output;
         app.summary() = canon::run_prior_training(s);

@@ -19,6 +19,7 @@ std::optional<LearnedCanonicalizer> start_model(PriorTrainSettings& s) {
     if (s.resume.empty()) {
         s.train.group = parse_learned_group(s.group);
         s.train.seed = s.seed;
+        s.train.prior = parse_prior_form(s.prior);
         return std::nullopt;
     }
     nn::refuse_architecture_options(s.architecture_given, s.resume);
@@ -27,6 +28,11 @@ std::optional<LearnedCanonicalizer> start_model(PriorTrainSettings& s) {
         throw UsageError("--group " + s.group + " differs from the group of " + s.resume + " (" + group_name(model->group()) + ")");
     s.train.group = model->group();
     s.train.seed = model->training().value("seed", s.seed);
+    // Models trained before the prior had a form were trained with the frame form.
+    s.train.prior = parse_prior_form(model->training().value("prior", std::string("frame")));
+    if (s.prior_given && parse_prior_form(s.prior) != s.train.prior)
+        throw UsageError("--prior " + s.prior + " differs from the prior " + s.resume + " was trained with (" +
+                         prior_form_name(s.train.prior) + ")");
     return model;
 }
 

@@ -237,6 +237,32 @@ nn::Var canonicalization_prior_loss(nn::Tape<T>& tape, VnCanonicalizerNet<T>& ne
     return tape.scale(tape.sum(tape.square(diff)), beta / b);
 }
 
+template <class T>
+nn::Var vector_prior_loss(nn::Tape<T>& tape, VnCanonicalizerNet<T>& net, const nn::Mat<T>& points, int n, T beta,
+                          nn::Var* frames) {
+    const VecVar v = net.vectors(tape, points, n);
+    if (frames) *frames = gram_schmidt(tape, v, net.config().reflections, T(1e-30));
+    const int m = static_cast<int>(tape.value(v.x).cols());
+    // |v_j - e_j|^2 summed over the components: component c of e_j is 1 where c == j.
+    auto part = [&](nn::Var comp, int c) {
+        nn::Mat<T> minus_e = nn::Mat<T>::Zero(1, m);
+        if (c < m) minus_e(0, c) = T(-1);
+        return tape.sum(tape.square(tape.add_row(comp, tape.constant(minus_e))));
+    };
+    nn::Var total = tape.add(part(v.x, 0), part(v.y, 1));
+    if (!v.planar()) total = tape.add(total, part(v.z, 2));
+    const T b = static_cast<T>(points.rows() / n);
+    return tape.scale(total, beta / b);
+}
+
+PriorForm parse_prior_form(const std::string& text) {
+    if (text == "frame") return PriorForm::frame;
+    if (text == "vectors") return PriorForm::vectors;
+    throw UsageError("unknown prior form '" + text + "' (frame or vectors)");
+}
+
+std::string prior_form_name(PriorForm f) { return f == PriorForm::frame ? "frame" : "vectors"; }
+
 namespace {
 
 void check_train_options(const PriorTrainOptions& opt) {
@@ -299,7 +325,9 @@ void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vec
             adam.zero_grad();
             nn::Tape<float> tape(true);
             nn::Var frames;
-            const nn::Var loss = canonicalization_prior_loss(tape, net, pts, n, static_cast<float>(opt.beta), &frames);
+            const float beta = static_cast<float>(opt.beta);
+            const nn::Var loss = opt.prior == PriorForm::vectors ? vector_prior_loss(tape, net, pts, n, beta, &frames)
+                                                                 : canonicalization_prior_loss(tape, net, pts, n, beta, &frames);
             // The frame of each cloud, for the reported angle (before this step's update).
             const nn::Mat<float>& r = tape.value(frames);
             for (Eigen::Index i = 0; i < r.rows(); ++i) {
@@ -316,7 +344,7 @@ void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vec
         tr["history"]["angle_deg"].push_back(pe.angle_deg);
         if (on_epoch) on_epoch(pe);
     }
-    tr.update({{"objective", "canonicalization-prior"}, {"beta", opt.beta}, {"epochs", opt.epochs}, {"epoch", epoch},
+    tr.update({{"objective", "canonicalization-prior"}, {"prior", prior_form_name(opt.prior)}, {"beta", opt.beta}, {"epochs", opt.epochs}, {"epoch", epoch},
                {"steps", adam.steps()}, {"batch", opt.batch}, {"lr", opt.lr}, {"seed", opt.seed}, {"clouds", b},
                {"points", n}});
     const Options options = model.options();
@@ -331,6 +359,10 @@ template nn::Var canonicalization_prior_loss<float>(nn::Tape<float>&, VnCanonica
                                                     int, float, nn::Var*);
 template nn::Var canonicalization_prior_loss<double>(nn::Tape<double>&, VnCanonicalizerNet<double>&,
                                                      const nn::Mat<double>&, int, double, nn::Var*);
+template nn::Var vector_prior_loss<float>(nn::Tape<float>&, VnCanonicalizerNet<float>&, const nn::Mat<float>&, int, float,
+                                          nn::Var*);
+template nn::Var vector_prior_loss<double>(nn::Tape<double>&, VnCanonicalizerNet<double>&, const nn::Mat<double>&, int,
+                                           double, nn::Var*);
 
 }  // namespace orbit::canon
 

@@ -75,8 +75,21 @@ bool is_learned_canonicalizer(const h5::File& file);
 // The group a learned canonicalizer is trained for: SO3, O3, SE3, E3, or SO2 for 2-D clouds (UsageError otherwise).
 Group parse_learned_group(const std::string& text);
 
+// The form of the prior (both pull R(x) toward the identity on upright clouds):
+//   frame    beta |R(x) - I|_F^2 on the Gram-Schmidt frame. Its gradient
+//            vanishes where R is a half turn from I (4 sin(theta) in 2-D),
+//            so clouds predicted upside down stay there.
+//   vectors  beta sum_j |v_j(x) - e_j|^2 on the network's output vectors
+//            before Gram-Schmidt (v1 -> e1, v2 -> e2, v3 -> e3 with
+//            reflections). At v1 = -e1 the gradient is -4 e1, not zero: the
+//            vector shrinks through the origin and the frame turns over.
+enum class PriorForm { frame, vectors };
+PriorForm parse_prior_form(const std::string& text);  // "frame" or "vectors" (UsageError otherwise)
+std::string prior_form_name(PriorForm f);
+
 struct PriorTrainOptions {
     Group group = Group::SO3;
+    PriorForm prior = PriorForm::vectors;
     // chiral features (ignored for groups with reflections) and gates by default; see VnConfig
     VnConfig net = [] { VnConfig c; c.chiral = true; c.gated = true; return c; }();
     int epochs = 30;
@@ -89,7 +102,7 @@ struct PriorTrainOptions {
 
 struct PriorEpoch {
     int epoch = 0, epochs = 0;
-    double loss = 0;        // mean of beta |R - I|_F^2 over the training clouds
+    double loss = 0;        // mean of the prior loss over the training clouds
     double angle_deg = 0;   // mean rotation angle of R, in degrees (0: every cloud upright)
     double seconds = 0;
 };
@@ -103,6 +116,11 @@ nn::Mat<float> normalized_clouds(const std::vector<const Points*>& clouds, int d
 template <class T>
 nn::Var canonicalization_prior_loss(nn::Tape<T>& tape, VnCanonicalizerNet<T>& net, const nn::Mat<T>& points, int n,
                                     T beta, nn::Var* frames = nullptr);
+// The vectors form: beta * sum_b sum_j |v_bj - e_j|^2 / B on the output vectors
+// before Gram-Schmidt (frames as above).
+template <class T>
+nn::Var vector_prior_loss(nn::Tape<T>& tape, VnCanonicalizerNet<T>& net, const nn::Mat<T>& points, int n, T beta,
+                          nn::Var* frames = nullptr);
 
 // Trains a new canonicalizer by the prior on upright clouds (no augmentation
 // that moves them off their pose); on_epoch sees each epoch. Deterministic for
