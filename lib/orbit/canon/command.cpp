@@ -42,6 +42,7 @@ nlohmann::json run_prior_training(PriorTrainSettings s) {
     auto& t = s.train;
     t.net.chiral = !s.achiral;
     t.net.gated = !s.ungated;
+    t.frames.neighbors = t.net.neighbors;
     std::optional<LearnedCanonicalizer> model = start_model(s);
     const std::string src = s.input == "-" ? "<stdin>" : s.input;
     io::PointSets sets = io::read_point_sets(s.input);

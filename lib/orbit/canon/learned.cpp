@@ -13,7 +13,6 @@ namespace orbit::canon {
 namespace {
 
 constexpr const char* kFormat = "orbit-canonicalizer";
-constexpr const char* kMethod = "vector-neurons";
 
 struct Centred {
     Eigen::Vector3d centroid = Eigen::Vector3d::Zero();
@@ -74,10 +73,10 @@ Group parse_learned_group(const std::string& text) {
     return g;
 }
 
-LearnedCanonicalizer::LearnedCanonicalizer(Group group, VnCanonicalizerNet<float> net)
+LearnedCanonicalizer::LearnedCanonicalizer(Group group, CanonNet<float> net)
     : group_(group), net_(std::move(net)), net64_(net_.cast<double>()) {
     opt_.group = group;
-    if (net_.config().reflections != has_reflections(group) || (net_.config().dim == 2) != (group == Group::SO2))
+    if (net_.reflections() != has_reflections(group) || (net_.dim() == 2) != (group == Group::SO2))
         throw Error("learned canonicalizer: the network (reflections, dimension) does not match the group " + group_name(group));
 }
 
@@ -87,18 +86,18 @@ void LearnedCanonicalizer::set_options(const Options& opt) {
 }
 
 Eigen::Matrix3d LearnedCanonicalizer::frame(const PointsRef& x) const {
-    check_cloud(x, net_.config().dim);
+    check_cloud(x, net_.dim());
     const Centred c = centre(x);
     if (c.collapsed) return Eigen::Matrix3d::Identity();
     nn::Tape<double> tape(false);
     tape.set_parallel_products(false);
-    auto& net = const_cast<VnCanonicalizerNet<double>&>(net64_);  // the tape reads parameters in place, never writes
+    auto& net = const_cast<CanonNet<double>&>(net64_);  // the tape reads parameters in place, never writes
     const nn::Var r = net.forward(tape, normalized<double>(x, c), static_cast<int>(x.rows()));
     return frame_from(tape.value(r));
 }
 
 Canonical LearnedCanonicalizer::canonicalize(const PointsRef& x) const {
-    check_cloud(x, net_.config().dim);
+    check_cloud(x, net_.dim());
     const Centred c = centre(x);
     Canonical out;
     Diagnostics& dg = out.diag;
@@ -117,9 +116,9 @@ Canonical LearnedCanonicalizer::canonicalize(const PointsRef& x) const {
     } else {
         nn::Tape<double> tape(false);
         tape.set_parallel_products(false);
-        auto& net = const_cast<VnCanonicalizerNet<double>&>(net64_);  // read in place, never written
+        auto& net = const_cast<CanonNet<double>&>(net64_);  // read in place, never written
         const VecVar v = net.vectors(tape, normalized<double>(x, c), static_cast<int>(x.rows()));
-        const nn::Var r = gram_schmidt(tape, v, net.config().reflections, 1e-30);
+        const nn::Var r = gram_schmidt(tape, v, net.reflections(), 1e-30);
         R = frame_from(tape.value(r));
         const int m = static_cast<int>(tape.value(v.x).cols());
         Eigen::Matrix3d V = Eigen::Matrix3d::Zero();
@@ -149,9 +148,9 @@ Canonical LearnedCanonicalizer::canonicalize(const PointsRef& x) const {
 void LearnedCanonicalizer::save(h5::File& file) const {
     file.create_group("/model");
     file.set_attr_json("/model", "config",
-                       {{"format", kFormat}, {"method", kMethod}, {"group", group_name(group_)},
-                        {"architecture", net_.config().to_json()}});
-    auto& net = const_cast<VnCanonicalizerNet<float>&>(net_);
+                       {{"format", kFormat}, {"method", net_.method()}, {"group", group_name(group_)},
+                        {"architecture", net_.architecture()}});
+    auto& net = const_cast<CanonNet<float>&>(net_);
     nn::save_params(file, "/model/weights", net.params());
     file.set_attr_json("/model", "training", training_);
     if (!adam_m_.empty()) {
@@ -179,11 +178,9 @@ LearnedCanonicalizer LearnedCanonicalizer::load(const h5::File& file, const std:
         throw Error(where + ": not an orbit canonicalizer model (no /model config of format " + kFormat + ")");
     try {
         const nlohmann::json cfg = file.attr_json("/model", "config");
-        if (cfg.value("method", "") != kMethod)
-            throw Error(where + ": unknown canonicalizer method '" + cfg.value("method", "") + "'");
         const Group g = parse_learned_group(cfg.at("group").get<std::string>());
         Rng rng(0);
-        VnCanonicalizerNet<float> net(VnConfig::from_json(cfg.at("architecture")), rng);
+        CanonNet<float> net = CanonNet<float>::from_json(cfg.value("method", ""), cfg.at("architecture"), rng);
         nn::load_params(file, "/model/weights", net.params());
         LearnedCanonicalizer m(g, std::move(net));
         if (file.has_attr("/model", "training")) m.training_ = file.attr_json("/model", "training");
@@ -224,37 +221,6 @@ nn::Mat<float> normalized_clouds(const std::vector<const Points*>& clouds, int d
     return all;
 }
 
-template <class T>
-nn::Var canonicalization_prior_loss(nn::Tape<T>& tape, VnCanonicalizerNet<T>& net, const nn::Mat<T>& points, int n,
-                                    T beta, nn::Var* frames) {
-    const nn::Var r = net.forward(tape, points, n);
-    if (frames) *frames = r;
-    const int d = static_cast<int>(points.cols());
-    nn::Mat<T> minus_identity = nn::Mat<T>::Zero(1, d * d);
-    for (int i = 0; i < d; ++i) minus_identity(0, i * d + i) = T(-1);
-    const nn::Var diff = tape.add_row(r, tape.constant(minus_identity));
-    const T b = static_cast<T>(points.rows() / n);
-    return tape.scale(tape.sum(tape.square(diff)), beta / b);
-}
-
-template <class T>
-nn::Var vector_prior_loss(nn::Tape<T>& tape, VnCanonicalizerNet<T>& net, const nn::Mat<T>& points, int n, T beta,
-                          nn::Var* frames) {
-    const VecVar v = net.vectors(tape, points, n);
-    if (frames) *frames = gram_schmidt(tape, v, net.config().reflections, T(1e-30));
-    const int m = static_cast<int>(tape.value(v.x).cols());
-    // |v_j - e_j|^2 summed over the components: component c of e_j is 1 where c == j.
-    auto part = [&](nn::Var comp, int c) {
-        nn::Mat<T> minus_e = nn::Mat<T>::Zero(1, m);
-        if (c < m) minus_e(0, c) = T(-1);
-        return tape.sum(tape.square(tape.add_row(comp, tape.constant(minus_e))));
-    };
-    nn::Var total = tape.add(part(v.x, 0), part(v.y, 1));
-    if (!v.planar()) total = tape.add(total, part(v.z, 2));
-    const T b = static_cast<T>(points.rows() / n);
-    return tape.scale(total, beta / b);
-}
-
 PriorForm parse_prior_form(const std::string& text) {
     if (text == "frame") return PriorForm::frame;
     if (text == "vectors") return PriorForm::vectors;
@@ -264,6 +230,25 @@ PriorForm parse_prior_form(const std::string& text) {
 std::string prior_form_name(PriorForm f) { return f == PriorForm::frame ? "frame" : "vectors"; }
 
 namespace {
+
+// A fresh network of the method and architecture in opt, for its group.
+CanonNet<float> new_network(const PriorTrainOptions& opt, Rng& init) {
+    const int dim = opt.group == Group::SO2 ? 2 : 3;
+    if (opt.method == "weighted-frames") {
+        if (has_reflections(opt.group))
+            throw UsageError("weighted frames are for rotations (SO2, SO3, SE3), not " + group_name(opt.group));
+        WfConfig cfg = opt.frames;
+        cfg.dim = dim;
+        return WeightedFramesNet<float>(WfConfig::from_json(cfg.to_json()), init);
+    }
+    if (opt.method != "vector-neurons")
+        throw UsageError("unknown canonicalizer method '" + opt.method + "' (vector-neurons or weighted-frames)");
+    VnConfig cfg = opt.net;
+    cfg.reflections = has_reflections(opt.group);
+    cfg.dim = dim;
+    cfg.chiral = cfg.chiral && !cfg.reflections;
+    return VnCanonicalizerNet<float>(cfg, init);
+}
 
 void check_train_options(const PriorTrainOptions& opt) {
     if (opt.epochs < 0 || opt.batch < 1 || !(opt.lr > 0) || !(opt.beta > 0) || opt.stop_after < 0)
@@ -275,12 +260,8 @@ void check_train_options(const PriorTrainOptions& opt) {
 LearnedCanonicalizer train_canonicalization_prior(const std::vector<const Points*>& clouds, const PriorTrainOptions& opt,
                                                   const std::function<void(const PriorEpoch&)>& on_epoch) {
     check_train_options(opt);
-    VnConfig cfg = opt.net;
-    cfg.reflections = has_reflections(opt.group);
-    cfg.dim = opt.group == Group::SO2 ? 2 : 3;
-    cfg.chiral = cfg.chiral && !cfg.reflections;
     Rng init(opt.seed, 0);
-    LearnedCanonicalizer m(opt.group, VnCanonicalizerNet<float>(cfg, init));
+    LearnedCanonicalizer m(opt.group, new_network(opt, init));
     continue_canonicalization_prior(m, clouds, opt, on_epoch);
     return m;
 }
@@ -290,7 +271,7 @@ void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vec
     check_train_options(opt);
     if (opt.group != model.group())
         throw UsageError("the model is a canonicalizer for " + group_name(model.group()) + ", not " + group_name(opt.group));
-    const int dim = model.net().config().dim;
+    const int dim = model.net().dim();
     int n = 0;
     const nn::Mat<float> data = normalized_clouds(clouds, dim, n);
     const auto b = static_cast<std::int64_t>(clouds.size());
@@ -302,7 +283,7 @@ void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vec
                     std::to_string(b) + " of " + std::to_string(n) + ")");
     if (!tr.contains("history")) tr["history"] = {{"loss", nlohmann::json::array()}, {"angle_deg", nlohmann::json::array()}};
     // Trained on a copy; the model is rebuilt at the end so its float64 copy follows the new weights.
-    VnCanonicalizerNet<float> net = model.net();
+    CanonNet<float> net = model.net();
     nn::AdamOptions ao;
     ao.lr = opt.lr;
     nn::Adam<float> adam(net.params(), ao);
@@ -354,15 +335,6 @@ void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vec
     model.optimizer_m() = adam.m();
     model.optimizer_v() = adam.v();
 }
-
-template nn::Var canonicalization_prior_loss<float>(nn::Tape<float>&, VnCanonicalizerNet<float>&, const nn::Mat<float>&,
-                                                    int, float, nn::Var*);
-template nn::Var canonicalization_prior_loss<double>(nn::Tape<double>&, VnCanonicalizerNet<double>&,
-                                                     const nn::Mat<double>&, int, double, nn::Var*);
-template nn::Var vector_prior_loss<float>(nn::Tape<float>&, VnCanonicalizerNet<float>&, const nn::Mat<float>&, int, float,
-                                          nn::Var*);
-template nn::Var vector_prior_loss<double>(nn::Tape<double>&, VnCanonicalizerNet<double>&, const nn::Mat<double>&, int,
-                                           double, nn::Var*);
 
 }  // namespace orbit::canon
 
