@@ -20,6 +20,8 @@ std::optional<LearnedCanonicalizer> start_model(PriorTrainSettings& s) {
         s.train.group = parse_learned_group(s.group);
         s.train.seed = s.seed;
         s.train.prior = parse_prior_form(s.prior);
+        if (s.train.method == "weighted-frames" && has_reflections(s.train.group))
+            throw UsageError("--method weighted-frames is for rotations (SO2, SO3, SE3), not " + s.group);
         return std::nullopt;
     }
     nn::refuse_architecture_options(s.architecture_given, s.resume);
