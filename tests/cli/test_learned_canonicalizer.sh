@@ -93,6 +93,45 @@ assert s['epoch'] == 20 and len(s['history']['loss']) == 20, s
 expect_error 2 orbit-train-canonicalizer train.h5 --resume half.h5 --hidden 4 -o x.h5
 expect_error 2 orbit-train-canonicalizer train.h5 --resume half.h5 --group O3 -o x.h5
 expect_error 1 orbit-train-canonicalizer test.h5 --resume half.h5 -o x.h5
+# A model written before --prior existed (no "prior" in its training record) was trained with the frame
+# form: resuming keeps it, and asking for the other form is a usage error.
+py "
+import h5py, json
+with h5py.File('half.h5', 'r+') as f:
+    t = json.loads(f['model'].attrs['training']); del t['prior']; f['model'].attrs['training'] = json.dumps(t)
+"
+expect_error 2 orbit-train-canonicalizer train.h5 --resume half.h5 --prior vectors -o x.h5
+
+# 1c. Weighted frames: trained the same way, resumed bit for bit with another -j; rotated copies agree, the
+# --inverse round trip holds; reflections are refused.
+wf="--method weighted-frames --grid 6 --mlp-hidden 16 --epochs 12 --batch 8 --lr 0.01"
+orbit-train-canonicalizer train.h5 --group SO3 --seed 3 $wf -j 1 --json -o wf.h5 >wf.json
+orbit-train-canonicalizer train.h5 --group SO3 --seed 3 $wf --stop-after 5 -q -o wf-half.h5
+orbit-train-canonicalizer train.h5 --epochs 12 --batch 8 --lr 0.01 --resume wf-half.h5 -j 2 -q -o wf-resumed.h5
+orbit-canonicalize test.h5 --model wf.h5 -q -o wf-canonical.h5
+orbit-canonicalize wf-canonical.h5 --inverse -q -o wf-back.h5
+py "
+import json, h5py, numpy as np
+s = json.load(open('wf.json'))
+loss = s['history']['loss']
+assert loss[-1] < 0.5 * loss[0], loss
+a, r = h5py.File('wf.h5'), h5py.File('wf-resumed.h5')
+assert json.loads(a['model'].attrs['config'])['method'] == 'weighted-frames'
+def tensors(f):
+    out = {}
+    f['model'].visititems(lambda k, v: out.__setitem__(k, v[()]) if isinstance(v, h5py.Dataset) else None)
+    return out
+ta, tr = tensors(a), tensors(r)
+assert ta.keys() == tr.keys() and all(np.array_equal(ta[k], tr[k]) for k in ta)
+x = h5py.File('wf-canonical.h5')['points'][()]
+for i in range(0, 6, 2):
+    assert np.abs(x[i] - x[i + 1]).max() < 1e-9, np.abs(x[i] - x[i + 1]).max()
+b, t = h5py.File('wf-back.h5')['points'][()], h5py.File('test.h5')['points'][()]
+assert np.abs(b - t).max() < 1e-12
+print('weighted frames: prior loss %.4f -> %.4f' % (loss[0], loss[-1]))
+"
+expect_error 2 orbit-train-canonicalizer train.h5 --group O3 --method weighted-frames -o x.h5
+expect_error 2 orbit-train-canonicalizer train.h5 --resume wf-half.h5 --method vector-neurons -o x.h5
 
 # 2. Canonicalize with the model: same layout as the PCA path, rotated copies agree, upright stays near upright.
 orbit-canonicalize test.h5 --model canon.h5 -o canonical.h5 --json >canon.json

@@ -160,6 +160,19 @@ TEST_CASE("vector neurons: the whole network and the prior loss against finite d
         const double err_loss = grad_error_params(
             net.params(), [&](Tape<double>& t) { return canonicalization_prior_loss(t, net, pts, n, 0.7); });
         CHECK(err_loss < 1e-6);
+        const double err_vec = grad_error_params(
+            net.params(), [&](Tape<double>& t) { return vector_prior_loss(t, net, pts, n, 0.7); });
+        CHECK(err_vec < 1e-6);
+        // Its value: 0.7 * sum_b sum_j |v_bj - e_j|^2 / B, from the output vectors directly.
+        Tape<double> t(false);
+        const VecVar v = net.vectors(t, pts, n);
+        const M vx = t.value(v.x), vy = t.value(v.y), vz = t.value(v.z);
+        double want = 0;
+        for (Eigen::Index b = 0; b < vx.rows(); ++b)
+            for (Eigen::Index j = 0; j < vx.cols(); ++j)
+                want += (Eigen::Vector3d(vx(b, j), vy(b, j), vz(b, j)) - Eigen::Vector3d::Unit(j)).squaredNorm();
+        Tape<double> t2(false);
+        CHECK(t2.value(vector_prior_loss(t2, net, pts, n, 0.7))(0, 0) == Approx(0.7 * want / 2).epsilon(1e-12));
     }
 }
 
@@ -319,6 +332,7 @@ TEST_CASE("planar vector neurons for SO(2): equivariance, gradients, the prior",
     VnCanonicalizerNet<double> g(small, rng);
     const M pts = random_mat(20, 2, rng);
     CHECK(grad_error_params(g.params(), [&](Tape<double>& t) { return canonicalization_prior_loss(t, g, pts, 10, 0.5); }) < 1e-6);
+    CHECK(grad_error_params(g.params(), [&](Tape<double>& t) { return vector_prior_loss(t, g, pts, 10, 0.5); }) < 1e-6);
     }
 
     // A cloud symmetric about the y axis: without chiral features e1 must lie on the mirror axis (so R = I is

@@ -20,6 +20,9 @@ std::optional<LearnedCanonicalizer> start_model(PriorTrainSettings& s) {
     if (s.resume.empty()) {
         s.train.group = parse_learned_group(s.group);
         s.train.seed = s.seed;
+        s.train.prior = parse_prior_form(s.prior);
+        if (s.train.method == "weighted-frames" && has_reflections(s.train.group))
+            throw UsageError("--method weighted-frames is for rotations (SO2, SO3, SE3), not " + s.group);
         return std::nullopt;
     }
     nn::refuse_architecture_options(s.architecture_given, s.resume);
@@ -28,6 +31,11 @@ std::optional<LearnedCanonicalizer> start_model(PriorTrainSettings& s) {
         throw UsageError("--group " + s.group + " differs from the group of " + s.resume + " (" + group_name(model->group()) + ")");
     s.train.group = model->group();
     s.train.seed = model->training().value("seed", s.seed);
+    // Models trained before the prior had a form were trained with the frame form.
+    s.train.prior = parse_prior_form(model->training().value("prior", std::string("frame")));
+    if (s.prior_given && parse_prior_form(s.prior) != s.train.prior)
+        throw UsageError("--prior " + s.prior + " differs from the prior " + s.resume + " was trained with (" +
+                         prior_form_name(s.train.prior) + ")");
     return model;
 }
 
@@ -37,6 +45,7 @@ nlohmann::json run_prior_training(PriorTrainSettings s) {
     auto& t = s.train;
     t.net.chiral = !s.achiral;
     t.net.gated = !s.ungated;
+    t.frames.neighbors = t.net.neighbors;
     std::optional<LearnedCanonicalizer> model = start_model(s);
     const std::string src = s.input == "-" ? "<stdin>" : s.input;
     io::PointSets sets = io::read_point_sets(s.input);

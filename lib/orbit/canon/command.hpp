@@ -14,6 +14,8 @@ namespace orbit::canon {
 
 struct PriorTrainSettings {
     std::string input, group = "SO3", resume, output;
+    std::string prior = "vectors";  // PriorForm by name
+    bool prior_given = false;       // --prior appeared
     PriorTrainOptions train;
     int checkpoint_every = 0;
     bool achiral = false, ungated = false;

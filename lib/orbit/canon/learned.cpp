@@ -14,7 +14,6 @@ namespace orbit::canon {
 namespace {
 
 constexpr const char* kFormat = "orbit-canonicalizer";
-constexpr const char* kMethod = "vector-neurons";
 
 struct Centred {
     Eigen::Vector3d centroid = Eigen::Vector3d::Zero();
@@ -75,10 +74,10 @@ Group parse_learned_group(const std::string& text) {
     return g;
 }
 
-LearnedCanonicalizer::LearnedCanonicalizer(Group group, VnCanonicalizerNet<float> net)
+LearnedCanonicalizer::LearnedCanonicalizer(Group group, CanonNet<float> net)
     : group_(group), net_(std::move(net)), net64_(net_.cast<double>()) {
     opt_.group = group;
-    if (net_.config().reflections != has_reflections(group) || (net_.config().dim == 2) != (group == Group::SO2))
+    if (net_.reflections() != has_reflections(group) || (net_.dim() == 2) != (group == Group::SO2))
         throw Error("learned canonicalizer: the network (reflections, dimension) does not match the group " + group_name(group));
 }
 
@@ -88,18 +87,18 @@ void LearnedCanonicalizer::set_options(const Options& opt) {
 }
 
 Eigen::Matrix3d LearnedCanonicalizer::frame(const PointsRef& x) const {
-    check_cloud(x, net_.config().dim);
+    check_cloud(x, net_.dim());
     const Centred c = centre(x);
     if (c.collapsed) return Eigen::Matrix3d::Identity();
     nn::Tape<double> tape(false);
     tape.set_parallel_products(false);
-    auto& net = const_cast<VnCanonicalizerNet<double>&>(net64_);  // the tape reads parameters in place, never writes
+    auto& net = const_cast<CanonNet<double>&>(net64_);  // the tape reads parameters in place, never writes
     const nn::Var r = net.forward(tape, normalized<double>(x, c), static_cast<int>(x.rows()));
     return frame_from(tape.value(r));
 }
 
 Canonical LearnedCanonicalizer::canonicalize(const PointsRef& x) const {
-    check_cloud(x, net_.config().dim);
+    check_cloud(x, net_.dim());
     const Centred c = centre(x);
     Canonical out;
     Diagnostics& dg = out.diag;
@@ -118,9 +117,9 @@ Canonical LearnedCanonicalizer::canonicalize(const PointsRef& x) const {
     } else {
         nn::Tape<double> tape(false);
         tape.set_parallel_products(false);
-        auto& net = const_cast<VnCanonicalizerNet<double>&>(net64_);  // read in place, never written
+        auto& net = const_cast<CanonNet<double>&>(net64_);  // read in place, never written
         const VecVar v = net.vectors(tape, normalized<double>(x, c), static_cast<int>(x.rows()));
-        const nn::Var r = gram_schmidt(tape, v, net.config().reflections, 1e-30);
+        const nn::Var r = gram_schmidt(tape, v, net.reflections(), 1e-30);
         R = frame_from(tape.value(r));
         const int m = static_cast<int>(tape.value(v.x).cols());
         Eigen::Matrix3d V = Eigen::Matrix3d::Zero();
@@ -150,9 +149,9 @@ Canonical LearnedCanonicalizer::canonicalize(const PointsRef& x) const {
 void LearnedCanonicalizer::save(h5::File& file) const {
     file.create_group("/model");
     file.set_attr_json("/model", "config",
-                       {{"format", kFormat}, {"method", kMethod}, {"group", group_name(group_)},
-                        {"architecture", net_.config().to_json()}});
-    auto& net = const_cast<VnCanonicalizerNet<float>&>(net_);
+                       {{"format", kFormat}, {"method", net_.method()}, {"group", group_name(group_)},
+                        {"architecture", net_.architecture()}});
+    auto& net = const_cast<CanonNet<float>&>(net_);
     nn::save_params(file, "/model/weights", net.params());
     file.set_attr_json("/model", "training", training_);
     if (!adam_m_.empty()) {
@@ -180,11 +179,9 @@ LearnedCanonicalizer LearnedCanonicalizer::load(const h5::File& file, const std:
         throw Error(where + ": not an orbit canonicalizer model (no /model config of format " + kFormat + ")");
     try {
         const nlohmann::json cfg = file.attr_json("/model", "config");
-        if (cfg.value("method", "") != kMethod)
-            throw Error(where + ": unknown canonicalizer method '" + cfg.value("method", "") + "'");
         const Group g = parse_learned_group(cfg.at("group").get<std::string>());
         Rng rng(0);
-        VnCanonicalizerNet<float> net(VnConfig::from_json(cfg.at("architecture")), rng);
+        CanonNet<float> net = CanonNet<float>::from_json(cfg.value("method", ""), cfg.at("architecture"), rng);
         nn::load_params(file, "/model/weights", net.params());
         LearnedCanonicalizer m(g, std::move(net));
         if (file.has_attr("/model", "training")) m.training_ = file.attr_json("/model", "training");
@@ -225,20 +222,34 @@ nn::Mat<float> normalized_clouds(const std::vector<const Points*>& clouds, int d
     return all;
 }
 
-template <class T>
-nn::Var canonicalization_prior_loss(nn::Tape<T>& tape, VnCanonicalizerNet<T>& net, const nn::Mat<T>& points, int n,
-                                    T beta, nn::Var* frames) {
-    const nn::Var r = net.forward(tape, points, n);
-    if (frames) *frames = r;
-    const int d = static_cast<int>(points.cols());
-    nn::Mat<T> minus_identity = nn::Mat<T>::Zero(1, d * d);
-    for (int i = 0; i < d; ++i) minus_identity(0, i * d + i) = T(-1);
-    const nn::Var diff = tape.add_row(r, tape.constant(minus_identity));
-    const T b = static_cast<T>(points.rows() / n);
-    return tape.scale(tape.sum(tape.square(diff)), beta / b);
+PriorForm parse_prior_form(const std::string& text) {
+    if (text == "frame") return PriorForm::frame;
+    if (text == "vectors") return PriorForm::vectors;
+    throw UsageError("unknown prior form '" + text + "' (frame or vectors)");
 }
 
+std::string prior_form_name(PriorForm f) { return f == PriorForm::frame ? "frame" : "vectors"; }
+
 namespace {
+
+// A fresh network of the method and architecture in opt, for its group.
+CanonNet<float> new_network(const PriorTrainOptions& opt, Rng& init) {
+    const int dim = opt.group == Group::SO2 ? 2 : 3;
+    if (opt.method == "weighted-frames") {
+        if (has_reflections(opt.group))
+            throw UsageError("weighted frames are for rotations (SO2, SO3, SE3), not " + group_name(opt.group));
+        WfConfig cfg = opt.frames;
+        cfg.dim = dim;
+        return WeightedFramesNet<float>(WfConfig::from_json(cfg.to_json()), init);
+    }
+    if (opt.method != "vector-neurons")
+        throw UsageError("unknown canonicalizer method '" + opt.method + "' (vector-neurons or weighted-frames)");
+    VnConfig cfg = opt.net;
+    cfg.reflections = has_reflections(opt.group);
+    cfg.dim = dim;
+    cfg.chiral = cfg.chiral && !cfg.reflections;
+    return VnCanonicalizerNet<float>(cfg, init);
+}
 
 void check_train_options(const PriorTrainOptions& opt) {
     if (opt.epochs < 0 || opt.batch < 1 || !(opt.lr > 0) || !(opt.beta > 0) || opt.stop_after < 0)
@@ -250,12 +261,8 @@ void check_train_options(const PriorTrainOptions& opt) {
 LearnedCanonicalizer train_canonicalization_prior(const std::vector<const Points*>& clouds, const PriorTrainOptions& opt,
                                                   const std::function<void(const PriorEpoch&)>& on_epoch) {
     check_train_options(opt);
-    VnConfig cfg = opt.net;
-    cfg.reflections = has_reflections(opt.group);
-    cfg.dim = opt.group == Group::SO2 ? 2 : 3;
-    cfg.chiral = cfg.chiral && !cfg.reflections;
     Rng init(opt.seed, 0);
-    LearnedCanonicalizer m(opt.group, VnCanonicalizerNet<float>(cfg, init));
+    LearnedCanonicalizer m(opt.group, new_network(opt, init));
     continue_canonicalization_prior(m, clouds, opt, on_epoch);
     return m;
 }
@@ -265,7 +272,7 @@ void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vec
     check_train_options(opt);
     if (opt.group != model.group())
         throw UsageError("the model is a canonicalizer for " + group_name(model.group()) + ", not " + group_name(opt.group));
-    const int dim = model.net().config().dim;
+    const int dim = model.net().dim();
     int n = 0;
     const nn::Mat<float> data = normalized_clouds(clouds, dim, n);
     const auto b = static_cast<std::int64_t>(clouds.size());
@@ -277,7 +284,7 @@ void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vec
                     std::to_string(b) + " of " + std::to_string(n) + ")");
     if (!tr.contains("history")) tr["history"] = {{"loss", nlohmann::json::array()}, {"angle_deg", nlohmann::json::array()}};
     // Trained on a copy; the model is rebuilt at the end so its float64 copy follows the new weights.
-    VnCanonicalizerNet<float> net = model.net();
+    CanonNet<float> net = model.net();
     nn::AdamOptions ao;
     ao.lr = opt.lr;
     nn::Adam<float> adam(net.params(), ao);
@@ -305,8 +312,10 @@ void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vec
             distributed::record_shards(tapes, net.params(), shards, [&](std::int64_t k) {
                 nn::Tape<float>& tape = tapes[static_cast<std::size_t>(k)];
                 nn::Var frames;
-                const nn::Var loss = canonicalization_prior_loss(tape, net, nn::Mat<float>(data.middleRows(perm[lo + k] * n, n)), n,
-                                                                 static_cast<float>(opt.beta) / static_cast<float>(hi - lo), &frames);
+                const nn::Mat<float> pts(data.middleRows(perm[lo + k] * n, n));
+                const float beta = static_cast<float>(opt.beta) / static_cast<float>(hi - lo);
+                const nn::Var loss = opt.prior == PriorForm::vectors ? vector_prior_loss(tape, net, pts, n, beta, &frames)
+                                                                     : canonicalization_prior_loss(tape, net, pts, n, beta, &frames);
                 // The cloud's frame, for the reported angle (before this step's update).
                 const Eigen::Matrix3d R = frame_from(tape.value(frames).row(0));
                 shards[static_cast<std::size_t>(k)] = {double(tape.value(loss)(0, 0)),
@@ -324,7 +333,7 @@ void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vec
         tr["history"]["angle_deg"].push_back(pe.angle_deg);
         if (on_epoch) on_epoch(pe);
     }
-    tr.update({{"objective", "canonicalization-prior"}, {"beta", opt.beta}, {"epochs", opt.epochs}, {"epoch", epoch},
+    tr.update({{"objective", "canonicalization-prior"}, {"prior", prior_form_name(opt.prior)}, {"beta", opt.beta}, {"epochs", opt.epochs}, {"epoch", epoch},
                {"steps", adam.steps()}, {"batch", opt.batch}, {"lr", opt.lr}, {"seed", opt.seed}, {"clouds", b},
                {"points", n}});
     const Options options = model.options();
@@ -334,11 +343,6 @@ void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vec
     model.optimizer_m() = adam.m();
     model.optimizer_v() = adam.v();
 }
-
-template nn::Var canonicalization_prior_loss<float>(nn::Tape<float>&, VnCanonicalizerNet<float>&, const nn::Mat<float>&,
-                                                    int, float, nn::Var*);
-template nn::Var canonicalization_prior_loss<double>(nn::Tape<double>&, VnCanonicalizerNet<double>&,
-                                                     const nn::Mat<double>&, int, double, nn::Var*);
 
 }  // namespace orbit::canon
 

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "orbit/canon/canonicalizer.hpp"
-#include "orbit/canon/vector_neurons.hpp"
+#include "orbit/canon/network.hpp"
 #include "orbit/io/h5.hpp"
 
 namespace orbit::canon {
@@ -32,7 +32,7 @@ class LearnedCanonicalizer : public Canonicalizer {
 public:
     // group: SO3 or O3 (rotations about the origin), SE3 or E3 (also centred),
     // SO2 (2-D clouds, planar vector neurons, rotations about the origin).
-    LearnedCanonicalizer(Group group, VnCanonicalizerNet<float> net);
+    LearnedCanonicalizer(Group group, CanonNet<float> net);
     static LearnedCanonicalizer load(const std::string& path);
     static LearnedCanonicalizer load(const h5::File& file, const std::string& where);
     void save(h5::File& file) const;
@@ -52,7 +52,7 @@ public:
     // gap_tol, scale and on_unstable apply; group comes from the model.
     void set_options(const Options& opt);
     const Options& options() const { return opt_; }
-    VnCanonicalizerNet<float>& net() { return net_; }
+    CanonNet<float>& net() { return net_; }
     nlohmann::json& training() { return training_; }
     const nlohmann::json& training() const { return training_; }
     // Adam's moments while training, saved under /model/optimizer so that a
@@ -63,8 +63,8 @@ public:
 private:
     Group group_;
     Options opt_;
-    VnCanonicalizerNet<float> net_;
-    VnCanonicalizerNet<double> net64_;
+    CanonNet<float> net_;
+    CanonNet<double> net64_;
     nlohmann::json training_ = nlohmann::json::object();
     std::vector<nn::Mat<float>> adam_m_, adam_v_;
 };
@@ -75,10 +75,25 @@ bool is_learned_canonicalizer(const h5::File& file);
 // The group a learned canonicalizer is trained for: SO3, O3, SE3, E3, or SO2 for 2-D clouds (UsageError otherwise).
 Group parse_learned_group(const std::string& text);
 
+// The form of the prior (both pull R(x) toward the identity on upright clouds):
+//   frame    beta |R(x) - I|_F^2 on the Gram-Schmidt frame. Its gradient
+//            vanishes where R is a half turn from I (4 sin(theta) in 2-D),
+//            so clouds predicted upside down stay there.
+//   vectors  beta sum_j |v_j(x) - e_j|^2 on the network's output vectors
+//            before Gram-Schmidt (v1 -> e1, v2 -> e2, v3 -> e3 with
+//            reflections). At v1 = -e1 the gradient is -4 e1, not zero: the
+//            vector shrinks through the origin and the frame turns over.
+enum class PriorForm { frame, vectors };
+PriorForm parse_prior_form(const std::string& text);  // "frame" or "vectors" (UsageError otherwise)
+std::string prior_form_name(PriorForm f);
+
 struct PriorTrainOptions {
     Group group = Group::SO3;
+    PriorForm prior = PriorForm::vectors;
+    std::string method = "vector-neurons";  // or "weighted-frames" (SO2, SO3, SE3)
     // chiral features (ignored for groups with reflections) and gates by default; see VnConfig
     VnConfig net = [] { VnConfig c; c.chiral = true; c.gated = true; return c; }();
+    WfConfig frames;  // weighted frames (dim comes from the group)
     int epochs = 30;
     int batch = 16;
     double lr = 5e-3;
@@ -89,7 +104,7 @@ struct PriorTrainOptions {
 
 struct PriorEpoch {
     int epoch = 0, epochs = 0;
-    double loss = 0;        // mean of beta |R - I|_F^2 over the training clouds
+    double loss = 0;        // mean of the prior loss over the training clouds
     double angle_deg = 0;   // mean rotation angle of R, in degrees (0: every cloud upright)
     double seconds = 0;
 };
@@ -99,10 +114,39 @@ struct PriorEpoch {
 nn::Mat<float> normalized_clouds(const std::vector<const Points*>& clouds, int dim, int& n);
 
 // The canonicalization-prior loss of a batch on a tape: beta * sum_b |R_b - I|_F^2 / B
-// (frames, when given, receives the node of R [B, 9]).
-template <class T>
-nn::Var canonicalization_prior_loss(nn::Tape<T>& tape, VnCanonicalizerNet<T>& net, const nn::Mat<T>& points, int n,
-                                    T beta, nn::Var* frames = nullptr);
+// (frames, when given, receives the node of R [B, 9]). Net: any canonicalizer network.
+template <class T, class Net>
+nn::Var canonicalization_prior_loss(nn::Tape<T>& tape, Net& net, const nn::Mat<T>& points, int n, T beta,
+                                    nn::Var* frames = nullptr) {
+    const nn::Var r = net.forward(tape, points, n);
+    if (frames) *frames = r;
+    const int d = static_cast<int>(points.cols());
+    nn::Mat<T> minus_identity = nn::Mat<T>::Zero(1, d * d);
+    for (int i = 0; i < d; ++i) minus_identity(0, i * d + i) = T(-1);
+    const nn::Var diff = tape.add_row(r, tape.constant(minus_identity));
+    const T b = static_cast<T>(points.rows() / n);
+    return tape.scale(tape.sum(tape.square(diff)), beta / b);
+}
+
+// The vectors form: beta * sum_b sum_j |v_bj - e_j|^2 / B on the output vectors
+// before Gram-Schmidt (frames as above).
+template <class T, class Net>
+nn::Var vector_prior_loss(nn::Tape<T>& tape, Net& net, const nn::Mat<T>& points, int n, T beta,
+                          nn::Var* frames = nullptr) {
+    const VecVar v = net.vectors(tape, points, n);
+    if (frames) *frames = gram_schmidt(tape, v, static_cast<int>(tape.value(v.x).cols()) == 3, T(1e-30));
+    const int m = static_cast<int>(tape.value(v.x).cols());
+    // |v_j - e_j|^2 summed over the components: component c of e_j is 1 where c == j.
+    auto part = [&](nn::Var comp, int c) {
+        nn::Mat<T> minus_e = nn::Mat<T>::Zero(1, m);
+        if (c < m) minus_e(0, c) = T(-1);
+        return tape.sum(tape.square(tape.add_row(comp, tape.constant(minus_e))));
+    };
+    nn::Var total = tape.add(part(v.x, 0), part(v.y, 1));
+    if (!v.planar()) total = tape.add(total, part(v.z, 2));
+    const T b = static_cast<T>(points.rows() / n);
+    return tape.scale(total, beta / b);
+}
 
 // Trains a new canonicalizer by the prior on upright clouds (no augmentation
 // that moves them off their pose); on_epoch sees each epoch. Deterministic for
