@@ -15,7 +15,13 @@ held-out log-likelihood within 0.1 nats of it. orbit-train-flow --manifold so3
 trains on 80% of the rows (--patience stops early on the other 20%); orbit-density gives the
 log-density with respect to the same Haar probability measure.
 
-  /usr/bin/python3 bench/flows_so3.py [--kappa 8] [--n 8000] [--epochs 100]
+The default training length (1000 epochs, about 25000 steps of batch 256)
+was chosen with --data-seed 1234 --seed 1: the gap was 0.114 nats after 100
+epochs and 0.024 after 1000, with the same gap for dopri5 tolerances 1e-5
+and 1e-7 in the density evaluation (the gap was the training length, not
+the ODE). Report figures with other seeds, e.g. --data-seed 5678 --seed 2.
+
+  /usr/bin/python3 bench/flows_so3.py [--kappa 8] [--n 8000] [--epochs 1000] [--data-seed 5678 --seed 2]
 """
 import argparse
 import math
@@ -69,14 +75,16 @@ def main():
     ap.add_argument("--kappa", type=float, default=8.0)
     ap.add_argument("--n", type=int, default=8000, help="training + validation rows")
     ap.add_argument("--test", type=int, default=2000)
-    add_training_arguments(ap, epochs=100, patience=0, hidden=128, blocks=2, lr=2e-3, seed=1)
+    ap.add_argument("--data-seed", type=int, default=1234, help="seed of the drawn rotations")
+    ap.add_argument("--rtol", type=float, default=1e-5, help="dopri5 tolerance (rtol = atol) of the density")
+    add_training_arguments(ap, epochs=1000, patience=0, hidden=128, blocks=2, lr=2e-3, seed=1)
     args = ap.parse_args()
     d2 = np.array([np.eye(3), np.diag([1.0, -1, -1]), np.diag([-1.0, 1, -1]), np.diag([-1.0, -1, 1])])
     mix = IsotropicFisherMixture(d2, args.kappa)
-    rng = np.random.default_rng(1234)
+    rng = np.random.default_rng(args.data_seed)
     tr, te = mix.sample(args.n, rng), mix.sample(args.test, rng)
     bound = mix.log_prob(te)
-    print(f"# 4 isotropic matrix Fisher components (kappa {args.kappa}) at the D2 rotations; {args.n} training + "
+    print(f"# data seed {args.data_seed}, training seed {args.seed}; 4 isotropic matrix Fisher components (kappa {args.kappa}) at the D2 rotations; {args.n} training + "
           f"validation rows, {args.test} held-out rows")
     # a check of the normalizer: E_Haar[p] = 1 by Monte Carlo over uniform rotations
     q = rng.normal(size=(200000, 4))
@@ -96,12 +104,13 @@ def main():
         j = orbit("train-flow", ptr, "--manifold", "so3", "--hidden", args.hidden, "--blocks", args.blocks, "--lr",
                   args.lr, "--epochs", args.epochs, "--patience", args.patience, "--val", 0.2, "--seed", args.seed,
                   "-o", model)
-        d = orbit("density", model, pte)
+        d = orbit("density", model, pte, "--rtol", args.rtol, "--atol", args.rtol)
         rep = j["report"]
     gap = bound.mean() - d["mean_logp"]
     print(f"held-out LL: true density {bound.mean():.4f} +- {bound.std() / math.sqrt(len(bound)):.4f}, rfm "
           f"{d['mean_logp']:.4f} +- {d['stderr_logp']:.4f}; gap {gap:.4f} nats (target <= 0.1: "
-          f"{'met' if gap <= 0.1 else 'NOT met'}); {rep['epochs_run']} epochs, {rep['steps_per_second']:.0f} steps/s")
+          f"{'met' if gap <= 0.1 else 'NOT met'}); {rep['epochs_run']} epochs, {rep['steps_per_second']:.0f} steps/s, "
+          f"tools' CPU {os.times().children_user:.0f} s")
 
 
 if __name__ == "__main__":
