@@ -36,7 +36,7 @@ trap 'rm -rf "$seeds"' EXIT
 in_libhdf5() {
   "$bin/fuzz_$1" -timeout=10 -rss_limit_mb=2048 "$2" >"$2.log" 2>&1 && return 2
   local frame
-  frame=$(grep -E '^ +#[0-9]+ 0x[0-9a-f]+ in ' "$2.log" | grep -vE '__interceptor|__asan|__sanitizer|__ubsan|libFuzzer|fuzzer::|abort|raise| in __(mem|str)[a-z_0-9]*| in (malloc|calloc|realloc|free|operator new|memcpy|memmove|memset|strlen|strdup) ' | head -1)
+  frame=$(grep -E '^ +#[0-9]+ 0x[0-9a-f]+ ' "$2.log" | grep -vE '__interceptor|__asan|__sanitizer|__ubsan|libFuzzer|fuzzer::|abort|raise| in __(mem|str)[a-z_0-9]*| in (malloc|calloc|realloc|free|operator new|memcpy|memmove|memset|strlen|strdup) ' | head -1)
   [[ $frame == *libhdf5* || $frame =~ \ in\ H5[A-Za-z] ]]
 }
 

@@ -1006,9 +1006,15 @@ nlohmann::json File::attr_any(const std::string& object, const std::string& name
         H5Aread(a.get(), H5T_NATIVE_DOUBLE, v.data());
         nlohmann::json j = n == 1 ? nlohmann::json(v[0]) : nlohmann::json(v);
         if (cls == H5T_INTEGER) {
-            if (n == 1) return static_cast<std::int64_t>(v[0]);
+            // An integer type wider than 64 bits (a damaged file) may not fit
+            // in int64: keep such a value as the double it was read as.
+            auto integer = [](double x) -> nlohmann::json {
+                if (x >= -9.2233720368547758e18 && x < 9.2233720368547758e18) return static_cast<std::int64_t>(x);
+                return x;
+            };
+            if (n == 1) return integer(v[0]);
             nlohmann::json arr = nlohmann::json::array();
-            for (double x : v) arr.push_back(static_cast<std::int64_t>(x));
+            for (double x : v) arr.push_back(integer(x));
             return arr;
         }
         return j;
