@@ -3,9 +3,12 @@
 #   fuzz/run.sh BUILD_DIR [SECONDS_PER_TARGET]   (0: the regression inputs only)
 # FUZZ_TARGETS="hdf5 npy" limits the run to those targets; FUZZ_RUNS=N ends
 # each target after N executions instead (SECONDS is then only an upper bound).
+# FUZZ_TIMEOUT: seconds one input may take while fuzzing (10); a hang inside
+# libhdf5 spins for this long before it is recorded, so long HDF5 runs use
+# less (findings are rerun with 10 s, so a slow input is not counted as one).
 # BUILD_DIR is a build configured with -DORBIT_FUZZ=ON (see fuzz/CMakeLists.txt);
 # the corpora grow under BUILD_DIR/fuzz/corpus/<target>, seeded by the
-# project's own writers (BUILD_DIR/fuzz/seeds). Findings are written to
+# project's own writers (a fresh folder per run). Findings are written to
 # BUILD_DIR/fuzz/findings/<target>/ and make the script fail.
 set -uo pipefail
 build=${1:?usage: fuzz/run.sh BUILD_DIR [SECONDS]}
@@ -20,8 +23,11 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$here/lsan.supp:print_suppressions=0}
 export HDF5_USE_FILE_LOCKING=FALSE
 
-rm -rf "$bin/seeds"
-"$bin/fuzz_make_seeds" "$bin/seeds" || { echo "fuzz: could not write the seed corpora" >&2; exit 1; }
+timeout=${FUZZ_TIMEOUT:-10}
+# Seeds per run, so that runs of different targets can share the build.
+seeds=$bin/seeds.$$
+trap 'rm -rf "$seeds"' EXIT
+"$bin/fuzz_make_seeds" "$seeds" || { echo "fuzz: could not write the seed corpora" >&2; exit 1; }
 # A finding whose innermost frame (past the sanitizer's own) lies inside the
 # HDF5 library is the library's: orbit cannot fix it, only guard against it
 # (the tools turn it into one line and exit 1; see docs/robustness.md). It is
@@ -30,7 +36,7 @@ rm -rf "$bin/seeds"
 in_libhdf5() {
   "$bin/fuzz_$1" -timeout=10 -rss_limit_mb=2048 "$2" >"$2.log" 2>&1 && return 2
   local frame
-  frame=$(grep -E '^ +#[0-9]+ 0x[0-9a-f]+ in ' "$2.log" | grep -vE '__interceptor|__asan|__sanitizer|__ubsan|libFuzzer|fuzzer::|abort|raise| in __(mem|str)[a-z_0-9]*| in (malloc|calloc|realloc|free|operator new|memcpy|memmove|memset|strlen|strdup) ' | head -1)
+  frame=$(grep -E '^ +#[0-9]+ 0x[0-9a-f]+ ' "$2.log" | grep -vE '__interceptor|__asan|__sanitizer|__ubsan|libFuzzer|fuzzer::|abort|raise| in __(mem|str)[a-z_0-9]*| in (malloc|calloc|realloc|free|operator new|memcpy|memmove|memset|strlen|strdup) ' | head -1)
   [[ $frame == *libhdf5* || $frame =~ \ in\ H5[A-Za-z] ]]
 }
 
@@ -42,8 +48,8 @@ for t in "${targets[@]}"; do
   log=$bin/$t.log
   keep_going=()
   [[ $t == hdf5* ]] && keep_going=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1)
-  "$bin/fuzz_$t" "${keep_going[@]}" -max_total_time="$seconds" -runs="$runs" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
-      -print_final_stats=1 -artifact_prefix="$findings/" "$corpus" "$bin/seeds/$t" >"$log" 2>&1
+  "$bin/fuzz_$t" "${keep_going[@]}" -max_total_time="$seconds" -runs="$runs" -timeout="$timeout" -rss_limit_mb=2048 -max_len=16384 \
+      -print_final_stats=1 -artifact_prefix="$findings/" "$corpus" "$seeds/$t" >"$log" 2>&1
   rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   [[ -n $execs ]] || execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')

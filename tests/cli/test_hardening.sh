@@ -156,7 +156,10 @@ for f in "$SRC"/fuzz/regressions/*/*; do
   ext=${f##*.}
   case $ext in h5|ply|off|pcd|npy|csv|xyz) ;; *) continue ;; esac
   cp "$f" "in.$ext"
-  if [[ $ext == h5 ]]; then
+  if [[ $ext == h5 ]] && grep -qx "${f#"$SRC"/fuzz/regressions/}" "$SRC/fuzz/regressions/readable.txt"; then
+    # Damaged only in a way orbit now reads correctly: described, exit 0.
+    timeout -s KILL 8 orbit-info in.h5 >/dev/null || fail "orbit-info refused $f"
+  elif [[ $ext == h5 ]]; then
     within 8 1 orbit-info "in.h5"
     within 8 1 sh -c 'exec orbit-info - < in.h5'
   fi

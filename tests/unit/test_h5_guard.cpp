@@ -228,6 +228,33 @@ TEST_CASE("a damaged leftover collection under a clean one does not refuse the f
     CHECK(h5::File::open_read(dir / "reused.h5").attr_string("/", "history") == "orbit-convert in.off -o heap.h5");
 }
 
+TEST_CASE("a damaged collection that a heap ID names is refused, also with a clean copy over it", "[guard]") {
+    TempDir dir;
+    std::string b = file_bytes(file_with_heap(dir));
+    const std::size_t at = b.find(std::string("GCOL\1\0\0\0", 8));
+    REQUIRE(at != std::string::npos);
+    const std::string clean = b.substr(at, 4096);
+    // Empty the free-space object (HDF5 1.10 loops forever on it), as above.
+    std::size_t p = at + 16;
+    while (b[p] != 0 || b[p + 1] != 0) {
+        std::uint64_t n = 0;
+        for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(b[p + 8 + static_cast<std::size_t>(i)]);
+        p += 16 + ((n + 7) & ~std::uint64_t(7));
+    }
+    put_le(b, p + 8, 0, 8);
+    // A copy of the clean collection just past the emptied header: the damaged
+    // one now looks like freed space a live collection was written over, but
+    // the history attribute still names it (what a fuzzer found; HDF5 loops).
+    const std::size_t copy_at = p + 32;
+    if (b.size() < copy_at + clean.size()) b.resize(copy_at + clean.size(), '\0');
+    b.replace(copy_at, clean.size(), clean);
+    put_bytes(dir / "named.h5", b);
+    const std::string e = open_error(dir / "named.h5");
+    INFO(e);
+    CHECK(e.find("global heap at byte " + std::to_string(at)) != std::string::npos);
+    CHECK(e.find("empty free-space object") != std::string::npos);
+}
+
 TEST_CASE("the watchdog ends a read that does not finish, with one line and no temporaries", "[guard]") {
     TempDir dir;
     const std::string temp = dir / "partial.tmp";

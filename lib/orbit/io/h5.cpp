@@ -178,12 +178,14 @@ struct HeapCandidate {
     std::size_t begin, end;  // bytes of the window
     bool clean;              // its objects tile it as HDF5 writes them
     std::string damage;      // why not, when it is damaged
+    std::vector<std::uint64_t> objects;  // indices of its objects before the damage
 };
 
 // Walks the objects of the collection at `hit` (`coll` bytes): "" when they
 // tile it (or stop at a header HDF5 did not write: a leftover overwritten in
 // part), else what is wrong.
-std::string heap_damage(const unsigned char* hit, std::uint64_t coll, bool& leftover) {
+std::string heap_damage(const unsigned char* hit, std::uint64_t coll, bool& leftover,
+                        std::vector<std::uint64_t>& objects) {
     leftover = false;
     for (std::uint64_t p = 16; p + 16 <= coll;) {
         const unsigned char* h = hit + p;
@@ -199,9 +201,30 @@ std::string heap_damage(const unsigned char* hit, std::uint64_t coll, bool& left
         if (need == 0) return "an empty free-space object";
         if (p + need > coll) return "object " + std::to_string(index) + " runs past its collection";
         if (index == 0) break;
+        objects.push_back(index);
         p += need;
     }
     return "";
+}
+
+// Whether `window` holds a heap ID naming an object of the collection at file
+// address `address`: its 8 address bytes followed by the 4-byte index of one of
+// its `objects` (the form of a variable-length value stored in an attribute or
+// dataset). Other addresses equal to it (the superblock's end of file, say)
+// are not followed by such an index.
+bool heap_referenced(const unsigned char* window, std::size_t size, std::uint64_t address,
+                     const std::vector<std::uint64_t>& objects) {
+    unsigned char pattern[8];
+    for (int i = 0; i < 8; ++i) pattern[i] = static_cast<unsigned char>(address >> (8 * i));
+    const unsigned char* end = window + size;
+    for (const unsigned char* q = window; q + 12 <= end;) {
+        auto* hit = static_cast<const unsigned char*>(::memmem(q, static_cast<std::size_t>(end - q), pattern, 8));
+        if (!hit || hit + 12 > end) return false;
+        const std::uint64_t index = little_endian(hit + 8, 4);
+        if (std::find(objects.begin(), objects.end(), index) != objects.end()) return true;
+        q = hit + 1;
+    }
+    return false;
 }
 }  // namespace
 
@@ -218,15 +241,19 @@ void check_global_heaps(const unsigned char* window, std::size_t size, std::size
         // cut short by the end of the file fails in HDF5's own checks.
         if (coll < 16 || coll > static_cast<std::uint64_t>(end - hit)) continue;
         bool leftover = false;
-        std::string damage = heap_damage(hit, coll, leftover);
+        std::vector<std::uint64_t> objects;
+        std::string damage = heap_damage(hit, coll, leftover, objects);
         const std::size_t b = static_cast<std::size_t>(hit - window);
-        found.push_back({b, b + static_cast<std::size_t>(coll), damage.empty() && !leftover, std::move(damage)});
+        found.push_back({b, b + static_cast<std::size_t>(coll), damage.empty() && !leftover, std::move(damage),
+                         std::move(objects)});
     }
     // HDF5 does not wipe freed space, so a freed collection can linger where
     // a live one was written over it later. A damaged collection is taken for
     // such a leftover only when a clean collection overlaps it (live ones
     // never overlap); a signature alone inside it is not enough, since the
-    // strings a live collection holds can contain anything.
+    // strings a live collection holds can contain anything. Nor is an overlap
+    // enough when a heap ID in the file names the damaged collection: that
+    // one is live (the clean one a copy over it), and HDF5 would read it.
     std::size_t clean_end = 0;  // furthest end of a clean collection so far
     for (std::size_t i = 0; i < found.size(); ++i) {
         const HeapCandidate& c = found[i];
@@ -234,7 +261,7 @@ void check_global_heaps(const unsigned char* window, std::size_t size, std::size
             bool overlapped = clean_end > c.begin;
             for (std::size_t j = i + 1; !overlapped && j < found.size() && found[j].begin < c.end; ++j)
                 overlapped = found[j].clean;
-            if (!overlapped)
+            if (!overlapped || heap_referenced(window, size, offset + c.begin, c.objects))
                 throw Error(name + ": damaged HDF5 file (global heap at byte " + std::to_string(offset + c.begin) +
                             ": " + c.damage + ")");
         }
@@ -574,7 +601,11 @@ Handle File::open_dataset(const std::string& path) const {
     if (!exists(path)) throw Error(name_ + ": missing dataset " + quoted(path));
     hid_t id = H5Dopen2(this->id(), path.c_str(), H5P_DEFAULT);
     if (id < 0) throw Error(name_ + ": " + quoted(path) + " is not a dataset");
-    return Handle(id, H5Dclose);
+    Handle ds(id, H5Dclose);
+    // Again here: a damaged group can hide a dataset from the walk made on
+    // opening (a fuzzed file declared 10 GB in 6.9 KB that way).
+    if (reading_) check_storage(ds.get(), file_bytes_, name_ + ":" + path);
+    return ds;
 }
 
 bool File::exists(const std::string& path) const {
@@ -975,9 +1006,15 @@ nlohmann::json File::attr_any(const std::string& object, const std::string& name
         H5Aread(a.get(), H5T_NATIVE_DOUBLE, v.data());
         nlohmann::json j = n == 1 ? nlohmann::json(v[0]) : nlohmann::json(v);
         if (cls == H5T_INTEGER) {
-            if (n == 1) return static_cast<std::int64_t>(v[0]);
+            // An integer type wider than 64 bits (a damaged file) may not fit
+            // in int64: keep such a value as the double it was read as.
+            auto integer = [](double x) -> nlohmann::json {
+                if (x >= -9.2233720368547758e18 && x < 9.2233720368547758e18) return static_cast<std::int64_t>(x);
+                return x;
+            };
+            if (n == 1) return integer(v[0]);
             nlohmann::json arr = nlohmann::json::array();
-            for (double x : v) arr.push_back(static_cast<std::int64_t>(x));
+            for (double x : v) arr.push_back(integer(x));
             return arr;
         }
         return j;
