@@ -1,3 +1,4 @@
+#include <chrono>
 #include "orbit/distributed/communicator.hpp"
 
 #include <algorithm>
@@ -32,16 +33,20 @@ enum Kind : int { kError = 1, kUsage = 2 };
 void check(int rc, const char* what) {
     if (rc != MPI_SUCCESS) throw Error(std::string("MPI: ") + what + " failed");
 }
-// Waits for a nonblocking collective by testing it every 20 microseconds and
-// sleeping in between: a rank that waits for slower ones then takes no CPU
-// (MPI's blocking calls spin), which matters on shared or oversubscribed
-// nodes and keeps CPU time a measure of work. The added latency is far
-// below the time between two exchanges.
+// Waits for a nonblocking collective. Open MPI moves a nonblocking
+// collective forward only inside MPI_Test, so a large message (a training
+// step's gradients) needs many tests in a row: the first 2 ms are spent
+// testing without pause. After that the rank is waiting for slower ones, and
+// it tests every 20 microseconds and sleeps in between, so that it takes no
+// CPU (MPI's blocking calls spin), which matters on shared or oversubscribed
+// nodes and keeps CPU time a measure of work.
 void wait(MPI_Request& request, const char* what) {
+    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
     for (;;) {
         int done = 0;
         check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what);
         if (done) return;
+        if (std::chrono::steady_clock::now() < spin_until) continue;
         const timespec pause{0, 20000};
         nanosleep(&pause, nullptr);
     }
