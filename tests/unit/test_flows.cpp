@@ -423,7 +423,7 @@ TEST_CASE("interpolant: learns a linear-Gaussian denoiser; same bits for 1 and 2
     CHECK(run(1) == run(2));
     // the pairs are checked
     Dataset bad = train;
-    bad.context = bad.context.leftCols(1);
+    bad.context = Points(bad.context.leftCols(1));  // a copy: assigning a block of itself would read freed memory
     CHECK_THROWS_WITH(Model::create(interpolant_spec("source", 8), bad, 1), Catch::Contains("source (degraded view) of 2 columns"));
     auto m = Model::create(interpolant_spec("source", 8), train, 1);
     CHECK_THROWS_WITH(m.sample(10, 1), Catch::Contains("needs a source of 2 columns"));
