@@ -30,7 +30,7 @@ build: configure
 data:
 	@scripts/fetch-data.sh $(DATA)
 
-# The UDPReg registration model, the trainer's default recipe (about 15 minutes on
+# The UDPReg registration model, the trainer's default recipe (about 8 minutes of CPU on
 # two idle cores), from the training meshes only (never the ones in
 # share/orbit/data/eval-shapes.txt).
 MODEL ?= $(BUILD)/udpreg-model.h5
