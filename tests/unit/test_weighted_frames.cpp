@@ -14,6 +14,7 @@
 #include "orbit/core/random.hpp"
 
 #include "nn_fixtures.hpp"
+#include "orbit/geometry/rotation.hpp"
 
 using namespace orbit;
 using namespace orbit::canon;
@@ -33,12 +34,7 @@ Eigen::Matrix3d random_rotation(Rng& rng, int dim) {
         q.topLeftCorner<2, 2>() << std::cos(a), -std::sin(a), std::sin(a), std::cos(a);
         return q;
     }
-    Eigen::Matrix3d a;
-    for (int i = 0; i < 9; ++i) a.data()[i] = rng.normal();
-    Eigen::HouseholderQR<Eigen::Matrix3d> qr(a);
-    q = qr.householderQ();
-    if (q.determinant() < 0) q.col(0) *= -1;
-    return q;
+    return geometry::random_rotation(rng);
 }
 
 // The frame of a centred copy of x, as 3 x 3 (2-D: the x, y block, z fixed).
