@@ -5,19 +5,21 @@
 // never by thread or rank count), records each shard on its own tape and adds
 // the shards' gradients into the parameters in shard order gets the same bits
 // for any -j. Over R ranks the same holds: each rank records the shards of
-// its share, the shards' gradient contributions travel by allgatherv (as
-// doubles: float32 gradients exactly), and every rank adds all of them in
+// its share, the shards' gradient contributions travel by allgatherv (in the
+// gradients' own precision, so exactly) and every rank adds all of them in
 // shard order, then takes the same optimizer step. So the model depends on
 // the global batch and the seed, not on R (nor on -j inside a rank).
 //
 // Tape is any tape with add_param_grads() (adds its gradients into the
 // parameters' .grad); Param has Eigen matrices .value and .grad.
 #include <Eigen/Core>
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <exception>
 #include <functional>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "orbit/core/parallel.hpp"
@@ -33,35 +35,41 @@ namespace detail {
 template <class Tape, class Param>
 double exchange_shards(std::vector<Tape>& tapes, const std::vector<Param*>& params, std::vector<double>& values,
                        const Share& mine) {
+    // Gradients travel in their own precision (float32 ones as floats: half
+    // the bytes of doubles, and exact); the shards' scalars as doubles, apart.
+    using G = typename std::decay_t<decltype(std::declval<Param&>().grad)>::Scalar;
+    static_assert(std::is_same_v<G, float> || std::is_same_v<G, double>, "exchange_shards: float or double gradients");
     const int shards = static_cast<int>(tapes.size());
     const std::int64_t stride = shards > 0 ? std::int64_t(values.size()) / shards : 0;
-    std::int64_t width = stride;
+    std::int64_t width = 0;
     for (const Param* p : params) width += p->value.size();
     // Each owned shard's contribution, added onto zero as in one process.
-    std::vector<double> local(std::size_t(mine.size() * width));
+    std::vector<G> all(std::size_t(shards * width));
+    G* local = all.data() + mine.begin * width;  // in place: this rank's share sits at its offset
     for (std::int64_t k = mine.begin; k < mine.end; ++k) {
         for (Param* p : params) p->zero_grad();
         tapes[std::size_t(k)].add_param_grads();
-        double* out = local.data() + (k - mine.begin) * width;
-        for (const Param* p : params)
-            for (Eigen::Index t = 0; t < p->grad.size(); ++t) *out++ = double(p->grad.data()[t]);
-        for (std::int64_t v = 0; v < stride; ++v) *out++ = values[std::size_t(k * stride + v)];
+        G* out = all.data() + k * width;
+        for (const Param* p : params) out = std::copy(p->grad.data(), p->grad.data() + p->grad.size(), out);
     }
-    std::vector<std::int64_t> counts;
-    for (int r = 0; r < size(); ++r) counts.push_back(share(shards, r, size()).size() * width);
-    std::vector<double> all(std::size_t(shards * width));
-    allgatherv(local.data(), all.data(), counts);
+    std::vector<std::int64_t> counts, value_counts;
+    for (int r = 0; r < size(); ++r) {
+        const std::int64_t n = share(shards, r, size()).size();
+        counts.push_back(n * width);
+        value_counts.push_back(n * stride);
+    }
+    allgatherv(local, all.data(), counts);
+    if (stride > 0) allgatherv(values.data() + mine.begin * stride, values.data(), value_counts);
     for (Param* p : params) p->zero_grad();
     double total = 0;
     for (int k = 0; k < shards; ++k) {
-        const double* in = all.data() + std::int64_t(k) * width;
+        const G* in = all.data() + std::int64_t(k) * width;
         for (Param* p : params) {
-            using T = typename std::decay_t<decltype(p->grad)>::Scalar;
-            for (Eigen::Index t = 0; t < p->grad.size(); ++t) p->grad.data()[t] += T(in[t]);
+            G* g = p->grad.data();
+            for (Eigen::Index t = 0; t < p->grad.size(); ++t) g[t] += in[t];
             in += p->grad.size();
         }
-        for (std::int64_t v = 0; v < stride; ++v) values[std::size_t(k * stride + v)] = in[v];
-        if (stride > 0) total += in[0];
+        if (stride > 0) total += values[std::size_t(k * stride)];
     }
     return total;
 }
