@@ -11,7 +11,8 @@ namespace {
 const char* const kAbout = R"(
 Trains a network that maps a point cloud to a rotation R(x) with R(g x) = g R(x) by construction, so the canonical copy R(x)^T x is
 exactly invariant (Kaba et al. 2023): vector neurons (Deng et al. 2021) or weighted frames (frame averaging, Puny et al. 2022, with
-learned weights over the frames the points induce). The clouds are taken as seen in their usual, upright pose, and the
+learned weights over the frames the points induce) or pca-correction (the PCA frame turned by a correction that an MLP predicts
+from the cloud in its PCA pose). The clouds are taken as seen in their usual, upright pose, and the
 canonicalization prior (Mondal et al. 2023) pulls the predicted element toward the identity, so canonical poses are
 the poses a downstream model was trained on. Each cloud is centred and scaled to unit RMS radius before the network, so R does not
 depend on position or size. The model file is read by orbit-canonicalize --model.)";
@@ -19,7 +20,7 @@ depend on position or size. The model file is read by orbit-canonicalize --model
 
 int main(int argc, char** argv) {
     distributed::Session mpi(argc, argv);  // mpirun -n P: data-parallel steps, the same model bits; rank 0 writes
-    cli::App app("train-canonicalizer", "train a learned canonicalizer (vector neurons or weighted frames) by the canonicalization prior", kAbout);
+    cli::App app("train-canonicalizer", "train a learned canonicalizer (vector neurons, weighted frames or PCA with a learned correction) by the canonicalization prior", kAbout);
     canon::PriorTrainSettings s;
     auto& t = s.train;
     auto& c = app.cli();
