@@ -11,7 +11,8 @@ namespace {
 const char* const kAbout = R"(
 Trains a network that maps a point cloud to a rotation R(x) with R(g x) = g R(x) by construction, so the canonical copy R(x)^T x is
 exactly invariant (Kaba et al. 2023): vector neurons (Deng et al. 2021) or weighted frames (frame averaging, Puny et al. 2022, with
-learned weights over the frames the points induce). The clouds are taken as seen in their usual, upright pose, and the
+learned weights over the frames the points induce) or pca-correction (the PCA frame turned by a correction that an MLP predicts
+from the cloud in its PCA pose). The clouds are taken as seen in their usual, upright pose, and the
 canonicalization prior (Mondal et al. 2023) pulls the predicted element toward the identity, so canonical poses are
 the poses a downstream model was trained on. Each cloud is centred and scaled to unit RMS radius before the network, so R does not
 depend on position or size. The model file is read by orbit-canonicalize --model.)";
@@ -19,7 +20,7 @@ depend on position or size. The model file is read by orbit-canonicalize --model
 
 int main(int argc, char** argv) {
     distributed::Session mpi(argc, argv);  // mpirun -n P: data-parallel steps, the same model bits; rank 0 writes
-    cli::App app("train-canonicalizer", "train a learned canonicalizer (vector neurons or weighted frames) by the canonicalization prior", kAbout);
+    cli::App app("train-canonicalizer", "train a learned canonicalizer (vector neurons, weighted frames or PCA with a learned correction) by the canonicalization prior", kAbout);
     canon::PriorTrainSettings s;
     auto& t = s.train;
     auto& c = app.cli();
@@ -33,14 +34,20 @@ int main(int argc, char** argv) {
     auto* o_prior = c.add_option("--prior", s.prior, "form of the prior: vectors (beta sum_j |v_j(x) - e_j|^2 on the output vectors "
                                  "before Gram-Schmidt) or frame (beta |R(x) - I|^2, no gradient at a half turn)")
         ->check(CLI::IsMember({"vectors", "frame"}))->capture_default_str();
+    c.add_flag("--resample", t.resample, "augment: each epoch, draw every training cloud's points with replacement from it (keeps the pose)");
+    c.add_option("--jitter", t.jitter, "augment: Gaussian noise of this standard deviation, in units of the RMS radius, added to the "
+                 "points each epoch (keeps the pose)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    c.add_option("--weight-decay", t.weight_decay, "decoupled weight decay (AdamW)")->check(CLI::NonNegativeNumber)->capture_default_str();
     c.add_option("--beta", t.beta, "weight of the prior")->check(CLI::PositiveNumber)->capture_default_str();
     auto* o_method = c.add_option("--method", t.method, "network: vector-neurons, or weighted-frames (a learned weighting of the frames "
-                                  "that the points induce, over an MLP that sees the whole cloud in each; SO2, SO3, SE3)")
-        ->check(CLI::IsMember({"vector-neurons", "weighted-frames"}))->capture_default_str();
-    auto* o_grid = c.add_option("--grid", t.frames.grid, "weighted frames: cells per axis of each point's view of the cloud")
+                                  "that the points induce, over an MLP that sees the whole cloud in each; SO2, SO3, SE3), or pca-correction (the "
+                                  "PCA frame with third-moment signs, turned by a correction an MLP predicts from the cloud in its PCA pose; "
+                                  "SO2, SO3, SE3)")
+        ->check(CLI::IsMember({"vector-neurons", "weighted-frames", "pca-correction"}))->capture_default_str();
+    auto* o_grid = c.add_option("--grid", t.frames.grid, "weighted frames, pca-correction: cells per axis of the grid the MLP sees")
         ->check(CLI::Range(2, 64))->capture_default_str();
-    auto* o_width = c.add_option("--mlp-hidden", t.frames.hidden, "weighted frames: width of the MLP")->check(CLI::Range(1, 4096))->capture_default_str();
-    auto* o_blocks = c.add_option("--mlp-blocks", t.frames.blocks, "weighted frames: residual blocks of the MLP")->check(CLI::Range(0, 32))->capture_default_str();
+    auto* o_width = c.add_option("--mlp-hidden", t.frames.hidden, "weighted frames, pca-correction: width of the MLP")->check(CLI::Range(1, 4096))->capture_default_str();
+    auto* o_blocks = c.add_option("--mlp-blocks", t.frames.blocks, "weighted frames, pca-correction: residual blocks of the MLP")->check(CLI::Range(0, 32))->capture_default_str();
     auto* o_hidden = c.add_option("--hidden", t.net.hidden, "vector neurons: vector channels per layer")->check(CLI::Range(1, 1024))->capture_default_str();
     auto* o_layers = c.add_option("--layers", t.net.layers, "vector neurons: point layers after the edge layer")->check(CLI::Range(0, 32))->capture_default_str();
     auto* o_neighbors = c.add_option("--neighbors", t.net.neighbors, "k of the k-nearest-neighbour graph (weighted frames, 3-D: of the neighbourhood mean)")
@@ -48,6 +55,9 @@ int main(int argc, char** argv) {
     auto* o_achiral = c.add_flag("--achiral", s.achiral,
                                  "no chiral features (J v in 2-D, cross products in 3-D) before the output layer; "
                                  "they let the frame of a mirror-symmetric upright cloud be the identity (O3, E3: always achiral)");
+    auto* o_signs = c.add_flag("--third-moment-signs", s.third_moment_signs,
+                               "pca-correction: take the axes' signs from the third moments alone, without averaging the correction "
+                               "over the sign choices");
     auto* o_ungated = c.add_flag("--ungated", s.ungated, "no invariant gates after the point layers (VN layers alone)");
     c.add_option("--checkpoint-every", s.checkpoint_every, "Write the output model every N epochs while training (0: at the end only)")
         ->check(CLI::NonNegativeNumber);
@@ -65,7 +75,7 @@ int main(int argc, char** argv) {
 
     app.add_references(cli::references({"canonicalization", "canonicalization-prior", "vector-neurons"}));
     return app.run(argc, argv, [&] {
-        for (auto* o : {o_method, o_grid, o_width, o_blocks, o_hidden, o_layers, o_neighbors, o_achiral, o_ungated})
+        for (auto* o : {o_method, o_grid, o_width, o_blocks, o_hidden, o_layers, o_neighbors, o_achiral, o_ungated, o_signs})
             if (o->count()) s.architecture_given.push_back(o->get_name());
         s.group_given = o_group->count() > 0;
         s.prior_given = o_prior->count() > 0;

@@ -21,8 +21,8 @@ std::optional<LearnedCanonicalizer> start_model(PriorTrainSettings& s) {
         s.train.group = parse_learned_group(s.group);
         s.train.seed = s.seed;
         s.train.prior = parse_prior_form(s.prior);
-        if (s.train.method == "weighted-frames" && has_reflections(s.train.group))
-            throw UsageError("--method weighted-frames is for rotations (SO2, SO3, SE3), not " + s.group);
+        if ((s.train.method == "weighted-frames" || s.train.method == "pca-correction") && has_reflections(s.train.group))
+            throw UsageError("--method " + s.train.method + " is for rotations (SO2, SO3, SE3), not " + s.group);
         return std::nullopt;
     }
     nn::refuse_architecture_options(s.architecture_given, s.resume);
@@ -46,6 +46,11 @@ nlohmann::json run_prior_training(PriorTrainSettings s) {
     t.net.chiral = !s.achiral;
     t.net.gated = !s.ungated;
     t.frames.neighbors = t.net.neighbors;
+    // pca-correction shares the grid and MLP options of weighted frames
+    t.correction.grid = t.frames.grid;
+    t.correction.hidden = t.frames.hidden;
+    t.correction.blocks = t.frames.blocks;
+    t.correction.average_signs = !s.third_moment_signs;
     std::optional<LearnedCanonicalizer> model = start_model(s);
     const std::string src = s.input == "-" ? "<stdin>" : s.input;
     io::PointSets sets = io::read_point_sets(s.input);

@@ -19,6 +19,7 @@ struct PriorTrainSettings {
     PriorTrainOptions train;
     int checkpoint_every = 0;
     bool achiral = false, ungated = false;
+    bool third_moment_signs = false;  // pca-correction: no averaging over the axis signs
     bool group_given = false;                      // --group appeared
     std::vector<std::string> architecture_given;  // the architecture options that appeared
     std::uint64_t seed = 0;

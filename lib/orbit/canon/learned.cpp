@@ -242,8 +242,15 @@ CanonNet<float> new_network(const PriorTrainOptions& opt, Rng& init) {
         cfg.dim = dim;
         return WeightedFramesNet<float>(WfConfig::from_json(cfg.to_json()), init);
     }
+    if (opt.method == "pca-correction") {
+        if (has_reflections(opt.group))
+            throw UsageError("pca-correction is for rotations (SO2, SO3, SE3), not " + group_name(opt.group));
+        PcConfig cfg = opt.correction;
+        cfg.dim = dim;
+        return PcaCorrectionNet<float>(PcConfig::from_json(cfg.to_json()), init);
+    }
     if (opt.method != "vector-neurons")
-        throw UsageError("unknown canonicalizer method '" + opt.method + "' (vector-neurons or weighted-frames)");
+        throw UsageError("unknown canonicalizer method '" + opt.method + "' (vector-neurons, weighted-frames or pca-correction)");
     VnConfig cfg = opt.net;
     cfg.reflections = has_reflections(opt.group);
     cfg.dim = dim;
@@ -252,8 +259,26 @@ CanonNet<float> new_network(const PriorTrainOptions& opt, Rng& init) {
 }
 
 void check_train_options(const PriorTrainOptions& opt) {
-    if (opt.epochs < 0 || opt.batch < 1 || !(opt.lr > 0) || !(opt.beta > 0) || opt.stop_after < 0)
-        throw UsageError("training options out of range (epochs >= 0, batch >= 1, lr > 0, beta > 0, stop_after >= 0)");
+    if (opt.epochs < 0 || opt.batch < 1 || !(opt.lr > 0) || !(opt.beta > 0) || opt.stop_after < 0 || !(opt.jitter >= 0) ||
+        !(opt.weight_decay >= 0))
+        throw UsageError("training options out of range (epochs >= 0, batch >= 1, lr > 0, beta > 0, stop_after >= 0, "
+                         "jitter >= 0, weight decay >= 0)");
+}
+
+// One training cloud as the network sees it after the pose-preserving augmentation of opt
+// (resampling, jitter), centred and scaled to unit RMS radius again; rng is the cloud's own stream.
+nn::Mat<float> augmented(const nn::Mat<float>& pts, const PriorTrainOptions& opt, Rng& rng) {
+    const auto n = pts.rows();
+    Eigen::MatrixXd x = pts.cast<double>();
+    if (opt.resample)
+        for (Eigen::Index i = 0; i < n; ++i) x.row(i) = pts.row(static_cast<Eigen::Index>(rng.below(static_cast<std::uint64_t>(n)))).cast<double>();
+    if (opt.jitter > 0)
+        for (Eigen::Index i = 0; i < n; ++i)
+            for (Eigen::Index a = 0; a < x.cols(); ++a) x(i, a) += opt.jitter * rng.normal();
+    x.rowwise() -= x.colwise().mean();
+    const double rms = std::sqrt(x.squaredNorm() / static_cast<double>(n));
+    if (!(rms > 0)) return pts;  // all resampled points coincide: keep the cloud as it was
+    return (x / rms).cast<float>();
 }
 
 }  // namespace
@@ -287,6 +312,7 @@ void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vec
     CanonNet<float> net = model.net();
     nn::AdamOptions ao;
     ao.lr = opt.lr;
+    ao.weight_decay = opt.weight_decay;
     nn::Adam<float> adam(net.params(), ao);
     if (!model.optimizer_m().empty()) {
         adam.m() = model.optimizer_m();
@@ -312,7 +338,12 @@ void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vec
             distributed::record_shards(tapes, net.params(), shards, [&](std::int64_t k) {
                 nn::Tape<float>& tape = tapes[static_cast<std::size_t>(k)];
                 nn::Var frames;
-                const nn::Mat<float> pts(data.middleRows(perm[lo + k] * n, n));
+                nn::Mat<float> pts(data.middleRows(perm[lo + k] * n, n));
+                if (opt.resample || opt.jitter > 0) {
+                    Rng aug(opt.seed, mix64(mix64(0x6175676d656e74ULL, static_cast<std::uint64_t>(epoch)),  // "augment"
+                                            static_cast<std::uint64_t>(perm[lo + k])));
+                    pts = augmented(pts, opt, aug);
+                }
                 const float beta = static_cast<float>(opt.beta) / static_cast<float>(hi - lo);
                 const nn::Var loss = opt.prior == PriorForm::vectors ? vector_prior_loss(tape, net, pts, n, beta, &frames)
                                                                      : canonicalization_prior_loss(tape, net, pts, n, beta, &frames);
@@ -334,7 +365,8 @@ void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vec
         if (on_epoch) on_epoch(pe);
     }
     tr.update({{"objective", "canonicalization-prior"}, {"prior", prior_form_name(opt.prior)}, {"beta", opt.beta}, {"epochs", opt.epochs}, {"epoch", epoch},
-               {"steps", adam.steps()}, {"batch", opt.batch}, {"lr", opt.lr}, {"seed", opt.seed}, {"clouds", b},
+               {"steps", adam.steps()}, {"batch", opt.batch}, {"lr", opt.lr}, {"seed", opt.seed}, {"resample", opt.resample}, {"jitter", opt.jitter},
+               {"weight_decay", opt.weight_decay}, {"clouds", b},
                {"points", n}});
     const Options options = model.options();
     model = LearnedCanonicalizer(model.group(), std::move(net));

@@ -90,16 +90,24 @@ std::string prior_form_name(PriorForm f);
 struct PriorTrainOptions {
     Group group = Group::SO3;
     PriorForm prior = PriorForm::vectors;
-    std::string method = "vector-neurons";  // or "weighted-frames" (SO2, SO3, SE3)
+    std::string method = "vector-neurons";  // or "weighted-frames", "pca-correction" (SO2, SO3, SE3)
     // chiral features (ignored for groups with reflections) and gates by default; see VnConfig
     VnConfig net = [] { VnConfig c; c.chiral = true; c.gated = true; return c; }();
     WfConfig frames;  // weighted frames (dim comes from the group)
+    PcConfig correction;  // pca-correction (dim comes from the group)
     int epochs = 30;
     int batch = 16;
     double lr = 5e-3;
     double beta = 1.0;  // weight of |R - I|_F^2
     std::uint64_t seed = 0;
     int stop_after = 0;  // stop after this many epochs of this run (resume later); 0: off
+    // Pose-preserving augmentation, drawn afresh for every cloud and epoch from (seed, epoch, cloud):
+    // resample: the points drawn with replacement from the cloud; jitter: Gaussian noise of this
+    // standard deviation (in units of the RMS radius) added to every point. The cloud is centred and
+    // scaled again afterwards. Neither moves the pose, so the prior's target stays the identity.
+    bool resample = false;
+    double jitter = 0.0;
+    double weight_decay = 0.0;  // decoupled (AdamW)
 };
 
 struct PriorEpoch {

@@ -33,29 +33,29 @@ WfConfig WfConfig::from_json(const nlohmann::json& j) {
 
 int WfConfig::descriptor_size() const { return (dim == 2 ? grid * grid : grid * grid * grid) + 1; }
 
-namespace {
-
-// Splats q (dim coordinates) with weight wt onto the grid^dim cells of row `out` (multilinear, clamped to the grid).
+// Splats q (dim coordinates) with weight wt onto the grid^dim cells of `out` (multilinear, clamped to the grid).
 template <class T>
-void splat(const WfConfig& cfg, const Eigen::Vector3d& q, double wt, T* out) {
+void splat_multilinear(int dim, int grid, double half, const Eigen::Vector3d& q, double wt, T* out) {
     int i0[3] = {0, 0, 0};
     double f[3] = {0, 0, 0};
-    for (int a = 0; a < cfg.dim; ++a) {
-        const double u = std::clamp((q[a] + cfg.half) / (2 * cfg.half) * (cfg.grid - 1), 0.0, cfg.grid - 1 - 1e-9);
+    for (int a = 0; a < dim; ++a) {
+        const double u = std::clamp((q[a] + half) / (2 * half) * (grid - 1), 0.0, grid - 1 - 1e-9);
         i0[a] = static_cast<int>(std::floor(u));
         f[a] = u - i0[a];
     }
-    for (int corner = 0; corner < (1 << cfg.dim); ++corner) {
+    for (int corner = 0; corner < (1 << dim); ++corner) {
         double w = wt;
         int idx = 0;
-        for (int a = 0; a < cfg.dim; ++a) {
+        for (int a = 0; a < dim; ++a) {
             const int bit = (corner >> a) & 1;
             w *= bit ? f[a] : 1 - f[a];
-            idx = idx * cfg.grid + i0[a] + bit;
+            idx = idx * grid + i0[a] + bit;
         }
         out[idx] += static_cast<T>(w);
     }
 }
+
+namespace {
 
 // The unit frame F_i (columns) of point p and its weight gamma; m: its neighbourhood mean (3-D only).
 Eigen::Matrix3d point_frame(const Eigen::Vector3d& p, const Eigen::Vector3d& m, int dim, double& gamma) {
@@ -111,7 +111,7 @@ void weighted_frame_inputs(const WfConfig& cfg, const Mat<T>& points, int n, Mat
             for (int c = 0; c < d; ++c) frames(i, r * d + c) = static_cast<T>(gamma * F(r, c));
         // The descriptor matrix is column-major: splat into a row buffer, then copy.
         std::vector<T> buf(static_cast<std::size_t>(cfg.descriptor_size() - 1), T(0));
-        for (Eigen::Index j = start; j < start + n; ++j) splat(cfg, Eigen::Vector3d(F.transpose() * point(j)), inv_n, buf.data());
+        for (Eigen::Index j = start; j < start + n; ++j) splat_multilinear(cfg.dim, cfg.grid, cfg.half, Eigen::Vector3d(F.transpose() * point(j)), inv_n, buf.data());
         for (std::size_t c = 0; c < buf.size(); ++c) descriptors(i, static_cast<Eigen::Index>(c)) = buf[c];
         descriptors(i, cfg.descriptor_size() - 1) = static_cast<T>(p.norm());
     }
@@ -174,6 +174,7 @@ WeightedFramesNet<S> WeightedFramesNet<T>::cast() const {
 }
 
 #define ORBIT_WF(T)                                                                                              \
+    template void splat_multilinear<T>(int, int, double, const Eigen::Vector3d&, double, T*);                   \
     template void weighted_frame_inputs<T>(const WfConfig&, const Mat<T>&, int, Mat<T>&, Mat<T>&);              \
     template class WeightedFramesNet<T>;                                                                         \
     template WeightedFramesNet<float> WeightedFramesNet<T>::cast<float>() const;                                 \

@@ -23,6 +23,7 @@
 // The frame R is the Gram-Schmidt of the v_k (gram_schmidt). Rotations only:
 // u x w is not equivariant under reflections. Only gradients with respect to
 // the weights are needed, so D_i is data (computed outside the tape).
+#include <Eigen/Core>
 #include <nlohmann/json.hpp>
 
 #include "orbit/canon/vector_neurons.hpp"
@@ -44,6 +45,11 @@ struct WfConfig {
     int outputs() const { return dim == 2 ? 1 : 2; }
     int descriptor_size() const;  // grid^dim + 1
 };
+
+// Adds wt, spread multilinearly over the 2^dim nearest cells, to a row-major grid^dim
+// grid over [-half, half]^dim at point q (the first dim coordinates; clamped to the grid).
+template <class T>
+void splat_multilinear(int dim, int grid, double half, const Eigen::Vector3d& q, double wt, T* out);
 
 // The per-point frames and descriptors of B centred clouds of n points ([B*n, dim]).
 // frames: [B*n, dim*dim] row-major per row, the columns of gamma_i F_i (see above);
