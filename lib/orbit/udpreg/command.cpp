@@ -54,8 +54,10 @@ void epoch_note(const EpochInfo& e, char* note, std::size_t size) {
         std::snprintf(note, size, "loss %.4f (self %.4f cross %.4f contrastive %.4f) lr %.2e %.1fs", e.train.total, e.train.self,
                       e.train.cross, e.train.contrastive, e.lr, e.seconds);
     else
-        std::snprintf(note, size, "loss %.4f (self %.4f cross %.4f contrastive %.4f) val %.4f recall %.3f lr %.2e %.1fs",
-                      e.train.total, e.train.self, e.train.cross, e.train.contrastive, e.val.total, e.val_recall, e.lr, e.seconds);
+        std::snprintf(note, size,
+                      "loss %.4f (self %.4f cross %.4f contrastive %.4f) val %.4f recall %.3f entropy %.3f agree %.3f/%.3f lr %.2e %.1fs",
+                      e.train.total, e.train.self, e.train.cross, e.train.contrastive, e.val.total, e.val_recall,
+                      e.val_posteriors.entropy, e.val_posteriors.agreement, e.val_posteriors.chance, e.lr, e.seconds);
 }
 
 }  // namespace
@@ -90,7 +92,7 @@ nlohmann::json run_training(TrainSettings s) {
     };
     Progress progress("epoch", t.epochs);
     auto report = train(model, train_sets, valid, t, [&](const EpochInfo& e) {
-        char note[256];
+        char note[384];
         epoch_note(e, note, sizeof note);
         progress.update(e.epoch, note);
         if (s.checkpoint_every > 0 && e.epoch % s.checkpoint_every == 0 && e.epoch < e.epochs) write_model();

@@ -281,6 +281,79 @@ double validation_recall(const std::shared_ptr<Model>& model, const std::vector<
     return double(ok) / double(pairs.size());
 }
 
+namespace {
+// A posterior gradient carried to the softmax logits: gamma o (g - <gamma, g>).
+double logit_rms(const Matrix& gamma, const Matrix& g) {
+    Vec<double> dot = (gamma.array() * g.array()).rowwise().sum();
+    Matrix dl = (gamma.array() * (g.colwise() - dot).array()).matrix();
+    return dl.norm() / std::sqrt(double(std::max<Eigen::Index>(gamma.rows(), 1)));
+}
+}  // namespace
+
+PosteriorStats posterior_stats(const Model& model, const std::vector<TrainingPair>& pairs, const TrainOptions& o) {
+    PosteriorStats st;
+    if (pairs.empty()) return st;
+    std::vector<PosteriorStats> per(pairs.size());
+    parallel_for(static_cast<std::int64_t>(pairs.size()), [&](std::int64_t b) {
+        const TrainingPair& p = pairs[static_cast<std::size_t>(b)];
+        DescriptorScales sc = descriptor_scales(p.target);
+        Model::Output os = model.run(p.source, registration_fpfh(p.source, sc));
+        Model::Output ot = model.run(p.target, registration_fpfh(p.target, sc));
+        const Eigen::Index K = os.gamma.cols();
+        PosteriorStats& s = per[static_cast<std::size_t>(b)];
+        auto entropy = [&](const Matrix& g) {
+            return -(g.array() * g.array().max(1e-300).log()).sum() / (double(g.rows()) * std::log(double(K)));
+        };
+        s.entropy = 0.5 * (entropy(os.gamma) + entropy(ot.gamma));
+        s.max_gamma = 0.5 * (os.gamma.rowwise().maxCoeff().mean() + ot.gamma.rowwise().maxCoeff().mean());
+        auto argmax = [](const Matrix& g) {
+            std::vector<int> a(static_cast<std::size_t>(g.rows()));
+            for (Eigen::Index i = 0; i < g.rows(); ++i) g.row(i).maxCoeff(&a[static_cast<std::size_t>(i)]);
+            return a;
+        };
+        const std::vector<int> as = argmax(os.gamma), at = argmax(ot.gamma);
+        const Points xa = geometry::apply(p.truth, p.source);
+        geometry::KdTree tree(p.target);
+        const double dist = 2.5 * sc.spacing;
+        std::vector<std::pair<int, int>> pairs_true;
+        Vec<double> hs = Vec<double>::Zero(K), ht = Vec<double>::Zero(K);
+        int agree = 0;
+        for (Eigen::Index i = 0; i < xa.rows(); ++i) {
+            geometry::Neighbor nb = tree.nearest_within(xa.row(i).data(), dist);
+            if (nb.index < 0) continue;
+            pairs_true.push_back({static_cast<int>(i), static_cast<int>(nb.index)});
+            const int ks = as[static_cast<std::size_t>(i)], kt = at[static_cast<std::size_t>(nb.index)];
+            hs[ks] += 1;
+            ht[kt] += 1;
+            agree += ks == kt;
+        }
+        const double m = std::max<double>(1.0, double(pairs_true.size()));
+        s.agreement = agree / m;
+        s.chance = hs.dot(ht) / (m * m);
+        const Matrix& g = os.gamma;
+        s.grad_ce = 0.5 * logit_rms(g, Matrix(0.5 * (posterior_consistency<double>(p.source, g, false).d_gamma +
+                                                   posterior_consistency<double>(os.features, g, false).d_gamma)));
+        s.grad_balance = logit_rms(g, Matrix(o.weights.balance * mixing_balance<double>(g).d_gamma));
+        s.grad_spread = logit_rms(g, Matrix(o.weights.spread * component_spread<double>(p.source, g).d_gamma));
+        s.grad_cross = logit_rms(g, Matrix(o.weights.cross * cross_consistency_loss<double>(xa, g, p.target, ot.gamma, pairs_true).d_gamma_s));
+    });
+    for (const PosteriorStats& s : per) {
+        st.entropy += s.entropy;
+        st.max_gamma += s.max_gamma;
+        st.agreement += s.agreement;
+        st.chance += s.chance;
+        st.grad_ce += s.grad_ce;
+        st.grad_balance += s.grad_balance;
+        st.grad_spread += s.grad_spread;
+        st.grad_cross += s.grad_cross;
+    }
+    const double n = double(pairs.size());
+    for (double* v : {&st.entropy, &st.max_gamma, &st.agreement, &st.chance, &st.grad_ce, &st.grad_balance, &st.grad_spread,
+                      &st.grad_cross})
+        *v /= n;
+    return st;
+}
+
 nlohmann::json recipe_json(const TrainOptions& o) {
     const PairProtocol& p = o.protocol;
     const LossWeights& w = o.weights;
@@ -332,6 +405,13 @@ nlohmann::json train(const std::shared_ptr<Model>& model, const std::vector<Poin
             Rng r(o.seed, mix64(0x76616cULL, static_cast<std::uint64_t>(i)));  // "val"
             val.push_back(draw_pair(val_sets[static_cast<std::size_t>(i) % val_sets.size()], o.protocol, r));
         }
+    if (!val.empty() && epoch == 0) {
+        const PosteriorStats ps = posterior_stats(*model, val, o);
+        tr["init_posteriors"] = {{"entropy", ps.entropy},         {"max_gamma", ps.max_gamma},
+                                 {"agreement", ps.agreement},     {"agreement_chance", ps.chance},
+                                 {"grad_ce", ps.grad_ce},         {"grad_balance", ps.grad_balance},
+                                 {"grad_spread", ps.grad_spread}, {"grad_cross", ps.grad_cross}};
+    }
     Timer all;
     int run = 0;
     while (epoch < o.epochs && (o.stop_after <= 0 || run < o.stop_after)) {
@@ -382,6 +462,7 @@ nlohmann::json train(const std::shared_ptr<Model>& model, const std::vector<Poin
             for (const auto& l : vl) e.val += l;
             e.val = e.val.scaled(1.0 / double(val.size()));
             e.val_recall = validation_recall(model, val, o.seed);
+            e.val_posteriors = posterior_stats(*model, val, o);
         }
         e.seconds = t.seconds();
         auto push = [&](const char* key, double v) { hist[key].push_back(std::isfinite(v) ? nlohmann::json(v) : nlohmann::json()); };
@@ -395,6 +476,15 @@ nlohmann::json train(const std::shared_ptr<Model>& model, const std::vector<Poin
             push("val_cross", e.val.cross);
             push("val_contrastive", e.val.contrastive);
             push("val_recall", e.val_recall);
+            const PosteriorStats& ps = e.val_posteriors;
+            push("val_entropy", ps.entropy);
+            push("val_max_gamma", ps.max_gamma);
+            push("val_agreement", ps.agreement);
+            push("val_agreement_chance", ps.chance);
+            push("val_grad_ce", ps.grad_ce);
+            push("val_grad_balance", ps.grad_balance);
+            push("val_grad_spread", ps.grad_spread);
+            push("val_grad_cross", ps.grad_cross);
         }
         push("seconds", e.seconds);
         tr["epoch"] = epoch;

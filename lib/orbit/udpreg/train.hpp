@@ -87,10 +87,25 @@ struct Losses {
     Losses scaled(double s) const;
 };
 
+// How far the posteriors are from uniform, on pairs with known poses (an
+// evaluation only: nothing here enters training). entropy: mean per-point
+// entropy over log K (1: uniform); max_gamma: mean largest posterior;
+// agreement: share of truly corresponding points (aligned source point with
+// a reference point within the inlier distance) whose argmax components
+// agree, against `chance`, the rate if the argmaxes were independent with
+// the same histograms. grad_*: root-mean-square per point of each
+// self-consistency term's gradient carried to the softmax logits (gamma o
+// (g - <gamma, g>), the posterior smoothing ignored), and of the
+// cross-consistency under the true alignment.
+struct PosteriorStats {
+    double entropy = 0, max_gamma = 0, agreement = 0, chance = 0;
+    double grad_ce = 0, grad_balance = 0, grad_spread = 0, grad_cross = 0;
+};
 struct EpochInfo {
     int epoch = 0, epochs = 0;
     Losses train, val;
     double val_recall = std::numeric_limits<double>::quiet_NaN();  // RRE < 5 deg and RTE < 0.1
+    PosteriorStats val_posteriors;  // on the validation pairs (evaluation only)
     double lr = 0, seconds = 0;
 };
 
@@ -106,6 +121,8 @@ Losses train_step(Model& model, const std::vector<TrainingPair>& pairs, const Tr
 
 // Share of pairs that orbit-register --method udpreg with this model gets right.
 double validation_recall(const std::shared_ptr<Model>& model, const std::vector<TrainingPair>& pairs, std::uint64_t seed);
+
+PosteriorStats posterior_stats(const Model& model, const std::vector<TrainingPair>& pairs, const TrainOptions& options);
 
 // Trains from the model's state up to options.epochs. Returns the report (also in model.training).
 nlohmann::json train(const std::shared_ptr<Model>& model, const std::vector<Points>& train_sets,
