@@ -16,6 +16,23 @@ from the cloud in its PCA pose). The clouds are taken as seen in their usual, up
 canonicalization prior (Mondal et al. 2023) pulls the predicted element toward the identity, so canonical poses are
 the poses a downstream model was trained on. Each cloud is centred and scaled to unit RMS radius before the network, so R does not
 depend on position or size. The model file is read by orbit-canonicalize --model.)";
+
+// Pose-preserving augmentation and regularization of the prior's training.
+void add_augmentation_options(CLI::App& c, canon::PriorTrainOptions& t) {
+    c.add_flag("--resample", t.resample, "augment: each epoch, draw every training cloud's points with replacement from it (keeps the pose)");
+    c.add_option("--jitter", t.jitter, "augment: Gaussian noise of this standard deviation, in units of the RMS radius, added to the "
+                 "points each epoch (keeps the pose)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    c.add_option("--weight-decay", t.weight_decay, "decoupled weight decay (AdamW)")->check(CLI::NonNegativeNumber)->capture_default_str();
+}
+
+void add_examples(cli::App& app) {
+    app.add_example("orbit-train-canonicalizer train.h5 --group SO3 --seed 1 -o canon.h5",
+                    "learn canonical rotations from upright clouds [B,N,3]");
+    app.add_example("orbit-train-canonicalizer train.h5 --group O3 --epochs 60 --hidden 32 --json -o canon.h5",
+                    "rotations and reflections, a wider network, the loss history as JSON");
+    app.add_example("orbit-train-canonicalizer train.h5 --epochs 60 --resume canon.h5 -o canon2.h5",
+                    "continue an earlier run up to 60 epochs (the same bits as one run of 60)");
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -34,10 +51,7 @@ int main(int argc, char** argv) {
     auto* o_prior = c.add_option("--prior", s.prior, "form of the prior: vectors (beta sum_j |v_j(x) - e_j|^2 on the output vectors "
                                  "before Gram-Schmidt) or frame (beta |R(x) - I|^2, no gradient at a half turn)")
         ->check(CLI::IsMember({"vectors", "frame"}))->capture_default_str();
-    c.add_flag("--resample", t.resample, "augment: each epoch, draw every training cloud's points with replacement from it (keeps the pose)");
-    c.add_option("--jitter", t.jitter, "augment: Gaussian noise of this standard deviation, in units of the RMS radius, added to the "
-                 "points each epoch (keeps the pose)")->check(CLI::NonNegativeNumber)->capture_default_str();
-    c.add_option("--weight-decay", t.weight_decay, "decoupled weight decay (AdamW)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    add_augmentation_options(c, t);
     c.add_option("--beta", t.beta, "weight of the prior")->check(CLI::PositiveNumber)->capture_default_str();
     auto* o_method = c.add_option("--method", t.method, "network: vector-neurons, or weighted-frames (a learned weighting of the frames "
                                   "that the points induce, over an MLP that sees the whole cloud in each; SO2, SO3, SE3), or pca-correction (the "
@@ -66,13 +80,7 @@ int main(int argc, char** argv) {
     c.add_option("--resume", s.resume, "Continue training this model file (group, architecture, seed and optimizer state come from it)")
         ->check(CLI::ExistingFile);
     app.require_output();
-    app.add_example("orbit-train-canonicalizer train.h5 --group SO3 --seed 1 -o canon.h5",
-                    "learn canonical rotations from upright clouds [B,N,3]");
-    app.add_example("orbit-train-canonicalizer train.h5 --group O3 --epochs 60 --hidden 32 --json -o canon.h5",
-                    "rotations and reflections, a wider network, the loss history as JSON");
-    app.add_example("orbit-train-canonicalizer train.h5 --epochs 60 --resume canon.h5 -o canon2.h5",
-                    "continue an earlier run up to 60 epochs (the same bits as one run of 60)");
-
+    add_examples(app);
     app.add_references(cli::references({"canonicalization", "canonicalization-prior", "vector-neurons"}));
     return app.run(argc, argv, [&] {
         for (auto* o : {o_method, o_grid, o_width, o_blocks, o_hidden, o_layers, o_neighbors, o_achiral, o_ungated, o_signs})
