@@ -13,8 +13,7 @@
 #include "orbit/core/parallel.hpp"
 #include "orbit/core/random.hpp"
 
-#include "nn_fixtures.hpp"
-#include "orbit/geometry/rotation.hpp"
+#include "canon_fixtures.hpp"
 
 using namespace orbit;
 using namespace orbit::canon;
@@ -25,39 +24,8 @@ using M = Mat<double>;
 using test::grad_error_params;
 using test::random_mat;
 
-namespace {
-
-Eigen::Matrix3d random_rotation(Rng& rng, int dim) {
-    Eigen::Matrix3d q = Eigen::Matrix3d::Identity();
-    if (dim == 2) {
-        const double a = rng.uniform(-M_PI, M_PI);
-        q.topLeftCorner<2, 2>() << std::cos(a), -std::sin(a), std::sin(a), std::cos(a);
-        return q;
-    }
-    return geometry::random_rotation(rng);
-}
-
-// The frame of a centred copy of x, as 3 x 3 (2-D: the x, y block, z fixed).
-template <class T>
-Eigen::Matrix3d frame(WeightedFramesNet<T>& net, const Points& x) {
-    Tape<T> tape(false);
-    const Points c = x.rowwise() - x.colwise().mean();
-    const M r = tape.value(net.forward(tape, c.cast<T>(), int(x.rows()))).template cast<double>();
-    const int d = int(x.cols());
-    Eigen::Matrix3d R = Eigen::Matrix3d::Identity();
-    for (int i = 0; i < d * d; ++i) R(i / d, i % d) = r(0, i);
-    return R;
-}
-
-// An anisotropic, asymmetric cloud with no exact symmetry.
-Points test_cloud(int n, int dim, Rng& rng) {
-    Points x = random_mat(n, dim, rng);
-    x.col(0) *= 2.0;
-    x.col(1) += 0.3 * x.col(0).cwiseAbs2();
-    return x;
-}
-
-}  // namespace
+using test::random_rotation;
+using test::test_cloud;
 
 TEST_CASE("weighted frames: rotating the input rotates the frame; permutations change nothing", "[canon][learned]") {
     Rng rng(21);
@@ -74,15 +42,15 @@ TEST_CASE("weighted frames: rotating the input rotates the frame; permutations c
             const Points x = test_cloud(40, dim, rng);
             const Eigen::Matrix3d q = random_rotation(rng, dim);
             const Points gx = x * q.topLeftCorner(dim, dim).transpose();
-            const Eigen::Matrix3d R = frame(net64, x);
+            const Eigen::Matrix3d R = test::network_frame(net64, x);
             CHECK((R.transpose() * R - Eigen::Matrix3d::Identity()).norm() < 1e-12);
             CHECK(R.determinant() == Approx(1.0).margin(1e-12));
-            worst64 = std::max(worst64, (frame(net64, gx) - q * R).cwiseAbs().maxCoeff());
-            worst32 = std::max(worst32, (frame(net32, gx) - q * frame(net32, x)).cwiseAbs().maxCoeff());
+            worst64 = std::max(worst64, (test::network_frame(net64, gx) - q * R).cwiseAbs().maxCoeff());
+            worst32 = std::max(worst32, (test::network_frame(net32, gx) - q * test::network_frame(net32, x)).cwiseAbs().maxCoeff());
             const std::vector<std::int64_t> p = rng.permutation(x.rows());
             Points px(x.rows(), dim);
             for (Eigen::Index i = 0; i < x.rows(); ++i) px.row(i) = x.row(p[static_cast<std::size_t>(i)]);
-            perm = std::max(perm, (frame(net64, px) - R).cwiseAbs().maxCoeff());
+            perm = std::max(perm, (test::network_frame(net64, px) - R).cwiseAbs().maxCoeff());
         }
         std::printf("weighted frames equivariance (%dD): float64 %.3g, float32 %.3g, permutation %.3g\n", dim, worst64,
                     worst32, perm);
