@@ -5,6 +5,7 @@
 
 #include <Eigen/Dense>
 #include <cmath>
+#include <vector>
 
 #include "nn_fixtures.hpp"
 #include "orbit/core/random.hpp"
@@ -43,6 +44,19 @@ inline Points test_cloud(int n, int dim, Rng& rng) {
     x.col(0) *= 2.0;
     x.col(1) += 0.3 * x.col(0).cwiseAbs2();
     return x;
+}
+
+// Upright 2-D clouds: noisy, rescaled, shifted copies of one template.
+inline std::vector<Points> upright_copies(const Points& tmpl, int count, Rng& rng) {
+    std::vector<Points> data;
+    for (int k = 0; k < count; ++k) {
+        Points x = tmpl;
+        for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] += 0.03 * rng.normal();
+        x *= rng.uniform(0.5, 2.0);
+        x.rowwise() += Eigen::RowVector2d(rng.normal(), rng.normal());
+        data.push_back(x);
+    }
+    return data;
 }
 
 }  // namespace orbit::test

@@ -110,14 +110,7 @@ TEST_CASE("weighted frames: the prior falls, same bits for any thread count, mod
     Rng rng(24);
     // Upright 2-D clouds: noisy, rescaled, shifted copies of one asymmetric template.
     const Points tmpl = test_cloud(32, 2, rng);
-    std::vector<Points> data;
-    for (int k = 0; k < 24; ++k) {
-        Points x = tmpl;
-        for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] += 0.03 * rng.normal();
-        x *= rng.uniform(0.5, 2.0);
-        x.rowwise() += Eigen::RowVector2d(rng.normal(), rng.normal());
-        data.push_back(x);
-    }
+    std::vector<Points> data = test::upright_copies(tmpl, 24, rng);
     std::vector<const Points*> clouds;
     for (auto& x : data) clouds.push_back(&x);
     PriorTrainOptions opt;
