@@ -17,7 +17,7 @@ per pair and the time ratio against Open3D's RANSAC; then the issue's targets
 (udpreg >= gmm-ot + 0.15 at 70% and 50%; auto+model mean recall over the seed
 bases >= 0.90 at 50%, >= 0.99 at 70%, >= 0.98 at 70% uniform SO(3); median time
 of auto+model <= 0.6 x Open3D RANSAC); and writes recall against overlap ratio
-as PNG and SVG (matplotlib when installed, else an SVG drawn here, no PNG).
+as PNG and SVG (matplotlib, which make deps-bench installs; without it an SVG drawn here, no PNG).
 The network's inference time on a 717-point cloud comes from the unit-test
 binary's hidden benchmark case.
 

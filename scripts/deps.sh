@@ -8,7 +8,7 @@ set -euo pipefail
 set_name=${1:-build}
 build_pkgs=(build-essential cmake pkg-config libeigen3-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
             catch2 libnanoflann-dev libcairo2-dev fonts-dejavu-core zlib1g-dev libassimp-dev libopenmpi-dev openmpi-bin python3 python3-numpy python3-h5py hdf5-tools)
-bench_pkgs=(python3-pot python3-open3d python3-torch python3-sklearn python3-scipy hyperfine)
+bench_pkgs=(python3-pot python3-open3d python3-torch python3-sklearn python3-scipy python3-matplotlib hyperfine)
 fuzz_pkgs=(clang libclang-rt-dev libomp-dev)
 pkgs=("${build_pkgs[@]}")
 [[ $set_name == bench ]] && pkgs+=("${bench_pkgs[@]}")
