@@ -239,6 +239,38 @@ TEST_CASE("udpreg: the model drives orbit-register's udpreg method and joins aut
     CHECK(e.rte < 0.1);
 }
 
+TEST_CASE("udpreg: posterior diagnostics against a direct count on a pair whose target is the moved source", "[udpreg]") {
+    const Points x = bumpy(300, 9);
+    Rng rng(10);
+    udpreg::TrainingPair p;
+    p.source = x;
+    p.truth = Transform::Identity();
+    p.truth.topLeftCorner<3, 3>() = geometry::random_rotation(rng);
+    p.truth.topRightCorner<3, 1>() = Eigen::Vector3d(0.3, -0.2, 0.1);
+    p.target = geometry::apply(p.truth, x);
+    auto model = udpreg::Model::create(small_config(), 4);
+    const udpreg::PosteriorStats st = udpreg::posterior_stats(*model, {p}, udpreg::TrainOptions{});
+    // The network's outputs are invariant (to float32 rounding), and every moved source point is its own target point.
+    const udpreg::DescriptorScales sc = udpreg::descriptor_scales(p.target);
+    const Matrix g = model->run(p.source, udpreg::registration_fpfh(p.source, sc)).gamma;
+    const double K = double(g.cols()), n = double(g.rows());
+    const double entropy = -(g.array() * g.array().log()).sum() / (n * std::log(K));
+    CHECK(st.entropy == Approx(entropy).epsilon(1e-4));
+    CHECK(st.max_gamma == Approx(g.rowwise().maxCoeff().mean()).epsilon(1e-4));
+    Eigen::VectorXd h = Eigen::VectorXd::Zero(g.cols());
+    for (Eigen::Index i = 0; i < g.rows(); ++i) {
+        Eigen::Index k;
+        g.row(i).maxCoeff(&k);
+        h[k] += 1 / n;
+    }
+    CHECK(st.agreement > 0.99);
+    CHECK(st.chance == Approx(h.squaredNorm()).margin(0.02));
+    CHECK(st.entropy > 0);
+    CHECK(st.entropy <= 1 + 1e-12);
+    for (double v : {st.grad_ce, st.grad_balance, st.grad_spread, st.grad_cross}) CHECK(std::isfinite(v));
+    CHECK(st.grad_ce > 0);
+}
+
 // Not run by ctest (hidden tag): bench/udpreg_bench.py calls it for the inference time.
 TEST_CASE("udpreg: network inference time on a 717-point cloud", "[.bench]") {
     const Points shape = bumpy(2048, 7);
