@@ -133,6 +133,37 @@ print('weighted frames: prior loss %.4f -> %.4f' % (loss[0], loss[-1]))
 expect_error 2 orbit-train-canonicalizer train.h5 --group O3 --method weighted-frames -o x.h5
 expect_error 2 orbit-train-canonicalizer train.h5 --resume wf-half.h5 --method vector-neurons -o x.h5
 
+# 1d. PCA with a learned correction, with the pose-preserving augmentations: resumed bit for bit with another -j
+# (the augmentations given again), rotated copies agree, the --inverse round trip holds; reflections are refused.
+pc="--method pca-correction --grid 6 --mlp-hidden 16 --epochs 12 --batch 8 --lr 0.01"
+aug="--resample --jitter 0.02"
+orbit-train-canonicalizer train.h5 --group SO3 --seed 3 $pc $aug -j 1 --json -o pc.h5 >pc.json
+orbit-train-canonicalizer train.h5 --group SO3 --seed 3 $pc $aug --stop-after 5 -q -o pc-half.h5
+orbit-train-canonicalizer train.h5 --epochs 12 --batch 8 --lr 0.01 $aug --resume pc-half.h5 -j 2 -q -o pc-resumed.h5
+orbit-canonicalize test.h5 --model pc.h5 -q -o pc-canonical.h5
+orbit-canonicalize pc-canonical.h5 --inverse -q -o pc-back.h5
+py "
+import json, h5py, numpy as np
+s = json.load(open('pc.json'))
+loss = s['history']['loss']
+assert loss[-1] < loss[0], loss
+a, r = h5py.File('pc.h5'), h5py.File('pc-resumed.h5')
+assert json.loads(a['model'].attrs['config'])['method'] == 'pca-correction'
+def tensors(f):
+    out = {}
+    f['model'].visititems(lambda k, v: out.__setitem__(k, v[()]) if isinstance(v, h5py.Dataset) else None)
+    return out
+ta, tr = tensors(a), tensors(r)
+assert ta.keys() == tr.keys() and all(np.array_equal(ta[k], tr[k]) for k in ta)
+x = h5py.File('pc-canonical.h5')['points'][()]
+for i in range(0, 6, 2):
+    assert np.abs(x[i] - x[i + 1]).max() < 1e-9, np.abs(x[i] - x[i + 1]).max()
+b, t = h5py.File('pc-back.h5')['points'][()], h5py.File('test.h5')['points'][()]
+assert np.abs(b - t).max() < 1e-12
+print('pca correction: prior loss %.4f -> %.4f' % (loss[0], loss[-1]))
+"
+expect_error 2 orbit-train-canonicalizer train.h5 --group O3 --method pca-correction -o x.h5
+
 # 2. Canonicalize with the model: same layout as the PCA path, rotated copies agree, upright stays near upright.
 orbit-canonicalize test.h5 --model canon.h5 -o canonical.h5 --json >canon.json
 py "
