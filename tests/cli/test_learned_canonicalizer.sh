@@ -102,66 +102,50 @@ with h5py.File('half.h5', 'r+') as f:
 "
 expect_error 2 orbit-train-canonicalizer train.h5 --resume half.h5 --prior vectors -o x.h5
 
-# 1c. Weighted frames: trained the same way, resumed bit for bit with another -j; rotated copies agree, the
-# --inverse round trip holds; reflections are refused.
-wf="--method weighted-frames --grid 6 --mlp-hidden 16 --epochs 12 --batch 8 --lr 0.01"
-orbit-train-canonicalizer train.h5 --group SO3 --seed 3 $wf -j 1 --json -o wf.h5 >wf.json
-orbit-train-canonicalizer train.h5 --group SO3 --seed 3 $wf --stop-after 5 -q -o wf-half.h5
-orbit-train-canonicalizer train.h5 --epochs 12 --batch 8 --lr 0.01 --resume wf-half.h5 -j 2 -q -o wf-resumed.h5
-orbit-canonicalize test.h5 --model wf.h5 -q -o wf-canonical.h5
-orbit-canonicalize wf-canonical.h5 --inverse -q -o wf-back.h5
-py "
+# train_resume_apply NAME METHOD_OPTIONS EXTRA_OPTIONS LOSS_FACTOR METHOD: trains NAME.h5 with -j 1, trains 5 epochs
+# and resumes them with -j 2 (EXTRA_OPTIONS given again), canonicalizes test.h5 and inverts it; checks that the
+# final loss is below LOSS_FACTOR times the first, the model file names METHOD, the resumed model has the same
+# bits, rotated copies agree and the --inverse round trip holds.
+train_resume_apply() {
+    local name=$1 opts=$2 extra=$3 factor=$4 method=$5
+    orbit-train-canonicalizer train.h5 --group SO3 --seed 3 $opts $extra -j 1 --json -o $name.h5 >$name.json
+    orbit-train-canonicalizer train.h5 --group SO3 --seed 3 $opts $extra --stop-after 5 -q -o $name-half.h5
+    orbit-train-canonicalizer train.h5 --epochs 12 --batch 8 --lr 0.01 $extra --resume $name-half.h5 -j 2 -q -o $name-resumed.h5
+    orbit-canonicalize test.h5 --model $name.h5 -q -o $name-canonical.h5
+    orbit-canonicalize $name-canonical.h5 --inverse -q -o $name-back.h5
+    py "
 import json, h5py, numpy as np
-s = json.load(open('wf.json'))
+name, method = '$name', '$method'
+s = json.load(open(name + '.json'))
 loss = s['history']['loss']
-assert loss[-1] < 0.5 * loss[0], loss
-a, r = h5py.File('wf.h5'), h5py.File('wf-resumed.h5')
-assert json.loads(a['model'].attrs['config'])['method'] == 'weighted-frames'
+assert loss[-1] < $factor * loss[0], loss
+a, r = h5py.File(name + '.h5'), h5py.File(name + '-resumed.h5')
+assert json.loads(a['model'].attrs['config'])['method'] == method
 def tensors(f):
     out = {}
     f['model'].visititems(lambda k, v: out.__setitem__(k, v[()]) if isinstance(v, h5py.Dataset) else None)
     return out
 ta, tr = tensors(a), tensors(r)
 assert ta.keys() == tr.keys() and all(np.array_equal(ta[k], tr[k]) for k in ta)
-x = h5py.File('wf-canonical.h5')['points'][()]
+x = h5py.File(name + '-canonical.h5')['points'][()]
 for i in range(0, 6, 2):
     assert np.abs(x[i] - x[i + 1]).max() < 1e-9, np.abs(x[i] - x[i + 1]).max()
-b, t = h5py.File('wf-back.h5')['points'][()], h5py.File('test.h5')['points'][()]
+b, t = h5py.File(name + '-back.h5')['points'][()], h5py.File('test.h5')['points'][()]
 assert np.abs(b - t).max() < 1e-12
-print('weighted frames: prior loss %.4f -> %.4f' % (loss[0], loss[-1]))
+print('%s: prior loss %.4f -> %.4f' % (method, loss[0], loss[-1]))
 "
+}
+
+# 1c. Weighted frames: trained the same way, resumed bit for bit with another -j; rotated copies agree, the
+# --inverse round trip holds; reflections are refused.
+train_resume_apply wf "--method weighted-frames --grid 6 --mlp-hidden 16 --epochs 12 --batch 8 --lr 0.01" "" 0.5 weighted-frames
 expect_error 2 orbit-train-canonicalizer train.h5 --group O3 --method weighted-frames -o x.h5
 expect_error 2 orbit-train-canonicalizer train.h5 --resume wf-half.h5 --method vector-neurons -o x.h5
 
 # 1d. PCA with a learned correction, with the pose-preserving augmentations: resumed bit for bit with another -j
 # (the augmentations given again), rotated copies agree, the --inverse round trip holds; reflections are refused.
-pc="--method pca-correction --grid 6 --mlp-hidden 16 --epochs 12 --batch 8 --lr 0.01"
-aug="--resample --jitter 0.02"
-orbit-train-canonicalizer train.h5 --group SO3 --seed 3 $pc $aug -j 1 --json -o pc.h5 >pc.json
-orbit-train-canonicalizer train.h5 --group SO3 --seed 3 $pc $aug --stop-after 5 -q -o pc-half.h5
-orbit-train-canonicalizer train.h5 --epochs 12 --batch 8 --lr 0.01 $aug --resume pc-half.h5 -j 2 -q -o pc-resumed.h5
-orbit-canonicalize test.h5 --model pc.h5 -q -o pc-canonical.h5
-orbit-canonicalize pc-canonical.h5 --inverse -q -o pc-back.h5
-py "
-import json, h5py, numpy as np
-s = json.load(open('pc.json'))
-loss = s['history']['loss']
-assert loss[-1] < loss[0], loss
-a, r = h5py.File('pc.h5'), h5py.File('pc-resumed.h5')
-assert json.loads(a['model'].attrs['config'])['method'] == 'pca-correction'
-def tensors(f):
-    out = {}
-    f['model'].visititems(lambda k, v: out.__setitem__(k, v[()]) if isinstance(v, h5py.Dataset) else None)
-    return out
-ta, tr = tensors(a), tensors(r)
-assert ta.keys() == tr.keys() and all(np.array_equal(ta[k], tr[k]) for k in ta)
-x = h5py.File('pc-canonical.h5')['points'][()]
-for i in range(0, 6, 2):
-    assert np.abs(x[i] - x[i + 1]).max() < 1e-9, np.abs(x[i] - x[i + 1]).max()
-b, t = h5py.File('pc-back.h5')['points'][()], h5py.File('test.h5')['points'][()]
-assert np.abs(b - t).max() < 1e-12
-print('pca correction: prior loss %.4f -> %.4f' % (loss[0], loss[-1]))
-"
+train_resume_apply pc "--method pca-correction --grid 6 --mlp-hidden 16 --epochs 12 --batch 8 --lr 0.01" \
+    "--resample --jitter 0.02" 1.0 pca-correction
 expect_error 2 orbit-train-canonicalizer train.h5 --group O3 --method pca-correction -o x.h5
 
 # 2. Canonicalize with the model: same layout as the PCA path, rotated copies agree, upright stays near upright.

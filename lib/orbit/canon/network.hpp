@@ -5,8 +5,8 @@
 // centred clouds to output vectors that rotate with the input, and the frame
 // is their Gram-Schmidt; the model file names the method and its architecture.
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
+#include <variant>
 
 #include "orbit/canon/pca_correction.hpp"
 #include "orbit/canon/vector_neurons.hpp"
@@ -19,38 +19,38 @@ template <class T>
 class CanonNet {
 public:
     CanonNet() = default;
-    CanonNet(VnCanonicalizerNet<T> vn) : vn_(std::move(vn)) {}        // NOLINT: implicit on purpose
-    CanonNet(WeightedFramesNet<T> wf) : wf_(std::move(wf)) {}         // NOLINT
-    CanonNet(PcaCorrectionNet<T> pc) : pc_(std::move(pc)) {}          // NOLINT
+    CanonNet(VnCanonicalizerNet<T> vn) : net_(std::move(vn)) {}       // NOLINT: implicit on purpose
+    CanonNet(WeightedFramesNet<T> wf) : net_(std::move(wf)) {}        // NOLINT
+    CanonNet(PcaCorrectionNet<T> pc) : net_(std::move(pc)) {}         // NOLINT
     // Builds a network (random weights from rng) from a model file's method and architecture; throws Error.
     static CanonNet from_json(const std::string& method, const nlohmann::json& architecture, Rng& rng);
 
-    std::string method() const { return pc_ ? "pca-correction" : wf_ ? "weighted-frames" : "vector-neurons"; }
-    nlohmann::json architecture() const {
-        return pc_ ? pc_->config().to_json() : wf_ ? wf_->config().to_json() : vn_->config().to_json();
+    // The model file's method names, in the order of the networks in net_.
+    std::string method() const {
+        static const char* const names[] = {"vector-neurons", "weighted-frames", "pca-correction"};
+        return names[net_.index()];
     }
-    int dim() const { return pc_ ? pc_->config().dim : wf_ ? wf_->config().dim : vn_->config().dim; }
-    bool reflections() const { return pc_ || wf_ ? false : vn_->config().reflections; }
+    nlohmann::json architecture() const { return std::visit([](const auto& n) { return n.config().to_json(); }, net_); }
+    int dim() const { return std::visit([](const auto& n) { return n.config().dim; }, net_); }
+    bool reflections() const {  // only vector neurons can be built for reflections
+        const auto* vn = std::get_if<VnCanonicalizerNet<T>>(&net_);
+        return vn && vn->config().reflections;
+    }
 
     VecVar vectors(nn::Tape<T>& tape, const nn::Mat<T>& points, int n) {
-        if (pc_) return pc_->vectors(tape, points, n);
-        return wf_ ? wf_->vectors(tape, points, n) : vn_->vectors(tape, points, n);
+        return std::visit([&](auto& net) { return net.vectors(tape, points, n); }, net_);
     }
     nn::Var forward(nn::Tape<T>& tape, const nn::Mat<T>& points, int n) {
         return gram_schmidt(tape, vectors(tape, points, n), reflections(), T(1e-30));
     }
-    nn::ParamList<T> params() { return pc_ ? pc_->params() : wf_ ? wf_->params() : vn_->params(); }
+    nn::ParamList<T> params() { return std::visit([](auto& net) { return net.params(); }, net_); }
     template <class S>
     CanonNet<S> cast() const {
-        if (pc_) return CanonNet<S>(pc_->template cast<S>());
-        if (wf_) return CanonNet<S>(wf_->template cast<S>());
-        return CanonNet<S>(vn_->template cast<S>());
+        return std::visit([](const auto& net) { return CanonNet<S>(net.template cast<S>()); }, net_);
     }
 
 private:
-    std::optional<VnCanonicalizerNet<T>> vn_;
-    std::optional<WeightedFramesNet<T>> wf_;
-    std::optional<PcaCorrectionNet<T>> pc_;
+    std::variant<VnCanonicalizerNet<T>, WeightedFramesNet<T>, PcaCorrectionNet<T>> net_;
 };
 
 template <class T>

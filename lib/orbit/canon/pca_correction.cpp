@@ -3,6 +3,7 @@
 #include <Eigen/Dense>
 #include <cmath>
 
+#include "orbit/canon/pca.hpp"
 #include "orbit/canon/weighted_frames.hpp"
 #include "orbit/core/error.hpp"
 
@@ -29,56 +30,39 @@ PcConfig PcConfig::from_json(const nlohmann::json& j) {
     return c;
 }
 
-Eigen::Matrix3d pca_reference_frame(const Eigen::MatrixXd& p) {
-    const auto d = p.cols();
-    Eigen::Matrix3d F = Eigen::Matrix3d::Identity();
-    const Eigen::MatrixXd cov = p.transpose() * p / static_cast<double>(p.rows());
-    // Third moment along an axis; the axis is flipped where it is negative.
-    auto signed_axis = [&](Eigen::VectorXd e) {
-        const double m3 = (p * e).array().cube().sum();
-        return m3 < 0 ? Eigen::VectorXd(-e) : e;
-    };
-    if (d == 2) {
-        // The major axis in closed form: its angle is half the angle of (c_xx - c_yy, 2 c_xy), which turns by
-        // 2 phi when the cloud turns by phi, so the axis turns by phi (mod a half turn, which the sign settles).
-        const double a = 0.5 * std::atan2(2 * cov(0, 1), cov(0, 0) - cov(1, 1));
-        const Eigen::VectorXd e1 = signed_axis(Eigen::Vector2d(std::cos(a), std::sin(a)));
-        F(0, 0) = e1(0), F(1, 0) = e1(1);
-        F(0, 1) = -e1(1), F(1, 1) = e1(0);
-        return F;
-    }
-    const Eigen::Matrix3d c3 = cov;
-    Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d> es(c3);
-    const Eigen::Vector3d e1 = signed_axis(es.eigenvectors().col(2)), e2 = signed_axis(es.eigenvectors().col(1));
-    F.col(0) = e1;
-    F.col(1) = e2;
-    F.col(2) = e1.cross(e2);
-    return F;
+Eigen::Matrix3d pca_reference_frame(const PointsRef& p) {
+    // orbit-canonicalize's PCA frame, its signs from the third moments alone (no extreme-point fallback).
+    Options opt;
+    opt.group = p.cols() == 2 ? Group::SO2 : Group::SO3;
+    opt.sign_tol = 0;
+    return pca_canonical(p, opt).transform.topLeftCorner<3, 3>().transpose();
 }
 
 template <class T>
-void pca_correction_inputs(const PcConfig& cfg, const Mat<T>& points, int n, Mat<T>& frames, Mat<T>& descriptors,
-                           const Eigen::Vector3d& signs) {
+void pca_correction_inputs(const PcConfig& cfg, const Mat<T>& points, int n, Mat<T>& frames, std::vector<Mat<T>>& descriptors) {
     const int d = cfg.dim;
     if (points.cols() != d || n < 2 || points.rows() % n != 0)
         throw Error("pca correction: expected clouds of at least 2 points in " + std::to_string(d) + "-D");
     const Eigen::Index b = points.rows() / n;
+    const std::vector<Eigen::Vector3d> signs = pca_axis_signs(cfg);
     frames.setZero(b, d * d);
-    descriptors.setZero(b, cfg.descriptor_size());
+    descriptors.assign(signs.size(), Mat<T>::Zero(b, cfg.descriptor_size()));
     const double wt = cfg.descriptor_size() / 4.0 / n;
     std::vector<T> buf(static_cast<std::size_t>(cfg.descriptor_size()));
     for (Eigen::Index c = 0; c < b; ++c) {
-        const Eigen::MatrixXd p = points.middleRows(c * n, n).template cast<double>();
+        const Points p = points.middleRows(c * n, n).template cast<double>();
         const Eigen::Matrix3d F = pca_reference_frame(p);
         for (int r = 0; r < d; ++r)
             for (int k = 0; k < d; ++k) frames(c, r * d + k) = static_cast<T>(F(r, k));
-        std::fill(buf.begin(), buf.end(), T(0));
-        for (int j = 0; j < n; ++j) {
-            Eigen::Vector3d q = Eigen::Vector3d::Zero();
-            q.head(d) = p.row(j).transpose();
-            splat_multilinear(d, cfg.grid, cfg.half, Eigen::Vector3d(signs.cwiseProduct(F.transpose() * q)), wt, buf.data());
+        for (std::size_t m = 0; m < signs.size(); ++m) {
+            std::fill(buf.begin(), buf.end(), T(0));
+            for (int j = 0; j < n; ++j) {
+                Eigen::Vector3d q = Eigen::Vector3d::Zero();
+                q.head(d) = p.row(j).transpose();
+                splat_multilinear(d, cfg.grid, cfg.half, Eigen::Vector3d(signs[m].cwiseProduct(F.transpose() * q)), wt, buf.data());
+            }
+            for (std::size_t k = 0; k < buf.size(); ++k) descriptors[m](c, static_cast<Eigen::Index>(k)) = buf[k];
         }
-        for (std::size_t k = 0; k < buf.size(); ++k) descriptors(c, static_cast<Eigen::Index>(k)) = buf[k];
     }
 }
 
@@ -104,13 +88,14 @@ nn::ParamList<T> PcaCorrectionNet<T>::params() {
 template <class T>
 VecVar PcaCorrectionNet<T>::vectors(Tape<T>& tape, const Mat<T>& points, int n) {
     const int d = cfg_.dim;
-    Mat<T> frames, desc;
+    Mat<T> frames;
+    std::vector<Mat<T>> desc;
+    pca_correction_inputs(cfg_, points, n, frames, desc);
     // a = 1/|S| sum_s s a0(s x'), column by column (s is diagonal)
     const std::vector<Eigen::Vector3d> signs = pca_axis_signs(cfg_);
     std::vector<Var> acol(static_cast<std::size_t>(cfg_.outputs() * d));
     for (std::size_t m = 0; m < signs.size(); ++m) {
-        pca_correction_inputs(cfg_, points, n, frames, desc, signs[m]);
-        const Var out = mlp.forward(tape, tape.constant(std::move(desc)));
+        const Var out = mlp.forward(tape, tape.constant(std::move(desc[m])));
         for (int k = 0; k < cfg_.outputs(); ++k)
             for (int c = 0; c < d; ++c) {
                 const Var t = tape.scale(tape.cols(out, k * d + c, 1), static_cast<T>(signs[m][c] / signs.size()));
@@ -143,18 +128,12 @@ template <class S>
 PcaCorrectionNet<S> PcaCorrectionNet<T>::cast() const {
     Rng rng(0);
     PcaCorrectionNet<S> o(cfg_, rng);
-    auto from = const_cast<PcaCorrectionNet<T>*>(this)->params();
-    auto to = o.params();
-    for (std::size_t i = 0; i < to.size(); ++i) {
-        to[i]->value = from[i]->value.template cast<S>();
-        to[i]->zero_grad();
-    }
+    nn::copy_params_cast(const_cast<PcaCorrectionNet<T>*>(this)->params(), o.params());
     return o;
 }
 
 #define ORBIT_PC(T)                                                                                   \
-    template void pca_correction_inputs<T>(const PcConfig&, const Mat<T>&, int, Mat<T>&, Mat<T>&,          \
-                                           const Eigen::Vector3d&);                                 \
+    template void pca_correction_inputs<T>(const PcConfig&, const Mat<T>&, int, Mat<T>&, std::vector<Mat<T>>&); \
     template class PcaCorrectionNet<T>;                                                               \
     template PcaCorrectionNet<float> PcaCorrectionNet<T>::cast<float>() const;                        \
     template PcaCorrectionNet<double> PcaCorrectionNet<T>::cast<double>() const;

@@ -30,7 +30,9 @@
 // (e.g. the half turn that PCA's sign choice got wrong for a digit).
 #include <Eigen/Core>
 #include <nlohmann/json.hpp>
+#include <vector>
 
+#include "orbit/canon/pca.hpp"
 #include "orbit/canon/vector_neurons.hpp"
 #include "orbit/core/random.hpp"
 #include "orbit/nn/layers.hpp"
@@ -51,17 +53,19 @@ struct PcConfig {
     int descriptor_size() const { return dim == 2 ? grid * grid : grid * grid * grid; }
 };
 
-// phi0 of one centred cloud [n, dim] (dim x dim, columns the signed principal axes; a rotation).
-Eigen::Matrix3d pca_reference_frame(const Eigen::MatrixXd& points);
+// phi0 of one cloud [n, dim] as 3 x 3 (2-D: the x, y block, z fixed): the columns are the principal
+// axes signed by their third moments (pca_canonical's frame for SO2 / SO3); a rotation.
+Eigen::Matrix3d pca_reference_frame(const PointsRef& points);
 
-// For B centred clouds of n points ([B*n, dim]): frames [B, dim*dim], phi0 row-major per row,
-// and descriptors [B, grid^dim], the splat of s phi0^T x (total mass grid^dim / 4, so cells are O(1))
-// for the diagonal sign matrix s (signs: its diagonal; all +1 for phi0 itself).
-template <class T>
-void pca_correction_inputs(const PcConfig& cfg, const nn::Mat<T>& points, int n, nn::Mat<T>& frames,
-                           nn::Mat<T>& descriptors, const Eigen::Vector3d& signs = Eigen::Vector3d::Ones());
 // The diagonals of the sign matrices S averaged over (just the identity without average_signs).
 std::vector<Eigen::Vector3d> pca_axis_signs(const PcConfig& cfg);
+
+// For B centred clouds of n points ([B*n, dim]): frames [B, dim*dim], phi0 row-major per row,
+// and per sign matrix s of pca_axis_signs (in that order) descriptors [B, grid^dim], the splat of
+// s phi0^T x (total mass grid^dim / 4, so cells are O(1)).
+template <class T>
+void pca_correction_inputs(const PcConfig& cfg, const nn::Mat<T>& points, int n, nn::Mat<T>& frames,
+                           std::vector<nn::Mat<T>>& descriptors);
 
 template <class T>
 class PcaCorrectionNet {

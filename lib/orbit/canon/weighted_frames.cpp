@@ -164,12 +164,7 @@ template <class S>
 WeightedFramesNet<S> WeightedFramesNet<T>::cast() const {
     Rng rng(0);
     WeightedFramesNet<S> o(cfg_, rng);
-    auto from = const_cast<WeightedFramesNet<T>*>(this)->params();
-    auto to = o.params();
-    for (std::size_t i = 0; i < to.size(); ++i) {
-        to[i]->value = from[i]->value.template cast<S>();
-        to[i]->zero_grad();
-    }
+    nn::copy_params_cast(const_cast<WeightedFramesNet<T>*>(this)->params(), o.params());
     return o;
 }
 

@@ -23,6 +23,16 @@ Var activate(Tape<T>& tape, Var x, Activation a);
 template <class T>
 using ParamList = std::vector<Param<T>*>;
 
+// Copies the values of `from` into `to`, the same parameters in another scalar type
+// (a network cast to float or double); the gradients of `to` are zeroed.
+template <class T, class S>
+void copy_params_cast(const ParamList<T>& from, const ParamList<S>& to) {
+    for (std::size_t i = 0; i < to.size(); ++i) {
+        to[i]->value = from[i]->value.template cast<S>();
+        to[i]->zero_grad();
+    }
+}
+
 // y = x W^T + b. Initialized like PyTorch's nn.Linear (uniform, bound 1/sqrt(in)),
 // or with every weight in [-init_scale, init_scale] when init_scale >= 0 (0: zeros).
 template <class T>

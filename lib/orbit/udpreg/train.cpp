@@ -337,20 +337,10 @@ PosteriorStats posterior_stats(const Model& model, const std::vector<TrainingPai
         s.grad_spread = logit_rms(g, Matrix(o.weights.spread * component_spread<double>(p.source, g).d_gamma));
         s.grad_cross = logit_rms(g, Matrix(o.weights.cross * cross_consistency_loss<double>(xa, g, p.target, ot.gamma, pairs_true).d_gamma_s));
     });
-    for (const PosteriorStats& s : per) {
-        st.entropy += s.entropy;
-        st.max_gamma += s.max_gamma;
-        st.agreement += s.agreement;
-        st.chance += s.chance;
-        st.grad_ce += s.grad_ce;
-        st.grad_balance += s.grad_balance;
-        st.grad_spread += s.grad_spread;
-        st.grad_cross += s.grad_cross;
+    for (const auto& [name, field] : PosteriorStats::fields) {
+        for (const PosteriorStats& s : per) st.*field += s.*field;
+        st.*field /= double(pairs.size());
     }
-    const double n = double(pairs.size());
-    for (double* v : {&st.entropy, &st.max_gamma, &st.agreement, &st.chance, &st.grad_ce, &st.grad_balance, &st.grad_spread,
-                      &st.grad_cross})
-        *v /= n;
     return st;
 }
 
@@ -407,10 +397,7 @@ nlohmann::json train(const std::shared_ptr<Model>& model, const std::vector<Poin
         }
     if (!val.empty() && epoch == 0) {
         const PosteriorStats ps = posterior_stats(*model, val, o);
-        tr["init_posteriors"] = {{"entropy", ps.entropy},         {"max_gamma", ps.max_gamma},
-                                 {"agreement", ps.agreement},     {"agreement_chance", ps.chance},
-                                 {"grad_ce", ps.grad_ce},         {"grad_balance", ps.grad_balance},
-                                 {"grad_spread", ps.grad_spread}, {"grad_cross", ps.grad_cross}};
+        for (const auto& [name, field] : PosteriorStats::fields) tr["init_posteriors"][name] = ps.*field;
     }
     Timer all;
     int run = 0;
@@ -476,15 +463,7 @@ nlohmann::json train(const std::shared_ptr<Model>& model, const std::vector<Poin
             push("val_cross", e.val.cross);
             push("val_contrastive", e.val.contrastive);
             push("val_recall", e.val_recall);
-            const PosteriorStats& ps = e.val_posteriors;
-            push("val_entropy", ps.entropy);
-            push("val_max_gamma", ps.max_gamma);
-            push("val_agreement", ps.agreement);
-            push("val_agreement_chance", ps.chance);
-            push("val_grad_ce", ps.grad_ce);
-            push("val_grad_balance", ps.grad_balance);
-            push("val_grad_spread", ps.grad_spread);
-            push("val_grad_cross", ps.grad_cross);
+            for (const auto& [name, field] : PosteriorStats::fields) push(("val_" + std::string(name)).c_str(), e.val_posteriors.*field);
         }
         push("seconds", e.seconds);
         tr["epoch"] = epoch;

@@ -23,6 +23,7 @@
 // gradients are added in pair order, so any thread count gives the same bits.
 #include <functional>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "orbit/core/random.hpp"
@@ -100,6 +101,12 @@ struct Losses {
 struct PosteriorStats {
     double entropy = 0, max_gamma = 0, agreement = 0, chance = 0;
     double grad_ce = 0, grad_balance = 0, grad_spread = 0, grad_cross = 0;
+    // Every figure with its report name (the JSON keys; "val_" + name in the history).
+    static constexpr std::pair<const char*, double PosteriorStats::*> fields[] = {
+        {"entropy", &PosteriorStats::entropy},           {"max_gamma", &PosteriorStats::max_gamma},
+        {"agreement", &PosteriorStats::agreement},       {"agreement_chance", &PosteriorStats::chance},
+        {"grad_ce", &PosteriorStats::grad_ce},           {"grad_balance", &PosteriorStats::grad_balance},
+        {"grad_spread", &PosteriorStats::grad_spread},   {"grad_cross", &PosteriorStats::grad_cross}};
 };
 struct EpochInfo {
     int epoch = 0, epochs = 0;
