@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mpirun -n 2 and -n 3: distributed Sinkhorn (balanced, unbalanced, partial,
 # the divergence, float32; input from standard input) gives the potentials and
-# results of one process, data-parallel flow, registration and canonicalizer
+# results of one process, data-parallel flow (also its checkpoints and their
+# resumption on another number of ranks), registration and canonicalizer
 # training the same model bits; an error on the ranks ends
 # the run with one line and no output. Skipped without MPI.
 . "$(dirname "$0")/lib.sh"
@@ -91,6 +92,21 @@ orbit-train-flow t.h5 --model nsf --layers 2 --hidden 16 --epochs 1 --seed 3 -j 
 for n in 2 3; do
   mpi "$n" orbit-train-flow t.h5 --model nsf --layers 2 --hidden 16 --epochs 1 --seed 3 -j 1 -q -o "flow-$n.h5"
   same_model flow-1.h5 "flow-$n.h5"
+done
+# Checkpoints: each rank holds the Adam moments of its slice of the parameters
+# only while training; the file written after --stop-after (with the moments)
+# has the bits of one process, and resuming it on another number of ranks
+# gives the model of one process. --clip 0.5 makes every step clip.
+flow=(t.h5 --model nsf --layers 2 --hidden 16 --seed 3 --clip 0.5 -j 1 -q)
+orbit-train-flow "${flow[@]}" --epochs 3 --stop-after 1 -o part-1.h5
+orbit-train-flow t.h5 --resume part-1.h5 --epochs 3 -j 1 -q -o resumed-1.h5
+for n in 2 3; do
+  mpi "$n" orbit-train-flow "${flow[@]}" --epochs 3 --stop-after 1 -o "part-$n.h5"
+  same_model part-1.h5 "part-$n.h5"
+  py "import h5py, sys; sys.exit(0 if 'model/optimizer/m' in h5py.File('part-$n.h5') else 'part-$n.h5: no optimizer state')"
+  m=$((5 - n))  # the checkpoint of 2 ranks resumed on 3, that of 3 on 2
+  mpi "$m" orbit-train-flow t.h5 --resume "part-$n.h5" --epochs 3 -j 1 -q -o "resumed-$n.h5"
+  same_model resumed-1.h5 "resumed-$n.h5"
 done
 # The learned registration trainer: each rank records its share of every step's pairs.
 py '

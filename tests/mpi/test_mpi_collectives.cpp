@@ -1,9 +1,12 @@
 // lib/orbit/distributed under mpirun -n P (and as one process): shares cover
 // the range on aligned boundaries, allgatherv concatenates in rank order, an
 // error thrown on one rank reaches every rank with its message and kind, and
-// sum_shards adds the shards' gradients in shard order whatever P is.
+// sum_shards adds the shards' gradients in shard order whatever P is, and the
+// sharded optimizer (each rank sums, clips and updates its slice) gives the
+// parameters and moments of one process.
 // Exit 0 on every rank when all checks pass; rank 0 prints the failures.
 #include <Eigen/Core>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -11,6 +14,8 @@
 #include "orbit/core/error.hpp"
 #include "orbit/distributed/communicator.hpp"
 #include "orbit/distributed/data_parallel.hpp"
+#include "orbit/distributed/sharded_optimizer.hpp"
+#include "orbit/nn/optim.hpp"
 
 namespace mp = orbit::distributed;
 
@@ -35,6 +40,84 @@ struct FakeTape {
         for (Eigen::Index t = 0; t < p->grad.size(); ++t) p->grad.data()[t] += terms[(k + t) % 5] * float(1 + t);
     }
 };
+
+// Shard k's gradients of several parameters (each seen once, in reverse
+// order as a tape visits them), values whose sum depends on the order.
+struct ShardTape {
+    std::vector<orbit::nn::Param<float>*> ps;
+    int k = 0;
+    std::vector<orbit::nn::Mat<float>> grads;  // the parameters' own layout, as a tape's
+    void record() {
+        const float terms[] = {1e7f, 1.0f, -1e7f, 3.0f, 0.25f, -0.5f};
+        grads.clear();
+        for (std::size_t i = 0; i < ps.size(); ++i) {
+            orbit::nn::Mat<float> g(ps[i]->value.rows(), ps[i]->value.cols());
+            for (Eigen::Index t = 0; t < g.size(); ++t)
+                g.data()[t] = terms[(k + t + Eigen::Index(i)) % 6] * float(1 + (t % 7)) * (k % 3 == 2 ? 40.0f : 1.0f);
+            grads.push_back(g);
+        }
+    }
+    template <class F>
+    void for_param_grads(F&& f) const {
+        for (std::size_t i = ps.size(); i-- > 0;) f(*ps[i], grads[i]);
+    }
+};
+
+// Parameters of awkward sizes (slices cut them), initial values fixed.
+std::vector<orbit::nn::Param<float>> sharded_params() {
+    const int rows[] = {3, 200, 1, 77, 41}, cols[] = {7, 3, 1, 5, 13};
+    std::vector<orbit::nn::Param<float>> out(5);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        out[i].value = orbit::nn::Mat<float>(rows[i], cols[i]);
+        for (Eigen::Index t = 0; t < out[i].value.size(); ++t) out[i].value.data()[t] = float(std::sin(double(t + 31 * i)));
+        out[i].zero_grad();
+    }
+    return out;
+}
+
+// Three steps of 7 shards through ShardedOptimizer on P ranks against one
+// process's sum in shard order, blocked clipping and full Adam step.
+void check_sharded_optimizer() {
+    namespace nn = orbit::nn;
+    auto mine = sharded_params(), ref = sharded_params();
+    nn::ParamList<float> pm, pr;
+    for (std::size_t i = 0; i < mine.size(); ++i) pm.push_back(&mine[i]), pr.push_back(&ref[i]);
+    const nn::AdamOptions ao{0.01, 0.9, 0.999, 1e-8, 0.01};
+    nn::Adam<float> opt(pm, ao), want(pr, ao);
+    mp::ShardedOptimizer<nn::Adam<float>> sharded(opt);
+    std::vector<ShardTape> tapes(7), ref_tapes(7);
+    double norms[2] = {0, 0};
+    for (int step = 0; step < 3; ++step) {
+        std::vector<double> values(tapes.size());
+        for (std::size_t k = 0; k < tapes.size(); ++k) tapes[k] = {pm, int(k) + step, {}}, ref_tapes[k] = {pr, int(k) + step, {}};
+        const double loss = sharded.sum_shards(tapes, values, [&](int k) {
+            tapes[std::size_t(k)].record();
+            values[std::size_t(k)] = 0.5 * k;
+        });
+        check(loss == 0.5 * 21, "sharded sum_shards: the total loss");
+        const double clip = step == 1 ? 1e9 : 50.0;  // clipped in steps 0 and 2, not in 1
+        norms[0] = sharded.clip_grad_norm(clip);
+        sharded.step(0.01);
+        // One process: zeroed grads, the shards' gradients added in shard order, blocked norm, full step.
+        want.zero_grad();
+        for (auto& t : ref_tapes) {
+            t.record();
+            t.for_param_grads([](nn::Param<float>& p, const nn::Mat<float>& g) { p.grad += g; });
+        }
+        norms[1] = mp::blocked_grad_norm(pr);
+        if (norms[1] > clip)
+            for (auto* p : pr) p->grad *= float(clip / (norms[1] + 1e-6));
+        want.step(0.01);
+        check(norms[0] == norms[1], "sharded clip_grad_norm: the norm differs from one process's, step " + std::to_string(step));
+        for (std::size_t i = 0; i < mine.size(); ++i)
+            check(mine[i].value == ref[i].value, "sharded step: parameter " + std::to_string(i) + " differs, step " + std::to_string(step));
+    }
+    check(norms[1] > 50.0, "sharded: the test's clipping never applied");
+    sharded.gather_state();
+    for (std::size_t i = 0; i < mine.size(); ++i)
+        check(opt.m()[i] == want.m()[i] && opt.v()[i] == want.v()[i], "sharded gather_state: moments of parameter " + std::to_string(i));
+    check(opt.steps() == want.steps(), "sharded: step counts");
+}
 
 }  // namespace
 
@@ -123,9 +206,11 @@ int main(int argc, char** argv) {
     for (std::size_t k = 0; k < tapes.size(); ++k)
         check(values[2 * k] == 0.5 + double(k) && values[2 * k + 1] == -double(k), "sum_shards: values of shard " + std::to_string(k));
 
+    check_sharded_optimizer();
+
     double bad = failures.empty() ? 0 : 1;
     mp::allreduce_max(&bad, 1);
     for (const auto& f : failures) std::fprintf(stderr, "FAIL (rank %d of %d): %s\n", r, P, f.c_str());
-    if (r == 0 && bad == 0) std::printf("distributed: %d rank(s): shares, allgatherv, agree and sum_shards pass\n", P);
+    if (r == 0 && bad == 0) std::printf("distributed: %d rank(s): shares, allgatherv, agree, sum_shards and the sharded optimizer pass\n", P);
     return bad == 0 ? 0 : 1;
 }

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "orbit/core/random.hpp"
+#include "orbit/distributed/sharded_optimizer.hpp"
 #include "orbit/nn/layers.hpp"
 #include "orbit/nn/optim.hpp"
 #include "orbit/nn/store.hpp"
@@ -252,6 +253,70 @@ TEST_CASE("nn: schedules, clipping and early stopping", "[nn]") {
     CHECK(!es.stop());
     CHECK(!es.improved(1.2));
     CHECK(es.stop());
+}
+
+TEST_CASE("nn: the blocked gradient norm against a plain double-precision one, and the sliced Adam step", "[nn]") {
+    // Parameters of awkward sizes, so that norm blocks and slices cut them.
+    Rng rng(21);
+    std::vector<Param<float>> store(5);
+    const int rows[] = {3, 130, 1, 77, 40}, cols[] = {7, 3, 1, 5, 13};
+    ParamList<float> ps;
+    for (std::size_t i = 0; i < store.size(); ++i) {
+        store[i].value = random_mat(rows[i], cols[i], rng).cast<float>();
+        store[i].grad = (random_mat(rows[i], cols[i], rng) * 3.0).cast<float>();
+        store[i].grad(0, 0) = float(1e4 * double(i + 1));  // a wide range of magnitudes
+        ps.push_back(&store[i]);
+    }
+    double plain = 0;
+    std::int64_t width = 0;
+    for (auto* p : ps)
+        for (Eigen::Index k = 0; k < p->grad.size(); ++k, ++width) plain += double(p->grad.data()[k]) * double(p->grad.data()[k]);
+    plain = std::sqrt(plain);
+    REQUIRE(width > 4 * distributed::kNormBlock);
+    const double blocked = distributed::blocked_grad_norm(ps);
+    CHECK(std::abs(blocked - plain) <= 1e-12 * plain);
+    // Known values: 3-4-5 in one parameter, and zero.
+    Param<float> q;
+    q.value = Mat<float>::Zero(1, 2);
+    q.grad = Mat<float>(1, 2);
+    q.grad << 3, 4;
+    CHECK(distributed::blocked_grad_norm<Param<float>>({&q}) == 5.0);
+    q.grad.setZero();
+    CHECK(distributed::blocked_grad_norm<Param<float>>({&q}) == 0.0);
+
+    // The same flat gradient in other parameter shapes: the same bits.
+    std::vector<Param<float>> other(2);
+    other[0].value = Mat<float>::Zero(1, 1000), other[1].value = Mat<float>::Zero(width - 1000, 1);
+    other[0].grad.resize(1, 1000), other[1].grad.resize(width - 1000, 1);
+    std::int64_t at = 0;
+    for (auto* p : ps)
+        for (Eigen::Index k = 0; k < p->grad.size(); ++k, ++at)
+            (at < 1000 ? other[0].grad.data()[at] : other[1].grad.data()[at - 1000]) = p->grad.data()[k];
+    CHECK(distributed::blocked_grad_norm<Param<float>>({&other[0], &other[1]}) == blocked);
+
+    // Block sums over slices that start at block boundaries are the blocks of the whole.
+    const distributed::FlatParams<Param<float>> flat(ps);
+    std::vector<double> whole(std::size_t(distributed::norm_blocks(width))), parts(whole.size());
+    distributed::block_squares(flat, 0, width, whole.data());
+    const std::int64_t cut = 2 * distributed::kNormBlock;
+    distributed::block_squares(flat, 0, cut, parts.data());
+    distributed::block_squares(flat, cut, width, parts.data() + 2);
+    CHECK(whole == parts);
+
+    // Adam over disjoint slices with the same lr (steps counted once per slice
+    // call, so each slice gets its own optimizer here) equals one full step.
+    std::vector<Param<float>> a(store), b(store);
+    ParamList<float> pa, pb;
+    for (std::size_t i = 0; i < a.size(); ++i) pa.push_back(&a[i]), pb.push_back(&b[i]);
+    Adam<float> full(pa, AdamOptions{0.01, 0.9, 0.999, 1e-8, 0.1}), left(pb, AdamOptions{0.01, 0.9, 0.999, 1e-8, 0.1}),
+        right(pb, AdamOptions{0.01, 0.9, 0.999, 1e-8, 0.1});
+    for (int s = 0; s < 3; ++s) {
+        full.step(0.01);
+        left.step(0.01, 0, 1001);  // mid-parameter cuts
+        right.step(0.01, 1001, width);
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i].value == b[i].value);
+    CHECK(a[0].value != store[0].value);
 }
 
 TEST_CASE("nn: parameters round-trip through HDF5 and shape mismatches are errors", "[nn]") {

@@ -1,7 +1,7 @@
-#include <chrono>
 #include "orbit/distributed/communicator.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -81,11 +81,38 @@ void gather(const T* mine, T* all, const std::vector<std::int64_t>& counts) {
     g_traffic.sent += scale * double(counts[std::size_t(g_rank)]);
     g_traffic.received += scale * (total - double(counts[std::size_t(g_rank)]));
 }
+template <class T>
+void exchange(const T* send, const std::vector<std::int64_t>& send_counts, T* recv, const std::vector<std::int64_t>& recv_counts) {
+    const MPI_Datatype type = std::is_same_v<T, float> ? MPI_FLOAT : MPI_DOUBLE;
+    require(int(send_counts.size()) == g_size && int(recv_counts.size()) == g_size, "alltoallv: expected one count per rank");
+    if (g_size == 1) {
+        require(send_counts[0] == recv_counts[0], "alltoallv: one rank sends itself what it receives");
+        std::copy(send, send + send_counts[0], recv);
+        return;
+    }
+    const std::vector<int> sc = as_int(send_counts), rc = as_int(recv_counts);
+    std::vector<int> sd(sc.size(), 0), rd(rc.size(), 0);
+    for (std::size_t r = 1; r < sc.size(); ++r) sd[r] = sd[r - 1] + sc[r - 1], rd[r] = rd[r - 1] + rc[r - 1];
+    MPI_Request request;
+    check(MPI_Ialltoallv(send, sc.data(), sd.data(), type, recv, rc.data(), rd.data(), type, MPI_COMM_WORLD, &request),
+          "MPI_Ialltoallv");
+    wait(request, "MPI_Ialltoallv");
+    const double scale = sizeof(T) / 8.0;
+    const auto self = std::size_t(g_rank);
+    g_traffic.sent += scale * double(std::accumulate(sc.begin(), sc.end(), std::int64_t(0)) - sc[self]);
+    g_traffic.received += scale * double(std::accumulate(rc.begin(), rc.end(), std::int64_t(0)) - rc[self]);
+}
 #else
 template <class T>
 void gather(const T* mine, T* all, const std::vector<std::int64_t>& counts) {
     require(counts.size() == 1, "allgatherv: expected one count per rank");
     if (mine != all) std::copy(mine, mine + counts[0], all);
+}
+template <class T>
+void exchange(const T* send, const std::vector<std::int64_t>& send_counts, T* recv, const std::vector<std::int64_t>& recv_counts) {
+    require(send_counts.size() == 1 && recv_counts.size() == 1 && send_counts[0] == recv_counts[0],
+            "alltoallv: one rank sends itself what it receives");
+    std::copy(send, send + send_counts[0], recv);
 }
 #endif
 
@@ -200,6 +227,14 @@ Share share(std::int64_t n, int r, int ranks, std::int64_t align) {
 
 void allgatherv(const double* mine, double* all, const std::vector<std::int64_t>& counts) { gather(mine, all, counts); }
 void allgatherv(const float* mine, float* all, const std::vector<std::int64_t>& counts) { gather(mine, all, counts); }
+void alltoallv(const float* send, const std::vector<std::int64_t>& send_counts, float* recv,
+               const std::vector<std::int64_t>& recv_counts) {
+    exchange(send, send_counts, recv, recv_counts);
+}
+void alltoallv(const double* send, const std::vector<std::int64_t>& send_counts, double* recv,
+               const std::vector<std::int64_t>& recv_counts) {
+    exchange(send, send_counts, recv, recv_counts);
+}
 
 // In-place element-wise reduction over the ranks (MPI_MAX, MPI_MIN, ...).
 #if ORBIT_HAVE_MPI

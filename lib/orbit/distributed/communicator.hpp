@@ -48,6 +48,15 @@ Share share(std::int64_t n, int rank, int ranks, std::int64_t align = 1);
 // this rank's own place in `all` (in place: no copy of the share).
 void allgatherv(const double* mine, double* all, const std::vector<std::int64_t>& counts);
 void allgatherv(const float* mine, float* all, const std::vector<std::int64_t>& counts);
+// Personalized exchange: rank r sends send[...] to every rank, cut in rank
+// order (send_counts[d] values for rank d, concatenated), and receives into
+// recv the concatenation, in rank order, of what every rank sent it
+// (recv_counts[s] values from rank s). Nothing is added: the caller sums what
+// it received in an order of its choosing.
+void alltoallv(const float* send, const std::vector<std::int64_t>& send_counts, float* recv,
+               const std::vector<std::int64_t>& recv_counts);
+void alltoallv(const double* send, const std::vector<std::int64_t>& send_counts, double* recv,
+               const std::vector<std::int64_t>& recv_counts);
 // Element-wise maximum / minimum over the ranks, in place.
 void allreduce_max(double* values, std::int64_t n);
 void allreduce_min(std::int64_t* values, std::int64_t n);

@@ -11,7 +11,7 @@
 #include "orbit/core/error.hpp"
 #include "orbit/core/parallel.hpp"
 #include "orbit/core/timer.hpp"
-#include "orbit/distributed/data_parallel.hpp"
+#include "orbit/distributed/sharded_optimizer.hpp"
 #include "orbit/io/pointset.hpp"
 #include "orbit/nn/store.hpp"
 
@@ -236,6 +236,9 @@ nlohmann::json Model::train(const Dataset& train_set, const Dataset& val, const 
     Eigen::setNbThreads(1);
     auto ps = params();
     start_optimizer(o);
+    // Under mpirun -n P each rank sums, clips and updates its slice of the
+    // parameters only (one process: all of them), with the bits of one process.
+    distributed::ShardedOptimizer<nn::Adam<float>> sharded(*opt_);
     stopper_.patience = o.patience;
     const Mat<float> xs = standardize(train);
     const std::int64_t n = xs.rows(), B = o.batch, spe = n / B;
@@ -274,15 +277,16 @@ nlohmann::json Model::train(const Dataset& train_set, const Dataset& val, const 
             }
             const std::uint64_t stream = mix64(std::uint64_t(epoch_) + 1, std::uint64_t(s) + 1);
             opt_->zero_grad();
-            const double lv = flow_ ? flow_step(xb, cb, stream, tapes) : field_step(xb, rb, cb, stream);
+            const double lv = flow_ ? flow_step(xb, cb, stream, tapes, sharded) : field_step(xb, rb, cb, stream);
             if (!std::isfinite(lv))
                 throw Error("training diverged at epoch " + std::to_string(epoch_ + 1) + " (loss is NaN or inf); a lower learning rate may help");
-            if (o.clip > 0) nn::clip_grad_norm(ps, o.clip);
+            if (o.clip > 0) sharded.clip_grad_norm(o.clip);
             lr = o.cosine ? nn::cosine_lr(o.lr, o.lr_min, opt_->steps(), total) : o.lr;
-            opt_->step(lr);
+            sharded.step(lr);
             sum += lv;
             ++run_steps;
         }
+        sharded.gather_state();  // every rank holds the moments of one process again (checkpoints)
         train_seconds += et.seconds();
         EpochInfo info;
         info.epoch = epoch_ + 1;
@@ -352,7 +356,8 @@ double Model::field_step(const Mat<float>& xb, const Matrix& rb, const Mat<float
     return double(tape.value(loss)(0, 0));
 }
 
-double Model::flow_step(const Mat<float>& xb, const Mat<float>& cb, std::uint64_t stream, std::vector<Tape<float>>& tapes) {
+double Model::flow_step(const Mat<float>& xb, const Mat<float>& cb, std::uint64_t stream, std::vector<Tape<float>>& tapes,
+                        distributed::ShardedOptimizer<nn::Adam<float>>& sharded) {
     const int shards = static_cast<int>(tapes.size());
     const Eigen::Index B = xb.rows();
     std::vector<double> lv(static_cast<std::size_t>(shards), 0.0);
@@ -375,8 +380,8 @@ double Model::flow_step(const Mat<float>& xb, const Mat<float>& cb, std::uint64_
             if (!err) err = std::current_exception();
         }
     };
-    if (distributed::several())  // mpirun -n P: each rank records its shards, the same bits as one process
-        return distributed::sum_shards(tapes, params(), lv, [&](int k) { run(k); if (err) std::rethrow_exception(err); });
+    if (distributed::several())  // mpirun -n P: each rank records its shards and sums its slice, the bits of one process
+        return sharded.sum_shards(tapes, lv, [&](int k) { run(k); if (err) std::rethrow_exception(err); });
     // Plain threads that block in join() rather than an OpenMP team: its workers
     // spin between steps, which on a loaded machine takes the core the main
     // thread needs (measured: more CPU and a slower wall clock than one thread).

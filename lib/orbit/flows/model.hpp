@@ -26,6 +26,11 @@
 #include "orbit/io/h5.hpp"
 #include "orbit/nn/optim.hpp"
 
+namespace orbit::distributed {
+template <class Opt>
+class ShardedOptimizer;
+}
+
 namespace orbit::flows {
 
 struct TrainOptions {
@@ -147,7 +152,9 @@ private:
     std::int64_t work_chunk(const InferOptions& o) const;
     // One maximum-likelihood step of a coupling flow: loss and gradients of the
     // batch, as many shards as tapes; returns the loss, adds into the grads.
-    double flow_step(const Mat<float>& xb, const Mat<float>& cb, std::uint64_t stream, std::vector<Tape<float>>& tapes);
+    // Under several ranks only this rank's slice of the grads (sharded.mine()) gets the sum.
+    double flow_step(const Mat<float>& xb, const Mat<float>& cb, std::uint64_t stream, std::vector<Tape<float>>& tapes,
+                     distributed::ShardedOptimizer<nn::Adam<float>>& sharded);
     // One flow-matching step (Euclidean batch xb, or manifold batch rb); returns the loss, adds into the grads.
     double field_step(const Mat<float>& xb, const Matrix& rb, const Mat<float>& cb, std::uint64_t stream);
     // A fresh Adam for this run that keeps the moments and step count of a resumed one.

@@ -1,5 +1,6 @@
 #include "orbit/nn/optim.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -21,6 +22,13 @@ void Adam<T>::zero_grad() {
 
 template <class T>
 void Adam<T>::step(double lr) {
+    std::int64_t width = 0;
+    for (auto* p : params_) width += p->value.size();
+    step(lr, 0, width);
+}
+
+template <class T>
+void Adam<T>::step(double lr, std::int64_t begin, std::int64_t end) {
     ++t_;
     const double bc1 = 1 - std::pow(opt_.beta1, double(t_));
     const double bc2 = 1 - std::pow(opt_.beta2, double(t_));
@@ -28,16 +36,21 @@ void Adam<T>::step(double lr) {
     const T step = T(lr / bc1), eps = T(opt_.eps), inv_sqrt_bc2 = T(1 / std::sqrt(bc2));
     const T decay = T(1 - lr * opt_.weight_decay);
     const bool wd = opt_.weight_decay > 0;
+    std::int64_t at = 0;  // flat index of parameter i's first element
     for (std::size_t i = 0; i < params_.size(); ++i) {
         auto& p = *params_[i];
+        const std::int64_t size = p.value.size();
+        const std::int64_t lo = std::max(begin, at) - at, hi = std::min(end, at + size) - at;
+        at += size;
+        if (lo >= hi) continue;
         // one pass over parameter, gradient and moments (the same arithmetic as
         // three Eigen statements, a third of the memory traffic)
-        T* pv = p.value.data();
-        const T* g = p.grad.data();
-        T* m = m_[i].data();
-        T* v = v_[i].data();
-        const Eigen::Index n = p.value.size();
-        for (Eigen::Index k = 0; k < n; ++k) {
+        T* pv = p.value.data() + lo;
+        const T* g = p.grad.data() + lo;
+        T* m = m_[i].data() + lo;
+        T* v = v_[i].data() + lo;
+        const std::int64_t n = hi - lo;
+        for (std::int64_t k = 0; k < n; ++k) {
             m[k] = b1 * m[k] + (T(1) - b1) * g[k];
             v[k] = b2 * v[k] + (T(1) - b2) * (g[k] * g[k]);
             if (wd) pv[k] *= decay;  // AdamW: decay outside the adaptive step

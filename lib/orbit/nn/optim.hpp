@@ -20,6 +20,12 @@ public:
     Adam(ParamList<T> params, AdamOptions opt);
     // One update with learning rate lr (the schedule's value for this step).
     void step(double lr);
+    // The same update of the elements [begin, end) of the parameters seen as
+    // one flat vector (the parameters in list order, each in storage order); the
+    // rest stay as they are. The step count advances as in step(); each
+    // element gets exactly the arithmetic of step(), so ranks that update
+    // disjoint slices with the same lr together give the bits of step().
+    void step(double lr, std::int64_t begin, std::int64_t end);
     void zero_grad();
     // Moments, for checkpoints: m and v per parameter, in the order of the list.
     std::vector<Mat<T>>& m() { return m_; }

@@ -79,6 +79,15 @@ public:
     // of a batch can then run at once and add up in a fixed order.
     void backward_detached(Var loss);
     void add_param_grads();
+    // Calls f(param, gradient) for each parameter gradient of the last
+    // backward_detached(), in the order add_param_grads() adds them, so that a
+    // caller can add them somewhere other than the parameters' grad.
+    template <class F>
+    void for_param_grads(F&& f) const {
+        for (int i = static_cast<int>(nodes_.size()) - 1; i >= 0; --i)
+            if (nodes_[std::size_t(i)].param && nodes_[std::size_t(i)].grad.size() != 0)
+                f(*nodes_[std::size_t(i)].param, nodes_[std::size_t(i)].grad);
+    }
 
     // ---- linear algebra
     Var linear(Var x, Var W, Var b);   // x W^T + b; x [B,in], W [out,in], b [1,out]

@@ -1,0 +1,283 @@
+#pragma once
+// Data-parallel steps whose optimizer work is split over the ranks (the first
+// stage of ZeRO, Rajbhandari et al. 2020), with the bits of one process.
+//
+// The parameters are seen as one flat vector (FlatParams), cut into one
+// contiguous slice per rank at multiples of kNormBlock elements; the cut
+// depends on the parameter count and P only, not on the batch's shards. A
+// step then runs as:
+//
+//   1. each rank records the shards of its share (as sum_shards does) and
+//      adds each shard's parameter gradients straight into its send buffer,
+//      cut by slice;
+//   2. one alltoallv gives every rank, for its slice only, every shard's
+//      contribution; it adds them in shard order onto zero, element by
+//      element, so each element is the sum one process forms (a reduce-
+//      scatter by hand: MPI_Reduce_scatter's order of addition is not
+//      specified);
+//   3. the gradient norm for clipping is summed over fixed blocks of
+//      kNormBlock elements (block_squares): each rank sums the blocks of its
+//      slice, the block sums travel by allgatherv and every rank adds them in
+//      block order, so the norm has the same bits for any P (one process uses
+//      the same blocks);
+//   4. each rank clips and takes the Adam step on its slice only (Adam is
+//      element-wise) and an allgatherv of the new values gives every rank
+//      the whole model.
+//
+// Only what a slice needs is computed per rank: the shard sum, the clipping
+// and the Adam update are 1/P of one process's work instead of all of it,
+// and the gradients travel once, cut by slice, instead of whole to everyone.
+// Each rank keeps the full-size moments but brings only its slice's up to
+// date; gather_state() completes them on every rank (before a checkpoint).
+//
+// Opt is an optimizer with params() (a list of Param*, each with Eigen
+// matrices .value and .grad), step(lr, begin, end) over a flat slice and
+// m(), v() (its moments, one matrix per parameter): nn::Adam.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "orbit/core/error.hpp"
+#include "orbit/distributed/communicator.hpp"
+
+namespace orbit::distributed {
+
+// Flat elements per block of the gradient norm; slices start at multiples of it.
+constexpr std::int64_t kNormBlock = 256;
+
+// A parameter list as one flat vector: parameter i's elements, in storage
+// order (data()), are the flat elements [offset(i), offset(i) + its size).
+template <class Param>
+class FlatParams {
+public:
+    explicit FlatParams(std::vector<Param*> params) : params_(std::move(params)) {
+        offsets_.push_back(0);
+        for (const Param* p : params_) offsets_.push_back(offsets_.back() + std::int64_t(p->value.size()));
+    }
+    std::int64_t width() const { return offsets_.back(); }
+    const std::vector<Param*>& params() const { return params_; }
+    std::int64_t offset(std::size_t i) const { return offsets_[i]; }
+    // f(i, first, count, at) for each parameter i with elements in flat
+    // [begin, end): its elements [first, first + count) are flat [at, at + count).
+    template <class F>
+    void pieces(std::int64_t begin, std::int64_t end, F&& f) const {
+        for (std::size_t i = 0; i < params_.size(); ++i) {
+            const std::int64_t lo = std::max(begin, offsets_[i]), hi = std::min(end, offsets_[i + 1]);
+            if (lo < hi) f(i, lo - offsets_[i], hi - lo, lo);
+        }
+    }
+
+private:
+    std::vector<Param*> params_;
+    std::vector<std::int64_t> offsets_;
+};
+
+// Sums of squares of the gradient over the blocks of flat [begin, end)
+// (begin a multiple of kNormBlock; end one too, or the width): out[b] for
+// the b-th block from begin. Each block sums in double over 8 lanes (element
+// j of the block into lane j % 8, so the compiler may vectorize without
+// reordering) and adds the lanes in a fixed tree: the bits of a block's sum
+// do not depend on where its elements lie in the parameters or on P.
+template <class Param>
+void block_squares(const FlatParams<Param>& flat, std::int64_t begin, std::int64_t end, double* out) {
+    using G = typename std::decay_t<decltype(std::declval<Param&>().grad)>::Scalar;
+    require(begin % kNormBlock == 0 && begin <= end, "block_squares: a slice starts at a block boundary");
+    G block[kNormBlock];
+    for (std::int64_t b0 = begin; b0 < end; b0 += kNormBlock) {
+        const std::int64_t b1 = std::min(end, b0 + kNormBlock);
+        std::fill(block, block + kNormBlock, G(0));  // a short last block: zeros add nothing
+        flat.pieces(b0, b1, [&](std::size_t i, std::int64_t first, std::int64_t count, std::int64_t at) {
+            const G* g = flat.params()[i]->grad.data() + first;
+            std::copy(g, g + count, block + (at - b0));
+        });
+        double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (std::int64_t j = 0; j < kNormBlock; j += 8)
+            for (int l = 0; l < 8; ++l) lane[l] += double(block[j + l]) * double(block[j + l]);
+        *out++ = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    }
+}
+
+// The blocks of flat [0, end) that cover [0, end).
+inline std::int64_t norm_blocks(std::int64_t end) { return (end + kNormBlock - 1) / kNormBlock; }
+
+// The global L2 norm of the gradients of one process's parameters, by the
+// blocks of block_squares added in block order (what ShardedOptimizer
+// computes over P ranks, for any P).
+template <class Param>
+double blocked_grad_norm(const std::vector<Param*>& params) {
+    const FlatParams<Param> flat(params);
+    std::vector<double> sq(std::size_t(norm_blocks(flat.width())));
+    block_squares(flat, 0, flat.width(), sq.data());
+    double total = 0;
+    for (double s : sq) total += s;
+    return std::sqrt(total);
+}
+
+template <class Opt>
+class ShardedOptimizer {
+    using Param = std::remove_pointer_t<typename std::decay_t<decltype(std::declval<Opt&>().params())>::value_type>;
+    using T = typename std::decay_t<decltype(std::declval<Param&>().grad)>::Scalar;
+
+public:
+    explicit ShardedOptimizer(Opt& opt) : opt_(opt), flat_(opt.params()) {
+        for (int r = 0; r < size(); ++r) slices_.push_back(share(flat_.width(), r, size(), kNormBlock));
+        for (std::size_t i = 0; i < flat_.params().size(); ++i) index_[flat_.params()[i]] = i;
+    }
+    // This rank's slice of the flat parameters.
+    const Share& mine() const { return slices_[std::size_t(rank())]; }
+    const FlatParams<Param>& flat() const { return flat_; }
+
+    // As distributed::sum_shards (record(k) records shard k on tapes[k] and
+    // fills its values; returns the sum of the shards' first values, in shard
+    // order; values ends up holding every shard's values), except that on
+    // return only this rank's slice of the parameters' grad holds the sum of
+    // all shards' gradients (the rest is left as it was). Tape has
+    // for_param_grads(f) (nn::Tape).
+    template <class Tape>
+    double sum_shards(std::vector<Tape>& tapes, std::vector<double>& values, const std::function<void(int)>& record);
+
+    // Scales this rank's slice of the gradients so that the global L2 norm
+    // (blocked, the same bits on every rank and for any P) is at most
+    // max_norm, as nn::clip_grad_norm does; returns the norm before.
+    double clip_grad_norm(double max_norm);
+
+    // The optimizer's step on this rank's slice, then every rank gets the new
+    // values of every slice.
+    void step(double lr) {
+        opt_.step(lr, mine().begin, mine().end);
+        gather_slices([&](std::size_t i) { return flat_.params()[i]->value.data(); });
+    }
+
+    // Brings every slice of the moments onto every rank, so that the
+    // optimizer's state is that of one process (before it is saved).
+    void gather_state() {
+        gather_slices([&](std::size_t i) { return opt_.m()[i].data(); });
+        gather_slices([&](std::size_t i) { return opt_.v()[i].data(); });
+    }
+
+private:
+    Opt& opt_;
+    FlatParams<Param> flat_;
+    std::vector<Share> slices_;
+    std::unordered_map<const Param*, std::size_t> index_;
+    std::vector<T> send_, recv_, gathered_;  // kept between steps: no allocation per step
+
+    // Every rank's slice of the matrices data(i) (one per parameter) onto every rank.
+    template <class Data>
+    void gather_slices(Data data);
+    // Adds shard k's parameter gradients (tape) into the send buffer, cut by slice.
+    template <class Tape>
+    void add_to_send(const Tape& tape, std::int64_t k, const Share& own, const std::vector<std::int64_t>& base);
+};
+
+template <class Opt>
+template <class Tape>
+void ShardedOptimizer<Opt>::add_to_send(const Tape& tape, std::int64_t k, const Share& own,
+                                        const std::vector<std::int64_t>& base) {
+    tape.for_param_grads([&](const Param& p, const auto& grad) {
+        static_assert(std::is_same_v<std::decay_t<decltype(grad)>, std::decay_t<decltype(p.grad)>>,
+                      "sum_shards: a tape's gradients in the parameters' own layout");
+        const auto found = index_.find(&p);
+        require(found != index_.end(), "sum_shards: a tape's parameter is not the optimizer's");
+        const std::int64_t o = flat_.offset(found->second), n = grad.size();
+        for (std::size_t d = 0; d < slices_.size(); ++d) {
+            const Share& s = slices_[d];
+            const std::int64_t lo = std::max(o, s.begin), hi = std::min(o + n, s.end);
+            if (lo >= hi) continue;
+            T* out = send_.data() + base[d] + (k - own.begin) * s.size() + (lo - s.begin);
+            const T* in = grad.data() + (lo - o);
+            for (std::int64_t e = 0; e < hi - lo; ++e) out[e] += in[e];
+        }
+    });
+}
+
+template <class Opt>
+template <class Tape>
+double ShardedOptimizer<Opt>::sum_shards(std::vector<Tape>& tapes, std::vector<double>& values,
+                                         const std::function<void(int)>& record) {
+    const int P = size();
+    const std::int64_t shards = std::int64_t(tapes.size());
+    const std::int64_t stride = shards > 0 ? std::int64_t(values.size()) / shards : 0;
+    const Share own = share(shards, rank(), P);
+    collectively([&] {
+        for (std::int64_t k = own.begin; k < own.end; ++k) record(int(k));
+    });
+    // Send buffer: for each rank d in turn, slice d of each own shard's gradient, in shard order.
+    std::vector<std::int64_t> send_counts, recv_counts, value_counts, base{0};
+    for (int d = 0; d < P; ++d) {
+        send_counts.push_back(own.size() * slices_[std::size_t(d)].size());
+        base.push_back(base.back() + send_counts.back());
+        const std::int64_t theirs = share(shards, d, P).size();
+        recv_counts.push_back(theirs * mine().size());
+        value_counts.push_back(theirs * stride);
+    }
+    send_.assign(std::size_t(base.back()), T(0));
+    for (std::int64_t k = own.begin; k < own.end; ++k) add_to_send(tapes[std::size_t(k)], k, own, base);
+    // Received: slice `mine` of every shard's gradient, in shard order.
+    recv_.resize(std::size_t(shards * mine().size()));
+    alltoallv(send_.data(), send_counts, recv_.data(), recv_counts);
+    if (stride > 0) allgatherv(values.data() + own.begin * stride, values.data(), value_counts);
+    const Share me = mine();
+    flat_.pieces(me.begin, me.end, [&](std::size_t i, std::int64_t first, std::int64_t count, std::int64_t at) {
+        T* g = flat_.params()[i]->grad.data() + first;
+        std::fill(g, g + count, T(0));
+        for (std::int64_t k = 0; k < shards; ++k) {
+            const T* in = recv_.data() + k * me.size() + (at - me.begin);
+            for (std::int64_t e = 0; e < count; ++e) g[e] += in[e];
+        }
+    });
+    double total = 0;
+    for (std::int64_t k = 0; k < shards && stride > 0; ++k) total += values[std::size_t(k * stride)];
+    return total;
+}
+
+template <class Opt>
+double ShardedOptimizer<Opt>::clip_grad_norm(double max_norm) {
+    std::vector<double> sq(std::size_t(norm_blocks(flat_.width())));
+    std::vector<std::int64_t> counts;
+    for (const Share& s : slices_) counts.push_back(norm_blocks(s.end) - s.begin / kNormBlock);
+    const Share me = mine();
+    double* own = sq.data() + me.begin / kNormBlock;
+    block_squares(flat_, me.begin, me.end, own);
+    allgatherv(own, sq.data(), counts);
+    double total = 0;
+    for (double s : sq) total += s;
+    const double norm = std::sqrt(total);
+    if (max_norm > 0 && norm > max_norm) {
+        const T f = T(max_norm / (norm + 1e-6));
+        flat_.pieces(me.begin, me.end, [&](std::size_t i, std::int64_t first, std::int64_t count, std::int64_t) {
+            T* g = flat_.params()[i]->grad.data() + first;
+            for (std::int64_t e = 0; e < count; ++e) g[e] *= f;
+        });
+    }
+    return norm;
+}
+
+template <class Opt>
+template <class Data>
+void ShardedOptimizer<Opt>::gather_slices(Data data) {
+    if (!several()) return;
+    gathered_.resize(std::size_t(flat_.width()));
+    const Share me = mine();
+    flat_.pieces(me.begin, me.end, [&](std::size_t i, std::int64_t first, std::int64_t count, std::int64_t at) {
+        const T* from = data(i) + first;
+        std::copy(from, from + count, gathered_.data() + at);
+    });
+    std::vector<std::int64_t> counts;
+    for (const Share& s : slices_) counts.push_back(s.size());
+    allgatherv(gathered_.data() + me.begin, gathered_.data(), counts);  // in place
+    for (std::size_t r = 0; r < slices_.size(); ++r) {
+        if (int(r) == rank()) continue;
+        flat_.pieces(slices_[r].begin, slices_[r].end,
+                     [&](std::size_t i, std::int64_t first, std::int64_t count, std::int64_t at) {
+                         std::copy(gathered_.data() + at, gathered_.data() + at + count, data(i) + first);
+                     });
+    }
+}
+
+}  // namespace orbit::distributed
