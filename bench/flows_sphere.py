@@ -184,13 +184,15 @@ def main():
     ap.add_argument("--meshes", default="", help="these meshes instead of a set")
     ap.add_argument("--n", type=int, default=4000, help="normals drawn per mesh")
     add_training_arguments(ap, epochs=3000, patience=0, hidden=128, blocks=2, batch=256, lr=2e-3, seed=1)
+    ap.add_argument("--base", default="uniform", help="the flow's base: uniform, vmf (K chosen on held-out training "
+                    "rows) or vmf:K")
     ap.add_argument("--speed-steps", type=int, default=100, help="0: skip the speed comparison")
     args = ap.parse_args()
     names = args.meshes.split(",") if args.meshes else mesh_set(args.set)
     paths = [os.path.join(DATA, "meshes", m + ".off") for m in names]
     print(f"# {len(paths)} meshes, {args.n} area-weighted face normals each, 60/20/20 split")
     print(f"# orbit rfm: hidden {args.hidden}, {args.blocks} blocks, batch {args.batch}, lr {args.lr}, up to "
-          f"{args.epochs} epochs, patience {args.patience}")
+          f"{args.epochs} epochs, patience {args.patience}, base {args.base}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for path in paths:
@@ -210,14 +212,18 @@ def main():
             # --val 0.25 of training + validation rows = the same 20% validation share
             j = orbit("train-flow", trva, "--manifold", "sphere", "--hidden", args.hidden, "--blocks", args.blocks,
                       "--batch", args.batch, "--lr", args.lr, "--epochs", args.epochs, "--patience", args.patience,
-                      "--val", 0.25, "--seed", args.seed, "-o", model)
+                      "--val", 0.25, "--seed", args.seed, "--base", args.base, "-o", model)
+            with h5py.File(model, "r") as f:
+                arch = json.loads(f["/model"].attrs["config"])["architecture"]
+            base_k = len(arch["base_mixture"]["weight"]) if "base_mixture" in arch else 0
             d = orbit("density", model, test)
             rep = j["report"]
             rows.append((name, d["mean_logp"], d["stderr_logp"], float(vmf_te.mean()), K, rep["epochs_run"],
-                         rep["steps_per_second"]))
+                         rep["steps_per_second"], base_k))
             print(f"{name:22s} held-out LL  rfm {d['mean_logp']:8.4f} +- {d['stderr_logp']:.4f}   vMF mixture "
                   f"(K={K:3d}) {vmf_te.mean():8.4f}   diff {d['mean_logp'] - vmf_te.mean():+.4f}   "
-                  f"({rep['epochs_run']} epochs, {rep['steps_per_second']:.0f} steps/s)", flush=True)
+                  f"({rep['epochs_run']} epochs, {rep['steps_per_second']:.0f} steps/s"
+                  f"{f', base K={base_k}' if base_k else ''})", flush=True)
     wins = sum(r[1] >= r[3] for r in rows)
     print(f"rfm >= vMF mixture on {wins} of {len(rows)} meshes (target: at least 5 meshes, all compared); tools' CPU "
           f"{os.times().children_user:.0f} s")
