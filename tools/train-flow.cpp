@@ -30,8 +30,9 @@ void declare(cli::App& app, Args& g) {
                         ->check(CLI::IsMember({"nsf", "realnvp", "cfm", "ot-cfm", "rfm", "interpolant"}))->capture_default_str();
     g.only.push_back({c.add_option("--source", g.s.source, "Interpolant: the degraded view of each target row, FILE:/dataset [N,D] (the coupling's x0)")->check(cli::ExistingFileOrStream), {"interpolant"}});
     g.only.push_back({c.add_option("--target", g.s.target, "Interpolant: the clean rows [N,D], one per source row (instead of the input argument)")->check(cli::ExistingFileOrStream), {"interpolant"}});
-    g.only.push_back({c.add_option("--base", g.s.base, "Interpolant: start from the sources (source, the data-dependent coupling) or from N(0,I) (gaussian, the uncoupled baseline)")
-                        ->check(CLI::IsMember({"source", "gaussian"})), {"interpolant"}});
+    g.only.push_back({c.add_option("--base", g.s.base, "Interpolant: start from the sources (source, the data-dependent coupling) or from N(0,I) (gaussian, the uncoupled baseline). "
+                                   "rfm on S^2: uniform, vmf:K (a von Mises-Fisher mixture of K components fitted to the training rows by EM) or vmf (K chosen on held-out training rows)"),
+                      {"interpolant", "rfm"}});
     g.only.push_back({c.add_flag("--unconditioned", g.s.unconditioned, "Interpolant: the velocity field does not see the source (a transport map between the two sets of rows)"), {"interpolant"}});
     g.only.push_back({c.add_option("--source-noise", g.s.spec.cfm.source_noise, "Interpolant from the sources: x0 = source + this times N(0,I), in standardized units")
                         ->check(CLI::NonNegativeNumber)->capture_default_str(), {"interpolant"}});
@@ -52,8 +53,8 @@ void declare(cli::App& app, Args& g) {
     c.add_option("--activation", g.s.act, "relu, tanh or silu (default relu for flows, silu for flow matching)")->check(CLI::IsMember({"relu", "tanh", "silu"}));
     g.only.push_back({c.add_option("--freqs", g.s.spec.cfm.freqs, "Time features of the velocity field (cfm, rfm)")->check(CLI::Range(0, 16))->capture_default_str(), fields});
     g.only.push_back({c.add_option("--sigma", g.s.spec.cfm.sigma, "Noise around the straight paths (cfm); the interpolant's latent noise gamma(t) = sigma t (1-t)")->check(CLI::NonNegativeNumber), {"cfm", "ot-cfm", "interpolant"}});
-    g.only.push_back({c.add_option("--coupling", g.s.spec.cfm.coupling, "Minibatch coupling of ot-cfm: exact or sinkhorn")
-                        ->check(CLI::IsMember({"exact", "sinkhorn"})), {"ot-cfm"}});
+    g.only.push_back({c.add_option("--coupling", g.s.spec.cfm.coupling, "Minibatch coupling of ot-cfm: exact or sinkhorn; of rfm: exact (squared geodesic distance)")
+                        ->check(CLI::IsMember({"exact", "sinkhorn"})), {"ot-cfm", "rfm"}});
     g.only.push_back({c.add_option("--sinkhorn-eps", g.s.spec.cfm.sinkhorn_eps, "Sinkhorn eps relative to the mean squared distance (ot-cfm)")->check(CLI::PositiveNumber), {"ot-cfm"}});
     c.add_option("--weights", g.s.weights, "Weight of each row, FILE:/dataset [N] (e.g. hypothesis scores): rows are redrawn with replacement in proportion to it")
         ->check(cli::ExistingFileOrStream);

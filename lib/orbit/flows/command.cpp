@@ -71,12 +71,19 @@ void check_model_options(TrainSettings& g) {
     if (g.input.empty()) throw UsageError("the training data (input argument) is required");
     if (g.kind == "interpolant" && g.source.empty() && g.resume.empty())
         throw UsageError("--model interpolant needs --source (the degraded view of each target row)");
-    g.spec.cfm.base = g.base;
+    if (g.kind == "rfm") {  // the base distribution of a Riemannian flow (fit_rfm_base checks the name)
+        if (!g.base.empty()) g.spec.rfm.base = g.base;
+        std::swap(g.spec.rfm.coupling, g.spec.cfm.coupling);  // --coupling: the geodesic minibatch coupling
+    } else {
+        g.spec.cfm.base = g.base;
+    }
     if (g.unconditioned) g.spec.cfm.context = -1;
     if (g.resample > 0 && g.weights.empty()) throw UsageError("--resample applies with --weights");
     for (auto& [name, kinds] : g.only_given)
         if (std::find(kinds.begin(), kinds.end(), g.kind) == kinds.end())
             throw UsageError(name + " does not apply to --model " + g.kind);
+    if (g.kind == "interpolant" && !g.base.empty() && g.base != "source" && g.base != "gaussian")
+        throw UsageError("--base of an interpolant is source or gaussian, not " + g.base);
 }
 
 nlohmann::json run_training(TrainSettings g) {

@@ -123,6 +123,7 @@ Model Model::create(const ModelSpec& spec, const Dataset& data, std::uint64_t se
         RfmConfig c = spec.rfm;
         c.dim = D;
         c.context = m.ctx_.width();
+        fit_rfm_base(c, train, seed);  // a vMF base: EM on the training rows
         m.rfm_ = std::make_unique<RiemannianField<float>>(c, rng);
         return m;
     }
@@ -459,7 +460,7 @@ Vector Model::log_prob(const Points& x, const InferOptions& o, const Points& con
                     dy.col(D) = div;
                 },
                 s, 1.0, 0.0, o.ode, rfm_->manifold());
-            for (std::int64_t i = b; i < e; ++i) out(i) = s(i - b, D) - rfm_->manifold().log_volume();
+            for (std::int64_t i = b; i < e; ++i) out(i) = s(i - b, D) + rfm_->base_log_density(s.row(i - b).head(D));
             return;
         }
         // state [x, l] from t = 1 back to 0 with dl/dt = div v; log p1(x) = log N(x(0)) + l(0)
@@ -536,7 +537,7 @@ Points Model::sample(std::int64_t n, std::uint64_t seed, const InferOptions& o, 
         Rng rng(seed, mix64(0x5a3b1e, std::uint64_t(c)));
         for (std::int64_t i = c * zc; i < std::min(n, (c + 1) * zc); ++i) {
             if (rfm_) {
-                z.row(i) = rfm_->manifold().uniform(rng);
+                z.row(i) = rfm_->draw_base(rng);
                 continue;
             }
             for (int j = 0; j < dim(); ++j) z(i, j) = o.temperature * rng.normal();

@@ -124,7 +124,7 @@ public:
     Vector log_prob(const Points& x, const InferOptions& o = {}, const Points& context = {}) const;
     // n samples; a conditional model needs n context rows.
     Points sample(std::int64_t n, std::uint64_t seed, const InferOptions& o = {}, const Points& context = {}) const;
-    // Data -> latent (standard normal, or uniform on the manifold) and back.
+    // Data -> latent (standard normal, or the base on the manifold: uniform or a vMF mixture) and back.
     Points to_latent(const Points& x, const InferOptions& o = {}, const Points& context = {}) const;
     Points from_latent(const Points& z, const InferOptions& o = {}, const Points& context = {}) const;
     // Mean flow-matching (or negative log-likelihood) loss over rows, with a fixed stream.

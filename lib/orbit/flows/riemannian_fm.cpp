@@ -1,15 +1,21 @@
 #include "orbit/flows/riemannian_fm.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <exception>
 
 #include "orbit/core/error.hpp"
 #include "orbit/flows/cfm.hpp"
+#include "orbit/ot/exact.hpp"
 
 namespace orbit::flows {
 
 nlohmann::json RfmConfig::to_json() const {
-    return {{"manifold", manifold}, {"dim", dim},       {"hidden", hidden}, {"blocks", blocks},
-            {"freqs", freqs},       {"activation", activation}, {"context", context}};
+    nlohmann::json j = {{"manifold", manifold}, {"dim", dim},       {"hidden", hidden}, {"blocks", blocks},
+                        {"freqs", freqs},       {"activation", activation}, {"context", context}, {"base", base},
+                        {"coupling", coupling}};
+    if (base != "uniform") j["base_mixture"] = mixture.to_json();
+    return j;
 }
 
 RfmConfig RfmConfig::from_json(const nlohmann::json& j) {
@@ -21,10 +27,18 @@ RfmConfig RfmConfig::from_json(const nlohmann::json& j) {
     c.freqs = j.at("freqs").get<int>();
     c.activation = j.at("activation").get<std::string>();
     c.context = j.value("context", 0);
+    c.base = j.value("base", std::string("uniform"));
+    c.coupling = j.value("coupling", std::string("none"));
+    if (c.base != "uniform") c.mixture = VmfMixture::from_json(j.at("base_mixture"));
     return c;
 }
 
 namespace {
+
+// The largest block of rows a minibatch coupling matches at once (a training
+// batch up to this size is matched whole; longer runs of rows, as in a
+// validation loss, block by block, so the cost stays O(rows)).
+constexpr Eigen::Index kCoupleRows = 256;
 
 // Row i of x (nine numbers, row-major) as a rotation matrix.
 Eigen::Matrix3d rotation_of_row(const Matrix& x, Eigen::Index i) {
@@ -96,6 +110,46 @@ RiemannianField<T>::RiemannianField(RfmConfig cfg, Rng& rng) : cfg_(std::move(cf
         throw UsageError("flow matching: hidden >= 1, blocks >= 0 and 0 <= freqs <= 16 are required");
     net_ = nn::ResidualNet<T>("field", cfg_.dim + 1 + 2 * cfg_.freqs + cfg_.context, cfg_.hidden, m_->tangent_width(),
                               cfg_.blocks, nn::parse_activation(cfg_.activation), rng, -1.0);
+    if (cfg_.base != "uniform" && (cfg_.manifold != "sphere" || cfg_.dim != 3 || cfg_.mixture.size() < 1))
+        throw UsageError("a von Mises-Fisher base needs the sphere S^2 and a fitted mixture");
+    if (cfg_.coupling != "none" && cfg_.coupling != "exact")
+        throw UsageError("Riemannian flow matching couples its minibatches by none or exact, not " + cfg_.coupling);
+    if (cfg_.coupling != "none" && cfg_.context > 0)
+        throw UsageError("a minibatch coupling would pair points with other rows' context: use it unconditionally");
+}
+
+template <class T>
+Eigen::RowVectorXd RiemannianField<T>::draw_base(Rng& rng) const {
+    return cfg_.base == "uniform" ? m_->uniform(rng) : cfg_.mixture.sample(rng);
+}
+
+template <class T>
+double RiemannianField<T>::base_log_density(const Eigen::Ref<const Eigen::RowVectorXd>& x) const {
+    return cfg_.base == "uniform" ? -m_->log_volume() : cfg_.mixture.log_density_at(x);
+}
+
+void fit_rfm_base(RfmConfig& cfg, const Matrix& train, std::uint64_t seed) {
+    const std::string& b = cfg.base;
+    if (b == "uniform") return;
+    if (b.rfind("vmf", 0) != 0 || (b.size() > 3 && b[3] != ':'))
+        throw UsageError("unknown base '" + b + "' for Riemannian flow matching (expected uniform, vmf or vmf:K)");
+    if (cfg.manifold != "sphere" || train.cols() != 3)
+        throw UsageError("a von Mises-Fisher base (" + b + ") applies to unit vectors of S^2 (rows of 3)");
+    if (b == "vmf") {
+        cfg.mixture = fit_vmf_mixture_auto(train, 128, seed);
+        return;
+    }
+    int K = 0;
+    try {
+        std::size_t used = 0;
+        K = std::stoi(b.substr(4), &used);
+        if (used != b.size() - 4) K = 0;
+    } catch (const std::exception&) {
+        K = 0;
+    }
+    if (K < 1 || K > 1024) throw UsageError("base " + b + ": K must be an integer in [1, 1024]");
+    if (train.rows() < K) throw UsageError("base " + b + ": fewer training rows than components");
+    cfg.mixture = fit_vmf_mixture(train, K, seed);
 }
 
 template <class T>
@@ -186,12 +240,28 @@ Var RiemannianField<T>::loss(Tape<T>& tape, const Matrix& x1, const Mat<T>& ctx,
     Matrix xt(B, n), ut(B, w);
     Eigen::VectorXd t(B);
     RowVec a, b;
-    for (Eigen::Index i = 0; i < B; ++i) {
-        const RowVec x0 = m_->uniform(rng);
-        t(i) = rng.uniform();
-        m_->geodesic(x0, x1.row(i), t(i), a, b);
-        xt.row(i) = a;
-        ut.row(i) = b;
+    if (cfg_.coupling == "none") {
+        for (Eigen::Index i = 0; i < B; ++i) {
+            const RowVec x0 = draw_base(rng);
+            t(i) = rng.uniform();
+            m_->geodesic(x0, x1.row(i), t(i), a, b);
+            xt.row(i) = a;
+            ut.row(i) = b;
+        }
+    } else {  // exact: the base draws re-matched to the rows by least squared geodesic distance
+        Matrix x0(B, n);
+        for (Eigen::Index i = 0; i < B; ++i) x0.row(i) = draw_base(rng);
+        for (Eigen::Index r0 = 0; r0 < B; r0 += kCoupleRows) {  // blocks of at most kCoupleRows rows
+            const Eigen::Index r = std::min(kCoupleRows, B - r0);
+            const std::vector<int> perm =
+                ot::assignment(squared_geodesic_distances(*m_, x1.middleRows(r0, r), x0.middleRows(r0, r)));
+            for (Eigen::Index i = r0; i < r0 + r; ++i) {
+                t(i) = rng.uniform();
+                m_->geodesic(x0.row(r0 + perm[std::size_t(i - r0)]), x1.row(i), t(i), a, b);
+                xt.row(i) = a;
+                ut.row(i) = b;
+            }
+        }
     }
     Var f = net_.forward(tape, tape.constant(input(xt, t, ctx)), nullptr);
     Var v = f;
@@ -208,6 +278,22 @@ template Mat<float> forward_jvp(const nn::ResidualNet<float>&, const Mat<float>&
                                 std::vector<Mat<float>>&);
 template Mat<double> forward_jvp(const nn::ResidualNet<double>&, const Mat<double>&, const std::vector<Mat<double>>&,
                                  std::vector<Mat<double>>&);
+
+Matrix squared_geodesic_distances(const Manifold& m, const Matrix& a, const Matrix& b) {
+    Matrix d(a.rows(), b.rows());
+    if (m.name() == "sphere") {  // the angle between unit vectors
+        const Matrix c = a * b.transpose();
+        for (Eigen::Index j = 0; j < d.cols(); ++j)
+            for (Eigen::Index i = 0; i < d.rows(); ++i) {
+                const double th = std::acos(std::clamp(c(i, j), -1.0, 1.0));
+                d(i, j) = th * th;
+            }
+        return d;
+    }
+    for (Eigen::Index i = 0; i < d.rows(); ++i)
+        for (Eigen::Index j = 0; j < d.cols(); ++j) d(i, j) = m.log(a.row(i), b.row(j)).squaredNorm();
+    return d;
+}
 
 OdeStats integrate_on_manifold(const std::function<void(double, const Matrix&, Matrix&)>& f, Matrix& y, double t0,
                                double t1, const OdeOptions& o, const Manifold& m) {

@@ -2,14 +2,14 @@
 // Riemannian flow matching (Chen and Lipman, "Flow Matching on General
 // Geometries") on the sphere S^d and on SO(3).
 //
-// The conditional path from a uniform draw x0 to a data point x1 is the
+// The conditional path from a base draw x0 to a data point x1 is the
 // geodesic x_t = exp_x0(t log_x0(x1)) with velocity u_t = d x_t / dt; a
 // network v(x, t [, context]) is regressed on u_t in the Riemannian norm.
 // Its output is made tangent by construction: on the sphere the network's
 // ambient vector f is projected, v = f - (f . x) x; on SO(3) the network
 // gives the body-frame angular velocity w and dR/dt = R [w]x.
 //
-// Samples integrate dx/dt = v from the uniform base at t = 0 to t = 1, and
+// Samples integrate dx/dt = v from the base at t = 0 to t = 1, and
 // every accepted step is projected back onto the manifold (in double
 // precision), so samples lie on it to rounding. Log-densities integrate the
 // change of variables d log p / dt = -div v backwards from t = 1 with the
@@ -17,7 +17,10 @@
 //   sphere: div v = tr J - x^T J x - d (f . x),  J = df/dx (ambient Jacobian);
 //   SO(3):  div v = sum_i E_i(w_i), E_i(R) = R [e_i]x the left-invariant frame,
 //           which is divergence free for the Haar measure.
-// The base density is uniform (see manifolds.hpp for the measures).
+// The base density is uniform (see manifolds.hpp for the measures), or on
+// S^2 a von Mises-Fisher mixture fitted to the training rows by EM (vmf.hpp):
+// the paths then start from draws of the mixture and the log-density adds the
+// mixture's log-density at the point the flow carries x back to at t = 0.
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -27,6 +30,7 @@
 #include "orbit/core/types.hpp"
 #include "orbit/flows/manifolds.hpp"
 #include "orbit/flows/ode.hpp"
+#include "orbit/flows/vmf.hpp"
 #include "orbit/nn/layers.hpp"
 
 namespace orbit::flows {
@@ -43,6 +47,16 @@ struct RfmConfig {
     int freqs = 4;
     std::string activation = "silu";
     int context = 0;  // width of the encoded context (0: unconditional)
+    // The base distribution: "uniform", or on S^2 "vmf:K" (a mixture of K
+    // components) or "vmf" (K chosen on held-out training rows); `mixture`
+    // holds the fitted parameters (see fit_rfm_base).
+    std::string base = "uniform";
+    VmfMixture mixture;
+    // Pairs of a training batch: "none" (independent draws) or "exact" (each
+    // minibatch's base draws re-matched to its data rows by the assignment of
+    // least total squared geodesic distance, a minibatch OT coupling; rows
+    // beyond 256 are matched in blocks of 256). Unconditional models only.
+    std::string coupling = "none";
 
     nlohmann::json to_json() const;
     static RfmConfig from_json(const nlohmann::json& j);
@@ -67,6 +81,9 @@ public:
     Matrix velocity(const Matrix& x, double t, const Mat<T>& ctx) const;
     // Same, and the Riemannian divergence of the field per row.
     Matrix velocity_div(const Matrix& x, double t, const Mat<T>& ctx, Vector& div) const;
+    // A draw from the base distribution and the base's log-density (per unit of the manifold's measure).
+    Eigen::RowVectorXd draw_base(Rng& rng) const;
+    double base_log_density(const Eigen::Ref<const Eigen::RowVectorXd>& x) const;
     // Riemannian flow-matching loss (mean squared error per tangent coordinate) on a batch.
     Var loss(Tape<T>& tape, const Matrix& x1, const Mat<T>& ctx, Rng& rng);
 
@@ -81,6 +98,13 @@ private:
 
 extern template class RiemannianField<float>;
 extern template class RiemannianField<double>;
+
+// Fits the base that cfg.base names to the training rows (a no-op for
+// "uniform"); checks the name and that a vMF base is on S^2.
+void fit_rfm_base(RfmConfig& cfg, const Matrix& train, std::uint64_t seed);
+
+// Squared geodesic distances between the rows of a and b [a.rows(), b.rows()].
+Matrix squared_geodesic_distances(const Manifold& m, const Matrix& a, const Matrix& b);
 
 // Integrates dy/dt = f(t, y) for states [x | extra] whose first `ambient`
 // columns are points of m, projecting them back onto m after every step.
