@@ -43,6 +43,7 @@ stopped. Use the model with orbit-register --method udpreg --model FILE, or --me
     c.add_option("--w-contrastive", t.weights.contrastive, "Weight of the local contrastive loss")->check(CLI::NonNegativeNumber)->capture_default_str();
     c.add_option("--balance", t.weights.balance, "Weight of KL(mixing weights || uniform) inside self-consistency")->check(CLI::NonNegativeNumber)->capture_default_str();
     c.add_option("--spread", t.weights.spread, "Weight of the component spread (mean component variance over the cloud's) inside self-consistency")->check(CLI::NonNegativeNumber)->capture_default_str();
+    c.add_option("--sharpen", t.weights.sharpen, "Weight of the points' own posterior entropy inside self-consistency (with --balance: IIC's mutual information)")->check(CLI::NonNegativeNumber)->capture_default_str();
     c.add_option("--temperature", t.weights.temperature, "Temperature of the local contrastive loss")->check(CLI::PositiveNumber)->capture_default_str();
     c.add_option("--warmup", t.weights.warmup, "Epochs over which the cross and contrastive losses ramp up")->check(CLI::Range(1, 100000))->capture_default_str();
     auto* o_hidden = c.add_option("--hidden", mc.hidden, "Width of the shared point-wise layers")->check(CLI::Range(1, 4096))->capture_default_str();

@@ -79,6 +79,37 @@ TEST_CASE("mixing balance: KL to uniform, zero when balanced, gradient", "[udpre
     CHECK(mixing_balance(one).value == Approx(std::log(5.0)).margin(1e-9));
 }
 
+TEST_CASE("point entropy: log K at uniform, 0 when one-hot, gradient, IIC identity, uniform unstable", "[udpreg]") {
+    Rng rng(22);
+    M gamma = softmax_rows(random_mat(11, 5, rng, -2, 2));
+    CloudGrad<double> g = point_entropy(gamma);
+    CHECK(fd_error(gamma, [](const M& q) { return point_entropy(q).value; }, g.d_gamma) < 1e-6);
+    CHECK(point_entropy(M(M::Constant(11, 5, 0.2))).value == Approx(std::log(5.0)).epsilon(1e-12));
+    M one = M::Zero(11, 5);
+    for (int i = 0; i < 11; ++i) one(i, i % 5) = 1;
+    CHECK(std::abs(point_entropy(one).value) < 1e-12);
+    // With the balance: log K minus the information between a point and its
+    // component, I = (1/N) sum_ik gamma_ik log(gamma_ik / pi_k), computed directly.
+    Eigen::RowVectorXd pi = gamma.colwise().mean();
+    double info = 0;
+    for (Eigen::Index i = 0; i < gamma.rows(); ++i)
+        for (Eigen::Index k = 0; k < gamma.cols(); ++k) info += gamma(i, k) * std::log(gamma(i, k) / pi(k)) / 11.0;
+    CHECK(mixing_balance(gamma).value + g.value == Approx(std::log(5.0) - info).epsilon(1e-12));
+    // Near-uniform posteriors: the balance's gradient at the logits vanishes
+    // for a perturbation that keeps the mean, the entropy's descent grows it.
+    M a = random_mat(11, 5, rng);
+    a.rowwise() -= a.colwise().mean();  // columns of zero mean: pi stays (to first order) uniform
+    M near = softmax_rows(M(1e-3 * a));
+    auto logit_grad = [&](const M& d) {
+        Eigen::VectorXd dot = (near.array() * d.array()).rowwise().sum();
+        return M((near.array() * (d.colwise() - dot).array()).matrix());
+    };
+    const double along_entropy = -(logit_grad(point_entropy(near).d_gamma).array() * a.array()).sum();
+    const double along_balance = -(logit_grad(mixing_balance(near).d_gamma).array() * a.array()).sum();
+    CHECK(along_entropy > 0);
+    CHECK(std::abs(along_balance) < 1e-3 * along_entropy);
+}
+
 TEST_CASE("component spread: 1 at uniform posteriors, small for compact patches, gradient", "[udpreg]") {
     Rng rng(21);
     M p = random_mat(14, 3, rng), gamma = softmax_rows(random_mat(14, 5, rng, -2, 2));
@@ -104,11 +135,13 @@ TEST_CASE("component spread: 1 at uniform posteriors, small for compact patches,
 TEST_CASE("self-consistency: gradients with respect to posteriors and features", "[udpreg]") {
     Rng rng(5);
     M x = random_mat(15, 3, rng), f = random_mat(15, 6, rng), gamma = softmax_rows(random_mat(15, 4, rng, -2, 2));
-    CloudGrad<double> g = self_consistency_loss(x, f, gamma, 0.7, 0.5);
-    CHECK(fd_error(gamma, [&](const M& q) { return self_consistency_loss(x, f, q, 0.7, 0.5).value; }, g.d_gamma) < 1e-6);
-    CHECK(fd_error(f, [&](const M& q) { return self_consistency_loss(x, q, gamma, 0.7, 0.5).value; }, g.d_points) < 1e-6);
+    CloudGrad<double> g = self_consistency_loss(x, f, gamma, 0.7, 0.5, 0.3);
+    CHECK(fd_error(gamma, [&](const M& q) { return self_consistency_loss(x, f, q, 0.7, 0.5, 0.3).value; }, g.d_gamma) < 1e-6);
+    CHECK(fd_error(f, [&](const M& q) { return self_consistency_loss(x, q, gamma, 0.7, 0.5, 0.3).value; }, g.d_points) < 1e-6);
+    // The sharpening term adds its weight times the point entropy.
+    CHECK(g.value == Approx(self_consistency_loss(x, f, gamma, 0.7, 0.5).value + 0.3 * point_entropy(gamma).value).epsilon(1e-12));
     // Scaling the features changes nothing (they enter as unit rows).
-    CHECK(self_consistency_loss(x, M(3.0 * f), gamma, 0.7, 0.5).value == Approx(g.value).epsilon(1e-12));
+    CHECK(self_consistency_loss(x, M(3.0 * f), gamma, 0.7, 0.5, 0.3).value == Approx(g.value).epsilon(1e-12));
 }
 
 TEST_CASE("cross-consistency: gradients, and aligned clouds beat misaligned ones", "[udpreg]") {

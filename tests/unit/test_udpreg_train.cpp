@@ -267,7 +267,7 @@ TEST_CASE("udpreg: posterior diagnostics against a direct count on a pair whose 
     CHECK(st.chance == Approx(h.squaredNorm()).margin(0.02));
     CHECK(st.entropy > 0);
     CHECK(st.entropy <= 1 + 1e-12);
-    for (double v : {st.grad_ce, st.grad_balance, st.grad_spread, st.grad_cross}) CHECK(std::isfinite(v));
+    for (double v : {st.grad_ce, st.grad_balance, st.grad_spread, st.grad_sharpen, st.grad_cross}) CHECK(std::isfinite(v));
     CHECK(st.grad_ce > 0);
 }
 

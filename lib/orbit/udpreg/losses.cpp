@@ -87,6 +87,18 @@ CloudGrad<T> mixing_balance(const Mat<T>& gamma) {
 }
 
 template <class T>
+CloudGrad<T> point_entropy(const Mat<T>& gamma) {
+    const Eigen::Index n = gamma.rows(), k = gamma.cols();
+    require(n > 0 && k > 0, "point entropy: empty posteriors");
+    // log of a posterior floored so that an exact 0 stays finite (0 log 0 = 0)
+    Mat<T> lg = gamma.array().max(T(1e-12)).log().matrix();
+    CloudGrad<T> out;
+    out.value = -(gamma.array() * lg.array()).sum() / T(n);
+    out.d_gamma = (-(lg.array() + T(1)) / T(n)).matrix();
+    return out;
+}
+
+template <class T>
 CloudGrad<T> component_spread(const Mat<T>& p, const Mat<T>& gamma) {
     check_rows(p, gamma, "component spread");
     const T N = T(p.rows());
@@ -120,7 +132,8 @@ Mat<T> unit_rows_backward(const Mat<T>& f, const Mat<T>& z, const Mat<T>& dz) {
 }
 
 template <class T>
-CloudGrad<T> self_consistency_loss(const Mat<T>& x, const Mat<T>& f, const Mat<T>& gamma, T balance, T spread) {
+CloudGrad<T> self_consistency_loss(const Mat<T>& x, const Mat<T>& f, const Mat<T>& gamma, T balance, T spread,
+                                   T sharpen) {
     check_rows(x, gamma, "self-consistency");
     check_rows(f, gamma, "self-consistency");
     Mat<T> z = unit_rows(f);
@@ -139,6 +152,11 @@ CloudGrad<T> self_consistency_loss(const Mat<T>& x, const Mat<T>& f, const Mat<T
         CloudGrad<T> c = component_spread(x, gamma);
         out.value += spread * c.value;
         out.d_gamma += spread * c.d_gamma;
+    }
+    if (sharpen > 0) {
+        CloudGrad<T> c = point_entropy(gamma);
+        out.value += sharpen * c.value;
+        out.d_gamma += sharpen * c.d_gamma;
     }
     return out;
 }
@@ -243,8 +261,9 @@ PairGrad<T> local_contrastive_loss(const Mat<T>& fs, const Mat<T>& ft, const std
     template CloudGrad<T> mixing_balance<T>(const Mat<T>&);                                                          \
     template Mat<T> unit_rows<T>(const Mat<T>&);                                                                     \
     template Mat<T> unit_rows_backward<T>(const Mat<T>&, const Mat<T>&, const Mat<T>&);                              \
+    template CloudGrad<T> point_entropy<T>(const Mat<T>&);                                                           \
     template CloudGrad<T> component_spread<T>(const Mat<T>&, const Mat<T>&);                                         \
-    template CloudGrad<T> self_consistency_loss<T>(const Mat<T>&, const Mat<T>&, const Mat<T>&, T, T);               \
+    template CloudGrad<T> self_consistency_loss<T>(const Mat<T>&, const Mat<T>&, const Mat<T>&, T, T, T);            \
     template PairGrad<T> paired_information<T>(const Mat<T>&, const Mat<T>&, const std::vector<std::pair<int, int>>&);  \
     template PairGrad<T> cross_consistency_loss<T>(const Mat<T>&, const Mat<T>&, const Mat<T>&, const Mat<T>&,        \
                                                    const std::vector<std::pair<int, int>>&);                          \

@@ -20,7 +20,18 @@
 // space share the posteriors: 1/2 [pc(x, gamma) + pc(z, gamma)], plus
 // `balance` x KL(pi || uniform), which keeps all K components in use (a
 // single component is a trivial fixed point of the cross-entropy), plus
-// `spread` x component_spread(x, gamma).
+// `spread` x component_spread(x, gamma), plus `sharpen` x point_entropy(gamma).
+//
+// point_entropy(gamma): the mean entropy of the points' own posteriors,
+// -(1/N) sum_ik gamma_ik log gamma_ik (nats; log K at uniform posteriors, 0
+// for one-hot ones). With the balance it is the clustering objective of IIC
+// (Ji et al. 2019): KL(pi || uniform) + mean_i H(gamma_i) = log K - (H(pi) -
+// mean_i H(gamma_i)), so equal weights maximise the information between a
+// point and its component. The balance alone is blind to how the mass is
+// shared among the points (any posteriors with a uniform mean, uniform ones
+// included, are its minimum); this term makes each point pick a component,
+// and since uniform posteriors are its maximum, they become unstable instead
+// of stationary.
 //
 // component_spread(p, gamma): the coordinate mixture's mean component
 // variance over the cloud's variance, sum_ik gamma_ik |p_i - mu_k|^2 /
@@ -95,11 +106,16 @@ Mat<T> unit_rows_backward(const Mat<T>& f, const Mat<T>& z, const Mat<T>& dz);
 
 // d_points is left empty.
 template <class T>
+CloudGrad<T> point_entropy(const Mat<T>& gamma);
+
+// d_points is left empty.
+template <class T>
 CloudGrad<T> component_spread(const Mat<T>& p, const Mat<T>& gamma);
 
 // d_points holds the gradient with respect to f.
 template <class T>
-CloudGrad<T> self_consistency_loss(const Mat<T>& x, const Mat<T>& f, const Mat<T>& gamma, T balance, T spread = T(0));
+CloudGrad<T> self_consistency_loss(const Mat<T>& x, const Mat<T>& f, const Mat<T>& gamma, T balance, T spread = T(0),
+                                   T sharpen = T(0));
 
 // -I of the paired posteriors (d_f_* left empty; fewer than 1 pair gives 0).
 template <class T>

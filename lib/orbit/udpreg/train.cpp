@@ -162,8 +162,8 @@ Losses pair_pass(Model& model, const TrainingPair& p, const Prepared& q, const T
     const LossWeights& w = o.weights;
     const Mat<float> xs = p.source.cast<float>(), xt = p.target.cast<float>();
     const Mat<float> xa = geometry::apply(T, p.source).cast<float>();
-    CloudGrad<float> ss = self_consistency_loss(xs, Fs, Gs, float(w.balance), float(w.spread));
-    CloudGrad<float> st = self_consistency_loss(xt, Ft, Gt, float(w.balance), float(w.spread));
+    CloudGrad<float> ss = self_consistency_loss(xs, Fs, Gs, float(w.balance), float(w.spread), float(w.sharpen));
+    CloudGrad<float> st = self_consistency_loss(xt, Ft, Gt, float(w.balance), float(w.spread), float(w.sharpen));
     // Pairs for the contrastive loss: sampled source points whose aligned
     // position has a target point within the inlier distance (one per target).
     std::vector<std::pair<int, int>> pairs;
@@ -335,6 +335,7 @@ PosteriorStats posterior_stats(const Model& model, const std::vector<TrainingPai
                                                    posterior_consistency<double>(os.features, g, false).d_gamma)));
         s.grad_balance = logit_rms(g, Matrix(o.weights.balance * mixing_balance<double>(g).d_gamma));
         s.grad_spread = logit_rms(g, Matrix(o.weights.spread * component_spread<double>(p.source, g).d_gamma));
+        s.grad_sharpen = logit_rms(g, Matrix(o.weights.sharpen * point_entropy<double>(g).d_gamma));
         s.grad_cross = logit_rms(g, Matrix(o.weights.cross * cross_consistency_loss<double>(xa, g, p.target, ot.gamma, pairs_true).d_gamma_s));
     });
     for (const auto& [name, field] : PosteriorStats::fields) {
@@ -368,6 +369,7 @@ nlohmann::json recipe_json(const TrainOptions& o) {
               {"contrastive", w.contrastive},
               {"balance", w.balance},
               {"spread", w.spread},
+              {"sharpen", w.sharpen},
               {"temperature", w.temperature},
               {"warmup", w.warmup}}}};
 }

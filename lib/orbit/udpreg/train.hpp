@@ -64,6 +64,10 @@ struct LossWeights {
     double contrastive = 0.5;  // local contrastive
     double balance = 4.0;      // KL(pi || uniform) inside self-consistency (at 1 the posteriors collapse onto one component)
     double spread = 1.0;       // component_spread inside self-consistency (pulls near-uniform posteriors into patches)
+    // point_entropy inside self-consistency (each point picks a component; IIC with the balance). Off:
+    // on the validation split, every weight tried either left the posteriors uniform or collapsed them
+    // onto one component (docs/udpreg.md).
+    double sharpen = 0.0;
     double temperature = 0.1;  // of the local contrastive loss
     int warmup = 2;            // epochs over which cross and contrastive ramp up from 1/warmup to 1
 };
@@ -100,13 +104,14 @@ struct Losses {
 // cross-consistency under the true alignment.
 struct PosteriorStats {
     double entropy = 0, max_gamma = 0, agreement = 0, chance = 0;
-    double grad_ce = 0, grad_balance = 0, grad_spread = 0, grad_cross = 0;
+    double grad_ce = 0, grad_balance = 0, grad_spread = 0, grad_sharpen = 0, grad_cross = 0;
     // Every figure with its report name (the JSON keys; "val_" + name in the history).
     static constexpr std::pair<const char*, double PosteriorStats::*> fields[] = {
         {"entropy", &PosteriorStats::entropy},           {"max_gamma", &PosteriorStats::max_gamma},
         {"agreement", &PosteriorStats::agreement},       {"agreement_chance", &PosteriorStats::chance},
         {"grad_ce", &PosteriorStats::grad_ce},           {"grad_balance", &PosteriorStats::grad_balance},
-        {"grad_spread", &PosteriorStats::grad_spread},   {"grad_cross", &PosteriorStats::grad_cross}};
+        {"grad_spread", &PosteriorStats::grad_spread},   {"grad_sharpen", &PosteriorStats::grad_sharpen},
+        {"grad_cross", &PosteriorStats::grad_cross}};
 };
 struct EpochInfo {
     int epoch = 0, epochs = 0;
