@@ -451,7 +451,8 @@ void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vec
     tr.update({{"objective", "canonicalization-prior"}, {"prior", prior_form_name(opt.prior)}, {"beta", opt.beta}, {"epochs", opt.epochs}, {"epoch", epoch},
                {"steps", adam.steps()}, {"batch", opt.batch}, {"lr", opt.lr}, {"seed", opt.seed}, {"resample", opt.resample}, {"jitter", opt.jitter},
                {"weight_decay", opt.weight_decay}, {"clouds", b}, {"points", n}, {"val", opt.val}, {"patience", opt.patience}});
-    if (!val.empty()) tr.update({{"best_epoch", best_epoch}, {"best_val_loss", best_loss}, {"val_clouds", val}});
+    if (!val.empty()) tr["val_clouds"] = val;
+    if (std::isfinite(best_loss)) tr.update({{"best_epoch", best_epoch}, {"best_val_loss", best_loss}});  // JSON has no infinity
     std::vector<nn::Mat<float>> last;
     if (!val.empty())
         for (auto* p : net.params()) last.push_back(p->value);
