@@ -148,6 +148,39 @@ train_resume_apply pc "--method pca-correction --grid 6 --mlp-hidden 16 --epochs
     "--resample --jitter 0.02" 1.0 pca-correction
 expect_error 2 orbit-train-canonicalizer train.h5 --group O3 --method pca-correction -o x.h5
 
+# Resumed without them, the augmentations come from the model file (the same bits again); a value that
+# differs from the model's is refused.
+orbit-train-canonicalizer train.h5 --epochs 12 --batch 8 --lr 0.01 --resume pc-half.h5 -q -o pc-restored.h5
+py "
+import h5py, numpy as np
+def tensors(f):
+    out = {}
+    f['model'].visititems(lambda k, v: out.__setitem__(k, v[()]) if isinstance(v, h5py.Dataset) else None)
+    return out
+a, r = tensors(h5py.File('pc.h5')), tensors(h5py.File('pc-restored.h5'))
+assert a.keys() == r.keys() and all(np.array_equal(a[k], r[k]) for k in a)
+"
+expect_error 2 orbit-train-canonicalizer train.h5 --epochs 12 --resume pc-half.h5 --jitter 0.5 -o x.h5
+expect_error 2 orbit-train-canonicalizer train.h5 --epochs 12 --resume pc-half.h5 --weight-decay 0.1 -o x.h5
+
+# 1e. Validation: --val holds 8 of the 32 clouds out and the model keeps the epoch with the lowest prior on
+# them; --patience ends the run 2 epochs after it; the last epoch's weights travel under /model/last.
+orbit-train-canonicalizer train.h5 --group SO3 --seed 3 --method pca-correction --grid 6 --mlp-hidden 16 --epochs 40 \
+  --batch 8 --lr 0.05 --val 0.25 --patience 2 -q --json -o pcv.h5 >pcv.json
+py "
+import json, h5py, numpy as np
+s = json.load(open('pcv.json'))
+h = s['history']
+v = h['val_loss']
+assert len(v) == len(h['loss']) == s['epoch'] and len(s['val_clouds']) == 8, s
+assert s['best_epoch'] == int(np.argmin(v)) + 1 and s['best_val_loss'] == min(v), s
+assert s['epoch'] == min(40, s['best_epoch'] + 2), s
+f = h5py.File('pcv.h5')
+assert 'last' in f['model'] and json.loads(f['model'].attrs['training'])['val'] == 0.25
+"
+expect_error 2 orbit-train-canonicalizer train.h5 --epochs 12 --resume pcv.h5 --val 0.5 -o x.h5
+expect_error 2 orbit-train-canonicalizer train.h5 --val 0.01 -o x.h5
+
 # 2. Canonicalize with the model: same layout as the PCA path, rotated copies agree, upright stays near upright.
 orbit-canonicalize test.h5 --model canon.h5 -o canonical.h5 --json >canon.json
 py "

@@ -5,6 +5,7 @@
 // gradients against central finite differences, the prior falling with
 // augmentation and the same bits for 1 and 2 threads, model files.
 #include <Eigen/Dense>
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
@@ -62,6 +63,7 @@ TEST_CASE("pca correction: rotating the input rotates the frame; permutations ch
             cfg.grid = 6;
             cfg.hidden = 24;
             cfg.average_signs = average;
+            cfg.members = average ? 3 : 1;  // an ensemble's mean vectors are as equivariant as one network's
             PcaCorrectionNet<float> net32(cfg, rng);
             PcaCorrectionNet<double> net64 = net32.cast<double>();
             double worst64 = 0, worst32 = 0, perm = 0;
@@ -126,6 +128,24 @@ TEST_CASE("pca correction: the network and both prior forms against finite diffe
         CHECK(grad_error_params(ps, [&](Tape<double>& t) { return net.forward(t, pts, n); }) < 1e-6);
         CHECK(grad_error_params(ps, [&](Tape<double>& t) { return vector_prior_loss(t, net, pts, n, 0.7); }) < 1e-6);
         CHECK(grad_error_params(ps, [&](Tape<double>& t) { return canonicalization_prior_loss(t, net, pts, n, 0.7); }) < 1e-6);
+        // An ensemble of 2: the mean vectors, and the training loss (each member's own prior, averaged) in both forms.
+        cfg.members = 2;
+        CanonNet<double> ens(PcaCorrectionNet<double>(cfg, rng));
+        auto pe = ens.params();
+        REQUIRE(ens.members() == 2);
+        CHECK(grad_error_params(pe, [&](Tape<double>& t) { return ens.forward(t, pts, n); }) < 1e-6);
+        for (PriorForm form : {PriorForm::vectors, PriorForm::frame}) {
+            Var frames;
+            CHECK(grad_error_params(pe, [&](Tape<double>& t) { return training_prior_loss(t, ens, pts, n, 0.7, form, frames); }) < 1e-6);
+        }
+        // The training loss of an ensemble is the mean of its members' priors: with both members equal it is
+        // the prior of either, and the reported frame is that of the mean vectors.
+        for (std::size_t i = pe.size() / 2; i < pe.size(); ++i) pe[i]->value = pe[i - pe.size() / 2]->value;
+        Tape<double> t1(false), t2(false);
+        Var frames;
+        const double le = t1.value(training_prior_loss(t1, ens, pts, n, 0.7, PriorForm::vectors, frames))(0, 0);
+        const double l1 = t2.value(vector_prior_loss(t2, ens, pts, n, 0.7))(0, 0);
+        CHECK(le == Approx(l1).epsilon(1e-12));
     }
 }
 
@@ -176,4 +196,83 @@ TEST_CASE("pca correction: the prior falls with augmentation, same bits for any 
     CHECK_THROWS_AS(train_canonicalization_prior(clouds, opt), UsageError);
     Rng r0(0);
     CHECK_THROWS_AS(CanonNet<float>::from_json("pca-correction", {{"dim", 4}}, r0), std::exception);
+}
+
+TEST_CASE("pca correction: validation holds clouds out, keeps the best epoch's weights, stops and resumes", "[canon][learned]") {
+    Rng rng(35);
+    const Points tmpl = test_cloud(24, 2, rng);
+    std::vector<Points> data = test::upright_copies(tmpl, 20, rng);
+    std::vector<const Points*> clouds;
+    for (auto& x : data) clouds.push_back(&x);
+    PriorTrainOptions opt;
+    opt.group = Group::SO2;
+    opt.method = "pca-correction";
+    opt.correction.grid = 5;
+    opt.correction.hidden = 12;
+    opt.epochs = 25;
+    opt.batch = 4;
+    opt.lr = 3e-2;
+    opt.seed = 6;
+    opt.val = 0.25;
+    std::vector<PriorEpoch> hist;
+    LearnedCanonicalizer a = train_canonicalization_prior(clouds, opt, [&](const PriorEpoch& e) { hist.push_back(e); });
+    const auto& tr = a.training();
+    const std::vector<std::int64_t> held = tr.at("val_clouds").get<std::vector<std::int64_t>>();
+    REQUIRE(held.size() == 5);
+    REQUIRE(hist.size() == 25);
+    // The kept epoch is the one with the lowest validation prior.
+    std::size_t arg = 0;
+    for (std::size_t i = 0; i < hist.size(); ++i)
+        if (hist[i].val_loss < hist[arg].val_loss) arg = i;
+    CHECK(tr.at("best_epoch").get<int>() == static_cast<int>(arg) + 1);
+    CHECK(tr.at("best_val_loss").get<double>() == hist[arg].val_loss);
+    CHECK(hist.back().val_loss < hist.front().val_loss);
+    // Without augmentation the held-out clouds play no part in training: the last weights are those of
+    // a run on the other 15 clouds alone, and the kept ones those of that run stopped at the best epoch.
+    std::vector<const Points*> rest;
+    for (std::size_t i = 0; i < clouds.size(); ++i)
+        if (std::find(held.begin(), held.end(), static_cast<std::int64_t>(i)) == held.end()) rest.push_back(clouds[i]);
+    PriorTrainOptions plain = opt;
+    plain.val = 0;
+    LearnedCanonicalizer full = train_canonicalization_prior(rest, plain);
+    plain.epochs = static_cast<int>(arg) + 1;
+    LearnedCanonicalizer upto = train_canonicalization_prior(rest, plain);
+    REQUIRE(a.last_weights().size() == a.net().params().size());
+    for (std::size_t i = 0; i < a.net().params().size(); ++i) {
+        CHECK((a.last_weights()[i] - full.net().params()[i]->value).cwiseAbs().maxCoeff() == 0.0f);
+        CHECK((a.net().params()[i]->value - upto.net().params()[i]->value).cwiseAbs().maxCoeff() == 0.0f);
+    }
+    // Patience: training ends that many epochs after the best one, and a run stopped and resumed
+    // through a model file (augmented this time) gives the same bits as one that never stopped.
+    opt.patience = 3;
+    opt.resample = true;
+    opt.jitter = 0.02;
+    opt.epochs = 200;
+    std::vector<PriorEpoch> ph;
+    LearnedCanonicalizer p = train_canonicalization_prior(clouds, opt, [&](const PriorEpoch& e) { ph.push_back(e); });
+    const int stopped = p.training().at("epoch").get<int>();
+    CHECK(stopped < 200);
+    CHECK(stopped == p.training().at("best_epoch").get<int>() + 3);
+    PriorTrainOptions first = opt;
+    first.stop_after = stopped / 2;
+    LearnedCanonicalizer h = train_canonicalization_prior(clouds, first);
+    const std::string path = "test_pca_correction_val.h5";
+    {
+        h5::File f = h5::File::create(path);
+        h.save(f);
+    }
+    LearnedCanonicalizer r = LearnedCanonicalizer::load(path);
+    std::remove(path.c_str());
+    REQUIRE(r.last_weights().size() == r.net().params().size());
+    continue_canonicalization_prior(r, clouds, opt);
+    CHECK(r.training().at("epoch").get<int>() == stopped);
+    for (std::size_t i = 0; i < p.net().params().size(); ++i) {
+        CHECK((r.net().params()[i]->value - p.net().params()[i]->value).cwiseAbs().maxCoeff() == 0.0f);
+        CHECK((r.last_weights()[i] - p.last_weights()[i]).cwiseAbs().maxCoeff() == 0.0f);
+    }
+    PriorTrainOptions other = opt;
+    other.val = 0.5;
+    CHECK_THROWS_AS(continue_canonicalization_prior(r, clouds, other), UsageError);
+    opt.val = 0.01;  // rounds to no held-out cloud
+    CHECK_THROWS_AS(train_canonicalization_prior(clouds, opt), UsageError);
 }

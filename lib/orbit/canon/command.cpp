@@ -1,6 +1,8 @@
 #include "orbit/canon/command.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <type_traits>
 #include <optional>
 
 #include "orbit/core/error.hpp"
@@ -13,6 +15,29 @@
 
 namespace orbit::canon {
 namespace {
+
+// With --resume: the augmentation, weight decay and validation the model was trained with, where the
+// options did not give them; an option that was given must agree (a resumed run continues the same one).
+void restore_training_options(PriorTrainSettings& s, const nlohmann::json& tr) {
+    auto& t = s.train;
+    auto given = [&](const char* name) {
+        return std::find(s.training_given.begin(), s.training_given.end(), name) != s.training_given.end();
+    };
+    auto take = [&](const char* option, const char* key, auto& value) {
+        using V = std::decay_t<decltype(value)>;
+        if (!tr.contains(key)) return;
+        const V stored = tr.at(key).get<V>();
+        if (!given(option)) value = stored;
+        else if (value != stored)
+            throw UsageError(std::string(option) + " " + nlohmann::json(value).dump() + " differs from the value " + s.resume +
+                             " was trained with (" + nlohmann::json(stored).dump() + ")");
+    };
+    take("--resample", "resample", t.resample);
+    take("--jitter", "jitter", t.jitter);
+    take("--weight-decay", "weight_decay", t.weight_decay);
+    take("--val", "val", t.val);
+    take("--patience", "patience", t.patience);
+}
 
 // The group and seed of the run: from the --resume model (which fixes the
 // architecture), else from the options.
@@ -36,6 +61,7 @@ std::optional<LearnedCanonicalizer> start_model(PriorTrainSettings& s) {
     if (s.prior_given && parse_prior_form(s.prior) != s.train.prior)
         throw UsageError("--prior " + s.prior + " differs from the prior " + s.resume + " was trained with (" +
                          prior_form_name(s.train.prior) + ")");
+    restore_training_options(s, model->training());
     return model;
 }
 
@@ -66,8 +92,11 @@ nlohmann::json run_prior_training(PriorTrainSettings s) {
     Timer timer;
     Progress progress("epoch", t.epochs);
     auto on_epoch = [&](const PriorEpoch& e) {
-        char note[120];
-        std::snprintf(note, sizeof note, "prior loss %.4f mean angle %.2f deg", e.loss, e.angle_deg);
+        char note[160];
+        if (t.val > 0)
+            std::snprintf(note, sizeof note, "prior loss %.4f mean angle %.2f deg, validation %.4f %.2f deg (best epoch %d)", e.loss,
+                          e.angle_deg, e.val_loss, e.val_angle_deg, e.best_epoch);
+        else std::snprintf(note, sizeof note, "prior loss %.4f mean angle %.2f deg", e.loss, e.angle_deg);
         progress.update(e.epoch, note);
         if (s.checkpoint_every > 0 && e.epoch % s.checkpoint_every == 0 && e.epoch < e.epochs) write_model();
     };
@@ -90,6 +119,8 @@ nlohmann::json run_prior_training(PriorTrainSettings s) {
         summary["final_loss"] = hist["loss"].back();
         summary["final_angle_deg"] = hist["angle_deg"].back();
     }
+    for (const char* key : {"best_epoch", "best_val_loss", "val_clouds"})
+        if (model->training().contains(key)) summary[key] = model->training()[key];
     return summary;
 }
 

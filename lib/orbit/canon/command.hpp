@@ -22,6 +22,9 @@ struct PriorTrainSettings {
     bool third_moment_signs = false;  // pca-correction: no averaging over the axis signs
     bool group_given = false;                      // --group appeared
     std::vector<std::string> architecture_given;  // the architecture options that appeared
+    // The training options that appeared (--resample, --jitter, --weight-decay, --val, --patience); with
+    // --resume the others come from the model file, and one that appeared must agree with it.
+    std::vector<std::string> training_given;
     std::uint64_t seed = 0;
 };
 

@@ -2,9 +2,13 @@
 
 #include <Eigen/Dense>
 #include <chrono>
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <tuple>
 
 #include "orbit/core/error.hpp"
+#include "orbit/core/parallel.hpp"
 #include "orbit/distributed/data_parallel.hpp"
 #include "orbit/nn/optim.hpp"
 #include "orbit/nn/store.hpp"
@@ -158,6 +162,7 @@ void LearnedCanonicalizer::save(h5::File& file) const {
         nn::save_mats(file, "/model/optimizer/m", adam_m_);
         nn::save_mats(file, "/model/optimizer/v", adam_v_);
     }
+    if (!last_.empty()) nn::save_mats(file, "/model/last/weights", last_);
 }
 
 bool is_learned_canonicalizer(const h5::File& file) {
@@ -191,6 +196,10 @@ LearnedCanonicalizer LearnedCanonicalizer::load(const h5::File& file, const std:
             m.adam_v_ = m.adam_m_;
             nn::load_mats(file, "/model/optimizer/m", m.adam_m_);
             nn::load_mats(file, "/model/optimizer/v", m.adam_v_);
+        }
+        if (file.exists("/model/last/weights")) {
+            for (auto* p : m.net_.params()) m.last_.push_back(nn::Mat<float>::Zero(p->value.rows(), p->value.cols()));
+            nn::load_mats(file, "/model/last/weights", m.last_);
         }
         return m;
     } catch (const nlohmann::json::exception& e) {
@@ -260,9 +269,9 @@ CanonNet<float> new_network(const PriorTrainOptions& opt, Rng& init) {
 
 void check_train_options(const PriorTrainOptions& opt) {
     if (opt.epochs < 0 || opt.batch < 1 || !(opt.lr > 0) || !(opt.beta > 0) || opt.stop_after < 0 || !(opt.jitter >= 0) ||
-        !(opt.weight_decay >= 0))
+        !(opt.weight_decay >= 0) || !(opt.val >= 0 && opt.val < 1) || opt.patience < 0)
         throw UsageError("training options out of range (epochs >= 0, batch >= 1, lr > 0, beta > 0, stop_after >= 0, "
-                         "jitter >= 0, weight decay >= 0)");
+                         "jitter >= 0, weight decay >= 0, 0 <= val < 1, patience >= 0)");
 }
 
 // One training cloud as the network sees it after the pose-preserving augmentation of opt
@@ -292,6 +301,99 @@ LearnedCanonicalizer train_canonicalization_prior(const std::vector<const Points
     return m;
 }
 
+namespace {
+
+// The clouds a run trains on and the ones it holds out for validation (opt.val of them, a choice
+// seeded by opt.seed alone), each list in cloud order; without validation every cloud trains.
+void split_clouds(std::int64_t b, const PriorTrainOptions& opt, std::vector<std::int64_t>& train, std::vector<std::int64_t>& val) {
+    train.clear();
+    val.clear();
+    const auto k = static_cast<std::int64_t>(std::llround(opt.val * static_cast<double>(b)));
+    if (opt.val > 0 && (k < 1 || k >= b))
+        throw UsageError("--val " + std::to_string(opt.val) + " holds out " + std::to_string(k) + " of " + std::to_string(b) +
+                         " clouds; it must leave at least one for validation and one for training");
+    std::vector<char> held(static_cast<std::size_t>(b), 0);
+    if (k > 0) {
+        Rng pick(opt.seed, 0x76616c6964ULL);  // "valid"
+        const std::vector<std::int64_t> p = pick.permutation(b);
+        for (std::int64_t i = 0; i < k; ++i) held[static_cast<std::size_t>(p[static_cast<std::size_t>(i)])] = 1;
+    }
+    for (std::int64_t i = 0; i < b; ++i) (held[static_cast<std::size_t>(i)] ? val : train).push_back(i);
+}
+
+// The prior loss (per cloud, mean over the clouds) and the mean angle of R on the held-out clouds, unaugmented.
+std::pair<double, double> validate(CanonNet<float>& net, const nn::Mat<float>& data, int n, const std::vector<std::int64_t>& idx,
+                                   const PriorTrainOptions& opt) {
+    std::vector<double> loss(idx.size()), angle(idx.size());
+    parallel_for(static_cast<std::int64_t>(idx.size()), [&](std::int64_t k) {
+        nn::Tape<float> tape(false);
+        tape.set_parallel_products(false);
+        nn::Var frames;
+        const nn::Mat<float> pts(data.middleRows(idx[static_cast<std::size_t>(k)] * n, n));
+        const float beta = static_cast<float>(opt.beta);  // the model as it is used (an ensemble: the members' mean)
+        const nn::Var l = opt.prior == PriorForm::vectors ? vector_prior_loss(tape, net, pts, n, beta, &frames)
+                                                          : canonicalization_prior_loss(tape, net, pts, n, beta, &frames);
+        const Eigen::Matrix3d R = frame_from(tape.value(frames).row(0));
+        loss[static_cast<std::size_t>(k)] = double(tape.value(l)(0, 0));
+        angle[static_cast<std::size_t>(k)] = std::acos(std::clamp((R.trace() - 1) / 2, -1.0, 1.0)) * 180.0 / M_PI;
+    });
+    double ls = 0, as = 0;
+    for (std::size_t k = 0; k < idx.size(); ++k) ls += loss[k], as += angle[k];  // in cloud order: the same bits for any -j
+    const auto m = static_cast<double>(idx.size());
+    return {ls / m, as / m};
+}
+
+// One epoch of minibatch steps over the training clouds; returns the mean loss and angle over them.
+std::pair<double, double> train_epoch(CanonNet<float>& net, nn::Adam<float>& adam, const nn::Mat<float>& data, int n,
+                                      const std::vector<std::int64_t>& train, int epoch, const PriorTrainOptions& opt) {
+    const auto b = static_cast<std::int64_t>(train.size());
+    const std::int64_t per_epoch = (b + opt.batch - 1) / opt.batch;
+    Rng order(opt.seed, mix64(0x6f72646572ULL, static_cast<std::uint64_t>(epoch)));  // "order"
+    std::vector<std::int64_t> perm = order.permutation(b);
+    for (auto& p : perm) p = train[static_cast<std::size_t>(p)];
+    double loss_sum = 0, angle_sum = 0;
+    for (std::int64_t s = 0; s < per_epoch; ++s) {
+        const std::int64_t lo = s * opt.batch, hi = std::min<std::int64_t>(b, lo + opt.batch);
+        adam.zero_grad();
+        // One tape per cloud, added in cloud order: the same bits for any -j and any number of MPI ranks.
+        struct Shard { double loss, angle; };
+        std::vector<Shard> shards(static_cast<std::size_t>(hi - lo));
+        std::vector<nn::Tape<float>> tapes;
+        tapes.reserve(shards.size());
+        for (std::size_t k = 0; k < shards.size(); ++k) tapes.emplace_back(true);
+        distributed::record_shards(tapes, net.params(), shards, [&](std::int64_t k) {
+            nn::Tape<float>& tape = tapes[static_cast<std::size_t>(k)];
+            nn::Var frames;
+            nn::Mat<float> pts(data.middleRows(perm[static_cast<std::size_t>(lo + k)] * n, n));
+            if (opt.resample || opt.jitter > 0) {
+                Rng aug(opt.seed, mix64(mix64(0x6175676d656e74ULL, static_cast<std::uint64_t>(epoch)),  // "augment"
+                                        static_cast<std::uint64_t>(perm[static_cast<std::size_t>(lo + k)])));
+                pts = augmented(pts, opt, aug);
+            }
+            const float beta = static_cast<float>(opt.beta) / static_cast<float>(hi - lo);
+            const nn::Var loss = training_prior_loss(tape, net, pts, n, beta, opt.prior, frames);
+            // The cloud's frame, for the reported angle (before this step's update).
+            const Eigen::Matrix3d R = frame_from(tape.value(frames).row(0));
+            shards[static_cast<std::size_t>(k)] = {double(tape.value(loss)(0, 0)),
+                                                   std::acos(std::clamp((R.trace() - 1) / 2, -1.0, 1.0)) * 180.0 / M_PI};
+            tape.backward_detached(loss);
+        });
+        double step_loss = 0;
+        for (const Shard& h : shards) step_loss += h.loss, angle_sum += h.angle;
+        loss_sum += step_loss * static_cast<double>(hi - lo);
+        adam.step(opt.lr);
+    }
+    return {loss_sum / static_cast<double>(b), angle_sum / static_cast<double>(b)};
+}
+
+void set_weights(CanonNet<float>& net, const std::vector<nn::Mat<float>>& w) {
+    const auto ps = net.params();
+    if (w.size() != ps.size()) throw Error("canonicalizer: the saved last weights do not match the network");
+    for (std::size_t i = 0; i < ps.size(); ++i) ps[i]->value = w[i];
+}
+
+}  // namespace
+
 void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vector<const Points*>& clouds,
                                      const PriorTrainOptions& opt, const std::function<void(const PriorEpoch&)>& on_epoch) {
     check_train_options(opt);
@@ -307,9 +409,18 @@ void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vec
         throw Error("the model was trained on " + std::to_string(tr.value("clouds", std::int64_t(-1))) + " clouds of " +
                     std::to_string(tr.value("points", -1)) + " points; resuming needs the same clouds (found " +
                     std::to_string(b) + " of " + std::to_string(n) + ")");
+    if (epoch > 0 && tr.value("val", 0.0) != opt.val)
+        throw UsageError("the model was trained with --val " + std::to_string(tr.value("val", 0.0)) + "; resuming needs the same");
+    std::vector<std::int64_t> train, val;
+    split_clouds(b, opt, train, val);
     if (!tr.contains("history")) tr["history"] = {{"loss", nlohmann::json::array()}, {"angle_deg", nlohmann::json::array()}};
-    // Trained on a copy; the model is rebuilt at the end so its float64 copy follows the new weights.
-    CanonNet<float> net = model.net();
+    if (!val.empty() && !tr["history"].contains("val_loss")) tr["history"]["val_loss"] = tr["history"]["val_angle_deg"] = nlohmann::json::array();
+    // Trained on a copy (from the last epoch's weights where the model keeps the best); the model is rebuilt at the end.
+    CanonNet<float> best = model.net();
+    CanonNet<float> net = best;
+    if (!model.last_weights().empty()) set_weights(net, model.last_weights());
+    int best_epoch = tr.value("best_epoch", epoch);
+    double best_loss = tr.value("best_val_loss", std::numeric_limits<double>::infinity());
     nn::AdamOptions ao;
     ao.lr = opt.lr;
     ao.weight_decay = opt.weight_decay;
@@ -319,61 +430,39 @@ void continue_canonicalization_prior(LearnedCanonicalizer& model, const std::vec
         adam.v() = model.optimizer_v();
         adam.set_steps(tr.value("steps", std::int64_t(0)));
     }
-    const std::int64_t per_epoch = (b + opt.batch - 1) / opt.batch;
-    for (int run = 0; epoch < opt.epochs && (opt.stop_after <= 0 || run < opt.stop_after); ++run) {
+    auto patient = [&] { return val.empty() || opt.patience <= 0 || epoch - best_epoch < opt.patience; };
+    for (int run = 0; epoch < opt.epochs && (opt.stop_after <= 0 || run < opt.stop_after) && patient(); ++run) {
         ++epoch;
         const auto t0 = std::chrono::steady_clock::now();
-        Rng order(opt.seed, mix64(0x6f72646572ULL, static_cast<std::uint64_t>(epoch)));  // "order"
-        const std::vector<std::int64_t> perm = order.permutation(b);
-        double loss_sum = 0, angle_sum = 0;
-        for (std::int64_t s = 0; s < per_epoch; ++s) {
-            const std::int64_t lo = s * opt.batch, hi = std::min<std::int64_t>(b, lo + opt.batch);
-            adam.zero_grad();
-            // One tape per cloud, added in cloud order: the same bits for any -j and any number of MPI ranks.
-            struct Shard { double loss, angle; };
-            std::vector<Shard> shards(static_cast<std::size_t>(hi - lo));
-            std::vector<nn::Tape<float>> tapes;
-            tapes.reserve(shards.size());
-            for (std::size_t k = 0; k < shards.size(); ++k) tapes.emplace_back(true);
-            distributed::record_shards(tapes, net.params(), shards, [&](std::int64_t k) {
-                nn::Tape<float>& tape = tapes[static_cast<std::size_t>(k)];
-                nn::Var frames;
-                nn::Mat<float> pts(data.middleRows(perm[lo + k] * n, n));
-                if (opt.resample || opt.jitter > 0) {
-                    Rng aug(opt.seed, mix64(mix64(0x6175676d656e74ULL, static_cast<std::uint64_t>(epoch)),  // "augment"
-                                            static_cast<std::uint64_t>(perm[lo + k])));
-                    pts = augmented(pts, opt, aug);
-                }
-                const float beta = static_cast<float>(opt.beta) / static_cast<float>(hi - lo);
-                const nn::Var loss = opt.prior == PriorForm::vectors ? vector_prior_loss(tape, net, pts, n, beta, &frames)
-                                                                     : canonicalization_prior_loss(tape, net, pts, n, beta, &frames);
-                // The cloud's frame, for the reported angle (before this step's update).
-                const Eigen::Matrix3d R = frame_from(tape.value(frames).row(0));
-                shards[static_cast<std::size_t>(k)] = {double(tape.value(loss)(0, 0)),
-                                                       std::acos(std::clamp((R.trace() - 1) / 2, -1.0, 1.0)) * 180.0 / M_PI};
-                tape.backward_detached(loss);
-            });
-            double step_loss = 0;
-            for (const Shard& h : shards) step_loss += h.loss, angle_sum += h.angle;
-            loss_sum += step_loss * static_cast<double>(hi - lo);
-            adam.step(opt.lr);
-        }
-        PriorEpoch pe{epoch, opt.epochs, loss_sum / static_cast<double>(b), angle_sum / static_cast<double>(b),
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+        const auto [loss, angle] = train_epoch(net, adam, data, n, train, epoch, opt);
+        PriorEpoch pe{epoch, opt.epochs, loss, angle, 0, 0, best_epoch, 0};
         tr["history"]["loss"].push_back(pe.loss);
         tr["history"]["angle_deg"].push_back(pe.angle_deg);
+        if (!val.empty()) {
+            std::tie(pe.val_loss, pe.val_angle_deg) = validate(net, data, n, val, opt);
+            if (pe.val_loss < best_loss) best_loss = pe.val_loss, best_epoch = epoch, best = net;
+            pe.best_epoch = best_epoch;
+            tr["history"]["val_loss"].push_back(pe.val_loss);
+            tr["history"]["val_angle_deg"].push_back(pe.val_angle_deg);
+        }
+        pe.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (on_epoch) on_epoch(pe);
     }
     tr.update({{"objective", "canonicalization-prior"}, {"prior", prior_form_name(opt.prior)}, {"beta", opt.beta}, {"epochs", opt.epochs}, {"epoch", epoch},
                {"steps", adam.steps()}, {"batch", opt.batch}, {"lr", opt.lr}, {"seed", opt.seed}, {"resample", opt.resample}, {"jitter", opt.jitter},
-               {"weight_decay", opt.weight_decay}, {"clouds", b},
-               {"points", n}});
+               {"weight_decay", opt.weight_decay}, {"clouds", b}, {"points", n}, {"val", opt.val}, {"patience", opt.patience}});
+    if (!val.empty()) tr["val_clouds"] = val;
+    if (std::isfinite(best_loss)) tr.update({{"best_epoch", best_epoch}, {"best_val_loss", best_loss}});  // JSON has no infinity
+    std::vector<nn::Mat<float>> last;
+    if (!val.empty())
+        for (auto* p : net.params()) last.push_back(p->value);
     const Options options = model.options();
-    model = LearnedCanonicalizer(model.group(), std::move(net));
+    model = LearnedCanonicalizer(model.group(), val.empty() ? std::move(net) : std::move(best));
     model.set_options(options);
     model.training() = std::move(tr);
     model.optimizer_m() = adam.m();
     model.optimizer_v() = adam.v();
+    model.last_weights() = std::move(last);
 }
 
 }  // namespace orbit::canon

@@ -59,6 +59,9 @@ public:
     // run can resume bit for bit (the step count and epoch live in training()).
     std::vector<nn::Mat<float>>& optimizer_m() { return adam_m_; }
     std::vector<nn::Mat<float>>& optimizer_v() { return adam_v_; }
+    // With a validation split the model holds the weights of the best epoch; the weights of the last
+    // epoch, from which a resumed run continues, are saved under /model/last (empty otherwise).
+    std::vector<nn::Mat<float>>& last_weights() { return last_; }
 
 private:
     Group group_;
@@ -66,7 +69,7 @@ private:
     CanonNet<float> net_;
     CanonNet<double> net64_;
     nlohmann::json training_ = nlohmann::json::object();
-    std::vector<nn::Mat<float>> adam_m_, adam_v_;
+    std::vector<nn::Mat<float>> adam_m_, adam_v_, last_;
 };
 
 // Whether a file holds a learned canonicalizer (a /model group with config format "orbit-canonicalizer").
@@ -108,12 +111,19 @@ struct PriorTrainOptions {
     bool resample = false;
     double jitter = 0.0;
     double weight_decay = 0.0;  // decoupled (AdamW)
+    // Validation: this fraction of the clouds (a seeded choice) is held out of training; after each epoch
+    // the prior loss on them (unaugmented) is measured and the model keeps the weights of the epoch where
+    // it was lowest. patience > 0 ends training once that many epochs have passed without a new lowest.
+    double val = 0.0;
+    int patience = 0;
 };
 
 struct PriorEpoch {
     int epoch = 0, epochs = 0;
     double loss = 0;        // mean of the prior loss over the training clouds
     double angle_deg = 0;   // mean rotation angle of R, in degrees (0: every cloud upright)
+    double val_loss = 0, val_angle_deg = 0;  // the same on the held-out clouds (0 without validation)
+    int best_epoch = 0;     // the epoch whose weights the model keeps (with validation)
     double seconds = 0;
 };
 
@@ -121,28 +131,18 @@ struct PriorEpoch {
 // Requires equal sizes N >= 2 and dim coordinates; collapsed clouds are an error naming the cloud.
 nn::Mat<float> normalized_clouds(const std::vector<const Points*>& clouds, int dim, int& n);
 
-// The canonicalization-prior loss of a batch on a tape: beta * sum_b |R_b - I|_F^2 / B
-// (frames, when given, receives the node of R [B, 9]). Net: any canonicalizer network.
-template <class T, class Net>
-nn::Var canonicalization_prior_loss(nn::Tape<T>& tape, Net& net, const nn::Mat<T>& points, int n, T beta,
-                                    nn::Var* frames = nullptr) {
-    const nn::Var r = net.forward(tape, points, n);
-    if (frames) *frames = r;
-    const int d = static_cast<int>(points.cols());
+// beta * sum_b |R_b - I|_F^2 / B for frames r [B, d*d] of B clouds.
+template <class T>
+nn::Var frame_prior_of(nn::Tape<T>& tape, nn::Var r, int d, T b, T beta) {
     nn::Mat<T> minus_identity = nn::Mat<T>::Zero(1, d * d);
     for (int i = 0; i < d; ++i) minus_identity(0, i * d + i) = T(-1);
     const nn::Var diff = tape.add_row(r, tape.constant(minus_identity));
-    const T b = static_cast<T>(points.rows() / n);
     return tape.scale(tape.sum(tape.square(diff)), beta / b);
 }
 
-// The vectors form: beta * sum_b sum_j |v_bj - e_j|^2 / B on the output vectors
-// before Gram-Schmidt (frames as above).
-template <class T, class Net>
-nn::Var vector_prior_loss(nn::Tape<T>& tape, Net& net, const nn::Mat<T>& points, int n, T beta,
-                          nn::Var* frames = nullptr) {
-    const VecVar v = net.vectors(tape, points, n);
-    if (frames) *frames = gram_schmidt(tape, v, static_cast<int>(tape.value(v.x).cols()) == 3, T(1e-30));
+// beta * sum_b sum_j |v_bj - e_j|^2 / B for output vectors v of B clouds.
+template <class T>
+nn::Var vector_prior_of(nn::Tape<T>& tape, const VecVar& v, T b, T beta) {
     const int m = static_cast<int>(tape.value(v.x).cols());
     // |v_j - e_j|^2 summed over the components: component c of e_j is 1 where c == j.
     auto part = [&](nn::Var comp, int c) {
@@ -152,8 +152,50 @@ nn::Var vector_prior_loss(nn::Tape<T>& tape, Net& net, const nn::Mat<T>& points,
     };
     nn::Var total = tape.add(part(v.x, 0), part(v.y, 1));
     if (!v.planar()) total = tape.add(total, part(v.z, 2));
-    const T b = static_cast<T>(points.rows() / n);
     return tape.scale(total, beta / b);
+}
+
+// The canonicalization-prior loss of a batch on a tape: beta * sum_b |R_b - I|_F^2 / B
+// (frames, when given, receives the node of R [B, 9]). Net: any canonicalizer network.
+template <class T, class Net>
+nn::Var canonicalization_prior_loss(nn::Tape<T>& tape, Net& net, const nn::Mat<T>& points, int n, T beta,
+                                    nn::Var* frames = nullptr) {
+    const nn::Var r = net.forward(tape, points, n);
+    if (frames) *frames = r;
+    return frame_prior_of(tape, r, static_cast<int>(points.cols()), static_cast<T>(points.rows() / n), beta);
+}
+
+// The vectors form: beta * sum_b sum_j |v_bj - e_j|^2 / B on the output vectors
+// before Gram-Schmidt (frames as above).
+template <class T, class Net>
+nn::Var vector_prior_loss(nn::Tape<T>& tape, Net& net, const nn::Mat<T>& points, int n, T beta,
+                          nn::Var* frames = nullptr) {
+    const VecVar v = net.vectors(tape, points, n);
+    if (frames) *frames = gram_schmidt(tape, v, static_cast<int>(tape.value(v.x).cols()) == 3, T(1e-30));
+    return vector_prior_of(tape, v, static_cast<T>(points.rows() / n), beta);
+}
+
+// The loss training minimizes: the prior of the given form on the network's output, or for an ensemble
+// (members > 1) the mean of the priors on each member's own output, so that the members learn
+// independently. frames receives R of the network's output (for an ensemble, of the members' mean).
+template <class T>
+nn::Var training_prior_loss(nn::Tape<T>& tape, CanonNet<T>& net, const nn::Mat<T>& points, int n, T beta, PriorForm form,
+                            nn::Var& frames) {
+    if (net.members() == 1)
+        return form == PriorForm::vectors ? vector_prior_loss(tape, net, points, n, beta, &frames)
+                                          : canonicalization_prior_loss(tape, net, points, n, beta, &frames);
+    const std::vector<VecVar> v = net.member_vectors(tape, points, n);
+    const bool refl = net.reflections();
+    const int d = static_cast<int>(points.cols());
+    const T b = static_cast<T>(points.rows() / n), w = beta / static_cast<T>(v.size());
+    nn::Var total;
+    for (std::size_t k = 0; k < v.size(); ++k) {
+        const nn::Var l = form == PriorForm::vectors ? vector_prior_of(tape, v[k], b, w)
+                                                     : frame_prior_of(tape, gram_schmidt(tape, v[k], refl, T(1e-30)), d, b, w);
+        total = k == 0 ? l : tape.add(total, l);
+    }
+    frames = gram_schmidt(tape, mean_vectors(tape, v), refl, T(1e-30));
+    return total;
 }
 
 // Trains a new canonicalizer by the prior on upright clouds (no augmentation

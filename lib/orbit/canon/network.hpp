@@ -40,6 +40,16 @@ public:
     VecVar vectors(nn::Tape<T>& tape, const nn::Mat<T>& points, int n) {
         return std::visit([&](auto& net) { return net.vectors(tape, points, n); }, net_);
     }
+    // Networks that are ensembles (pca-correction with members > 1): each member's output vectors, whose
+    // mean is vectors(); any other network is its own single member.
+    int members() const {
+        const auto* pc = std::get_if<PcaCorrectionNet<T>>(&net_);
+        return pc ? pc->config().members : 1;
+    }
+    std::vector<VecVar> member_vectors(nn::Tape<T>& tape, const nn::Mat<T>& points, int n) {
+        if (auto* pc = std::get_if<PcaCorrectionNet<T>>(&net_)) return pc->member_vectors(tape, points, n);
+        return {vectors(tape, points, n)};
+    }
     nn::Var forward(nn::Tape<T>& tape, const nn::Mat<T>& points, int n) {
         return gram_schmidt(tape, vectors(tape, points, n), reflections(), T(1e-30));
     }

@@ -14,7 +14,9 @@ using nn::Tape;
 using nn::Var;
 
 nlohmann::json PcConfig::to_json() const {
-    return {{"dim", dim}, {"grid", grid}, {"half", half}, {"hidden", hidden}, {"blocks", blocks}, {"average_signs", average_signs}};
+    nlohmann::json j = {{"dim", dim}, {"grid", grid}, {"half", half}, {"hidden", hidden}, {"blocks", blocks}, {"average_signs", average_signs}};
+    if (members != 1) j["members"] = members;  // files of single networks stay as they were
+    return j;
 }
 
 PcConfig PcConfig::from_json(const nlohmann::json& j) {
@@ -25,7 +27,9 @@ PcConfig PcConfig::from_json(const nlohmann::json& j) {
     c.hidden = j.at("hidden").get<int>();
     c.blocks = j.at("blocks").get<int>();
     c.average_signs = j.at("average_signs").get<bool>();
-    if ((c.dim != 2 && c.dim != 3) || c.grid < 2 || c.grid > 64 || !(c.half > 0) || c.hidden < 1 || c.blocks < 0)
+    c.members = j.value("members", 1);
+    if ((c.dim != 2 && c.dim != 3) || c.grid < 2 || c.grid > 64 || !(c.half > 0) || c.hidden < 1 || c.blocks < 0 || c.members < 1 ||
+        c.members > 64)
         throw Error("pca-correction config out of range: " + j.dump());
     return c;
 }
@@ -73,49 +77,75 @@ std::vector<Eigen::Vector3d> pca_axis_signs(const PcConfig& cfg) {
 }
 
 template <class T>
-PcaCorrectionNet<T>::PcaCorrectionNet(const PcConfig& cfg, Rng& rng)
-    : mlp("pc.mlp", cfg.descriptor_size(), cfg.hidden, cfg.dim * cfg.outputs(), cfg.blocks, nn::Activation::silu, rng,
-          -1.0),  // a random last layer (the default init): a zero one would start every frame degenerate
-      cfg_(cfg) {}
+PcaCorrectionNet<T>::PcaCorrectionNet(const PcConfig& cfg, Rng& rng) : cfg_(cfg) {
+    for (int k = 0; k < cfg.members; ++k)  // member 0 keeps the name of a single network's parameters
+        mlps.emplace_back(k == 0 ? "pc.mlp" : "pc.mlp" + std::to_string(k), cfg.descriptor_size(), cfg.hidden, cfg.dim * cfg.outputs(),
+                          cfg.blocks, nn::Activation::silu, rng,
+                          -1.0);  // a random last layer (the default init): a zero one would start every frame degenerate
+}
 
 template <class T>
 nn::ParamList<T> PcaCorrectionNet<T>::params() {
     nn::ParamList<T> ps;
-    mlp.params(ps);
+    for (auto& mlp : mlps) mlp.params(ps);
     return ps;
 }
 
 template <class T>
-VecVar PcaCorrectionNet<T>::vectors(Tape<T>& tape, const Mat<T>& points, int n) {
+std::vector<VecVar> PcaCorrectionNet<T>::member_vectors(Tape<T>& tape, const Mat<T>& points, int n) {
     const int d = cfg_.dim;
     Mat<T> frames;
     std::vector<Mat<T>> desc;
     pca_correction_inputs(cfg_, points, n, frames, desc);
-    // a = 1/|S| sum_s s a0(s x'), column by column (s is diagonal)
     const std::vector<Eigen::Vector3d> signs = pca_axis_signs(cfg_);
-    std::vector<Var> acol(static_cast<std::size_t>(cfg_.outputs() * d));
-    for (std::size_t m = 0; m < signs.size(); ++m) {
-        const Var out = mlp.forward(tape, tape.constant(std::move(desc[m])));
-        for (int k = 0; k < cfg_.outputs(); ++k)
-            for (int c = 0; c < d; ++c) {
-                const Var t = tape.scale(tape.cols(out, k * d + c, 1), static_cast<T>(signs[m][c] / signs.size()));
-                Var& col = acol[static_cast<std::size_t>(k * d + c)];
-                col = m == 0 ? t : tape.add(col, t);
-            }
-    }
-    std::vector<Var> comp[3];
-    for (int k = 0; k < cfg_.outputs(); ++k)
-        for (int r = 0; r < d; ++r) {
-            // component r of phi0 a_k
-            Var sum;
-            for (int c = 0; c < d; ++c) {
-                const Var t = tape.mul(tape.constant(frames.col(r * d + c)), acol[static_cast<std::size_t>(k * d + c)]);
-                sum = c == 0 ? t : tape.add(sum, t);
-            }
-            comp[r].push_back(sum);
+    std::vector<Var> inputs;
+    for (auto& m : desc) inputs.push_back(tape.constant(std::move(m)));
+    std::vector<VecVar> out;
+    for (auto& mlp : mlps) {
+        // a = 1/|S| sum_s s a0(s x'), column by column (s is diagonal)
+        std::vector<Var> acol(static_cast<std::size_t>(cfg_.outputs() * d));
+        for (std::size_t m = 0; m < signs.size(); ++m) {
+            const Var o = mlp.forward(tape, inputs[m]);
+            for (int k = 0; k < cfg_.outputs(); ++k)
+                for (int c = 0; c < d; ++c) {
+                    const Var t = tape.scale(tape.cols(o, k * d + c, 1), static_cast<T>(signs[m][c] / signs.size()));
+                    Var& col = acol[static_cast<std::size_t>(k * d + c)];
+                    col = m == 0 ? t : tape.add(col, t);
+                }
         }
-    auto cat = [&](const std::vector<Var>& v) { return v.size() == 1 ? v[0] : tape.concat_cols(v); };
-    return {cat(comp[0]), cat(comp[1]), d == 2 ? Var{} : cat(comp[2])};
+        std::vector<Var> comp[3];
+        for (int k = 0; k < cfg_.outputs(); ++k)
+            for (int r = 0; r < d; ++r) {
+                // component r of phi0 a_k
+                Var sum;
+                for (int c = 0; c < d; ++c) {
+                    const Var t = tape.mul(tape.constant(frames.col(r * d + c)), acol[static_cast<std::size_t>(k * d + c)]);
+                    sum = c == 0 ? t : tape.add(sum, t);
+                }
+                comp[r].push_back(sum);
+            }
+        auto cat = [&](const std::vector<Var>& v) { return v.size() == 1 ? v[0] : tape.concat_cols(v); };
+        out.push_back({cat(comp[0]), cat(comp[1]), d == 2 ? Var{} : cat(comp[2])});
+    }
+    return out;
+}
+
+template <class T>
+VecVar mean_vectors(Tape<T>& tape, const std::vector<VecVar>& v) {
+    const T w = static_cast<T>(1.0 / static_cast<double>(v.size()));
+    auto mean = [&](Var VecVar::*c) {
+        Var sum = v[0].*c;
+        for (std::size_t k = 1; k < v.size(); ++k) sum = tape.add(sum, v[k].*c);
+        return tape.scale(sum, w);
+    };
+    return {mean(&VecVar::x), mean(&VecVar::y), v[0].planar() ? Var{} : mean(&VecVar::z)};
+}
+
+template <class T>
+VecVar PcaCorrectionNet<T>::vectors(Tape<T>& tape, const Mat<T>& points, int n) {
+    const std::vector<VecVar> v = member_vectors(tape, points, n);
+    if (v.size() == 1) return v[0];
+    return mean_vectors(tape, v);
 }
 
 template <class T>
@@ -133,6 +163,7 @@ PcaCorrectionNet<S> PcaCorrectionNet<T>::cast() const {
 }
 
 #define ORBIT_PC(T)                                                                                   \
+    template VecVar mean_vectors<T>(Tape<T>&, const std::vector<VecVar>&);                        \
     template void pca_correction_inputs<T>(const PcConfig&, const Mat<T>&, int, Mat<T>&, std::vector<Mat<T>>&); \
     template class PcaCorrectionNet<T>;                                                               \
     template PcaCorrectionNet<float> PcaCorrectionNet<T>::cast<float>() const;                        \

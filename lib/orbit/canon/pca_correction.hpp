@@ -47,6 +47,10 @@ struct PcConfig {
     int hidden = 64;    // width of the MLP
     int blocks = 1;     // residual blocks of the MLP (0: one hidden layer)
     bool average_signs = true;  // average the correction over the sign choices of the PCA axes (see above)
+    // An ensemble: this many MLPs (independent starts), their correction vectors averaged before the frame
+    // (still exactly equivariant: a mean of equivariant vectors is equivariant). Training puts the prior
+    // on each member's own vectors, so the members learn independently on the same minibatches.
+    int members = 1;
     nlohmann::json to_json() const;
     static PcConfig from_json(const nlohmann::json& j);  // throws Error on bad values
     int outputs() const { return dim == 2 ? 1 : 2; }
@@ -67,6 +71,10 @@ template <class T>
 void pca_correction_inputs(const PcConfig& cfg, const nn::Mat<T>& points, int n, nn::Mat<T>& frames,
                            std::vector<nn::Mat<T>>& descriptors);
 
+// The mean of K sets of output vectors (the ensemble's vectors), component by component.
+template <class T>
+VecVar mean_vectors(nn::Tape<T>& tape, const std::vector<VecVar>& v);
+
 template <class T>
 class PcaCorrectionNet {
 public:
@@ -75,13 +83,15 @@ public:
     // points: B centred clouds of n points [B*n, dim]. The output vectors phi0 a_k before
     // Gram-Schmidt ([B, outputs] per component; planar in 2-D).
     VecVar vectors(nn::Tape<T>& tape, const nn::Mat<T>& points, int n);
+    // Each member's vectors (vectors() is their mean).
+    std::vector<VecVar> member_vectors(nn::Tape<T>& tape, const nn::Mat<T>& points, int n);
     nn::Var forward(nn::Tape<T>& tape, const nn::Mat<T>& points, int n);
     nn::ParamList<T> params();
     const PcConfig& config() const { return cfg_; }
     template <class S>
     PcaCorrectionNet<S> cast() const;
 
-    nn::ResidualNet<T> mlp;  // splat of x' -> [a_1 .. a_outputs] (dim numbers each)
+    std::vector<nn::ResidualNet<T>> mlps;  // per member: splat of x' -> [a_1 .. a_outputs] (dim numbers each)
 
 private:
     PcConfig cfg_;
