@@ -71,6 +71,11 @@ Eigen::Matrix3d frame_from(const M& r) {
     return R;
 }
 
+// The angle of a rotation, in degrees (the reported distance from the identity).
+double rotation_angle_deg(const Eigen::Matrix3d& R) {
+    return std::acos(std::clamp((R.trace() - 1) / 2, -1.0, 1.0)) * 180.0 / M_PI;
+}
+
 }  // namespace
 
 Group parse_learned_group(const std::string& text) {
@@ -333,9 +338,8 @@ std::pair<double, double> validate(CanonNet<float>& net, const nn::Mat<float>& d
         const float beta = static_cast<float>(opt.beta);  // the model as it is used (an ensemble: the members' mean)
         const nn::Var l = opt.prior == PriorForm::vectors ? vector_prior_loss(tape, net, pts, n, beta, &frames)
                                                           : canonicalization_prior_loss(tape, net, pts, n, beta, &frames);
-        const Eigen::Matrix3d R = frame_from(tape.value(frames).row(0));
         loss[static_cast<std::size_t>(k)] = double(tape.value(l)(0, 0));
-        angle[static_cast<std::size_t>(k)] = std::acos(std::clamp((R.trace() - 1) / 2, -1.0, 1.0)) * 180.0 / M_PI;
+        angle[static_cast<std::size_t>(k)] = rotation_angle_deg(frame_from(tape.value(frames).row(0)));
     });
     double ls = 0, as = 0;
     for (std::size_t k = 0; k < idx.size(); ++k) ls += loss[k], as += angle[k];  // in cloud order: the same bits for any -j
@@ -373,9 +377,8 @@ std::pair<double, double> train_epoch(CanonNet<float>& net, nn::Adam<float>& ada
             const float beta = static_cast<float>(opt.beta) / static_cast<float>(hi - lo);
             const nn::Var loss = training_prior_loss(tape, net, pts, n, beta, opt.prior, frames);
             // The cloud's frame, for the reported angle (before this step's update).
-            const Eigen::Matrix3d R = frame_from(tape.value(frames).row(0));
             shards[static_cast<std::size_t>(k)] = {double(tape.value(loss)(0, 0)),
-                                                   std::acos(std::clamp((R.trace() - 1) / 2, -1.0, 1.0)) * 180.0 / M_PI};
+                                                   rotation_angle_deg(frame_from(tape.value(frames).row(0)))};
             tape.backward_detached(loss);
         });
         double step_loss = 0;

@@ -73,7 +73,7 @@ void check_model_options(TrainSettings& g) {
         throw UsageError("--model interpolant needs --source (the degraded view of each target row)");
     if (g.kind == "rfm") {  // the base distribution of a Riemannian flow (fit_rfm_base checks the name)
         if (!g.base.empty()) g.spec.rfm.base = g.base;
-        std::swap(g.spec.rfm.coupling, g.spec.cfm.coupling);  // --coupling: the geodesic minibatch coupling
+        g.spec.rfm.coupling = g.spec.cfm.coupling;  // --coupling: the geodesic minibatch coupling
     } else {
         g.spec.cfm.base = g.base;
     }
