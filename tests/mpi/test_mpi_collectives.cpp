@@ -90,13 +90,20 @@ void check_sharded_optimizer() {
     for (int step = 0; step < 3; ++step) {
         std::vector<double> values(tapes.size());
         for (std::size_t k = 0; k < tapes.size(); ++k) tapes[k] = {pm, int(k) + step, {}}, ref_tapes[k] = {pr, int(k) + step, {}};
-        const double loss = sharded.sum_shards(tapes, values, [&](int k) {
-            tapes[std::size_t(k)].record();
-            values[std::size_t(k)] = 0.5 * k;
-        });
-        check(loss == 0.5 * 21, "sharded sum_shards: the total loss");
         const double clip = step == 1 ? 1e9 : 50.0;  // clipped in steps 0 and 2, not in 1
-        norms[0] = sharded.clip_grad_norm(clip);
+        // Step 2 clips on its own after an unclipped exchange; steps 0 and 1 within the exchange.
+        const auto summed = sharded.sum_shards(
+            tapes, values,
+            [&](int k) {
+                tapes[std::size_t(k)].record();
+                values[std::size_t(k)] = 0.5 * k;
+            },
+            step == 2 ? 0.0 : clip);
+        check(summed.total == 0.5 * 21, "sharded sum_shards: the total loss");
+        for (std::size_t k = 0; k < values.size(); ++k)
+            check(values[k] == 0.5 * double(k), "sharded sum_shards: every shard's value on every rank");
+        norms[0] = step == 2 ? sharded.clip_grad_norm(clip) : summed.norm;
+        check(step == 2 ? summed.norm == 0 : summed.norm > 0, "sharded sum_shards: the norm only when clipping");
         sharded.step(0.01);
         // One process: zeroed grads, the shards' gradients added in shard order, blocked norm, full step.
         want.zero_grad();
@@ -117,6 +124,22 @@ void check_sharded_optimizer() {
     for (std::size_t i = 0; i < mine.size(); ++i)
         check(opt.m()[i] == want.m()[i] && opt.v()[i] == want.v()[i], "sharded gather_state: moments of parameter " + std::to_string(i));
     check(opt.steps() == want.steps(), "sharded: step counts");
+
+    // A shard that fails on one rank: every rank throws its message, and the
+    // next step still works (no rank was left inside a collective).
+    std::vector<double> values(tapes.size());
+    std::string caught;
+    try {
+        sharded.sum_shards(tapes, values, [&](int k) {
+            if (k == 5) throw orbit::Error("shard five failed");
+            tapes[std::size_t(k)].record();
+        }, 1.0);
+    } catch (const orbit::Error& e) {
+        caught = e.what();
+    }
+    check(caught == "shard five failed", "sharded sum_shards: a shard's error on every rank (got '" + caught + "')");
+    const auto again = sharded.sum_shards(tapes, values, [&](int k) { tapes[std::size_t(k)].record(); values[std::size_t(k)] = 1; });
+    check(again.total == 7, "sharded sum_shards: a step after a failed one");
 }
 
 }  // namespace

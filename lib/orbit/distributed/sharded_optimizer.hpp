@@ -17,12 +17,17 @@
 //      specified);
 //   3. the gradient norm for clipping is summed over fixed blocks of
 //      kNormBlock elements (block_squares): each rank sums the blocks of its
-//      slice, the block sums travel by allgatherv and every rank adds them in
-//      block order, so the norm has the same bits for any P (one process uses
-//      the same blocks);
+//      slice and every rank adds all block sums in block order, so the norm
+//      has the same bits for any P (one process uses the same blocks). The
+//      block sums travel in one allgatherv with the shards' values and each
+//      rank's error flag: a failed record() is told to every rank there,
+//      not by a collective of its own;
 //   4. each rank clips and takes the Adam step on its slice only (Adam is
 //      element-wise) and an allgatherv of the new values gives every rank
 //      the whole model.
+//
+// So a step costs three collectives (gradients, values with block sums,
+// parameters); each is a point where the ranks wait for each other.
 //
 // Only what a slice needs is computed per rank: the shard sum, the clipping
 // and the Adam update are 1/P of one process's work instead of all of it,
@@ -36,6 +41,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <type_traits>
 #include <unordered_map>
@@ -132,18 +138,25 @@ public:
     const Share& mine() const { return slices_[std::size_t(rank())]; }
     const FlatParams<Param>& flat() const { return flat_; }
 
+    struct Summed {
+        double total = 0;  // the sum of the shards' first values, in shard order
+        double norm = 0;   // the gradient norm before clipping (0 when max_norm <= 0: not computed)
+    };
     // As distributed::sum_shards (record(k) records shard k on tapes[k] and
-    // fills its values; returns the sum of the shards' first values, in shard
-    // order; values ends up holding every shard's values), except that on
-    // return only this rank's slice of the parameters' grad holds the sum of
-    // all shards' gradients (the rest is left as it was). Tape has
+    // fills its values; values ends up holding every shard's values; an
+    // exception in record() is thrown on every rank, the lowest rank's),
+    // except that on return only this rank's slice of the parameters' grad
+    // holds the sum of all shards' gradients (the rest is left as it was),
+    // clipped as clip_grad_norm(max_norm) would when max_norm > 0. Tape has
     // for_param_grads(f) (nn::Tape).
     template <class Tape>
-    double sum_shards(std::vector<Tape>& tapes, std::vector<double>& values, const std::function<void(int)>& record);
+    Summed sum_shards(std::vector<Tape>& tapes, std::vector<double>& values, const std::function<void(int)>& record,
+                      double max_norm = 0);
 
     // Scales this rank's slice of the gradients so that the global L2 norm
     // (blocked, the same bits on every rank and for any P) is at most
-    // max_norm, as nn::clip_grad_norm does; returns the norm before.
+    // max_norm, as nn::clip_grad_norm does; returns the norm before. For
+    // gradients summed otherwise (sum_shards clips in its own exchange).
     double clip_grad_norm(double max_norm);
 
     // The optimizer's step on this rank's slice, then every rank gets the new
@@ -173,6 +186,13 @@ private:
     // Adds shard k's parameter gradients (tape) into the send buffer, cut by slice.
     template <class Tape>
     void add_to_send(const Tape& tape, std::int64_t k, const Share& own, const std::vector<std::int64_t>& base);
+    // How many norm blocks rank r's slice holds (slices start at block boundaries).
+    std::int64_t blocks_of(std::size_t r) const {
+        const Share& s = slices_[r];
+        return s.size() == 0 ? 0 : norm_blocks(s.end) - s.begin / kNormBlock;
+    }
+    // Scales this rank's slice of the gradients so that their global norm is at most max_norm.
+    void clip_mine(double norm, double max_norm);
 };
 
 template <class Opt>
@@ -198,31 +218,34 @@ void ShardedOptimizer<Opt>::add_to_send(const Tape& tape, std::int64_t k, const 
 
 template <class Opt>
 template <class Tape>
-double ShardedOptimizer<Opt>::sum_shards(std::vector<Tape>& tapes, std::vector<double>& values,
-                                         const std::function<void(int)>& record) {
+typename ShardedOptimizer<Opt>::Summed ShardedOptimizer<Opt>::sum_shards(std::vector<Tape>& tapes,
+                                                                        std::vector<double>& values,
+                                                                        const std::function<void(int)>& record,
+                                                                        double max_norm) {
     const int P = size();
     const std::int64_t shards = std::int64_t(tapes.size());
     const std::int64_t stride = shards > 0 ? std::int64_t(values.size()) / shards : 0;
-    const Share own = share(shards, rank(), P);
-    collectively([&] {
-        for (std::int64_t k = own.begin; k < own.end; ++k) record(int(k));
-    });
+    const Share own = share(shards, rank(), P), me = mine();
     // Send buffer: for each rank d in turn, slice d of each own shard's gradient, in shard order.
-    std::vector<std::int64_t> send_counts, recv_counts, value_counts, base{0};
+    std::vector<std::int64_t> send_counts, recv_counts, base{0};
     for (int d = 0; d < P; ++d) {
         send_counts.push_back(own.size() * slices_[std::size_t(d)].size());
         base.push_back(base.back() + send_counts.back());
-        const std::int64_t theirs = share(shards, d, P).size();
-        recv_counts.push_back(theirs * mine().size());
-        value_counts.push_back(theirs * stride);
+        recv_counts.push_back(share(shards, d, P).size() * me.size());
     }
     send_.assign(std::size_t(base.back()), T(0));
-    for (std::int64_t k = own.begin; k < own.end; ++k) add_to_send(tapes[std::size_t(k)], k, own, base);
-    // Received: slice `mine` of every shard's gradient, in shard order.
-    recv_.resize(std::size_t(shards * mine().size()));
+    // A failure is kept until the values' allgatherv, so that every rank still
+    // takes part in the alltoallv (a failed rank sends what it has).
+    std::exception_ptr failed;
+    try {
+        for (std::int64_t k = own.begin; k < own.end; ++k) record(int(k));
+        for (std::int64_t k = own.begin; k < own.end; ++k) add_to_send(tapes[std::size_t(k)], k, own, base);
+    } catch (...) {
+        failed = std::current_exception();
+    }
+    // Received: slice `me` of every shard's gradient, in shard order.
+    recv_.resize(std::size_t(shards * me.size()));
     alltoallv(send_.data(), send_counts, recv_.data(), recv_counts);
-    if (stride > 0) allgatherv(values.data() + own.begin * stride, values.data(), value_counts);
-    const Share me = mine();
     flat_.pieces(me.begin, me.end, [&](std::size_t i, std::int64_t first, std::int64_t count, std::int64_t at) {
         T* g = flat_.params()[i]->grad.data() + first;
         std::fill(g, g + count, T(0));
@@ -231,16 +254,45 @@ double ShardedOptimizer<Opt>::sum_shards(std::vector<Tape>& tapes, std::vector<d
             for (std::int64_t e = 0; e < count; ++e) g[e] += in[e];
         }
     });
-    double total = 0;
-    for (std::int64_t k = 0; k < shards && stride > 0; ++k) total += values[std::size_t(k * stride)];
-    return total;
+    // One allgatherv: per rank, its shards' values, its error flag and (when
+    // clipping) the block sums of its slice.
+    const bool clip = max_norm > 0;
+    std::vector<std::int64_t> counts, at{0};
+    for (int d = 0; d < P; ++d) {
+        counts.push_back(share(shards, d, P).size() * stride + 1 + (clip ? blocks_of(std::size_t(d)) : 0));
+        at.push_back(at.back() + counts.back());
+    }
+    std::vector<double> all(std::size_t(at.back()));
+    double* out = all.data() + at[std::size_t(rank())];
+    std::copy(values.begin() + own.begin * stride, values.begin() + own.end * stride, out);
+    out[own.size() * stride] = failed ? 1.0 : 0.0;
+    if (clip) block_squares(flat_, me.begin, me.end, out + own.size() * stride + 1);
+    allgatherv(out, all.data(), counts);
+    double sq = 0;
+    bool any_failed = false;
+    for (int d = 0; d < P; ++d) {
+        const Share theirs = share(shards, d, P);
+        const double* in = all.data() + at[std::size_t(d)];
+        std::copy(in, in + theirs.size() * stride, values.begin() + theirs.begin * stride);
+        any_failed = any_failed || in[theirs.size() * stride] != 0.0;
+        if (clip)  // rank order is block order: the blocks add in block order
+            for (std::int64_t b = 0; b < blocks_of(std::size_t(d)); ++b) sq += in[theirs.size() * stride + 1 + b];
+    }
+    if (any_failed) agree(failed);  // every rank: throws the lowest failed rank's error
+    Summed out_sum;
+    for (std::int64_t k = 0; k < shards && stride > 0; ++k) out_sum.total += values[std::size_t(k * stride)];
+    if (clip) {
+        out_sum.norm = std::sqrt(sq);
+        clip_mine(out_sum.norm, max_norm);
+    }
+    return out_sum;
 }
 
 template <class Opt>
 double ShardedOptimizer<Opt>::clip_grad_norm(double max_norm) {
     std::vector<double> sq(std::size_t(norm_blocks(flat_.width())));
     std::vector<std::int64_t> counts;
-    for (const Share& s : slices_) counts.push_back(norm_blocks(s.end) - s.begin / kNormBlock);
+    for (std::size_t r = 0; r < slices_.size(); ++r) counts.push_back(blocks_of(r));
     const Share me = mine();
     double* own = sq.data() + me.begin / kNormBlock;
     block_squares(flat_, me.begin, me.end, own);
@@ -248,14 +300,19 @@ double ShardedOptimizer<Opt>::clip_grad_norm(double max_norm) {
     double total = 0;
     for (double s : sq) total += s;
     const double norm = std::sqrt(total);
-    if (max_norm > 0 && norm > max_norm) {
-        const T f = T(max_norm / (norm + 1e-6));
-        flat_.pieces(me.begin, me.end, [&](std::size_t i, std::int64_t first, std::int64_t count, std::int64_t) {
-            T* g = flat_.params()[i]->grad.data() + first;
-            for (std::int64_t e = 0; e < count; ++e) g[e] *= f;
-        });
-    }
+    clip_mine(norm, max_norm);
     return norm;
+}
+
+template <class Opt>
+void ShardedOptimizer<Opt>::clip_mine(double norm, double max_norm) {
+    if (!(max_norm > 0 && norm > max_norm)) return;
+    const T f = T(max_norm / (norm + 1e-6));
+    const Share me = mine();
+    flat_.pieces(me.begin, me.end, [&](std::size_t i, std::int64_t first, std::int64_t count, std::int64_t) {
+        T* g = flat_.params()[i]->grad.data() + first;
+        for (std::int64_t e = 0; e < count; ++e) g[e] *= f;
+    });
 }
 
 template <class Opt>

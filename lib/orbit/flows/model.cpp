@@ -278,10 +278,11 @@ nlohmann::json Model::train(const Dataset& train_set, const Dataset& val, const 
             }
             const std::uint64_t stream = mix64(std::uint64_t(epoch_) + 1, std::uint64_t(s) + 1);
             opt_->zero_grad();
-            const double lv = flow_ ? flow_step(xb, cb, stream, tapes, sharded) : field_step(xb, rb, cb, stream);
+            // flow_step clips too (under mpirun inside its gradient exchange)
+            const double lv = flow_ ? flow_step(xb, cb, stream, tapes, sharded, o.clip) : field_step(xb, rb, cb, stream);
             if (!std::isfinite(lv))
                 throw Error("training diverged at epoch " + std::to_string(epoch_ + 1) + " (loss is NaN or inf); a lower learning rate may help");
-            if (o.clip > 0) sharded.clip_grad_norm(o.clip);
+            if (!flow_ && o.clip > 0) sharded.clip_grad_norm(o.clip);
             lr = o.cosine ? nn::cosine_lr(o.lr, o.lr_min, opt_->steps(), total) : o.lr;
             sharded.step(lr);
             sum += lv;
@@ -358,7 +359,7 @@ double Model::field_step(const Mat<float>& xb, const Matrix& rb, const Mat<float
 }
 
 double Model::flow_step(const Mat<float>& xb, const Mat<float>& cb, std::uint64_t stream, std::vector<Tape<float>>& tapes,
-                        distributed::ShardedOptimizer<nn::Adam<float>>& sharded) {
+                        distributed::ShardedOptimizer<nn::Adam<float>>& sharded, double clip) {
     const int shards = static_cast<int>(tapes.size());
     const Eigen::Index B = xb.rows();
     std::vector<double> lv(static_cast<std::size_t>(shards), 0.0);
@@ -382,7 +383,7 @@ double Model::flow_step(const Mat<float>& xb, const Mat<float>& cb, std::uint64_
         }
     };
     if (distributed::several())  // mpirun -n P: each rank records its shards and sums its slice, the bits of one process
-        return sharded.sum_shards(tapes, lv, [&](int k) { run(k); if (err) std::rethrow_exception(err); });
+        return sharded.sum_shards(tapes, lv, [&](int k) { run(k); if (err) std::rethrow_exception(err); }, clip).total;
     // Plain threads that block in join() rather than an OpenMP team: its workers
     // spin between steps, which on a loaded machine takes the core the main
     // thread needs (measured: more CPU and a slower wall clock than one thread).
@@ -400,6 +401,7 @@ double Model::flow_step(const Mat<float>& xb, const Mat<float>& cb, std::uint64_
         tapes[static_cast<std::size_t>(k)].add_param_grads();
         total += lv[static_cast<std::size_t>(k)];
     }
+    if (clip > 0) sharded.clip_grad_norm(clip);
     return total;
 }
 

@@ -153,8 +153,9 @@ private:
     // One maximum-likelihood step of a coupling flow: loss and gradients of the
     // batch, as many shards as tapes; returns the loss, adds into the grads.
     // Under several ranks only this rank's slice of the grads (sharded.mine()) gets the sum.
+    // Clips the summed gradients to a global norm of clip (clip <= 0: off).
     double flow_step(const Mat<float>& xb, const Mat<float>& cb, std::uint64_t stream, std::vector<Tape<float>>& tapes,
-                     distributed::ShardedOptimizer<nn::Adam<float>>& sharded);
+                     distributed::ShardedOptimizer<nn::Adam<float>>& sharded, double clip);
     // One flow-matching step (Euclidean batch xb, or manifold batch rb); returns the loss, adds into the grads.
     double field_step(const Mat<float>& xb, const Matrix& rb, const Mat<float>& cb, std::uint64_t stream);
     // A fresh Adam for this run that keeps the moments and step count of a resumed one.
