@@ -179,6 +179,7 @@ private:
     std::vector<Share> slices_;
     std::unordered_map<const Param*, std::size_t> index_;
     std::vector<T> send_, recv_, gathered_;  // kept between steps: no allocation per step
+    std::vector<const T*> own_grads_;        // [own shard][parameter]: the tape's gradient, or null
 
     // Every rank's slice of the matrices data(i) (one per parameter) onto every rank.
     template <class Data>
@@ -199,19 +200,22 @@ template <class Opt>
 template <class Tape>
 void ShardedOptimizer<Opt>::add_to_send(const Tape& tape, std::int64_t k, const Share& own,
                                         const std::vector<std::int64_t>& base) {
+    const std::size_t me = std::size_t(rank());
     tape.for_param_grads([&](const Param& p, const auto& grad) {
         static_assert(std::is_same_v<std::decay_t<decltype(grad)>, std::decay_t<decltype(p.grad)>>,
                       "sum_shards: a tape's gradients in the parameters' own layout");
         const auto found = index_.find(&p);
         require(found != index_.end(), "sum_shards: a tape's parameter is not the optimizer's");
+        own_grads_[std::size_t(k - own.begin) * flat_.params().size() + found->second] = grad.data();
         const std::int64_t o = flat_.offset(found->second), n = grad.size();
         for (std::size_t d = 0; d < slices_.size(); ++d) {
+            if (d == me) continue;  // this rank's own slice is read from the tape itself
             const Share& s = slices_[d];
             const std::int64_t lo = std::max(o, s.begin), hi = std::min(o + n, s.end);
             if (lo >= hi) continue;
             T* out = send_.data() + base[d] + (k - own.begin) * s.size() + (lo - s.begin);
             const T* in = grad.data() + (lo - o);
-            for (std::int64_t e = 0; e < hi - lo; ++e) out[e] += in[e];
+            std::copy(in, in + (hi - lo), out);
         }
     });
 }
@@ -226,14 +230,17 @@ typename ShardedOptimizer<Opt>::Summed ShardedOptimizer<Opt>::sum_shards(std::ve
     const std::int64_t shards = std::int64_t(tapes.size());
     const std::int64_t stride = shards > 0 ? std::int64_t(values.size()) / shards : 0;
     const Share own = share(shards, rank(), P), me = mine();
-    // Send buffer: for each rank d in turn, slice d of each own shard's gradient, in shard order.
+    // Send buffer: for each other rank d in turn, slice d of each own shard's
+    // gradient, in shard order (a parameter a tape has no gradient for: zeros).
     std::vector<std::int64_t> send_counts, recv_counts, base{0};
     for (int d = 0; d < P; ++d) {
-        send_counts.push_back(own.size() * slices_[std::size_t(d)].size());
+        const bool other = d != rank();
+        send_counts.push_back(other ? own.size() * slices_[std::size_t(d)].size() : 0);
         base.push_back(base.back() + send_counts.back());
-        recv_counts.push_back(share(shards, d, P).size() * me.size());
+        recv_counts.push_back(other ? share(shards, d, P).size() * me.size() : 0);
     }
     send_.assign(std::size_t(base.back()), T(0));
+    own_grads_.assign(std::size_t(own.size()) * flat_.params().size(), nullptr);
     // A failure is kept until the values' allgatherv, so that every rank still
     // takes part in the alltoallv (a failed rank sends what it has).
     std::exception_ptr failed;
@@ -243,16 +250,31 @@ typename ShardedOptimizer<Opt>::Summed ShardedOptimizer<Opt>::sum_shards(std::ve
     } catch (...) {
         failed = std::current_exception();
     }
-    // Received: slice `me` of every shard's gradient, in shard order.
-    recv_.resize(std::size_t(shards * me.size()));
+    // Received: slice `me` of every other rank's shards' gradients, in shard order.
+    recv_.resize(std::size_t((shards - own.size()) * me.size()));
     alltoallv(send_.data(), send_counts, recv_.data(), recv_counts);
+    // Each element of the slice: 0 + shard 0 + shard 1 + ..., as one process
+    // adds the tapes onto zeroed gradients (a shard without a gradient for a
+    // parameter of its own rank is skipped, as one process skips it).
+    std::vector<const T*> from(static_cast<std::size_t>(shards), nullptr);
     flat_.pieces(me.begin, me.end, [&](std::size_t i, std::int64_t first, std::int64_t count, std::int64_t at) {
-        T* g = flat_.params()[i]->grad.data() + first;
-        std::fill(g, g + count, T(0));
         for (std::int64_t k = 0; k < shards; ++k) {
-            const T* in = recv_.data() + k * me.size() + (at - me.begin);
-            for (std::int64_t e = 0; e < count; ++e) g[e] += in[e];
+            const bool local = k >= own.begin && k < own.end;
+            const std::int64_t r = k < own.begin ? k : k - own.size();  // its place among the received shards
+            const T* g = local ? own_grads_[std::size_t(k - own.begin) * flat_.params().size() + i] : nullptr;
+            from[std::size_t(k)] = local ? (g ? g + first : nullptr) : recv_.data() + r * me.size() + (at - me.begin);
         }
+        T* out = flat_.params()[i]->grad.data() + first;
+        bool none = true;
+        for (const T* f : from) {
+            if (!f) continue;
+            if (none)
+                for (std::int64_t e = 0; e < count; ++e) out[e] = T(0) + f[e];  // 0 + a: what zeroed grads give (-0 -> +0)
+            else
+                for (std::int64_t e = 0; e < count; ++e) out[e] += f[e];
+            none = false;
+        }
+        if (none) std::fill(out, out + count, T(0));
     });
     // One allgatherv: per rank, its shards' values, its error flag and (when
     // clipping) the block sums of its slice.
