@@ -37,6 +37,8 @@ void add_examples(cli::App& app) {
                     "learn canonical rotations from upright clouds [B,N,3]");
     app.add_example("orbit-train-canonicalizer train.h5 --group O3 --epochs 60 --hidden 32 --json -o canon.h5",
                     "rotations and reflections, a wider network, the loss history as JSON");
+    app.add_example("orbit-train-canonicalizer digits.h5 --group SO2 --method pca-correction --head angle-bins:36 -o canon.h5",
+                    "2-D clouds [B,N,2]: the PCA frame turned by a correction angle chosen among 36 bins");
     app.add_example("orbit-train-canonicalizer train.h5 --epochs 60 --resume canon.h5 -o canon2.h5",
                     "continue an earlier run up to 60 epochs (the same bits as one run of 60)");
 }
