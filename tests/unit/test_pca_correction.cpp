@@ -112,6 +112,26 @@ TEST_CASE("pca correction: averaged over the axis signs, a half-turn symmetric c
         if (average) CHECK(len < 1e-12);
         else CHECK(len > 1e-3);
     }
+    // The angle-bins head: the opposite bins tie, the decoded vector's length (the margin) vanishes and
+    // the learned canonicalizer flags the cloud, as with the vector head.
+    for (bool average : {true, false}) {
+        PcConfig cfg;
+        cfg.grid = 6;
+        cfg.hidden = 16;
+        cfg.angle_bins = 8;
+        cfg.average_signs = average;
+        PcaCorrectionNet<float> net(cfg, rng);
+        LearnedCanonicalizer m(Group::SO2, CanonNet<float>(net));
+        const Canonical c = m.canonicalize(x);
+        if (average) CHECK((c.diag.flags & flag_eigen_gap) != 0);
+        else CHECK(c.diag.flags == 0);
+        Tape<double> tape(false);
+        PcaCorrectionNet<double> n64 = net.cast<double>();
+        const VecVar v = n64.vectors(tape, x, 40);
+        const double len = std::hypot(tape.value(v.x)(0, 0), tape.value(v.y)(0, 0));
+        if (average) CHECK(len < 1e-12);
+        else CHECK(len > 1e-3);
+    }
 }
 
 TEST_CASE("pca correction: the network and both prior forms against finite differences", "[canon][learned]") {
@@ -330,7 +350,8 @@ TEST_CASE("pca correction, angle bins: the prior against finite differences, the
             Tape<double> t3(false);
             CHECK((t1.value(frames) - t3.value(net.forward(t3, pts, n))).cwiseAbs().maxCoeff() < 1e-14);
         }
-        // Decoding: the angle of the highest logit plus its clamped residual, turned by the reference frame.
+        // Decoding: the angle of the highest logit plus its clamped residual, turned by the reference frame,
+        // as long as the margin over the opposite bin (at most 1).
         Tape<double> tape(false);
         const AngleHead<double> h = net.angle_head(tape, pts, n);
         const VecVar v = net.decode(tape, h);
@@ -338,7 +359,9 @@ TEST_CASE("pca correction, angle bins: the prior against finite differences, the
             Eigen::Index k = 0;
             tape.value(h.logits).row(c).maxCoeff(&k);
             const double delta = 2 * M_PI / 8 * (double(k) + std::clamp(tape.value(h.residual)(c, k), -0.5, 0.5));
-            const Eigen::Vector2d a(std::cos(delta), std::sin(delta));
+            const double margin = std::min(1.0, tape.value(h.logits)(c, k) - tape.value(h.logits)(c, (k + 4) % 8));
+            CHECK(margin >= 0);
+            const Eigen::Vector2d a = margin * Eigen::Vector2d(std::cos(delta), std::sin(delta));
             Eigen::Matrix2d F;
             F << h.frames(c, 0), h.frames(c, 1), h.frames(c, 2), h.frames(c, 3);
             const Eigen::Vector2d want = F * a;

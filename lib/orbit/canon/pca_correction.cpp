@@ -189,7 +189,10 @@ VecVar PcaCorrectionNet<T>::decode(Tape<T>& tape, const AngleHead<T>& h) const {
         Eigen::Index k = 0;
         l.row(c).maxCoeff(&k);  // the first of equal logits
         const double delta = width * (static_cast<double>(k) + std::clamp(static_cast<double>(r(c, k)), -0.5, 0.5));
-        const double co = std::cos(delta), si = std::sin(delta);
+        // The length: the margin of the highest logit over the opposite bin's (at most 1), so that a cloud
+        // symmetric under the half turn, whose opposite bins tie, gets a vanishing vector and is flagged.
+        const double margin = std::min(1.0, static_cast<double>(l(c, k) - l(c, (k + cfg_.angle_bins / 2) % cfg_.angle_bins)));
+        const double co = margin * std::cos(delta), si = margin * std::sin(delta);
         const auto& f = h.frames;  // row-major phi0: v = phi0 (cos delta, sin delta)
         vx(c, 0) = static_cast<T>(static_cast<double>(f(c, 0)) * co + static_cast<double>(f(c, 1)) * si);
         vy(c, 0) = static_cast<T>(static_cast<double>(f(c, 2)) * co + static_cast<double>(f(c, 3)) * si);

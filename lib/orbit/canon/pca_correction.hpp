@@ -28,7 +28,8 @@
 // The angle-bins head (angle_bins = K > 0, 2-D only) replaces the regressed vector: the MLP gives K
 // logits over the correction angle delta (bin k centred on 2 pi k / K) and K within-bin residuals rho_k
 // (in bin widths), and the correction is the angle of the highest logit, 2 pi (k + clamp(rho_k, +-1/2)) / K,
-// so a = (cos delta, sin delta). A regressed vector is the mean of the posterior over the poses, short
+// so a = (cos delta, sin delta) times the margin of that logit over the opposite bin's (at most 1: a
+// cloud symmetric under the half turn ties the two and gets a vanishing vector, flagged as with the vector head). A regressed vector is the mean of the posterior over the poses, short
 // and unstable where that posterior has two modes (a digit that may be a half turn off); the bins pick a
 // mode. Averaged over the signs, the logits and residuals of s x' enter those of x' with their angles
 // turned by s (the half turn -I shifts the bins by K/2, so K is even): l(-x')[k] = l(x')[k + K/2], and
@@ -117,7 +118,7 @@ public:
     // The angle-bins head (angle_bins > 0). vectors() is then phi0 (cos delta, sin delta) of the decoded
     // angle, a constant of the tape (an argmax has no gradient): training uses angle_prior_loss.
     AngleHead<T> angle_head(nn::Tape<T>& tape, const nn::Mat<T>& points, int n);
-    // The decoded output vectors phi0 (cos delta, sin delta) of a head (constants of the tape).
+    // The decoded output vectors phi0 (cos delta, sin delta) min(1, l[k] - l[k + K/2]) of a head (constants of the tape).
     VecVar decode(nn::Tape<T>& tape, const AngleHead<T>& head) const;
     // beta / B sum_b [ -log softmax(l_b)[k_b] + (rho_b[k_b] - t_b)^2 ], k_b + t_b the upright correction
     // of cloud b in bin widths (|t_b| <= 1/2); vectors (when given) receives decode() of the same head.
