@@ -34,7 +34,7 @@ shapes: separate instance seeds); the canonicalizer options were chosen on the
 validation split (printed), never on the test split. Rotations of the test
 split come from a seed no training stream uses.
 
-usage: bench/canon_learned.py [--task digits|shapes|both] [--seed 0] [--out DIR]
+usage: bench/canon_learned.py [--task digits|shapes|both] [--seed 0] [--out DIR] [--val-only] [--threads N]
        bench/canon_learned.py classify CLF.pt IN.h5 OUT.h5     (model command)
 """
 import argparse
@@ -251,7 +251,7 @@ class Shapes:
 # ---------------------------------------------------------------- orbit tools
 
 def tool(args, name, *argv, capture=False):
-    cmd = [os.path.join(args.bin, name), *argv]
+    cmd = [os.path.join(args.bin, name), *argv, *(["-j", str(args.threads)] if args.threads else [])]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"{' '.join(shlex.quote(c) for c in cmd)} failed:\n{r.stderr}")
@@ -369,11 +369,18 @@ def run_task(args, task, label):
     # Upright accuracy, then the rotated validation (for choices) and test splits.
     rot_rng = np.random.default_rng([args.seed, 999])
     rotate = lambda x: np.einsum("bij,bnj->bni", rotations(len(x), task.dim, rot_rng), x)
-    acc = {"upright": pipelines(args, task, clf, model, xte, yte, f"{label}-up")}
+    if args.val_only:  # choices: the validation split alone, the test split left untouched
+        acc = {"val_upright": pipelines(args, task, clf, model, xva, yva, f"{label}-vup")}
+    else:
+        acc = {"upright": pipelines(args, task, clf, model, xte, yte, f"{label}-up")}
     acc["val_rotated"] = pipelines(args, task, clf, model, rotate(xva), yva, f"{label}-val")
-    acc["test_rotated"] = pipelines(args, task, clf, model, rotate(xte), yte, f"{label}-test")
+    if not args.val_only:
+        acc["test_rotated"] = pipelines(args, task, clf, model, rotate(xte), yte, f"{label}-test")
     print(f"{'accuracy':28s} {'raw':>7s} {'pca':>7s} {'fa':>7s} {'learned':>8s}")
-    for k, name in (("upright", "test, upright"), ("val_rotated", "validation, rotated"), ("test_rotated", "test, rotated")):
+    for k, name in (("upright", "test, upright"), ("val_upright", "validation, upright"), ("val_rotated", "validation, rotated"),
+                    ("test_rotated", "test, rotated")):
+        if k not in acc:
+            continue
         a = acc[k]
         print(f"{name:28s} {a['raw']:7.3f} {a['pca']:7.3f} {a['fa']:7.3f} {a['learned']:8.3f}")
     # How far the learned canonical pose of each validation cloud is from upright (invariance: the same for its rotated copy).
@@ -381,6 +388,12 @@ def run_task(args, task, label):
     if task.dim == 2:
         print(f"validation: learned canonical pose {np.median(ang):.1f} deg from upright (median), "
               f"{(ang > 90).mean():.3f} of the clouds more than 90 deg off")
+    canon = {"options": opts, "train_s": train_s, "train_cpu_s": train_cpu,
+             "summary": {k: summary[k] for k in ("final_loss", "final_angle_deg", "clouds", "points", "epochs")}}
+    if args.val_only:
+        up, v = acc["val_upright"]["raw"], acc["val_rotated"]["learned"]
+        print(f"validation: learned {v:.3f} recovers {v / up:.3f} of the upright {up:.3f} (0.9 x upright = {0.9 * up:.3f})")
+        return {"accuracy": acc, "canonicalizer": canon}
     up, a = acc["upright"]["raw"], acc["test_rotated"]
     targets = {"learned >= 0.9 x upright": a["learned"] >= 0.9 * up, "learned >= pca + 0.10": a["learned"] >= a["pca"] + 0.10}
     print(f"recovered {a['learned'] / up:.3f} of the upright accuracy; learned - pca = {a['learned'] - a['pca']:+.3f}")
@@ -396,8 +409,7 @@ def run_task(args, task, label):
     for k, v in targets.items():
         print(f"  target {k}: {'met' if v else 'NOT met'}")
     print(f"{label}: {time.time() - t_all:.0f} s in all; per-angle error of the raw model: {args.out}/{label}-raw-error.svg")
-    return {"accuracy": acc, "invariance": inv, "canonicalizer": {"options": opts, "train_s": train_s, "train_cpu_s": train_cpu, "summary": {
-        k: summary[k] for k in ("final_loss", "final_angle_deg", "clouds", "points", "epochs")}}, "targets": targets}
+    return {"accuracy": acc, "invariance": inv, "canonicalizer": canon, "targets": targets}
 
 
 # Digits: on the seed-0 validation split (rotated, behind the frozen classifier) the gated, chiral network with
@@ -413,9 +425,12 @@ def run_task(args, task, label):
 # median error 7.7 deg); 3 point samples per training image (--canon-draws 3) with --epochs 100, the same number of
 # steps, 0.772 (11.4% past 90 deg); an ensemble of 3 (--members 3) with --epochs 100, 0.752; --epochs 450 --val 0.1
 # (the weights of the epoch with the lowest held-out prior, 316) 0.769. None was kept.
+# The correction classified over angle bins instead of regressed (--head angle-bins:K, the rest as before; --val-only
+# --threads 1, seed 1): K = 36 0.825 (15.6% past 90 deg, median 5.5 deg), K = 72 0.833 (15.0%, median 5.3 deg), against
+# 0.763 for the vector head in the same build (13.6%, median 7.4 deg); 0.9 x upright is 0.807. K = 72 is kept.
 # Shapes: the vector-neuron network, not tuned separately.
-DIGITS_CANON = ("--method pca-correction --epochs 300 --batch 32 --lr 0.003 --mlp-hidden 128 --mlp-blocks 2 "
-                "--resample --jitter 0.05")
+DIGITS_CANON = ("--method pca-correction --head angle-bins:72 --epochs 300 --batch 32 --lr 0.003 --mlp-hidden 128 "
+                "--mlp-blocks 2 --resample --jitter 0.05")
 DIGITS_DRAWS = 1
 SHAPES_CANON = "--epochs 40 --batch 16 --lr 0.004 --hidden 16 --layers 2 --neighbors 16"
 
@@ -435,6 +450,9 @@ def main():
     ap.add_argument("--canon-opts", default="", help="orbit-train-canonicalizer options (default: the chosen ones)")
     ap.add_argument("--canon-draws", type=int, default=DIGITS_DRAWS,
                     help="digits: independent point samples of each training image the canonicalizer trains on")
+    ap.add_argument("--val-only", action="store_true",
+                    help="for choosing options: the validation split alone (upright and rotated), no test split, no invariance")
+    ap.add_argument("--threads", type=int, default=0, help="-j of every orbit tool (0: all cores)")
     ap.add_argument("--inv-clouds", type=int, default=16)
     ap.add_argument("--inv-samples", type=int, default=12)
     ap.add_argument("--bin", default=os.path.join(here, "..", "build", "bin"))
@@ -445,7 +463,8 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     args.work = tempfile.mkdtemp(prefix="work-", dir=args.out)
     cpu = subprocess.run("lscpu | grep 'Model name'", shell=True, capture_output=True, text=True).stdout.strip()
-    print(f"{cpu}; {os.cpu_count()} cores; torch on one thread, the orbit tools on all cores")
+    print(f"{cpu}; {os.cpu_count()} cores; torch on one thread, the orbit tools on "
+          f"{args.threads or 'all'} {'core' if args.threads == 1 else 'cores'}")
     results = {}
     for label in (["digits", "shapes"] if args.task == "both" else [args.task]):
         results[label] = run_task(args, Digits(args) if label == "digits" else Shapes(args), label)

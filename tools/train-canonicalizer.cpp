@@ -37,6 +37,8 @@ void add_examples(cli::App& app) {
                     "learn canonical rotations from upright clouds [B,N,3]");
     app.add_example("orbit-train-canonicalizer train.h5 --group O3 --epochs 60 --hidden 32 --json -o canon.h5",
                     "rotations and reflections, a wider network, the loss history as JSON");
+    app.add_example("orbit-train-canonicalizer digits.h5 --group SO2 --method pca-correction --head angle-bins:36 -o canon.h5",
+                    "2-D clouds [B,N,2]: the PCA frame turned by a correction angle chosen among 36 bins");
     app.add_example("orbit-train-canonicalizer train.h5 --epochs 60 --resume canon.h5 -o canon2.h5",
                     "continue an earlier run up to 60 epochs (the same bits as one run of 60)");
 }
@@ -55,6 +57,10 @@ std::vector<CLI::Option*> add_network_options(CLI::App& c, canon::PriorTrainSett
     auto* o_blocks = c.add_option("--mlp-blocks", s.train.frames.blocks, "weighted frames, pca-correction: residual blocks of the MLP")->check(CLI::Range(0, 32))->capture_default_str();
     auto* o_members = c.add_option("--members", s.train.correction.members, "pca-correction: an ensemble of this many MLPs, their correction "
                                    "vectors averaged (each trained by its own prior)")->check(CLI::Range(1, 64))->capture_default_str();
+    auto* o_head = c.add_option("--head", s.head, "pca-correction, SO2: vectors (regress the correction vector) or angle-bins[:K] "
+                                "(logits over K bins of the correction angle, default K 36, with a residual within the bin; the "
+                                "highest bin is the correction, so two likely poses are not averaged; trained by the bin's cross-entropy)")
+        ->capture_default_str();
     auto* o_hidden = c.add_option("--hidden", s.train.net.hidden, "vector neurons: vector channels per layer")->check(CLI::Range(1, 1024))->capture_default_str();
     auto* o_layers = c.add_option("--layers", s.train.net.layers, "vector neurons: point layers after the edge layer")->check(CLI::Range(0, 32))->capture_default_str();
     auto* o_neighbors = c.add_option("--neighbors", s.train.net.neighbors, "k of the k-nearest-neighbour graph (weighted frames, 3-D: of the neighbourhood mean)")
@@ -66,7 +72,7 @@ std::vector<CLI::Option*> add_network_options(CLI::App& c, canon::PriorTrainSett
                                "pca-correction: take the axes' signs from the third moments alone, without averaging the correction "
                                "over the sign choices");
     auto* o_ungated = c.add_flag("--ungated", s.ungated, "no invariant gates after the point layers (VN layers alone)");
-    return {o_method, o_grid, o_width, o_blocks, o_members, o_hidden, o_layers, o_neighbors, o_achiral, o_signs, o_ungated};
+    return {o_method, o_grid, o_width, o_blocks, o_members, o_head, o_hidden, o_layers, o_neighbors, o_achiral, o_signs, o_ungated};
 }
 
 int main(int argc, char** argv) {

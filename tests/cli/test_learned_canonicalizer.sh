@@ -254,6 +254,25 @@ assert np.abs(x[0] - x[1]).max() < 1e-9, np.abs(x[0] - x[1]).max()
 assert np.abs(h5py.File('back2d.h5')['points'][()] - h5py.File('test2d.h5')['points'][()]).max() < 1e-12
 "
 expect_error 1 orbit-canonicalize test.h5 --model canon2d.h5 -o x.h5
+# The pca-correction angle-bins head: the same weights for -j 1 and 2, rotated copies agree to 1e-9, the head
+# is in the model's architecture, and it is refused for SO3, with odd K, and as an architecture change on --resume.
+bins="--method pca-correction --head angle-bins:36 --grid 6 --mlp-hidden 16 --epochs 8 --batch 8 --lr 0.01 --resample --jitter 0.02"
+orbit-train-canonicalizer train2d.h5 --group SO2 --seed 1 $bins -j 1 -q -o bins1.h5
+orbit-train-canonicalizer train2d.h5 --group SO2 --seed 1 $bins -j 2 -q -o bins2.h5
+orbit-canonicalize test2d.h5 --model bins1.h5 -q -o cbins.h5
+py "
+import h5py, json, numpy as np
+a, b = h5py.File('bins1.h5'), h5py.File('bins2.h5')
+assert json.loads(a['model'].attrs['config'])['architecture']['angle_bins'] == 36
+w = []
+a['model/weights'].visititems(lambda k, v: w.append(k) if isinstance(v, h5py.Dataset) else None)
+assert w and all(np.array_equal(a['model/weights'][k][()], b['model/weights'][k][()]) for k in w)
+x = h5py.File('cbins.h5')['points'][()]
+assert np.abs(x[0] - x[1]).max() < 1e-9, np.abs(x[0] - x[1]).max()
+"
+expect_error 2 orbit-train-canonicalizer train.h5 --group SO3 --method pca-correction --head angle-bins -o x.h5
+expect_error 2 orbit-train-canonicalizer train2d.h5 --group SO2 --method pca-correction --head angle-bins:35 -o x.h5
+expect_error 2 orbit-train-canonicalizer train2d.h5 --epochs 10 --resume bins1.h5 --head vectors -o x.h5
 
 # 6. Degenerate clouds are flagged as in the PCA path (and stop the run with --on-unstable error).
 orbit-canonicalize degenerate.h5 --model canon.h5 -q -o deg.h5

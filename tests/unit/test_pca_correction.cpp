@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
+#include <tuple>
 
 #include "orbit/canon/learned.hpp"
 #include "orbit/canon/pca_correction.hpp"
@@ -107,6 +108,26 @@ TEST_CASE("pca correction: averaged over the axis signs, a half-turn symmetric c
         PcaCorrectionNet<double> net(cfg, rng);
         Tape<double> tape(false);
         const VecVar v = net.vectors(tape, x, 40);
+        const double len = std::hypot(tape.value(v.x)(0, 0), tape.value(v.y)(0, 0));
+        if (average) CHECK(len < 1e-12);
+        else CHECK(len > 1e-3);
+    }
+    // The angle-bins head: the opposite bins tie, the decoded vector's length (the margin) vanishes and
+    // the learned canonicalizer flags the cloud, as with the vector head.
+    for (bool average : {true, false}) {
+        PcConfig cfg;
+        cfg.grid = 6;
+        cfg.hidden = 16;
+        cfg.angle_bins = 8;
+        cfg.average_signs = average;
+        PcaCorrectionNet<float> net(cfg, rng);
+        LearnedCanonicalizer m(Group::SO2, CanonNet<float>(net));
+        const Canonical c = m.canonicalize(x);
+        if (average) CHECK((c.diag.flags & flag_eigen_gap) != 0);
+        else CHECK(c.diag.flags == 0);
+        Tape<double> tape(false);
+        PcaCorrectionNet<double> n64 = net.cast<double>();
+        const VecVar v = n64.vectors(tape, x, 40);
         const double len = std::hypot(tape.value(v.x)(0, 0), tape.value(v.y)(0, 0));
         if (average) CHECK(len < 1e-12);
         else CHECK(len > 1e-3);
@@ -275,4 +296,194 @@ TEST_CASE("pca correction: validation holds clouds out, keeps the best epoch's w
     CHECK_THROWS_AS(continue_canonicalization_prior(r, clouds, other), UsageError);
     opt.val = 0.01;  // rounds to no held-out cloud
     CHECK_THROWS_AS(train_canonicalization_prior(clouds, opt), UsageError);
+}
+
+TEST_CASE("pca correction, angle bins: the head's names, the upright target and the config", "[canon][learned]") {
+    CHECK(parse_correction_head("vectors") == 0);
+    CHECK(parse_correction_head("angle-bins") == 36);
+    CHECK(parse_correction_head("angle-bins:72") == 72);
+    CHECK(correction_head_name(72) == "angle-bins:72");
+    for (const char* bad : {"angle-bins:7", "angle-bins:2", "angle-bins:", "angle-bins:x", "angle-bins:1000", "bins"})
+        CHECK_THROWS_AS(parse_correction_head(bad), UsageError);
+    // The target correction turns the reference frame back to the identity.
+    Rng rng(40);
+    for (int trial = 0; trial < 5; ++trial) {
+        const Eigen::Matrix3d F = random_rotation(rng, 2);
+        const double d = upright_correction(F(0, 0), F(1, 0));
+        Eigen::Matrix2d c;
+        c << std::cos(d), -std::sin(d), std::sin(d), std::cos(d);
+        CHECK((F.topLeftCorner<2, 2>() * c - Eigen::Matrix2d::Identity()).cwiseAbs().maxCoeff() < 1e-12);
+    }
+    PcConfig cfg;
+    cfg.angle_bins = 36;
+    CHECK(PcConfig::from_json(cfg.to_json()).angle_bins == 36);
+    CHECK_FALSE(PcConfig().to_json().contains("angle_bins"));  // files of the vector head stay as they were
+    for (auto [dim, bins, members] : {std::tuple{3, 36, 1}, {2, 35, 1}, {2, 36, 2}, {2, 2, 1}}) {
+        PcConfig b;
+        b.dim = dim, b.angle_bins = bins, b.members = members;
+        CHECK_THROWS_AS(PcConfig::from_json(b.to_json()), Error);
+    }
+}
+
+TEST_CASE("pca correction, angle bins: the prior against finite differences, the decoded angle", "[canon][learned]") {
+    Rng rng(41);
+    for (bool average : {true, false}) {
+        PcConfig cfg;
+        cfg.grid = 4;
+        cfg.hidden = 6;
+        cfg.angle_bins = 8;
+        cfg.average_signs = average;
+        PcaCorrectionNet<double> net(cfg, rng);
+        const int n = 10;
+        const M pts = random_mat(3 * n, 2, rng);
+        auto ps = net.params();
+        CHECK(grad_error_params(ps, [&](Tape<double>& t) { return net.angle_prior_loss(t, pts, n, 0.7); }) < 1e-6);
+        CHECK(grad_error_params(ps, [&](Tape<double>& t) { return net.angle_head(t, pts, n).logits; }) < 1e-6);
+        CHECK(grad_error_params(ps, [&](Tape<double>& t) { return net.angle_head(t, pts, n).residual; }) < 1e-6);
+        // The training loss is the head's prior whatever the form; its frame is that of the decoded vectors.
+        CanonNet<double> cn(net);
+        for (PriorForm form : {PriorForm::vectors, PriorForm::frame}) {
+            Tape<double> t1(false), t2(false);
+            Var frames;
+            const double a = t1.value(training_prior_loss(t1, cn, pts, n, 0.7, form, frames))(0, 0);
+            CHECK(a == Approx(t2.value(net.angle_prior_loss(t2, pts, n, 0.7))(0, 0)).epsilon(1e-14));
+            Tape<double> t3(false);
+            CHECK((t1.value(frames) - t3.value(net.forward(t3, pts, n))).cwiseAbs().maxCoeff() < 1e-14);
+        }
+        // Decoding: the angle of the highest logit plus its clamped residual, turned by the reference frame,
+        // as long as the margin over the opposite bin (at most 1).
+        Tape<double> tape(false);
+        const AngleHead<double> h = net.angle_head(tape, pts, n);
+        const VecVar v = net.decode(tape, h);
+        for (Eigen::Index c = 0; c < 3; ++c) {
+            Eigen::Index k = 0;
+            tape.value(h.logits).row(c).maxCoeff(&k);
+            const double delta = 2 * M_PI / 8 * (double(k) + std::clamp(tape.value(h.residual)(c, k), -0.5, 0.5));
+            const double margin = std::min(1.0, tape.value(h.logits)(c, k) - tape.value(h.logits)(c, (k + 4) % 8));
+            CHECK(margin >= 0);
+            const Eigen::Vector2d a = margin * Eigen::Vector2d(std::cos(delta), std::sin(delta));
+            Eigen::Matrix2d F;
+            F << h.frames(c, 0), h.frames(c, 1), h.frames(c, 2), h.frames(c, 3);
+            const Eigen::Vector2d want = F * a;
+            CHECK(std::abs(tape.value(v.x)(c, 0) - want(0)) < 1e-14);
+            CHECK(std::abs(tape.value(v.y)(c, 0) - want(1)) < 1e-14);
+        }
+        // Averaged over the signs, the head of -x' is that of x' turned by a half turn (K/2 bins), and the
+        // reference frame of the other sign (-phi0) with that head decodes to the same output vector.
+        if (average) {
+            const M one = pts.topRows(n).rowwise() - pts.topRows(n).colwise().mean();
+            Mat<double> frames;
+            std::vector<Mat<double>> desc;
+            pca_correction_inputs(cfg, one, n, frames, desc);
+            REQUIRE(desc.size() == 2);
+            Tape<double> t(false);
+            auto averaged = [&](const Mat<double>& d0, const Mat<double>& d1) {  // 1/2 (o(d0)[k] + o(d1)[k + K/2])
+                const Mat<double> o0 = t.value(net.mlps[0].forward(t, t.constant(d0)));
+                const Mat<double> o1 = t.value(net.mlps[0].forward(t, t.constant(d1)));
+                Mat<double> out(1, 16);
+                for (int k = 0; k < 8; ++k) {
+                    out(0, k) = 0.5 * (o0(0, k) + o1(0, (k + 4) % 8));
+                    out(0, 8 + k) = 0.5 * (o0(0, 8 + k) + o1(0, 8 + (k + 4) % 8));
+                }
+                return out;
+            };
+            const Mat<double> hx = averaged(desc[0], desc[1]), hm = averaged(desc[1], desc[0]);
+            Tape<double> th(false);
+            const AngleHead<double> h1 = net.angle_head(th, one, n);
+            CHECK((th.value(h1.logits) - hx.leftCols(8)).cwiseAbs().maxCoeff() < 1e-14);
+            CHECK((th.value(h1.residual) - hx.rightCols(8)).cwiseAbs().maxCoeff() < 1e-14);
+            for (int k = 0; k < 8; ++k) {
+                CHECK(std::abs(hm(0, k) - hx(0, (k + 4) % 8)) < 1e-14);
+                CHECK(std::abs(hm(0, 8 + k) - hx(0, 8 + (k + 4) % 8)) < 1e-14);
+            }
+            AngleHead<double> flipped{th.constant(hm.leftCols(8)), th.constant(hm.rightCols(8)), -frames};
+            const VecVar v1 = net.decode(th, h1), v2 = net.decode(th, flipped);
+            CHECK(std::abs(th.value(v1.x)(0, 0) - th.value(v2.x)(0, 0)) < 1e-12);
+            CHECK(std::abs(th.value(v1.y)(0, 0) - th.value(v2.y)(0, 0)) < 1e-12);
+        }
+    }
+}
+
+TEST_CASE("pca correction, angle bins: rotating the input rotates the frame exactly; permutations change nothing", "[canon][learned]") {
+    Rng rng(42);
+    for (bool average : {true, false})
+        for (int bins : {36, 72}) {
+            PcConfig cfg;
+            cfg.grid = 6;
+            cfg.hidden = 24;
+            cfg.angle_bins = bins;
+            cfg.average_signs = average;
+            PcaCorrectionNet<float> net32(cfg, rng);
+            PcaCorrectionNet<double> net64 = net32.cast<double>();
+            double worst64 = 0, perm = 0;
+            for (int trial = 0; trial < 8; ++trial) {
+                const Points x = test_cloud(40, 2, rng);
+                const Eigen::Matrix3d q = random_rotation(rng, 2);
+                const Points gx = x * q.topLeftCorner(2, 2).transpose();
+                const Eigen::Matrix3d R = test::network_frame(net64, x);
+                CHECK((R.transpose() * R - Eigen::Matrix3d::Identity()).norm() < 1e-12);
+                CHECK(R.determinant() == Approx(1.0).margin(1e-12));
+                worst64 = std::max(worst64, (test::network_frame(net64, gx) - q * R).cwiseAbs().maxCoeff());
+                const std::vector<std::int64_t> p = rng.permutation(x.rows());
+                Points px(x.rows(), 2);
+                for (Eigen::Index i = 0; i < x.rows(); ++i) px.row(i) = x.row(p[static_cast<std::size_t>(i)]);
+                perm = std::max(perm, (test::network_frame(net64, px) - R).cwiseAbs().maxCoeff());
+            }
+            std::printf("pca correction angle bins %d equivariance (average_signs %d): float64 %.3g, permutation %.3g\n", bins,
+                        int(average), worst64, perm);
+            CHECK(worst64 < 1e-12);
+            CHECK(perm < 1e-12);
+        }
+}
+
+TEST_CASE("pca correction, angle bins: the prior falls, same bits for any thread count, model files", "[canon][learned]") {
+    Rng rng(43);
+    const Points tmpl = test_cloud(32, 2, rng);
+    std::vector<Points> data = test::upright_copies(tmpl, 24, rng);
+    std::vector<const Points*> clouds;
+    for (auto& x : data) clouds.push_back(&x);
+    PriorTrainOptions opt;
+    opt.group = Group::SO2;
+    opt.method = "pca-correction";
+    opt.correction.grid = 6;
+    opt.correction.hidden = 16;
+    opt.correction.angle_bins = 36;
+    opt.epochs = 30;
+    opt.batch = 8;
+    opt.lr = 1e-2;
+    opt.seed = 5;
+    opt.resample = true;
+    opt.jitter = 0.02;
+    opt.val = 0.25;
+    std::vector<PriorEpoch> hist;
+    const int keep = threads();
+    set_threads(1);
+    LearnedCanonicalizer a = train_canonicalization_prior(clouds, opt, [&](const PriorEpoch& e) { hist.push_back(e); });
+    set_threads(2);
+    LearnedCanonicalizer b = train_canonicalization_prior(clouds, opt);
+    set_threads(keep);
+    std::printf("pca correction angle bins prior: loss %.4f -> %.4f, mean angle %.1f -> %.1f deg, validation %.4f -> %.4f\n",
+                hist.front().loss, hist.back().loss, hist.front().angle_deg, hist.back().angle_deg, hist.front().val_loss,
+                hist.back().val_loss);
+    // From log 36 (uniform logits) down: the jittered clouds' bins stay uncertain between neighbours.
+    CHECK(hist.back().loss < 0.5 * hist.front().loss);
+    CHECK(hist.back().angle_deg < 10.0);
+    CHECK(hist.back().val_loss < hist.front().val_loss);
+    for (std::size_t i = 0; i < a.net().params().size(); ++i)
+        CHECK((a.net().params()[i]->value - b.net().params()[i]->value).cwiseAbs().maxCoeff() == 0.0f);
+    CHECK(a.training().at("history") == b.training().at("history"));
+    const std::string path = "test_pca_correction_bins.h5";
+    {
+        h5::File f = h5::File::create(path);
+        a.save(f);
+    }
+    LearnedCanonicalizer c = LearnedCanonicalizer::load(path);
+    std::remove(path.c_str());
+    CHECK(c.net().angle_bins() == 36);
+    CHECK(c.net().architecture() == a.net().architecture());
+    CHECK((c.frame(data[1]) - a.frame(data[1])).cwiseAbs().maxCoeff() == 0.0);
+    // The canonical pose of an upright cloud is near upright.
+    CHECK(std::abs(std::atan2(c.frame(data[2])(1, 0), c.frame(data[2])(0, 0))) < 0.2);
+    opt.group = Group::SO3;
+    CHECK_THROWS(train_canonicalization_prior(clouds, opt));
 }

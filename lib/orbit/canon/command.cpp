@@ -48,6 +48,9 @@ std::optional<LearnedCanonicalizer> start_model(PriorTrainSettings& s) {
         s.train.prior = parse_prior_form(s.prior);
         if ((s.train.method == "weighted-frames" || s.train.method == "pca-correction") && has_reflections(s.train.group))
             throw UsageError("--method " + s.train.method + " is for rotations (SO2, SO3, SE3), not " + s.group);
+        if (s.train.correction.angle_bins > 0 && (s.train.method != "pca-correction" || s.train.group != Group::SO2 ||
+                                                  s.train.correction.members != 1))
+            throw UsageError("--head " + s.head + " is for --method pca-correction, --group SO2 and one member");
         return std::nullopt;
     }
     nn::refuse_architecture_options(s.architecture_given, s.resume);
@@ -77,6 +80,7 @@ nlohmann::json run_prior_training(PriorTrainSettings s) {
     t.correction.hidden = t.frames.hidden;
     t.correction.blocks = t.frames.blocks;
     t.correction.average_signs = !s.third_moment_signs;
+    t.correction.angle_bins = parse_correction_head(s.head);
     std::optional<LearnedCanonicalizer> model = start_model(s);
     const std::string src = s.input == "-" ? "<stdin>" : s.input;
     io::PointSets sets = io::read_point_sets(s.input);

@@ -20,6 +20,7 @@ struct PriorTrainSettings {
     int checkpoint_every = 0;
     bool achiral = false, ungated = false;
     bool third_moment_signs = false;  // pca-correction: no averaging over the axis signs
+    std::string head = "vectors";     // pca-correction: vectors, angle-bins or angle-bins:K (parse_correction_head)
     bool group_given = false;                      // --group appeared
     std::vector<std::string> architecture_given;  // the architecture options that appeared
     // The training options that appeared (--resample, --jitter, --weight-decay, --val, --patience); with

@@ -336,8 +336,9 @@ std::pair<double, double> validate(CanonNet<float>& net, const nn::Mat<float>& d
         nn::Var frames;
         const nn::Mat<float> pts(data.middleRows(idx[static_cast<std::size_t>(k)] * n, n));
         const float beta = static_cast<float>(opt.beta);  // the model as it is used (an ensemble: the members' mean)
-        const nn::Var l = opt.prior == PriorForm::vectors ? vector_prior_loss(tape, net, pts, n, beta, &frames)
-                                                          : canonicalization_prior_loss(tape, net, pts, n, beta, &frames);
+        const nn::Var l = net.angle_bins() > 0             ? training_prior_loss(tape, net, pts, n, beta, opt.prior, frames)
+                          : opt.prior == PriorForm::vectors ? vector_prior_loss(tape, net, pts, n, beta, &frames)
+                                                            : canonicalization_prior_loss(tape, net, pts, n, beta, &frames);
         loss[static_cast<std::size_t>(k)] = double(tape.value(l)(0, 0));
         angle[static_cast<std::size_t>(k)] = rotation_angle_deg(frame_from(tape.value(frames).row(0)));
     });

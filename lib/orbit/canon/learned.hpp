@@ -177,10 +177,17 @@ nn::Var vector_prior_loss(nn::Tape<T>& tape, Net& net, const nn::Mat<T>& points,
 
 // The loss training minimizes: the prior of the given form on the network's output, or for an ensemble
 // (members > 1) the mean of the priors on each member's own output, so that the members learn
-// independently. frames receives R of the network's output (for an ensemble, of the members' mean).
+// independently; for an angle-bins head, its classification prior whatever the form. frames receives
+// R of the network's output (for an ensemble, of the members' mean).
 template <class T>
 nn::Var training_prior_loss(nn::Tape<T>& tape, CanonNet<T>& net, const nn::Mat<T>& points, int n, T beta, PriorForm form,
                             nn::Var& frames) {
+    if (net.angle_bins() > 0) {
+        VecVar v;
+        const nn::Var loss = net.angle_prior_loss(tape, points, n, beta, &v);
+        frames = gram_schmidt(tape, v, false, T(1e-30));
+        return loss;
+    }
     if (net.members() == 1)
         return form == PriorForm::vectors ? vector_prior_loss(tape, net, points, n, beta, &frames)
                                           : canonicalization_prior_loss(tape, net, points, n, beta, &frames);

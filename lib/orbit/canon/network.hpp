@@ -50,6 +50,15 @@ public:
         if (auto* pc = std::get_if<PcaCorrectionNet<T>>(&net_)) return pc->member_vectors(tape, points, n);
         return {vectors(tape, points, n)};
     }
+    // The bins of a pca-correction angle-bins head (0: the network regresses its output vectors).
+    int angle_bins() const {
+        const auto* pc = std::get_if<PcaCorrectionNet<T>>(&net_);
+        return pc ? pc->config().angle_bins : 0;
+    }
+    // The prior of an angle-bins head (see PcaCorrectionNet::angle_prior_loss).
+    nn::Var angle_prior_loss(nn::Tape<T>& tape, const nn::Mat<T>& points, int n, T beta, VecVar* vectors = nullptr) {
+        return std::get<PcaCorrectionNet<T>>(net_).angle_prior_loss(tape, points, n, beta, vectors);
+    }
     nn::Var forward(nn::Tape<T>& tape, const nn::Mat<T>& points, int n) {
         return gram_schmidt(tape, vectors(tape, points, n), reflections(), T(1e-30));
     }

@@ -1,6 +1,7 @@
 #include "orbit/canon/pca_correction.hpp"
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
 
 #include "orbit/canon/pca.hpp"
@@ -16,6 +17,7 @@ using nn::Var;
 nlohmann::json PcConfig::to_json() const {
     nlohmann::json j = {{"dim", dim}, {"grid", grid}, {"half", half}, {"hidden", hidden}, {"blocks", blocks}, {"average_signs", average_signs}};
     if (members != 1) j["members"] = members;  // files of single networks stay as they were
+    if (angle_bins != 0) j["angle_bins"] = angle_bins;  // and so do files of the vector head
     return j;
 }
 
@@ -28,11 +30,34 @@ PcConfig PcConfig::from_json(const nlohmann::json& j) {
     c.blocks = j.at("blocks").get<int>();
     c.average_signs = j.at("average_signs").get<bool>();
     c.members = j.value("members", 1);
+    c.angle_bins = j.value("angle_bins", 0);
     if ((c.dim != 2 && c.dim != 3) || c.grid < 2 || c.grid > 64 || !(c.half > 0) || c.hidden < 1 || c.blocks < 0 || c.members < 1 ||
         c.members > 64)
         throw Error("pca-correction config out of range: " + j.dump());
+    if (c.angle_bins != 0 && (c.angle_bins < 4 || c.angle_bins > 720 || c.angle_bins % 2 != 0 || c.dim != 2 || c.members != 1))
+        throw Error("pca-correction angle bins: an even number from 4 to 720, for SO2 and one member: " + j.dump());
     return c;
 }
+
+int parse_correction_head(const std::string& text) {
+    if (text == "vectors") return 0;
+    if (text == "angle-bins") return 36;
+    const std::string prefix = "angle-bins:";
+    if (text.rfind(prefix, 0) == 0) {
+        const std::string k = text.substr(prefix.size());
+        if (!k.empty() && k.size() <= 3 && std::all_of(k.begin(), k.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            const int bins = std::stoi(k);
+            if (bins >= 4 && bins <= 720 && bins % 2 == 0) return bins;
+        }
+    }
+    throw UsageError("unknown correction head '" + text + "' (vectors, angle-bins or angle-bins:K with K even, 4 to 720)");
+}
+
+std::string correction_head_name(int angle_bins) {
+    return angle_bins == 0 ? "vectors" : "angle-bins:" + std::to_string(angle_bins);
+}
+
+double upright_correction(double f00, double f10) { return -std::atan2(f10, f00); }
 
 Eigen::Matrix3d pca_reference_frame(const PointsRef& p) {
     // orbit-canonicalize's PCA frame, its signs from the third moments alone (no extreme-point fallback).
@@ -79,7 +104,7 @@ std::vector<Eigen::Vector3d> pca_axis_signs(const PcConfig& cfg) {
 template <class T>
 PcaCorrectionNet<T>::PcaCorrectionNet(const PcConfig& cfg, Rng& rng) : cfg_(cfg) {
     for (int k = 0; k < cfg.members; ++k)  // member 0 keeps the name of a single network's parameters
-        mlps.emplace_back(k == 0 ? "pc.mlp" : "pc.mlp" + std::to_string(k), cfg.descriptor_size(), cfg.hidden, cfg.dim * cfg.outputs(),
+        mlps.emplace_back(k == 0 ? "pc.mlp" : "pc.mlp" + std::to_string(k), cfg.descriptor_size(), cfg.hidden, cfg.mlp_outputs(),
                           cfg.blocks, nn::Activation::silu, rng,
                           -1.0);  // a random last layer (the default init): a zero one would start every frame degenerate
 }
@@ -93,6 +118,7 @@ nn::ParamList<T> PcaCorrectionNet<T>::params() {
 
 template <class T>
 std::vector<VecVar> PcaCorrectionNet<T>::member_vectors(Tape<T>& tape, const Mat<T>& points, int n) {
+    if (cfg_.angle_bins > 0) return {decode(tape, angle_head(tape, points, n))};
     const int d = cfg_.dim;
     Mat<T> frames;
     std::vector<Mat<T>> desc;
@@ -128,6 +154,70 @@ std::vector<VecVar> PcaCorrectionNet<T>::member_vectors(Tape<T>& tape, const Mat
         out.push_back({cat(comp[0]), cat(comp[1]), d == 2 ? Var{} : cat(comp[2])});
     }
     return out;
+}
+
+template <class T>
+AngleHead<T> PcaCorrectionNet<T>::angle_head(Tape<T>& tape, const Mat<T>& points, int n) {
+    const int K = cfg_.angle_bins;
+    if (K <= 0) throw Error("pca correction: the network has no angle-bins head");
+    AngleHead<T> h;
+    std::vector<Mat<T>> desc;
+    pca_correction_inputs(cfg_, points, n, h.frames, desc);
+    // The sign -I turns the correction by a half turn: bin k of x' is bin k + K/2 of -x'.
+    std::vector<int> shift(static_cast<std::size_t>(K));
+    for (int k = 0; k < K; ++k) shift[static_cast<std::size_t>(k)] = (k + K / 2) % K;
+    const T w = static_cast<T>(1.0 / static_cast<double>(desc.size()));
+    for (std::size_t m = 0; m < desc.size(); ++m) {
+        const Var o = mlps[0].forward(tape, tape.constant(std::move(desc[m])));
+        Var l = tape.cols(o, 0, K), r = tape.cols(o, K, K);
+        if (m == 1) l = tape.gather_cols(l, shift), r = tape.gather_cols(r, shift);
+        h.logits = m == 0 ? l : tape.add(h.logits, l);
+        h.residual = m == 0 ? r : tape.add(h.residual, r);
+    }
+    if (desc.size() > 1) h.logits = tape.scale(h.logits, w), h.residual = tape.scale(h.residual, w);
+    return h;
+}
+
+template <class T>
+VecVar PcaCorrectionNet<T>::decode(Tape<T>& tape, const AngleHead<T>& h) const {
+    const Mat<T>& l = tape.value(h.logits);
+    const Mat<T>& r = tape.value(h.residual);
+    const Eigen::Index b = l.rows();
+    Mat<T> vx(b, 1), vy(b, 1);
+    const double width = 2 * M_PI / cfg_.angle_bins;
+    for (Eigen::Index c = 0; c < b; ++c) {
+        Eigen::Index k = 0;
+        l.row(c).maxCoeff(&k);  // the first of equal logits
+        const double delta = width * (static_cast<double>(k) + std::clamp(static_cast<double>(r(c, k)), -0.5, 0.5));
+        // The length: the margin of the highest logit over the opposite bin's (at most 1), so that a cloud
+        // symmetric under the half turn, whose opposite bins tie, gets a vanishing vector and is flagged.
+        const double margin = std::min(1.0, static_cast<double>(l(c, k) - l(c, (k + cfg_.angle_bins / 2) % cfg_.angle_bins)));
+        const double co = margin * std::cos(delta), si = margin * std::sin(delta);
+        const auto& f = h.frames;  // row-major phi0: v = phi0 (cos delta, sin delta)
+        vx(c, 0) = static_cast<T>(static_cast<double>(f(c, 0)) * co + static_cast<double>(f(c, 1)) * si);
+        vy(c, 0) = static_cast<T>(static_cast<double>(f(c, 2)) * co + static_cast<double>(f(c, 3)) * si);
+    }
+    return {tape.constant(std::move(vx)), tape.constant(std::move(vy)), Var{}};
+}
+
+template <class T>
+Var PcaCorrectionNet<T>::angle_prior_loss(Tape<T>& tape, const Mat<T>& points, int n, T beta, VecVar* vectors) {
+    const AngleHead<T> h = angle_head(tape, points, n);
+    const int K = cfg_.angle_bins;
+    const Eigen::Index b = h.frames.rows();
+    Mat<T> onehot = Mat<T>::Zero(b, K), target = Mat<T>::Zero(b, K);
+    for (Eigen::Index c = 0; c < b; ++c) {
+        const double u = upright_correction(static_cast<double>(h.frames(c, 0)), static_cast<double>(h.frames(c, 2))) * K / (2 * M_PI);
+        const double k = std::round(u);
+        const auto bin = static_cast<Eigen::Index>(((static_cast<long long>(k) % K) + K) % K);
+        onehot(c, bin) = T(1);
+        target(c, bin) = static_cast<T>(u - k);
+    }
+    const Var mask = tape.constant(onehot);
+    const Var ce = tape.scale(tape.sum(tape.mul(tape.log_softmax_rows(h.logits), mask)), T(-1));
+    const Var res = tape.sum(tape.square(tape.sub(tape.mul(h.residual, mask), tape.constant(std::move(target)))));
+    if (vectors) *vectors = decode(tape, h);
+    return tape.scale(tape.add(ce, res), beta / static_cast<T>(b));
 }
 
 template <class T>

@@ -25,11 +25,23 @@
 // which end is up instead of having to memorise both poses, and equivariance
 // needs distinct eigenvalues only. This is frame averaging (Puny et al. 2022)
 // of the correction over the PCA frames.
+// The angle-bins head (angle_bins = K > 0, 2-D only) replaces the regressed vector: the MLP gives K
+// logits over the correction angle delta (bin k centred on 2 pi k / K) and K within-bin residuals rho_k
+// (in bin widths), and the correction is the angle of the highest logit, 2 pi (k + clamp(rho_k, +-1/2)) / K,
+// so a = (cos delta, sin delta) times the margin of that logit over the opposite bin's (at most 1: a
+// cloud symmetric under the half turn ties the two and gets a vanishing vector, flagged as with the vector head). A regressed vector is the mean of the posterior over the poses, short
+// and unstable where that posterior has two modes (a digit that may be a half turn off); the bins pick a
+// mode. Averaged over the signs, the logits and residuals of s x' enter those of x' with their angles
+// turned by s (the half turn -I shifts the bins by K/2, so K is even): l(-x')[k] = l(x')[k + K/2], and
+// the canonical frame again does not depend on the sign of the reference frame. Trained by the prior as
+// a classification: the cross-entropy of the bin of the correction that makes R(x) = I on an upright
+// cloud, plus the squared error of that bin's residual.
 // Rotations only (phi0 has det +1). Trained with the canonicalization prior,
 // c learns the rotation that takes an upright cloud's PCA pose back upright
 // (e.g. the half turn that PCA's sign choice got wrong for a digit).
 #include <Eigen/Core>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "orbit/canon/pca.hpp"
@@ -51,11 +63,28 @@ struct PcConfig {
     // (still exactly equivariant: a mean of equivariant vectors is equivariant). Training puts the prior
     // on each member's own vectors, so the members learn independently on the same minibatches.
     int members = 1;
+    int angle_bins = 0;  // 0: regress the correction vectors; K > 0 (even, 2-D, one member): the angle-bins head above
     nlohmann::json to_json() const;
     static PcConfig from_json(const nlohmann::json& j);  // throws Error on bad values
     int outputs() const { return dim == 2 ? 1 : 2; }
     int descriptor_size() const { return dim == 2 ? grid * grid : grid * grid * grid; }
+    int mlp_outputs() const { return angle_bins > 0 ? 2 * angle_bins : dim * outputs(); }
 };
+
+// The head of --head: "vectors" -> 0, "angle-bins" -> 36, "angle-bins:K" -> K (UsageError otherwise).
+int parse_correction_head(const std::string& text);
+std::string correction_head_name(int angle_bins);
+
+// The angle-bins head of B clouds: logits [B, K] and residuals [B, K] (averaged over the signs), and
+// the reference frames phi0 [B, 4] (row-major) they turn.
+template <class T>
+struct AngleHead {
+    nn::Var logits, residual;
+    nn::Mat<T> frames;
+};
+
+// The correction angle the prior asks for: the delta with phi0 rot(delta) = I, for a row-major 2 x 2 phi0.
+double upright_correction(double f00, double f10);
 
 // phi0 of one cloud [n, dim] as 3 x 3 (2-D: the x, y block, z fixed): the columns are the principal
 // axes signed by their third moments (pca_canonical's frame for SO2 / SO3); a rotation.
@@ -86,6 +115,14 @@ public:
     // Each member's vectors (vectors() is their mean).
     std::vector<VecVar> member_vectors(nn::Tape<T>& tape, const nn::Mat<T>& points, int n);
     nn::Var forward(nn::Tape<T>& tape, const nn::Mat<T>& points, int n);
+    // The angle-bins head (angle_bins > 0). vectors() is then phi0 (cos delta, sin delta) of the decoded
+    // angle, a constant of the tape (an argmax has no gradient): training uses angle_prior_loss.
+    AngleHead<T> angle_head(nn::Tape<T>& tape, const nn::Mat<T>& points, int n);
+    // The decoded output vectors phi0 (cos delta, sin delta) min(1, l[k] - l[k + K/2]) of a head (constants of the tape).
+    VecVar decode(nn::Tape<T>& tape, const AngleHead<T>& head) const;
+    // beta / B sum_b [ -log softmax(l_b)[k_b] + (rho_b[k_b] - t_b)^2 ], k_b + t_b the upright correction
+    // of cloud b in bin widths (|t_b| <= 1/2); vectors (when given) receives decode() of the same head.
+    nn::Var angle_prior_loss(nn::Tape<T>& tape, const nn::Mat<T>& points, int n, T beta, VecVar* vectors = nullptr);
     nn::ParamList<T> params();
     const PcConfig& config() const { return cfg_; }
     template <class S>
