@@ -46,7 +46,7 @@ void Adam<T>::step(double lr, std::int64_t begin, std::int64_t end) {
         if (lo >= hi) continue;
         // one pass over parameter, gradient and moments (the same arithmetic as
         // three Eigen statements, a third of the memory traffic); a loop
-        // without branches, so that it vectorizes (see CMakeLists.txt)
+        // without branches, so that it vectorizes (CMakeLists.txt: -fno-math-errno)
         T* __restrict pv = p.value.data() + lo;
         const T* __restrict g = p.grad.data() + lo;
         T* __restrict m = m_[i].data() + lo;
