@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstdio>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "orbit/canon/learned.hpp"
 #include "orbit/canon/pca_correction.hpp"
@@ -170,31 +172,51 @@ TEST_CASE("pca correction: the network and both prior forms against finite diffe
     }
 }
 
-TEST_CASE("pca correction: the prior falls with augmentation, same bits for any thread count, model files", "[canon][learned]") {
-    Rng rng(34);
-    // Upright 2-D clouds: noisy, rescaled, shifted copies of one asymmetric template.
-    const Points tmpl = test_cloud(32, 2, rng);
-    std::vector<Points> data = test::upright_copies(tmpl, 24, rng);
-    std::vector<const Points*> clouds;
-    for (auto& x : data) clouds.push_back(&x);
+namespace {
+
+// The tiny SO2 prior runs of the training tests: 30 epochs on 24 upright 2-D
+// clouds (noisy, rescaled, shifted copies of one asymmetric template),
+// resampled and jittered; angle_bins 0 is the vector head.
+PriorTrainOptions tiny_prior_options(int angle_bins) {
     PriorTrainOptions opt;
     opt.group = Group::SO2;
     opt.method = "pca-correction";
     opt.correction.grid = 6;
     opt.correction.hidden = 16;
+    opt.correction.angle_bins = angle_bins;
     opt.epochs = 30;
     opt.batch = 8;
     opt.lr = 1e-2;
     opt.seed = 5;
     opt.resample = true;
     opt.jitter = 0.02;
-    std::vector<PriorEpoch> hist;
+    return opt;
+}
+
+// Trains opt at -j 1 (with its history) and at -j 2.
+std::pair<LearnedCanonicalizer, LearnedCanonicalizer> train_at_one_and_two_threads(const std::vector<const Points*>& clouds,
+                                                                                   const PriorTrainOptions& opt,
+                                                                                   std::vector<PriorEpoch>& hist) {
     const int keep = threads();
     set_threads(1);
     LearnedCanonicalizer a = train_canonicalization_prior(clouds, opt, [&](const PriorEpoch& e) { hist.push_back(e); });
     set_threads(2);
     LearnedCanonicalizer b = train_canonicalization_prior(clouds, opt);
     set_threads(keep);
+    return {std::move(a), std::move(b)};
+}
+
+}  // namespace
+
+TEST_CASE("pca correction: the prior falls with augmentation, same bits for any thread count, model files", "[canon][learned]") {
+    Rng rng(34);
+    const Points tmpl = test_cloud(32, 2, rng);
+    std::vector<Points> data = test::upright_copies(tmpl, 24, rng);
+    std::vector<const Points*> clouds;
+    for (auto& x : data) clouds.push_back(&x);
+    PriorTrainOptions opt = tiny_prior_options(0);
+    std::vector<PriorEpoch> hist;
+    auto [a, b] = train_at_one_and_two_threads(clouds, opt, hist);
     std::printf("pca correction prior: loss %.4f -> %.4f, mean angle %.1f -> %.1f deg\n", hist.front().loss,
                 hist.back().loss, hist.front().angle_deg, hist.back().angle_deg);
     CHECK(hist.back().loss < 0.25 * hist.front().loss);
@@ -442,26 +464,10 @@ TEST_CASE("pca correction, angle bins: the prior falls, same bits for any thread
     std::vector<Points> data = test::upright_copies(tmpl, 24, rng);
     std::vector<const Points*> clouds;
     for (auto& x : data) clouds.push_back(&x);
-    PriorTrainOptions opt;
-    opt.group = Group::SO2;
-    opt.method = "pca-correction";
-    opt.correction.grid = 6;
-    opt.correction.hidden = 16;
-    opt.correction.angle_bins = 36;
-    opt.epochs = 30;
-    opt.batch = 8;
-    opt.lr = 1e-2;
-    opt.seed = 5;
-    opt.resample = true;
-    opt.jitter = 0.02;
+    PriorTrainOptions opt = tiny_prior_options(36);
     opt.val = 0.25;
     std::vector<PriorEpoch> hist;
-    const int keep = threads();
-    set_threads(1);
-    LearnedCanonicalizer a = train_canonicalization_prior(clouds, opt, [&](const PriorEpoch& e) { hist.push_back(e); });
-    set_threads(2);
-    LearnedCanonicalizer b = train_canonicalization_prior(clouds, opt);
-    set_threads(keep);
+    auto [a, b] = train_at_one_and_two_threads(clouds, opt, hist);
     std::printf("pca correction angle bins prior: loss %.4f -> %.4f, mean angle %.1f -> %.1f deg, validation %.4f -> %.4f\n",
                 hist.front().loss, hist.back().loss, hist.front().angle_deg, hist.back().angle_deg, hist.front().val_loss,
                 hist.back().val_loss);
