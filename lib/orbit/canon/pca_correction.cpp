@@ -53,10 +53,6 @@ int parse_correction_head(const std::string& text) {
     throw UsageError("unknown correction head '" + text + "' (vectors, angle-bins or angle-bins:K with K even, 4 to 720)");
 }
 
-std::string correction_head_name(int angle_bins) {
-    return angle_bins == 0 ? "vectors" : "angle-bins:" + std::to_string(angle_bins);
-}
-
 double upright_correction(double f00, double f10) { return -std::atan2(f10, f00); }
 
 Eigen::Matrix3d pca_reference_frame(const PointsRef& p) {

@@ -73,7 +73,6 @@ struct PcConfig {
 
 // The head of --head: "vectors" -> 0, "angle-bins" -> 36, "angle-bins:K" -> K (UsageError otherwise).
 int parse_correction_head(const std::string& text);
-std::string correction_head_name(int angle_bins);
 
 // The angle-bins head of B clouds: logits [B, K] and residuals [B, K] (averaged over the signs), and
 // the reference frames phi0 [B, 4] (row-major) they turn.

@@ -192,6 +192,11 @@ private:
         const Share& s = slices_[r];
         return s.size() == 0 ? 0 : norm_blocks(s.end) - s.begin / kNormBlock;
     }
+    // This rank's slice of the gradients: each element 0 + shard 0 + shard 1 + ...,
+    // as one process adds the tapes onto zeroed gradients; own shards (own) are
+    // read from their tapes (one without a gradient for a parameter is skipped,
+    // as one process skips it), the others from what the alltoallv received.
+    void sum_slice(const Share& own, std::int64_t shards);
     // Scales this rank's slice of the gradients so that their global norm is at most max_norm.
     void clip_mine(double norm, double max_norm);
 };
@@ -253,29 +258,7 @@ typename ShardedOptimizer<Opt>::Summed ShardedOptimizer<Opt>::sum_shards(std::ve
     // Received: slice `me` of every other rank's shards' gradients, in shard order.
     recv_.resize(std::size_t((shards - own.size()) * me.size()));
     alltoallv(send_.data(), send_counts, recv_.data(), recv_counts);
-    // Each element of the slice: 0 + shard 0 + shard 1 + ..., as one process
-    // adds the tapes onto zeroed gradients (a shard without a gradient for a
-    // parameter of its own rank is skipped, as one process skips it).
-    std::vector<const T*> from(static_cast<std::size_t>(shards), nullptr);
-    flat_.pieces(me.begin, me.end, [&](std::size_t i, std::int64_t first, std::int64_t count, std::int64_t at) {
-        for (std::int64_t k = 0; k < shards; ++k) {
-            const bool local = k >= own.begin && k < own.end;
-            const std::int64_t r = k < own.begin ? k : k - own.size();  // its place among the received shards
-            const T* g = local ? own_grads_[std::size_t(k - own.begin) * flat_.params().size() + i] : nullptr;
-            from[std::size_t(k)] = local ? (g ? g + first : nullptr) : recv_.data() + r * me.size() + (at - me.begin);
-        }
-        T* out = flat_.params()[i]->grad.data() + first;
-        bool none = true;
-        for (const T* f : from) {
-            if (!f) continue;
-            if (none)
-                for (std::int64_t e = 0; e < count; ++e) out[e] = T(0) + f[e];  // 0 + a: what zeroed grads give (-0 -> +0)
-            else
-                for (std::int64_t e = 0; e < count; ++e) out[e] += f[e];
-            none = false;
-        }
-        if (none) std::fill(out, out + count, T(0));
-    });
+    sum_slice(own, shards);
     // One allgatherv: per rank, its shards' values, its error flag and (when
     // clipping) the block sums of its slice.
     const bool clip = max_norm > 0;
@@ -308,6 +291,31 @@ typename ShardedOptimizer<Opt>::Summed ShardedOptimizer<Opt>::sum_shards(std::ve
         clip_mine(out_sum.norm, max_norm);
     }
     return out_sum;
+}
+
+template <class Opt>
+void ShardedOptimizer<Opt>::sum_slice(const Share& own, std::int64_t shards) {
+    const Share me = mine();
+    std::vector<const T*> from(static_cast<std::size_t>(shards), nullptr);
+    flat_.pieces(me.begin, me.end, [&](std::size_t i, std::int64_t first, std::int64_t count, std::int64_t at) {
+        for (std::int64_t k = 0; k < shards; ++k) {
+            const bool local = k >= own.begin && k < own.end;
+            const std::int64_t r = k < own.begin ? k : k - own.size();  // its place among the received shards
+            const T* g = local ? own_grads_[std::size_t(k - own.begin) * flat_.params().size() + i] : nullptr;
+            from[std::size_t(k)] = local ? (g ? g + first : nullptr) : recv_.data() + r * me.size() + (at - me.begin);
+        }
+        T* out = flat_.params()[i]->grad.data() + first;
+        bool none = true;
+        for (const T* f : from) {
+            if (!f) continue;
+            if (none)
+                for (std::int64_t e = 0; e < count; ++e) out[e] = T(0) + f[e];  // 0 + a: what zeroed grads give (-0 -> +0)
+            else
+                for (std::int64_t e = 0; e < count; ++e) out[e] += f[e];
+            none = false;
+        }
+        if (none) std::fill(out, out + count, T(0));
+    });
 }
 
 template <class Opt>
