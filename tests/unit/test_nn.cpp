@@ -302,6 +302,13 @@ TEST_CASE("nn: the blocked gradient norm against a plain double-precision one, a
     distributed::block_squares(flat, 0, cut, parts.data());
     distributed::block_squares(flat, cut, width, parts.data() + 2);
     CHECK(whole == parts);
+    // Each block's sum is that of its own flat elements (the last block short).
+    std::vector<double> ref(whole.size(), 0.0);
+    at = 0;
+    for (auto* p : ps)
+        for (Eigen::Index k = 0; k < p->grad.size(); ++k, ++at)
+            ref[std::size_t(at / distributed::kNormBlock)] += double(p->grad.data()[k]) * double(p->grad.data()[k]);
+    for (std::size_t b = 0; b < ref.size(); ++b) CHECK(std::abs(whole[b] - ref[b]) <= 1e-12 * ref[b]);
 
     // Adam over disjoint slices with the same lr (steps counted once per slice
     // call, so each slice gets its own optimizer here) equals one full step.

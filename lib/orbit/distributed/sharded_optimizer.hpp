@@ -94,18 +94,28 @@ void block_squares(const FlatParams<Param>& flat, std::int64_t begin, std::int64
     using G = typename std::decay_t<decltype(std::declval<Param&>().grad)>::Scalar;
     require(begin % kNormBlock == 0 && begin <= end, "block_squares: a slice starts at a block boundary");
     G block[kNormBlock];
-    for (std::int64_t b0 = begin; b0 < end; b0 += kNormBlock) {
-        const std::int64_t b1 = std::min(end, b0 + kNormBlock);
-        std::fill(block, block + kNormBlock, G(0));  // a short last block: zeros add nothing
-        flat.pieces(b0, b1, [&](std::size_t i, std::int64_t first, std::int64_t count, std::int64_t at) {
-            const G* g = flat.params()[i]->grad.data() + first;
-            std::copy(g, g + count, block + (at - b0));
-        });
+    std::fill(block, block + kNormBlock, G(0));  // a short last block: zeros add nothing
+    std::int64_t b0 = begin;                     // the flat index of the block being filled
+    auto close_block = [&] {
         double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         for (std::int64_t j = 0; j < kNormBlock; j += 8)
             for (int l = 0; l < 8; ++l) lane[l] += double(block[j + l]) * double(block[j + l]);
         *out++ = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
-    }
+        std::fill(block, block + kNormBlock, G(0));
+        b0 += kNormBlock;
+    };
+    // One walk over the slice's pieces (a walk per block would scan the whole
+    // parameter list once per block: most of the time of a large model's norm).
+    flat.pieces(begin, end, [&](std::size_t i, std::int64_t first, std::int64_t count, std::int64_t at) {
+        const G* g = flat.params()[i]->grad.data() + first;
+        while (count > 0) {
+            const std::int64_t off = at - b0, take = std::min(count, kNormBlock - off);
+            std::copy(g, g + take, block + off);
+            g += take, at += take, count -= take;
+            if (at - b0 == kNormBlock) close_block();
+        }
+    });
+    if (b0 < end) close_block();
 }
 
 // The blocks of flat [0, end) that cover [0, end).

@@ -263,6 +263,7 @@ nlohmann::json Model::train(const Dataset& train_set, const Dataset& val, const 
         tapes.emplace_back(true);
         if (shards > 1) tapes.back().set_parallel_products(false);
     }
+    opt_->zero_grad();
     while (epoch_ < o.epochs) {
         Timer et;
         Rng shuffle(seed_, mix64(0x5eed, std::uint64_t(epoch_)));
@@ -277,7 +278,9 @@ nlohmann::json Model::train(const Dataset& train_set, const Dataset& val, const 
                 if (rfm_) rb.row(i) = train.row(r);
             }
             const std::uint64_t stream = mix64(std::uint64_t(epoch_) + 1, std::uint64_t(s) + 1);
-            opt_->zero_grad();
+            // Under mpirun a flow step writes its slice of the (sized, below)
+            // gradients whole (sum_shards); the rest of them nothing reads.
+            if (!(flow_ && distributed::several())) opt_->zero_grad();
             // flow_step clips too (under mpirun inside its gradient exchange)
             const double lv = flow_ ? flow_step(xb, cb, stream, tapes, sharded, o.clip) : field_step(xb, rb, cb, stream);
             if (!std::isfinite(lv))
