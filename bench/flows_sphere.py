@@ -197,13 +197,15 @@ def main():
     add_training_arguments(ap, epochs=3000, patience=0, hidden=128, blocks=2, batch=256, lr=2e-3, seed=1)
     ap.add_argument("--base", default="uniform", help="the flow's base: uniform, vmf (K chosen on held-out training "
                     "rows) or vmf:K")
+    ap.add_argument("--select-every", type=int, default=0, help="keep the epoch of best validation log-likelihood, "
+                    "evaluated every this many epochs and before the first (0: the last epoch, or --patience's)")
     ap.add_argument("--speed-steps", type=int, default=100, help="0: skip the speed comparison")
     args = ap.parse_args()
     names = args.meshes.split(",") if args.meshes else mesh_set(args.set)
     paths = [os.path.join(DATA, "meshes", m + ".off") for m in names]
     print(f"# {len(paths)} meshes, {args.n} area-weighted face normals each, 60/20/20 split")
     print(f"# orbit rfm: hidden {args.hidden}, {args.blocks} blocks, batch {args.batch}, lr {args.lr}, up to "
-          f"{args.epochs} epochs, patience {args.patience}, base {args.base}")
+          f"{args.epochs} epochs, patience {args.patience}, base {args.base}, select every {args.select_every}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for path in paths:
@@ -223,7 +225,8 @@ def main():
             # --val 0.25 of training + validation rows = the same 20% validation share
             j = orbit("train-flow", trva, "--manifold", "sphere", "--hidden", args.hidden, "--blocks", args.blocks,
                       "--batch", args.batch, "--lr", args.lr, "--epochs", args.epochs, "--patience", args.patience,
-                      "--val", 0.25, "--seed", args.seed, "--base", args.base, "-o", model)
+                      "--val", 0.25, "--seed", args.seed, "--base", args.base, "--select-every", args.select_every,
+                      "-o", model)
             with h5py.File(model, "r") as f:
                 arch = json.loads(f["/model"].attrs["config"])["architecture"]
             base_k = len(arch["base_mixture"]["weight"]) if "base_mixture" in arch else 0

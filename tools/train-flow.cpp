@@ -69,6 +69,10 @@ void declare(cli::App& app, Args& g) {
     c.add_option("--val", g.s.val, "Fraction of rows held out for validation")->check(CLI::Range(0.0, 0.9))->capture_default_str();
     c.add_option("--patience", g.s.t.patience, "Stop after this many epochs without a better validation loss, keeping the best model (0: off)")
         ->check(CLI::NonNegativeNumber)->capture_default_str();
+    g.only.push_back({c.add_option("--select-every", g.s.t.select_every,
+                                   "Flow matching: keep the model of best validation log-likelihood, evaluated before the first epoch "
+                                   "and every N epochs (an ODE solve per validation row); --patience then counts evaluations")
+                          ->check(CLI::NonNegativeNumber), {"cfm", "ot-cfm", "rfm"}});
     c.add_option("--stop-after", g.s.t.stop_after, "Stop after this many epochs of this run; the output can be resumed (0: off)")->check(CLI::NonNegativeNumber);
     c.add_option("--checkpoint-every", g.s.checkpoint_every, "Write the output model every N epochs while training (0: at the end only)")
         ->check(CLI::NonNegativeNumber);

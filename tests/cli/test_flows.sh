@@ -140,6 +140,15 @@ orbit-sample-flow sphere.h5 -n 500 --ode rk4 --steps 16 -o ssph.h5
 orbit-train-flow normals.h5 --manifold sphere --base vmf --coupling exact --hidden 16 --epochs 3 --batch 64 --seed 4 -j 1 -o svmf.h5 -q
 orbit-train-flow normals.h5 --manifold sphere --base vmf --coupling exact --hidden 16 --epochs 3 --batch 64 --seed 4 -j 2 -o svmf2.h5 -q
 orbit-density svmf.h5 held-out.h5 --json > vl.json
+# likelihood selection: evaluated at epochs 0, 2, 4 and 5; the kept model is the best of them
+orbit-train-flow normals.h5 --manifold sphere --base vmf:4 --hidden 16 --epochs 5 --batch 64 --seed 4 --select-every 2 --json -o ssel.h5 -q > ssel.json
+py '
+import h5py, json
+rep = json.load(open("ssel.json"))["report"]
+h = json.loads(h5py.File("ssel.h5")["/model"].attrs["training"])["history"]
+assert h["select_epoch"] == [0, 2, 4, 5], h["select_epoch"]
+assert abs(rep["best_val_log_likelihood"] - max(h["val_log_likelihood"])) < 1e-12, rep
+'
 orbit-density svmf2.h5 held-out.h5 --json > vl2.json
 orbit-sample-flow svmf.h5 -n 300 --ode rk4 --steps 16 -o svs.h5
 py '
@@ -254,6 +263,9 @@ expect_error 1 orbit-train-flow normals.h5 --manifold so3 -o x.h5
 expect_error 2 orbit-train-flow normals.h5 --manifold sphere --base vmf:x -o x.h5
 expect_error 2 orbit-train-flow normals.h5 --manifold sphere --base source -o x.h5
 expect_error 2 orbit-train-flow normals.h5 --manifold sphere --coupling sinkhorn -o x.h5
+expect_error 2 orbit-train-flow normals.h5 --manifold sphere --select-every 2 --val 0 -o x.h5
+expect_error 2 orbit-train-flow normals.h5 --model nsf --select-every 2 -o x.h5
+expect_error 2 orbit-train-flow normals.h5 --manifold sphere --epochs 6 --resume ssel.h5 -q -o x.h5
 expect_error 2 orbit-train-flow normals.h5 --model nsf --base vmf -o x.h5
 expect_error 1 orbit-train-flow digits.h5 --context dtest.h5:/labels -o x.h5
 expect_error 1 orbit-density cond.h5 dtest.h5 -o x.h5

@@ -293,3 +293,70 @@ TEST_CASE("riemannian fm with a vMF base: on the sphere, integrates to one, file
     spec.rfm.coupling = "sinkhorn";
     CHECK_THROWS_AS(Model::create(spec, data, 1), UsageError);
 }
+
+TEST_CASE("riemannian fm: likelihood selection keeps the best validated epoch; a vMF base starts as itself", "[flows][vmf]") {
+    const Points data = draws(three_components(), 1024, 41), val = draws(three_components(), 200, 42);
+    ModelSpec spec;
+    spec.kind = "rfm";
+    spec.rfm.manifold = "sphere";
+    spec.rfm.hidden = 32;
+    spec.rfm.blocks = 1;
+    spec.rfm.freqs = 2;
+    spec.rfm.base = "vmf:3";
+    // untrained, the field is zero: the flow's density is the base's, exactly
+    auto fresh = Model::create(spec, data, 5);
+    const VmfMixture base = VmfMixture::from_json(fresh.config()["architecture"]["base_mixture"]);
+    CHECK((fresh.log_prob(val) - base.log_density(val)).cwiseAbs().maxCoeff() < 1e-12);
+
+    // one component for three: training has something to add to the base
+    spec.rfm.base = "vmf:1";
+    TrainOptions o{.epochs = 6, .batch = 128, .lr = 1e-2, .cosine = false, .seed = 5};
+    o.select_every = 2;
+    auto m = Model::create(spec, data, 5);
+    const auto rep = m.train(data, val, o);
+    const auto& h = m.history();
+    REQUIRE(h["select_epoch"] == nlohmann::json::array({0, 2, 4, 6}));
+    REQUIRE(h["val_log_likelihood"].size() == 4);
+    const VmfMixture one = VmfMixture::from_json(m.config()["architecture"]["base_mixture"]);
+    CHECK(h["val_log_likelihood"][0].get<double>() == Approx(one.log_density(val).mean()).epsilon(1e-12));
+    int best = 0;
+    for (int k = 1; k < 4; ++k)
+        if (h["val_log_likelihood"][k].get<double>() > h["val_log_likelihood"][best].get<double>()) best = k;
+    REQUIRE(best > 0);  // else the comparison below is with the untrained model
+    REQUIRE(best < 3);  // ... or with the last epoch
+    const double kept = m.log_prob(val).mean();
+    INFO("best evaluation " << best << ", log-likelihoods " << h["val_log_likelihood"].dump());
+    CHECK(kept == h["val_log_likelihood"][best].get<double>());  // the kept weights are that epoch's
+    CHECK(rep["best_val_log_likelihood"].get<double>() == kept);
+    // ... the weights of a run stopped at that epoch (a constant learning rate: the same steps)
+    auto stopped = Model::create(spec, data, 5);
+    TrainOptions os = o;
+    os.select_every = 0;
+    os.epochs = 2 * best;
+    stopped.train(data, val, os);
+    CHECK(stopped.log_prob(val).mean() == kept);
+
+    // patience counts evaluations: the run stops at the first that is not better
+    auto p = Model::create(spec, data, 5);
+    TrainOptions op = o;
+    op.select_every = 1;
+    op.patience = 1;
+    p.train(data, val, op);
+    const auto& ll = p.history()["val_log_likelihood"];
+    for (std::size_t k = 1; k + 1 < ll.size(); ++k) CHECK(ll[k].get<double>() > ll[k - 1].get<double>());
+    if (p.epochs_done() < op.epochs) CHECK(ll.back().get<double>() <= ll[ll.size() - 2].get<double>());
+
+    // refused: no validation rows, a coupling flow, a resume under another criterion
+    auto m2 = Model::create(spec, data, 5);
+    CHECK_THROWS_AS(m2.train(data, Points(0, 3), o), Error);
+    ModelSpec nsf;
+    nsf.kind = "nsf";
+    auto flat = Model::create(nsf, data, 5);
+    CHECK_THROWS_AS(flat.train(data, val, o), Error);
+    TrainOptions more = o;
+    more.epochs = 8;
+    more.select_every = 3;
+    CHECK_THROWS_AS(m.train(data, val, more), UsageError);
+    more.select_every = 0;
+    CHECK_THROWS_AS(m.train(data, val, more), UsageError);
+}

@@ -79,6 +79,7 @@ void check_model_options(TrainSettings& g) {
     }
     if (g.unconditioned) g.spec.cfm.context = -1;
     if (g.resample > 0 && g.weights.empty()) throw UsageError("--resample applies with --weights");
+    if (g.t.select_every > 0 && g.val <= 0) throw UsageError("--select-every needs a validation split (--val > 0)");
     for (auto& [name, kinds] : g.only_given)
         if (std::find(kinds.begin(), kinds.end(), g.kind) == kinds.end())
             throw UsageError(name + " does not apply to --model " + g.kind);

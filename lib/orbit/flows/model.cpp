@@ -222,6 +222,32 @@ Mat<float> Model::encode_context(const Points& context, Eigen::Index rows) const
     return ctx_.encode(context);
 }
 
+namespace {
+
+// A resumed run keeps the criterion it started with: the validation loss, or
+// the validation likelihood every E epochs (the best so far is one of them).
+void check_selection_resume(const nlohmann::json& history, int epoch, int every) {
+    const int was = history.value("select_every", 0);
+    if (epoch == 0 || was == every) return;
+    throw UsageError(was > 0 ? "this model was selected by likelihood every " + std::to_string(was) +
+                                   " epochs; resume it with --select-every " + std::to_string(was)
+                             : "this model was trained without --select-every; resume it without");
+}
+
+}  // namespace
+
+void Model::select_by_likelihood(const Dataset& val, const nn::ParamList<float>& ps) {
+    const double ll = log_prob(val.x, {}, val.context).mean();
+    for (auto key : {"select_epoch", "val_log_likelihood"})
+        if (!history_.contains(key)) history_[key] = nlohmann::json::array();
+    history_["select_epoch"].push_back(epoch_);
+    history_["val_log_likelihood"].push_back(ll);
+    if (stopper_.improved(-ll)) {
+        best_.clear();
+        for (auto* p : ps) best_.push_back(p->value);
+    }
+}
+
 nlohmann::json Model::train(const Dataset& train_set, const Dataset& val, const TrainOptions& o,
                             const std::function<void(const EpochInfo&)>& on_epoch) {
     const Points& train = train_set.x;
@@ -240,7 +266,15 @@ nlohmann::json Model::train(const Dataset& train_set, const Dataset& val, const 
     // Under mpirun -n P each rank sums, clips and updates its slice of the
     // parameters only (one process: all of them), with the bits of one process.
     distributed::ShardedOptimizer<nn::Adam<float>> sharded(*opt_);
+    check_selection_resume(history_, epoch_, o.select_every);
     stopper_.patience = o.patience;
+    const bool select = o.select_every > 0;
+    if (select) {
+        require(is_cfm() && !interpolant() && val.x.rows() > 0,
+                "likelihood selection (--select-every) is for cfm, ot-cfm and rfm models with a validation split");
+        history_["select_every"] = o.select_every;
+        if (epoch_ == 0) select_by_likelihood(val, ps);
+    }
     const Mat<float> xs = standardize(train);
     const std::int64_t n = xs.rows(), B = o.batch, spe = n / B;
     const std::int64_t total = std::int64_t(o.epochs) * spe;
@@ -306,7 +340,9 @@ nlohmann::json Model::train(const Dataset& train_set, const Dataset& val, const 
         history_["seconds"].push_back(info.seconds);
         ++epoch_;
         ++run_epochs;
-        if (stopper_.improved(info.val_loss) && o.patience > 0) {
+        if (select) {
+            if (epoch_ % o.select_every == 0 || epoch_ == o.epochs) select_by_likelihood(val, ps);
+        } else if (stopper_.improved(info.val_loss) && o.patience > 0) {
             best_.clear();
             for (auto* p : ps) best_.push_back(p->value);
         }
@@ -318,7 +354,7 @@ nlohmann::json Model::train(const Dataset& train_set, const Dataset& val, const 
         if (o.stop_after > 0 && run_epochs >= o.stop_after) break;
     }
     const bool finished = stopped || epoch_ >= o.epochs;
-    if (finished && o.patience > 0 && best_.size() == ps.size())
+    if (finished && (o.patience > 0 || select) && best_.size() == ps.size())
         for (std::size_t i = 0; i < ps.size(); ++i) ps[i]->value = best_[i];
     nlohmann::json rep = {{"epochs_run", run_epochs},
                           {"epochs_done", epoch_},
@@ -329,6 +365,7 @@ nlohmann::json Model::train(const Dataset& train_set, const Dataset& val, const 
                           {"stopped_early", stopped},
                           {"finished", finished},
                           {"best_val_loss", stopper_.best}};
+    if (select) rep["best_val_log_likelihood"] = -stopper_.best;
     const auto& tl = history_["train_loss"];
     if (!tl.empty()) {
         rep["final_train_loss"] = tl.back();

@@ -42,6 +42,11 @@ struct TrainOptions {
     double weight_decay = 0.0;  // AdamW when > 0
     double clip = 5.0;          // global gradient norm (0: off)
     int patience = 0;           // early stopping on the validation loss (0: off)
+    // Flow matching: every this many epochs (and before the first) the mean
+    // log-likelihood of the validation rows (an ODE solve per row) picks the
+    // model kept, instead of the flow-matching loss, which is no likelihood;
+    // patience then counts these evaluations (0: off).
+    int select_every = 0;
     int stop_after = 0;         // stop after this many epochs of this run (resume later); 0: off
     std::uint64_t seed = 0;
 };
@@ -142,7 +147,7 @@ private:
     ContextEncoding ctx_;
     Eigen::RowVectorXd mean_, std_;
     std::unique_ptr<nn::Adam<float>> opt_;
-    std::vector<Mat<float>> best_;  // best parameters so far (early stopping)
+    std::vector<Mat<float>> best_;  // best parameters so far (early stopping, likelihood selection)
     nn::EarlyStopping stopper_;
     int epoch_ = 0;
     std::uint64_t seed_ = 0;
@@ -158,6 +163,9 @@ private:
                      distributed::ShardedOptimizer<nn::Adam<float>>& sharded, double clip);
     // One flow-matching step (Euclidean batch xb, or manifold batch rb); returns the loss, adds into the grads.
     double field_step(const Mat<float>& xb, const Matrix& rb, const Mat<float>& cb, std::uint64_t stream);
+    // Likelihood selection (TrainOptions::select_every): the validation rows'
+    // mean log-likelihood now, in the history; keeps these weights when best.
+    void select_by_likelihood(const Dataset& val, const nn::ParamList<float>& ps);
     // A fresh Adam for this run that keeps the moments and step count of a resumed one.
     void start_optimizer(const TrainOptions& o);
     // The encoded context of rows (empty for an unconditional model); checks the row count.

@@ -108,8 +108,10 @@ RiemannianField<T>::RiemannianField(RfmConfig cfg, Rng& rng) : cfg_(std::move(cf
     m_ = make_manifold(cfg_.manifold, cfg_.dim);
     if (cfg_.hidden < 1 || cfg_.blocks < 0 || cfg_.freqs < 0 || cfg_.freqs > 16 || cfg_.context < 0)
         throw UsageError("flow matching: hidden >= 1, blocks >= 0 and 0 <= freqs <= 16 are required");
+    // Over a vMF base the output layer starts at zero: the untrained flow is
+    // its base, which likelihood selection (select_every) can then keep.
     net_ = nn::ResidualNet<T>("field", cfg_.dim + 1 + 2 * cfg_.freqs + cfg_.context, cfg_.hidden, m_->tangent_width(),
-                              cfg_.blocks, nn::parse_activation(cfg_.activation), rng, -1.0);
+                              cfg_.blocks, nn::parse_activation(cfg_.activation), rng, cfg_.base == "uniform" ? -1.0 : 0.0);
     if (cfg_.base != "uniform" && (cfg_.manifold != "sphere" || cfg_.dim != 3 || cfg_.mixture.size() < 1))
         throw UsageError("a von Mises-Fisher base needs the sphere S^2 and a fitted mixture");
     if (cfg_.coupling != "none" && cfg_.coupling != "exact")
