@@ -197,6 +197,8 @@ def main():
     add_training_arguments(ap, epochs=3000, patience=0, hidden=128, blocks=2, batch=256, lr=2e-3, seed=1)
     ap.add_argument("--base", default="uniform", help="the flow's base: uniform, vmf (K chosen on held-out training "
                     "rows) or vmf:K")
+    ap.add_argument("--coupling", default="none", help="the flow's minibatch pairs: none (independent) or exact "
+                    "(re-paired by least squared geodesic distance)")
     ap.add_argument("--select-every", type=int, default=0, help="keep the epoch of best validation log-likelihood, "
                     "evaluated every this many epochs and before the first (0: the last epoch, or --patience's)")
     ap.add_argument("--speed-steps", type=int, default=100, help="0: skip the speed comparison")
@@ -205,7 +207,7 @@ def main():
     paths = [os.path.join(DATA, "meshes", m + ".off") for m in names]
     print(f"# {len(paths)} meshes, {args.n} area-weighted face normals each, 60/20/20 split")
     print(f"# orbit rfm: hidden {args.hidden}, {args.blocks} blocks, batch {args.batch}, lr {args.lr}, up to "
-          f"{args.epochs} epochs, patience {args.patience}, base {args.base}, select every {args.select_every}")
+          f"{args.epochs} epochs, patience {args.patience}, base {args.base}, coupling {args.coupling}, select every {args.select_every}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for path in paths:
@@ -226,9 +228,16 @@ def main():
             j = orbit("train-flow", trva, "--manifold", "sphere", "--hidden", args.hidden, "--blocks", args.blocks,
                       "--batch", args.batch, "--lr", args.lr, "--epochs", args.epochs, "--patience", args.patience,
                       "--val", 0.25, "--seed", args.seed, "--base", args.base, "--select-every", args.select_every,
+                      "--coupling", args.coupling,
                       "-o", model)
             with h5py.File(model, "r") as f:
                 arch = json.loads(f["/model"].attrs["config"])["architecture"]
+                hist = json.loads(f["/model"].attrs["training"])["history"]
+            kept = ""
+            if "val_log_likelihood" in hist:  # --select-every: the epoch kept and its gain on the base (epoch 0)
+                ll = hist["val_log_likelihood"]
+                b = int(np.argmax(ll))
+                kept = f", kept epoch {hist['select_epoch'][b]}: val {ll[b] - ll[0]:+.4f} on its base"
             base_k = len(arch["base_mixture"]["weight"]) if "base_mixture" in arch else 0
             d = orbit("density", model, test)
             rep = j["report"]
@@ -237,7 +246,7 @@ def main():
             print(f"{name:22s} held-out LL  rfm {d['mean_logp']:8.4f} +- {d['stderr_logp']:.4f}   vMF mixture "
                   f"(K={K:3d}) {vmf_te.mean():8.4f}   diff {d['mean_logp'] - vmf_te.mean():+.4f}   "
                   f"({rep['epochs_run']} epochs, {rep['steps_per_second']:.0f} steps/s"
-                  f"{f', base K={base_k}' if base_k else ''})", flush=True)
+                  f"{f', base K={base_k}' if base_k else ''}{kept})", flush=True)
     wins = sum(r[1] >= r[3] for r in rows)
     print(f"rfm >= vMF mixture on {wins} of {len(rows)} meshes (target: at least 5 meshes, all compared); tools' CPU "
           f"{os.times().children_user:.0f} s")
