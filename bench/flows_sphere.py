@@ -228,7 +228,7 @@ def main():
             j = orbit("train-flow", trva, "--manifold", "sphere", "--hidden", args.hidden, "--blocks", args.blocks,
                       "--batch", args.batch, "--lr", args.lr, "--epochs", args.epochs, "--patience", args.patience,
                       "--val", 0.25, "--seed", args.seed, "--base", args.base, "--select-every", args.select_every,
-                      "--coupling", args.coupling,
+                      *(["--coupling", args.coupling] if args.coupling != "none" else []),
                       "-o", model)
             with h5py.File(model, "r") as f:
                 arch = json.loads(f["/model"].attrs["config"])["architecture"]

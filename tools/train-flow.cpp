@@ -31,7 +31,7 @@ void declare(cli::App& app, Args& g) {
     g.only.push_back({c.add_option("--source", g.s.source, "Interpolant: the degraded view of each target row, FILE:/dataset [N,D] (the coupling's x0)")->check(cli::ExistingFileOrStream), {"interpolant"}});
     g.only.push_back({c.add_option("--target", g.s.target, "Interpolant: the clean rows [N,D], one per source row (instead of the input argument)")->check(cli::ExistingFileOrStream), {"interpolant"}});
     g.only.push_back({c.add_option("--base", g.s.base, "Interpolant: start from the sources (source, the data-dependent coupling) or from N(0,I) (gaussian, the uncoupled baseline). "
-                                   "rfm on S^2: uniform, vmf:K (a von Mises-Fisher mixture of K components fitted to the training rows by EM) or vmf (K chosen on held-out training rows)"),
+                                   "rfm on S^2: uniform, vmf:K (a von Mises-Fisher mixture of K components fitted to the training rows by EM) or vmf (K chosen on the validation rows)"),
                       {"interpolant", "rfm"}});
     g.only.push_back({c.add_flag("--unconditioned", g.s.unconditioned, "Interpolant: the velocity field does not see the source (a transport map between the two sets of rows)"), {"interpolant"}});
     g.only.push_back({c.add_option("--source-noise", g.s.spec.cfm.source_noise, "Interpolant from the sources: x0 = source + this times N(0,I), in standardized units")

@@ -182,6 +182,23 @@ TEST_CASE("vmf: EM recovers a known mixture, the same bits for the same seed", "
     CHECK(k3 >= 2);
     CHECK(k1 <= 2);
     CHECK_THROWS_AS(fit_vmf_mixture(x.leftCols(2), 2, 1), Error);
+    // K chosen on validation rows of their own: the candidate fit of best validation likelihood, unchanged
+    const Points val = draws(truth, 500, 6);
+    int kv = 0;
+    const VmfMixture chosen = fit_vmf_mixture_validated(x.topRows(2000), val, 64, 3, &kv);
+    double best = -1e300;
+    int best_k = 0;
+    for (int K = 1; K <= 64; K *= 2) {
+        const double v = fit_vmf_mixture(x.topRows(2000), K, 3).log_density(val).mean();
+        if (v > best) {
+            best = v;
+            best_k = K;
+        }
+    }
+    CHECK(kv == best_k);
+    CHECK(kv >= 2);
+    CHECK(chosen.log_density(val).mean() == best);
+    CHECK_THROWS_AS(fit_vmf_mixture_validated(x, val.topRows(9), 8, 3), Error);
 }
 
 TEST_CASE("vmf: the JSON round trip keeps the density; bad parameters are refused", "[flows][vmf]") {

@@ -106,7 +106,7 @@ nlohmann::json run_training(TrainSettings g) {
     split_training_set(all, g.val, seed, g.t.batch, g.input, train, valid);
     if (!model) {
         g.spec.kind = g.kind;
-        model.emplace(Model::create(complete_spec(g.spec, g.hidden, g.act, g.manifold), train, seed));
+        model.emplace(Model::create(complete_spec(g.spec, g.hidden, g.act, g.manifold), train, seed, valid.x));
     } else if (all.x.cols() != model->dim()) {
         throw Error(g.input + " has " + std::to_string(all.x.cols()) + " columns but the model in " + g.resume + " has " +
                     std::to_string(model->dim()));

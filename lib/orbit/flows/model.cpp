@@ -99,7 +99,7 @@ void split_rows(const Dataset& x, double val_fraction, std::uint64_t seed, Datas
     split_rows(x.context, val_fraction, seed, train.context, val.context);  // the same shuffle
 }
 
-Model Model::create(const ModelSpec& spec, const Dataset& data, std::uint64_t seed) {
+Model Model::create(const ModelSpec& spec, const Dataset& data, std::uint64_t seed, const Points& val) {
     Model m;
     m.kind_ = spec.kind;
     m.seed_ = seed;
@@ -123,7 +123,7 @@ Model Model::create(const ModelSpec& spec, const Dataset& data, std::uint64_t se
         RfmConfig c = spec.rfm;
         c.dim = D;
         c.context = m.ctx_.width();
-        fit_rfm_base(c, train, seed);  // a vMF base: EM on the training rows
+        fit_rfm_base(c, train, seed, val);  // a vMF base: EM on the training rows
         m.rfm_ = std::make_unique<RiemannianField<float>>(c, rng);
         return m;
     }

@@ -82,7 +82,8 @@ struct InferOptions {
 class Model {
 public:
     // A fresh model for the training data (a context in train.context makes it conditional).
-    static Model create(const ModelSpec& spec, const Dataset& train, std::uint64_t seed);
+    // val: the validation rows, which choose the size of a "vmf" base (rfm; else unused).
+    static Model create(const ModelSpec& spec, const Dataset& train, std::uint64_t seed, const Points& val = Points());
     static Model create(const ModelSpec& spec, const Points& train, std::uint64_t seed) {
         return create(spec, Dataset{train, {}}, seed);
     }

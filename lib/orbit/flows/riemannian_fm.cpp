@@ -130,7 +130,7 @@ double RiemannianField<T>::base_log_density(const Eigen::Ref<const Eigen::RowVec
     return cfg_.base == "uniform" ? -m_->log_volume() : cfg_.mixture.log_density_at(x);
 }
 
-void fit_rfm_base(RfmConfig& cfg, const Matrix& train, std::uint64_t seed) {
+void fit_rfm_base(RfmConfig& cfg, const Matrix& train, std::uint64_t seed, const Matrix& val) {
     const std::string& b = cfg.base;
     if (b == "uniform") return;
     if (b.rfind("vmf", 0) != 0 || (b.size() > 3 && b[3] != ':'))
@@ -138,7 +138,8 @@ void fit_rfm_base(RfmConfig& cfg, const Matrix& train, std::uint64_t seed) {
     if (cfg.manifold != "sphere" || train.cols() != 3)
         throw UsageError("a von Mises-Fisher base (" + b + ") applies to unit vectors of S^2 (rows of 3)");
     if (b == "vmf") {
-        cfg.mixture = fit_vmf_mixture_auto(train, 128, seed);
+        cfg.mixture = val.rows() >= 10 && val.cols() == 3 ? fit_vmf_mixture_validated(train, val, 128, seed)
+                                                           : fit_vmf_mixture_auto(train, 128, seed);
         return;
     }
     int K = 0;

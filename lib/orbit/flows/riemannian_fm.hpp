@@ -100,8 +100,9 @@ extern template class RiemannianField<float>;
 extern template class RiemannianField<double>;
 
 // Fits the base that cfg.base names to the training rows (a no-op for
-// "uniform"); checks the name and that a vMF base is on S^2.
-void fit_rfm_base(RfmConfig& cfg, const Matrix& train, std::uint64_t seed);
+// "uniform"); checks the name and that a vMF base is on S^2. "vmf" chooses its
+// K on `val` when it has 10 rows or more, else on a fifth of the training rows.
+void fit_rfm_base(RfmConfig& cfg, const Matrix& train, std::uint64_t seed, const Matrix& val = Matrix());
 
 // Squared geodesic distances between the rows of a and b [a.rows(), b.rows()].
 Matrix squared_geodesic_distances(const Manifold& m, const Matrix& a, const Matrix& b);

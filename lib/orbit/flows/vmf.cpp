@@ -247,4 +247,23 @@ VmfMixture fit_vmf_mixture_auto(const Matrix& x, int max_k, std::uint64_t seed, 
     return fit_vmf_mixture(x, best_k, seed);
 }
 
+VmfMixture fit_vmf_mixture_validated(const Matrix& x, const Matrix& val, int max_k, std::uint64_t seed, int* chosen_k) {
+    require(x.cols() == 3 && val.cols() == 3, "a von Mises-Fisher mixture lives on S^2 (rows of 3)");
+    require(val.rows() >= 10, "choosing the size of a von Mises-Fisher mixture needs at least 10 validation rows");
+    VmfMixture best_fit;
+    int best_k = 1;
+    double best = -std::numeric_limits<double>::infinity();
+    for (int K = 1; K <= std::max(1, max_k) && K <= std::max<Eigen::Index>(1, x.rows() / 10); K *= 2) {
+        VmfMixture fit = fit_vmf_mixture(x, K, seed);
+        const double v = fit.log_density(val).mean();
+        if (v > best || K == 1) {
+            best = v;
+            best_k = K;
+            best_fit = std::move(fit);
+        }
+    }
+    if (chosen_k) *chosen_k = best_k;
+    return best_fit;
+}
+
 }  // namespace orbit::flows

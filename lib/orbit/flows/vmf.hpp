@@ -54,5 +54,10 @@ VmfMixture fit_vmf_mixture(const Matrix& x, int K, std::uint64_t seed, int resta
 // on a seeded fifth of the rows held out of a fit on the rest (one EM start per
 // candidate); the chosen K is then refitted on all rows (three starts). `chosen_k`, when given, receives K.
 VmfMixture fit_vmf_mixture_auto(const Matrix& x, int max_k, std::uint64_t seed, int* chosen_k = nullptr);
+// The same choice on validation rows of their own (at least 10): each candidate
+// is fitted on all of x (three starts) and the fit of best mean log-likelihood
+// on `val` is returned as it is.
+VmfMixture fit_vmf_mixture_validated(const Matrix& x, const Matrix& val, int max_k, std::uint64_t seed,
+                                     int* chosen_k = nullptr);
 
 }  // namespace orbit::flows
