@@ -80,6 +80,18 @@ Points draws(const VmfMixture& v, int n, std::uint64_t seed) {
     return x;
 }
 
+// A small Riemannian flow on S^2 over the given base.
+ModelSpec small_sphere_spec(const std::string& base) {
+    ModelSpec spec;
+    spec.kind = "rfm";
+    spec.rfm.manifold = "sphere";
+    spec.rfm.hidden = 32;
+    spec.rfm.blocks = 1;
+    spec.rfm.freqs = 2;
+    spec.rfm.base = base;
+    return spec;
+}
+
 double mean_resultant(double kappa) { return 1 / std::tanh(kappa) - 1 / kappa; }  // E[mu . x] on S^2
 
 }  // namespace
@@ -244,13 +256,7 @@ TEST_CASE("riemannian fm with a vMF base: on the sphere, integrates to one, file
   const Points data = draws(three_components(), 1024, 31);
   for (std::string coupling : {"none", "exact"}) {
     INFO("coupling " << coupling);
-    ModelSpec spec;
-    spec.kind = "rfm";
-    spec.rfm.manifold = "sphere";
-    spec.rfm.hidden = 32;
-    spec.rfm.blocks = 1;
-    spec.rfm.freqs = 2;
-    spec.rfm.base = coupling == "none" ? "vmf:3" : "vmf";
+    ModelSpec spec = small_sphere_spec(coupling == "none" ? "vmf:3" : "vmf");
     spec.rfm.coupling = coupling;
     const TrainOptions o{.epochs = 6, .batch = 128, .lr = 3e-3, .seed = 4};
     auto train_with = [&](int threads) {
@@ -313,13 +319,7 @@ TEST_CASE("riemannian fm with a vMF base: on the sphere, integrates to one, file
 
 TEST_CASE("riemannian fm: likelihood selection keeps the best validated epoch; a vMF base starts as itself", "[flows][vmf]") {
     const Points data = draws(three_components(), 1024, 41), val = draws(three_components(), 200, 42);
-    ModelSpec spec;
-    spec.kind = "rfm";
-    spec.rfm.manifold = "sphere";
-    spec.rfm.hidden = 32;
-    spec.rfm.blocks = 1;
-    spec.rfm.freqs = 2;
-    spec.rfm.base = "vmf:3";
+    ModelSpec spec = small_sphere_spec("vmf:3");
     // untrained, the field is zero: the flow's density is the base's, exactly
     auto fresh = Model::create(spec, data, 5);
     const VmfMixture base = VmfMixture::from_json(fresh.config()["architecture"]["base_mixture"]);
