@@ -208,8 +208,8 @@ def main():
     ap.add_argument("--meshes", default="", help="these meshes instead of a set")
     ap.add_argument("--n", type=int, default=4000, help="normals drawn per mesh")
     add_training_arguments(ap, epochs=3000, patience=0, hidden=128, blocks=2, batch=256, lr=2e-3, seed=1)
-    ap.add_argument("--base", default="uniform", help="the flow's base: uniform, vmf (K chosen on held-out training "
-                    "rows) or vmf:K")
+    ap.add_argument("--base", default="uniform", help="the flow's base: uniform, vmf (K chosen on the flow's "
+                    "validation rows) or vmf:K")
     ap.add_argument("--coupling", default="none", help="the flow's minibatch pairs: none (independent) or exact "
                     "(re-paired by least squared geodesic distance)")
     ap.add_argument("--select-every", type=int, default=0, help="keep the epoch of best validation log-likelihood, "

@@ -242,10 +242,12 @@ void Model::select_by_likelihood(const Dataset& val, const nn::ParamList<float>&
         if (!history_.contains(key)) history_[key] = nlohmann::json::array();
     history_["select_epoch"].push_back(epoch_);
     history_["val_log_likelihood"].push_back(ll);
-    if (stopper_.improved(-ll)) {
-        best_.clear();
-        for (auto* p : ps) best_.push_back(p->value);
-    }
+    if (stopper_.improved(-ll)) keep_best(ps);
+}
+
+void Model::keep_best(const nn::ParamList<float>& ps) {
+    best_.clear();
+    for (auto* p : ps) best_.push_back(p->value);
 }
 
 nlohmann::json Model::train(const Dataset& train_set, const Dataset& val, const TrainOptions& o,
@@ -343,8 +345,7 @@ nlohmann::json Model::train(const Dataset& train_set, const Dataset& val, const 
         if (select) {
             if (epoch_ % o.select_every == 0 || epoch_ == o.epochs) select_by_likelihood(val, ps);
         } else if (stopper_.improved(info.val_loss) && o.patience > 0) {
-            best_.clear();
-            for (auto* p : ps) best_.push_back(p->value);
+            keep_best(ps);
         }
         if (on_epoch) on_epoch(info);
         if (stopper_.stop()) {

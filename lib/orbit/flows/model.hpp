@@ -167,6 +167,8 @@ private:
     // Likelihood selection (TrainOptions::select_every): the validation rows'
     // mean log-likelihood now, in the history; keeps these weights when best.
     void select_by_likelihood(const Dataset& val, const nn::ParamList<float>& ps);
+    // Copies the current parameters into best_ (early stopping, likelihood selection).
+    void keep_best(const nn::ParamList<float>& ps);
     // A fresh Adam for this run that keeps the moments and step count of a resumed one.
     void start_optimizer(const TrainOptions& o);
     // The encoded context of rows (empty for an unconditional model); checks the row count.

@@ -225,6 +225,29 @@ VmfMixture fit_vmf_mixture(const Matrix& x, int K, std::uint64_t seed, int resta
     return best;
 }
 
+namespace {
+
+// The size among 1, 2, 4, ..., max_k (and K <= rows of fit / 10) whose mixture,
+// fitted on `fit` with `restarts` starts, is likeliest on `held` (the first of
+// equals); *best_fit, when given, receives that fit.
+int choose_vmf_size(const Matrix& fit, const Matrix& held, int max_k, std::uint64_t seed, int restarts,
+                    VmfMixture* best_fit) {
+    int best_k = 1;
+    double best = -std::numeric_limits<double>::infinity();
+    for (int K = 1; K <= std::max(1, max_k) && K <= std::max<Eigen::Index>(1, fit.rows() / 10); K *= 2) {
+        VmfMixture m = fit_vmf_mixture(fit, K, seed, restarts);
+        const double v = m.log_density(held).mean();
+        if (v > best || (K == 1 && best_fit)) {
+            best = v;
+            best_k = K;
+            if (best_fit) *best_fit = std::move(m);
+        }
+    }
+    return best_k;
+}
+
+}  // namespace
+
 VmfMixture fit_vmf_mixture_auto(const Matrix& x, int max_k, std::uint64_t seed, int* chosen_k) {
     require(x.cols() == 3, "a von Mises-Fisher mixture lives on S^2 (rows of 3)");
     require(x.rows() >= 10, "choosing the size of a von Mises-Fisher mixture needs at least 10 rows");
@@ -234,15 +257,7 @@ VmfMixture fit_vmf_mixture_auto(const Matrix& x, int max_k, std::uint64_t seed, 
     Matrix fit(nt, 3), held(nv, 3);
     for (Eigen::Index i = 0; i < nt; ++i) fit.row(i) = x.row(perm[std::size_t(i)]);
     for (Eigen::Index i = 0; i < nv; ++i) held.row(i) = x.row(perm[std::size_t(nt + i)]);
-    int best_k = 1;
-    double best = -std::numeric_limits<double>::infinity();
-    for (int K = 1; K <= std::max(1, max_k) && K <= std::max<Eigen::Index>(1, nt / 10); K *= 2) {
-        const double v = fit_vmf_mixture(fit, K, seed, 1).log_density(held).mean();  // one start per candidate
-        if (v > best) {
-            best = v;
-            best_k = K;
-        }
-    }
+    const int best_k = choose_vmf_size(fit, held, max_k, seed, 1, nullptr);  // one start per candidate
     if (chosen_k) *chosen_k = best_k;
     return fit_vmf_mixture(x, best_k, seed);
 }
@@ -251,17 +266,7 @@ VmfMixture fit_vmf_mixture_validated(const Matrix& x, const Matrix& val, int max
     require(x.cols() == 3 && val.cols() == 3, "a von Mises-Fisher mixture lives on S^2 (rows of 3)");
     require(val.rows() >= 10, "choosing the size of a von Mises-Fisher mixture needs at least 10 validation rows");
     VmfMixture best_fit;
-    int best_k = 1;
-    double best = -std::numeric_limits<double>::infinity();
-    for (int K = 1; K <= std::max(1, max_k) && K <= std::max<Eigen::Index>(1, x.rows() / 10); K *= 2) {
-        VmfMixture fit = fit_vmf_mixture(x, K, seed);
-        const double v = fit.log_density(val).mean();
-        if (v > best || K == 1) {
-            best = v;
-            best_k = K;
-            best_fit = std::move(fit);
-        }
-    }
+    const int best_k = choose_vmf_size(x, val, max_k, seed, 3, &best_fit);
     if (chosen_k) *chosen_k = best_k;
     return best_fit;
 }
