@@ -56,7 +56,7 @@ def cpu():
     return f"{name.group(1) if name else '?'} ({', '.join(flags)}), {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
 
 
-def timed(tmp, tag, ranks, threads, cmd):
+def timed(tmp, tag, ranks, threads, cmd, extra_env=None):
     """Runs cmd on `ranks` ranks with `threads` threads each; per-rank /usr/bin/time reports."""
     for f in glob.glob(os.path.join(tmp, tag + ".time.*")):
         os.remove(f)
@@ -64,7 +64,7 @@ def timed(tmp, tag, ranks, threads, cmd):
     full = wrap + [os.path.join(BIN, cmd[0])] + cmd[1:] + ["-j", str(threads), "--json"]
     if ranks > 1:
         full = ["mpirun", "--oversubscribe", "-n", str(ranks)] + full
-    env = dict(ENV, OMP_NUM_THREADS=str(threads))
+    env = dict(ENV, OMP_NUM_THREADS=str(threads), **(extra_env or {}))
     t0 = time.time()
     p = subprocess.run(full, capture_output=True, text=True, env=env)
     wall = time.time() - t0
@@ -195,16 +195,19 @@ def train(a):
     for name, v in (("train", tr), ("test", te)):
         with h5py.File(os.path.join(tmp, name + ".h5"), "w") as f:
             f["points"] = v
+    # 2x1 exchanges through shared memory (one node); 2x1-msg through MPI's
+    # messages alone (ORBIT_MPI_SHARED_MEMORY=0, the path of ranks on several nodes)
+    configs = [("1x1", 1, None), ("2x1", 2, None)] + ([("2x1-msg", 2, {"ORBIT_MPI_SHARED_MEMORY": "0"})] if a.messages else [])
     print(f"# {cpu()}")
     print(f"# checkerboard NSF: 20000 rows, 8 layers, hidden 128, batch 256, {a.epochs} epochs, seed 1; "
-          f"1x1 and 2x1 alternate, {a.repeat} run(s) each")
-    runs = {"1x1": [], "2x1": []}
+          f"{', '.join(c[0] for c in configs)} alternate, {a.repeat} run(s) each")
+    runs = {c[0]: [] for c in configs}
     for rep in range(a.repeat):
-        for tag, ranks in (("1x1", 1), ("2x1", 2)):
+        for tag, ranks, extra in configs:
             out = os.path.join(tmp, f"flow-{tag}-{rep}.h5")
             cmd = ["orbit-train-flow", os.path.join(tmp, "train.h5"), "--model", "nsf", "--layers", "8", "--hidden", "128",
                    "--batch", "256", "--epochs", str(a.epochs), "--val", "0", "--seed", "1", "-o", out]
-            s, wall, info = timed(tmp, tag, ranks, 1, cmd)
+            s, wall, info = timed(tmp, tag, ranks, 1, cmd, extra)
             s = s["report"]
             dens = subprocess.run([os.path.join(BIN, "orbit-density"), out, os.path.join(tmp, "test.h5"), "--json", "-q"],
                                   capture_output=True, text=True, env=ENV)
@@ -235,6 +238,10 @@ def train(a):
           f"{'met' if ratio >= 1.7 else 'NOT met'}), run by run " + " ".join(f"{x:.2f}x" for x in pairs)
           + f"; {cpu_ratio:.2f}x by the busiest rank's CPU seconds (medians, whole run); "
           f"model datasets identical in every run: {same}, log-likelihoods equal: {len(lls) == 1}")
+    if "2x1-msg" in med:
+        pm = [b[0]["steps_per_second"] / a_[0]["steps_per_second"] for a_, b in zip(runs["1x1"], runs["2x1-msg"])]
+        print(f"2x1 through messages only against 1x1: {med['2x1-msg'] / med['1x1']:.2f}x by the medians, run by run "
+              + " ".join(f"{x:.2f}x" for x in pm) + f"; shared memory against messages: {med['2x1'] / med['2x1-msg']:.2f}x")
 
 
 def main():
@@ -254,6 +261,8 @@ def main():
     m.add_argument("--precision", default="float64", choices=["float64", "float32"])
     t = sub.add_parser("train")
     t.add_argument("--epochs", type=int, default=2)
+    t.add_argument("--messages", action="store_true",
+                   help="also 2 ranks exchanging through MPI's messages only (no shared memory), alternating with the others")
     t.add_argument("--repeat", type=int, default=3,
                    help="runs of each configuration, alternating (the ratio is of the medians: one run's clock is noisy)")
     a = ap.parse_args()

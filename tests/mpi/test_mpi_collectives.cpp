@@ -8,6 +8,7 @@
 #include <Eigen/Core>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,10 @@ void check_sharded_optimizer() {
     const nn::AdamOptions ao{0.01, 0.9, 0.999, 1e-8, 0.01};
     nn::Adam<float> opt(pm, ao), want(pr, ao);
     mp::ShardedOptimizer<nn::Adam<float>> sharded(opt);
+    // One node: the exchanges go through shared segments, unless switched off (the messages' path).
+    const char* env = std::getenv("ORBIT_MPI_SHARED_MEMORY");
+    const bool want_shared = mp::several() && !(env && std::string(env) == "0");
+    check(sharded.shared_memory() == want_shared, "sharded: shared memory " + std::string(want_shared ? "expected" : "not expected"));
     std::vector<ShardTape> tapes(7), ref_tapes(7);
     double norms[2] = {0, 0};
     for (int step = 0; step < 3; ++step) {

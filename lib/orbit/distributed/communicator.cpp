@@ -307,4 +307,82 @@ void agree(std::exception_ptr mine) {
 
 Traffic traffic() { return g_traffic; }
 
+void SharedSegments::count(double sent, double received) {
+    g_traffic.sent += sent;
+    g_traffic.received += received;
+}
+
+#if ORBIT_HAVE_MPI
+bool SharedSegments::available() {
+    static int answer = -1;  // decided once, by every rank together
+    if (answer >= 0) return answer == 1;
+    if (g_size == 1) return (answer = 0) == 1;
+    const char* env = std::getenv("ORBIT_MPI_SHARED_MEMORY");
+    std::int64_t ok = env && std::strcmp(env, "0") == 0 ? 0 : 1;
+    MPI_Comm node;
+    check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+    int node_size = 0;
+    MPI_Comm_size(node, &node_size);
+    MPI_Comm_free(&node);
+    if (node_size != g_size) ok = 0;
+    allreduce_min(&ok, 1);  // one answer for all: a rank that opted out opts every rank out
+    answer = int(ok);
+    return answer == 1;
+}
+
+void SharedSegments::reserve(std::size_t bytes) {
+    if (bytes <= bytes_ && window_) return;
+    require(available(), "shared segments: not available in this run");
+    release();
+    // Rounded up to a cache line, so that no two ranks' segments share one.
+    const std::size_t size = std::max<std::size_t>(64, (bytes + 63) / 64 * 64);
+    void* mine = nullptr;
+    MPI_Win win;
+    check(MPI_Win_allocate_shared(MPI_Aint(size), 1, MPI_INFO_NULL, MPI_COMM_WORLD, &mine, &win), "MPI_Win_allocate_shared");
+    check(MPI_Win_lock_all(MPI_MODE_NOCHECK, win), "MPI_Win_lock_all");
+    window_ = new MPI_Win(win);
+    bytes_ = size;
+    base_.assign(std::size_t(g_size), nullptr);
+    for (int r = 0; r < g_size; ++r) {
+        MPI_Aint got = 0;
+        int unit = 0;
+        check(MPI_Win_shared_query(win, r, &got, &unit, &base_[std::size_t(r)]), "MPI_Win_shared_query");
+    }
+}
+
+void SharedSegments::sync() {
+    require(window_ != nullptr, "shared segments: sync before reserve");
+    MPI_Win& win = *static_cast<MPI_Win*>(window_);
+    check(MPI_Win_sync(win), "MPI_Win_sync");  // this rank's stores reach the window
+    MPI_Request request;
+    check(MPI_Ibarrier(MPI_COMM_WORLD, &request), "MPI_Ibarrier");
+    wait(request, "MPI_Ibarrier");
+    check(MPI_Win_sync(win), "MPI_Win_sync");  // and the others' are seen
+}
+
+void SharedSegments::release() {
+    if (!window_) return;
+    MPI_Win* win = static_cast<MPI_Win*>(window_);
+    MPI_Win_unlock_all(*win);
+    MPI_Win_free(win);  // a collective: every rank releases its segments together
+    delete win;
+    window_ = nullptr;
+    bytes_ = 0;
+    base_.clear();
+}
+#else
+bool SharedSegments::available() { return false; }
+void SharedSegments::reserve(std::size_t) { throw Error("shared segments: orbit was built without MPI"); }
+void SharedSegments::sync() { throw Error("shared segments: orbit was built without MPI"); }
+void SharedSegments::release() {}
+#endif
+
+// Freeing the window is a collective. While an exception unwinds (an error
+// agreed by every rank, or one rank's own) the segments are left to
+// MPI_Finalize instead, so that a rank failing alone does not wait here for
+// ranks that will never free them.
+SharedSegments::~SharedSegments() {
+    if (std::uncaught_exceptions() == 0) release();
+}
+
 }  // namespace orbit::distributed

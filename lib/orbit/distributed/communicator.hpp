@@ -82,10 +82,46 @@ void collectively(Fn&& fn) {
 }
 
 // Doubles (or floats, counted as halves) this rank sent and received through
-// the collectives above since the start; for the scaling bench.
+// the collectives above (and SharedSegments, below) since the start; for the
+// scaling bench.
 struct Traffic {
     double sent = 0, received = 0;
 };
 Traffic traffic();
+
+// Memory that every rank reads directly, where all ranks run on one node (an
+// MPI-3 shared-memory window): rank r's segment is written by r and read by
+// every rank. A message between two processes of one node is copied through
+// the kernel (and its pages pinned), a cost per message that a per-step
+// gradient exchange pays at every training step; a read of a shared segment
+// is a plain load. available() is false without MPI, with one rank, when the
+// ranks span nodes, or when ORBIT_MPI_SHARED_MEMORY=0 (the collectives'
+// path, for comparison); callers then exchange by the collectives above.
+class SharedSegments {
+public:
+    SharedSegments() = default;
+    ~SharedSegments();
+    SharedSegments(const SharedSegments&) = delete;
+    SharedSegments& operator=(const SharedSegments&) = delete;
+    // Whether this run can use them (the same answer on every rank; a collective the first time).
+    static bool available();
+    // Makes every rank's segment at least `bytes` long (a collective: every
+    // rank asks for the same size). Contents are not kept when it grows.
+    void reserve(std::size_t bytes);
+    std::size_t bytes() const { return bytes_; }
+    void* mine() { return base_[std::size_t(rank())]; }
+    const void* of(int r) const { return base_[std::size_t(r)]; }
+    // A collective: what every rank wrote to its segment before it is
+    // visible to every rank after it.
+    void sync();
+    // Counts doubles moved through the segments in the traffic figures.
+    static void count(double sent, double received);
+
+private:
+    void release();
+    void* window_ = nullptr;  // the MPI_Win, when allocated
+    std::size_t bytes_ = 0;
+    std::vector<void*> base_;
+};
 
 }  // namespace orbit::distributed

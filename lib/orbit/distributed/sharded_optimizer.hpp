@@ -14,7 +14,10 @@
 //      contribution; it adds them in shard order onto zero, element by
 //      element, so each element is the sum one process forms (a reduce-
 //      scatter by hand: MPI_Reduce_scatter's order of addition is not
-//      specified);
+//      specified). Where all ranks share one node, the send buffers are
+//      shared-memory segments instead (SharedSegments) and every rank reads
+//      its slices straight from the others' buffers after one barrier: no
+//      copy through the kernel, the same additions in the same order;
 //   3. the gradient norm for clipping is summed over fixed blocks of
 //      kNormBlock elements (block_squares): each rank sums the blocks of its
 //      slice and every rank adds all block sums in block order, so the norm
@@ -24,7 +27,13 @@
 //      not by a collective of its own;
 //   4. each rank clips and takes the Adam step on its slice only (Adam is
 //      element-wise) and an allgatherv of the new values gives every rank
-//      the whole model.
+//      the whole model (on one node: each rank writes its slice to its
+//      segment, and after a barrier copies the others' slices from theirs).
+//
+// The shared segments are double buffered (each call writes the half the
+// previous call did not), so the barrier inside each call is all the
+// ordering they need: a rank can only write a half again once every rank
+// has passed the next call's barrier, that is, has finished reading it.
 //
 // So a step costs three collectives (gradients, values with block sums,
 // parameters); each is a point where the ranks wait for each other.
@@ -140,10 +149,14 @@ class ShardedOptimizer {
     using T = typename std::decay_t<decltype(std::declval<Param&>().grad)>::Scalar;
 
 public:
-    explicit ShardedOptimizer(Opt& opt) : opt_(opt), flat_(opt.params()) {
+    // A collective under mpirun (it decides, with every rank, whether the ranks share memory).
+    explicit ShardedOptimizer(Opt& opt)
+        : opt_(opt), flat_(opt.params()), shared_(several() && SharedSegments::available()) {
         for (int r = 0; r < size(); ++r) slices_.push_back(share(flat_.width(), r, size(), kNormBlock));
         for (std::size_t i = 0; i < flat_.params().size(); ++i) index_[flat_.params()[i]] = i;
     }
+    // Whether the exchanges go through shared memory (all ranks on one node).
+    bool shared_memory() const { return shared_; }
     // This rank's slice of the flat parameters.
     const Share& mine() const { return slices_[std::size_t(rank())]; }
     const FlatParams<Param>& flat() const { return flat_; }
@@ -190,13 +203,26 @@ private:
     std::unordered_map<const Param*, std::size_t> index_;
     std::vector<T> send_, recv_, gathered_;  // kept between steps: no allocation per step
     std::vector<const T*> own_grads_;        // [own shard][parameter]: the tape's gradient, or null
+    bool shared_ = false;                    // exchanges through shared segments (one node)
+    SharedSegments grad_segments_, value_segments_;
+    std::uint64_t grad_calls_ = 0, value_calls_ = 0;  // their halves alternate by call
+
+    // Where rank q's send buffer puts its shards' gradients for each rank d:
+    // at[d] (elements), at[P] the buffer's length; d = q takes none.
+    std::vector<std::int64_t> send_layout(int q, std::int64_t shards) const {
+        const Share theirs = share(shards, q, size());
+        std::vector<std::int64_t> at{0};
+        for (int d = 0; d < size(); ++d)
+            at.push_back(at.back() + (d == q ? 0 : theirs.size() * slices_[std::size_t(d)].size()));
+        return at;
+    }
 
     // Every rank's slice of the matrices data(i) (one per parameter) onto every rank.
     template <class Data>
     void gather_slices(Data data);
     // Adds shard k's parameter gradients (tape) into the send buffer, cut by slice.
     template <class Tape>
-    void add_to_send(const Tape& tape, std::int64_t k, const Share& own, const std::vector<std::int64_t>& base);
+    void add_to_send(const Tape& tape, std::int64_t k, const Share& own, const std::vector<std::int64_t>& base, T* send);
     // How many norm blocks rank r's slice holds (slices start at block boundaries).
     std::int64_t blocks_of(std::size_t r) const {
         const Share& s = slices_[r];
@@ -205,8 +231,9 @@ private:
     // This rank's slice of the gradients: each element 0 + shard 0 + shard 1 + ...,
     // as one process adds the tapes onto zeroed gradients; own shards (own) are
     // read from their tapes (one without a gradient for a parameter is skipped,
-    // as one process skips it), the others from what the alltoallv received.
-    void sum_slice(const Share& own, std::int64_t shards);
+    // as one process skips it), every other shard k from others[k], its
+    // contribution to this rank's slice (received, or in its rank's segment).
+    void sum_slice(const Share& own, const std::vector<const T*>& others);
     // Scales this rank's slice of the gradients so that their global norm is at most max_norm.
     void clip_mine(double norm, double max_norm);
 };
@@ -214,7 +241,7 @@ private:
 template <class Opt>
 template <class Tape>
 void ShardedOptimizer<Opt>::add_to_send(const Tape& tape, std::int64_t k, const Share& own,
-                                        const std::vector<std::int64_t>& base) {
+                                        const std::vector<std::int64_t>& base, T* send) {
     const std::size_t me = std::size_t(rank());
     tape.for_param_grads([&](const Param& p, const auto& grad) {
         static_assert(std::is_same_v<std::decay_t<decltype(grad)>, std::decay_t<decltype(p.grad)>>,
@@ -228,7 +255,7 @@ void ShardedOptimizer<Opt>::add_to_send(const Tape& tape, std::int64_t k, const 
             const Share& s = slices_[d];
             const std::int64_t lo = std::max(o, s.begin), hi = std::min(o + n, s.end);
             if (lo >= hi) continue;
-            T* out = send_.data() + base[d] + (k - own.begin) * s.size() + (lo - s.begin);
+            T* out = send + base[d] + (k - own.begin) * s.size() + (lo - s.begin);
             const T* in = grad.data() + (lo - o);
             std::copy(in, in + (hi - lo), out);
         }
@@ -247,28 +274,54 @@ typename ShardedOptimizer<Opt>::Summed ShardedOptimizer<Opt>::sum_shards(std::ve
     const Share own = share(shards, rank(), P), me = mine();
     // Send buffer: for each other rank d in turn, slice d of each own shard's
     // gradient, in shard order (a parameter a tape has no gradient for: zeros).
-    std::vector<std::int64_t> send_counts, recv_counts, base{0};
-    for (int d = 0; d < P; ++d) {
-        const bool other = d != rank();
-        send_counts.push_back(other ? own.size() * slices_[std::size_t(d)].size() : 0);
-        base.push_back(base.back() + send_counts.back());
-        recv_counts.push_back(other ? share(shards, d, P).size() * me.size() : 0);
+    // On one node it is this rank's segment (the half of this call).
+    const std::vector<std::int64_t> base = send_layout(rank(), shards);
+    std::int64_t half = 0;  // elements per half of a segment: the longest send buffer
+    if (shared_)
+        for (int q = 0; q < P; ++q) half = std::max(half, send_layout(q, shards).back());
+    const std::int64_t parity = std::int64_t(grad_calls_++ % 2);
+    if (shared_) grad_segments_.reserve(std::size_t(2 * half) * sizeof(T));
+    T* send = shared_ ? static_cast<T*>(grad_segments_.mine()) + parity * half : nullptr;
+    if (shared_) {
+        std::fill(send, send + base.back(), T(0));
+    } else {
+        send_.assign(std::size_t(base.back()), T(0));
+        send = send_.data();
     }
-    send_.assign(std::size_t(base.back()), T(0));
     own_grads_.assign(std::size_t(own.size()) * flat_.params().size(), nullptr);
     // A failure is kept until the values' allgatherv, so that every rank still
     // takes part in the alltoallv (a failed rank sends what it has).
     std::exception_ptr failed;
     try {
         for (std::int64_t k = own.begin; k < own.end; ++k) record(int(k));
-        for (std::int64_t k = own.begin; k < own.end; ++k) add_to_send(tapes[std::size_t(k)], k, own, base);
+        for (std::int64_t k = own.begin; k < own.end; ++k) add_to_send(tapes[std::size_t(k)], k, own, base, send);
     } catch (...) {
         failed = std::current_exception();
     }
-    // Received: slice `me` of every other rank's shards' gradients, in shard order.
-    recv_.resize(std::size_t((shards - own.size()) * me.size()));
-    alltoallv(send_.data(), send_counts, recv_.data(), recv_counts);
-    sum_slice(own, shards);
+    // Every other shard's contribution to slice `me`: received in shard order, or in its rank's segment.
+    std::vector<const T*> others(std::size_t(shards), nullptr);
+    if (shared_) {
+        grad_segments_.sync();
+        for (int q = 0; q < P; ++q) {
+            if (q == rank()) continue;
+            const Share theirs = share(shards, q, P);
+            const T* seg = static_cast<const T*>(grad_segments_.of(q)) + parity * half + send_layout(q, shards)[std::size_t(rank())];
+            for (std::int64_t k = theirs.begin; k < theirs.end; ++k) others[std::size_t(k)] = seg + (k - theirs.begin) * me.size();
+        }
+        const double scale = sizeof(T) / 8.0;
+        SharedSegments::count(scale * double(base.back()), scale * double((shards - own.size()) * me.size()));
+    } else {
+        std::vector<std::int64_t> send_counts, recv_counts;
+        for (int d = 0; d < P; ++d) {
+            send_counts.push_back(base[std::size_t(d) + 1] - base[std::size_t(d)]);
+            recv_counts.push_back(d != rank() ? share(shards, d, P).size() * me.size() : 0);
+        }
+        recv_.resize(std::size_t((shards - own.size()) * me.size()));
+        alltoallv(send, send_counts, recv_.data(), recv_counts);
+        for (std::int64_t k = 0, r = 0; k < shards; ++k)
+            if (k < own.begin || k >= own.end) others[std::size_t(k)] = recv_.data() + (r++) * me.size();
+    }
+    sum_slice(own, others);
     // One allgatherv: per rank, its shards' values, its error flag and (when
     // clipping) the block sums of its slice.
     const bool clip = max_norm > 0;
@@ -304,15 +357,15 @@ typename ShardedOptimizer<Opt>::Summed ShardedOptimizer<Opt>::sum_shards(std::ve
 }
 
 template <class Opt>
-void ShardedOptimizer<Opt>::sum_slice(const Share& own, std::int64_t shards) {
+void ShardedOptimizer<Opt>::sum_slice(const Share& own, const std::vector<const T*>& others) {
     const Share me = mine();
+    const std::int64_t shards = std::int64_t(others.size());
     std::vector<const T*> from(static_cast<std::size_t>(shards), nullptr);
     flat_.pieces(me.begin, me.end, [&](std::size_t i, std::int64_t first, std::int64_t count, std::int64_t at) {
         for (std::int64_t k = 0; k < shards; ++k) {
             const bool local = k >= own.begin && k < own.end;
-            const std::int64_t r = k < own.begin ? k : k - own.size();  // its place among the received shards
             const T* g = local ? own_grads_[std::size_t(k - own.begin) * flat_.params().size() + i] : nullptr;
-            from[std::size_t(k)] = local ? (g ? g + first : nullptr) : recv_.data() + r * me.size() + (at - me.begin);
+            from[std::size_t(k)] = local ? (g ? g + first : nullptr) : others[std::size_t(k)] + (at - me.begin);
         }
         T* out = flat_.params()[i]->grad.data() + first;
         bool none = true;
@@ -359,8 +412,30 @@ template <class Opt>
 template <class Data>
 void ShardedOptimizer<Opt>::gather_slices(Data data) {
     if (!several()) return;
-    gathered_.resize(std::size_t(flat_.width()));
     const Share me = mine();
+    if (shared_) {  // this rank's slice into its segment; after the barrier, the others' from theirs
+        std::int64_t half = 0;
+        for (const Share& s : slices_) half = std::max(half, s.size());
+        value_segments_.reserve(std::size_t(2 * half) * sizeof(T));
+        const std::int64_t parity = std::int64_t(value_calls_++ % 2);
+        T* out = static_cast<T*>(value_segments_.mine()) + parity * half;
+        flat_.pieces(me.begin, me.end, [&](std::size_t i, std::int64_t first, std::int64_t count, std::int64_t at) {
+            std::copy(data(i) + first, data(i) + first + count, out + (at - me.begin));
+        });
+        value_segments_.sync();
+        for (std::size_t r = 0; r < slices_.size(); ++r) {
+            if (int(r) == rank()) continue;
+            const T* in = static_cast<const T*>(value_segments_.of(int(r))) + parity * half;
+            flat_.pieces(slices_[r].begin, slices_[r].end,
+                         [&](std::size_t i, std::int64_t first, std::int64_t count, std::int64_t at) {
+                             std::copy(in + (at - slices_[r].begin), in + (at - slices_[r].begin) + count, data(i) + first);
+                         });
+        }
+        const double scale = sizeof(T) / 8.0;
+        SharedSegments::count(scale * double(me.size()), scale * double(flat_.width() - me.size()));
+        return;
+    }
+    gathered_.resize(std::size_t(flat_.width()));
     flat_.pieces(me.begin, me.end, [&](std::size_t i, std::int64_t first, std::int64_t count, std::int64_t at) {
         const T* from = data(i) + first;
         std::copy(from, from + count, gathered_.data() + at);
