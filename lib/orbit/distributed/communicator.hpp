@@ -108,7 +108,6 @@ public:
     // Makes every rank's segment at least `bytes` long (a collective: every
     // rank asks for the same size). Contents are not kept when it grows.
     void reserve(std::size_t bytes);
-    std::size_t bytes() const { return bytes_; }
     void* mine() { return base_[std::size_t(rank())]; }
     const void* of(int r) const { return base_[std::size_t(r)]; }
     // A collective: what every rank wrote to its segment before it is

@@ -275,14 +275,16 @@ typename ShardedOptimizer<Opt>::Summed ShardedOptimizer<Opt>::sum_shards(std::ve
     // Send buffer: for each other rank d in turn, slice d of each own shard's
     // gradient, in shard order (a parameter a tape has no gradient for: zeros).
     // On one node it is this rank's segment (the half of this call).
-    const std::vector<std::int64_t> base = send_layout(rank(), shards);
-    std::int64_t half = 0;  // elements per half of a segment: the longest send buffer
-    if (shared_)
-        for (int q = 0; q < P; ++q) half = std::max(half, send_layout(q, shards).back());
-    const std::int64_t parity = std::int64_t(grad_calls_++ % 2);
-    if (shared_) grad_segments_.reserve(std::size_t(2 * half) * sizeof(T));
-    T* send = shared_ ? static_cast<T*>(grad_segments_.mine()) + parity * half : nullptr;
+    std::vector<std::vector<std::int64_t>> layouts;  // every rank's send buffer, as send_layout gives it
+    for (int q = 0; q < P; ++q) layouts.push_back(send_layout(q, shards));
+    const std::vector<std::int64_t>& base = layouts[std::size_t(rank())];
+    std::int64_t half = 0, offset = 0;  // shared: elements per half of a segment (the longest send buffer), this call's half
+    T* send = nullptr;
     if (shared_) {
+        for (const auto& l : layouts) half = std::max(half, l.back());
+        grad_segments_.reserve(std::size_t(2 * half) * sizeof(T));
+        offset = std::int64_t(grad_calls_++ % 2) * half;
+        send = static_cast<T*>(grad_segments_.mine()) + offset;
         std::fill(send, send + base.back(), T(0));
     } else {
         send_.assign(std::size_t(base.back()), T(0));
@@ -305,7 +307,7 @@ typename ShardedOptimizer<Opt>::Summed ShardedOptimizer<Opt>::sum_shards(std::ve
         for (int q = 0; q < P; ++q) {
             if (q == rank()) continue;
             const Share theirs = share(shards, q, P);
-            const T* seg = static_cast<const T*>(grad_segments_.of(q)) + parity * half + send_layout(q, shards)[std::size_t(rank())];
+            const T* seg = static_cast<const T*>(grad_segments_.of(q)) + offset + layouts[std::size_t(q)][std::size_t(rank())];
             for (std::int64_t k = theirs.begin; k < theirs.end; ++k) others[std::size_t(k)] = seg + (k - theirs.begin) * me.size();
         }
         const double scale = sizeof(T) / 8.0;
