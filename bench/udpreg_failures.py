@@ -3,7 +3,8 @@
 
 For each pair that a method gets wrong: is a correct pose (RRE < 5 deg, RTE < 0.1) or a near one
 (15 deg, 0.2) among the candidates that verification scored (orbit-register --hypotheses)? If so the
-scoring loses, else candidate generation does. Also per pair: the shared overlap (share of the truly
+scoring loses, else candidate generation does; and how the verification scores the true pose itself
+(orbit-register --hypotheses with --ground-truth) against the best hypothesis. Also per pair: the shared overlap (share of the truly
 aligned source points within 0.04 of the reference) and how far the chosen pose puts the source from
 the whole shape (about the noise level: the wrong pose is a symmetry of the shape). Pairs follow the
 RPM-Net protocol of bench/rpmnet_pairs.py, with their own seed stream per seed base.
@@ -77,7 +78,10 @@ for ov in [float(x) for x in args.overlaps.split(",")]:
                    "--ground-truth", pf + ":/transform", "-o", out, "--hypotheses", hy] + (["--model", args.model] if meth in ("udpreg", "auto") else []) + args.extra.split()
             subprocess.run([c for c in cmd if c], check=True)
             with h5py.File(out) as f: fin = f["transform"][:]; sec = f["seconds"][:]
-            with h5py.File(hy) as f: HT = f["transforms"][:]; HS = f["scores"][:]; HP = f["pair"][:]
+            with h5py.File(hy) as f:
+                HT = f["transforms"][:]; HS = f["scores"][:]; HP = f["pair"][:]
+                TS = f["truth_scores"][:] if "truth_scores" in f else None
+                TR = f["truth_refined_scores"][:] if "truth_scores" in f else None
             rows = []
             for i in range(args.pairs):
                 re, te = err(fin[i], gt[i]); ok = re < 5 and te < 0.1
@@ -93,14 +97,22 @@ for ov in [float(x) for x in args.overlaps.split(",")]:
                 rows.append(dict(pair=i, shape=shapes[i % len(shapes)], ok=bool(ok), rre=float(re), rte=float(te),
                                  n=len(idx), good_rank=(good[0] if good else -1), near_rank=(near[0] if near else -1),
                                  top=float(HS[idx[0]]) if len(idx) else 0,
-                                 good_score=float(HS[idx[good[0]]]) if good else 0, sym=sym, shared=shared, sec=float(sec[i])))
+                                 good_score=float(HS[idx[good[0]]]) if good else 0, sym=sym, shared=shared, sec=float(sec[i]),
+                                 truth=float(TS[i]) if TS is not None else float("nan"),
+                                 truth_refined=float(TR[i]) if TR is not None else float("nan")))
             res[f"{meth}@{ov}"] = rows
             fails = [r for r in rows if not r["ok"]]
             print(f"{meth} overlap {ov}: recall {1-len(fails)/len(rows):.3f}; median s {np.median([r['sec'] for r in rows]):.2f}; fails {len(fails)}: "
                   f"correct(5deg) among candidates {sum(r['good_rank']>=0 for r in fails)}, near(15deg) {sum(r['near_rank']>=0 for r in fails)}, none {sum(r['near_rank']<0 for r in fails)}")
+            if TS is not None and fails:
+                # The verification score of the true pose against the best hypothesis: above it, no candidate came
+                # near the truth (generation lost); below it, the score preferred a wrong pose (scoring lost).
+                print(f"   the true pose outscores the best hypothesis in {sum(r['truth'] > r['top'] for r in fails)} of {len(fails)} failures "
+                      f"({sum(r['truth_refined'] > r['top'] for r in fails)} after the candidates' short ICP; in "
+                      f"{sum(r['truth_refined'] < 0.9 * r['truth'] for r in fails)} that ICP lowers its score by more than 10%)")
             for r in fails:
                 print(f"   pair {r['pair']:3d} {r['shape']:12s} rre {r['rre']:6.1f} rte {r['rte']:.3f} cands {r['n']:3d} good@{r['good_rank']:3d} near@{r['near_rank']:3d} "
-                      f"top {r['top']:.3f} good {r['good_score']:.3f} est->shape {r['sym']:.4f} shared {r['shared']:.2f}")
+                      f"top {r['top']:.3f} good {r['good_score']:.3f} truth {r['truth']:.3f}/{r['truth_refined']:.3f} est->shape {r['sym']:.4f} shared {r['shared']:.2f}")
             print("   shared overlap: ok median", np.median([r["shared"] for r in rows if r["ok"]]), "fail median", np.median([r["shared"] for r in fails]) if fails else 0, "recall when shared>=0.3:", np.mean([r["ok"] for r in rows if r["shared"]>=0.3]), "n", sum(r["shared"]>=0.3 for r in rows))
             print("   per shape recall:", {s: np.mean([r['ok'] for r in rows if r['shape'] == s]) for s in shapes})
 json.dump(res, open(os.path.join(args.work, "failures.json"), "w"), indent=1)

@@ -47,7 +47,7 @@ void declare(cli::App& app, Settings& s) {
     c.add_option("--ransac-iterations", s.o.ransac_iterations, "global / auto: maximum RANSAC draws")->check(CLI::Range(1, 100000000))->capture_default_str();
     c.add_option("--components", s.o.components, "gmm-ot: mixture components per cloud")->check(CLI::Range(3, 1000))->capture_default_str();
     c.add_option("--candidates", s.o.hypotheses, "global / gmm-ot / auto: candidate transforms verified per method")->check(CLI::Range(1, 1000))->capture_default_str();
-    c.add_option("--hypotheses", s.files.hypotheses, "Also write every scored candidate pose of each pair (HDF5: /transforms, /scores, /pair, ...)");
+    c.add_option("--hypotheses", s.files.hypotheses, "Also write every scored candidate pose of each pair (HDF5: /transforms, /scores, /pair, ...; with --ground-truth also the true pose's score per pair)");
     c.add_option("--aligned", s.files.aligned, "Also write the moved sources (orange) and the references (blue) as one PLY, with a per-vertex pair index");
     c.add_option("--free-space-weight", s.o.free_space_weight, "global / gmm-ot / auto: how much a pose is penalised for moving points into the other cloud's hull away from its surface (0: not at all)")->check(cli::in_range(0.0, 1000.0))->capture_default_str();
     c.add_flag("--correspondences", s.o.keep_correspondences, "Also write the inlier pairs (source row, target row) under /correspondences");

@@ -125,6 +125,9 @@ py 'import h5py; n = h5py.File("T7.h5").attrs["iterations"]; assert 1 <= n <= 7,
 # 4b. the scored hypotheses of every pair: the layout, and the best one is the pose the final ICP refined
 orbit-register pairs.h5:/src pairs.h5:/ref --method global --candidates 3 --hypotheses H.h5 -o TG.h5 --ground-truth pairs.h5:/transform
 orbit-register src.h5 ref.h5 --method cpd --hypotheses H1.h5 -o T1c.h5
+orbit-register pairs.h5:/src pairs.h5:/ref --method global --candidates 3 --hypotheses H0.h5 -o TG0.h5
+py 'import h5py, numpy as np; h5py.File("ident.h5", "w")["transform"] = np.tile(np.eye(4), (4, 1, 1))'
+orbit-register pairs.h5:/src pairs.h5:/ref --method global --candidates 3 --hypotheses HI.h5 -o TGI.h5 --ground-truth ident.h5:/transform
 py '
 import h5py, numpy as np
 f, t = h5py.File("H.h5"), h5py.File("TG.h5")
@@ -140,6 +143,15 @@ for b in range(4):
     sb = s[p == b]; assert 1 <= len(sb) <= 6 and np.all(np.diff(sb) <= 0), sb   # up to 3 RANSAC + 3 consistency, best first
     best, T = H[p == b][0], t["transform"][b]
     assert np.linalg.norm(best[:3, :3] - T[:3, :3]) < 0.05 and np.linalg.norm(best[:3, 3] - T[:3, 3]) < 0.02, (b, best, T)
+# the verification score of the true pose per pair (a diagnostic: the truth never enters the registration)
+ts, tr = f["truth_scores"][:], f["truth_refined_scores"][:]
+assert ts.shape == (4,) and tr.shape == (4,) and f.attrs["first_pair"] == 0 and np.all(ts > 0), (ts, tr)
+for b in range(4):   # every pair is registered here: the refined truth is the best pose
+    assert abs(tr[b] - s[p == b][0]) <= 0.05 * s[p == b][0], (b, tr[b], s[p == b][:3])
+h0, t0 = h5py.File("H0.h5"), h5py.File("TG0.h5")
+assert "truth_scores" not in h0 and np.array_equal(t0["transform"][:], t["transform"][:]) and np.array_equal(h0["scores"][:], s)
+hi = h5py.File("HI.h5")   # a wrong truth (the identity) scores below the best pose
+assert np.all(hi["truth_scores"][:] < 0.5 * np.array([s[p == b][0] for b in range(4)])), hi["truth_scores"][:]
 g = h5py.File("H1.h5"); one = h5py.File("T1c.h5")
 assert g.attrs["score"] == "fitness" and len(g["scores"]) == 1 and g["scores"][0] == one.attrs["fitness"]
 assert np.array_equal(g["transforms"][0], one["transform"][:])

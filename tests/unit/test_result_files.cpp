@@ -201,7 +201,27 @@ TEST_CASE("registration hypotheses: the file holds every pose, its blocks, score
     CHECK(back.scores == h.scores);
     REQUIRE(back.transforms.size() == 5);
     for (std::size_t k = 0; k < 5; ++k) CHECK(back.transforms[k] == h.transforms[k]);
+    CHECK(back.truth_scores.empty());  // no ground truth: no truth scores
+    CHECK_FALSE(f.exists("/truth_scores"));
     auto bad = h5::File::create_in_memory("bad.h5");
     reg::write_run(bad, run, false);
     CHECK_THROWS_AS(reg::read_hypotheses(bad), Error);
+
+    // With a ground truth: one score of the true pose (as given, refined) per pair of the run.
+    run.results[0].truth_score = 0.5, run.results[0].truth_refined_score = 0.75;
+    run.results[1].truth_score = 2.0, run.results[1].truth_refined_score = 1.5;
+    auto g = h5::File::create_in_memory("hyp-truth.h5");
+    reg::write_hypotheses(g, reg::collect_hypotheses(run, "src.h5", "ref.h5"));
+    CHECK(g.read<double>("/truth_scores").data == std::vector<double>{0.5, 2.0});
+    CHECK(g.read<double>("/truth_refined_scores").data == std::vector<double>{0.75, 1.5});
+    CHECK(g.attr_int("/", "first_pair") == 3);
+    const reg::Hypotheses gb = reg::read_hypotheses(g);
+    CHECK(gb.truth_scores == std::vector<double>{0.5, 2.0});
+    CHECK(gb.truth_refined_scores == std::vector<double>{0.75, 1.5});
+    CHECK(gb.first_pair == 3);
+    // A pair without one (a method that does not verify) leaves them out for the whole run.
+    run.results[1].truth_score = std::numeric_limits<double>::quiet_NaN();
+    auto partial = h5::File::create_in_memory("hyp-partial.h5");
+    reg::write_hypotheses(partial, reg::collect_hypotheses(run, "src.h5", "ref.h5"));
+    CHECK_FALSE(partial.exists("/truth_scores"));
 }

@@ -1,11 +1,21 @@
 #include "orbit/registration/hypotheses_file.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 #include "orbit/core/error.hpp"
 
 namespace orbit::registration {
 
 Hypotheses collect_hypotheses(const Run& run, const std::string& source, const std::string& reference) {
-    Hypotheses h{method_name(run.method), source, reference, hypothesis_score_name(run.method), {}, {}, {}};
+    Hypotheses h{method_name(run.method), source, reference, hypothesis_score_name(run.method), {}, {}, {}, run.first_pair, {}, {}};
+    const bool truth = !run.results.empty() && std::all_of(run.results.begin(), run.results.end(), [](const Result& r) {
+        return !std::isnan(r.truth_score);
+    });
+    for (std::size_t i = 0; i < run.results.size() && truth; ++i) {
+        h.truth_scores.push_back(run.results[i].truth_score);
+        h.truth_refined_scores.push_back(run.results[i].truth_refined_score);
+    }
     for (std::size_t i = 0; i < run.results.size(); ++i)
         for (const ScoredPose& p : run.results[i].hypotheses) {
             h.pair.push_back(run.first_pair + static_cast<std::int64_t>(i));
@@ -36,6 +46,11 @@ void write_hypotheses(h5::File& f, const Hypotheses& h) {
     f.set_attr("/", "source", h.source);
     f.set_attr("/", "reference", h.reference);
     f.set_attr("/", "score", h.score);
+    if (h.truth_scores.empty()) return;
+    require(h.truth_refined_scores.size() == h.truth_scores.size(), "hypotheses: one refined truth score per truth score expected");
+    f.write("/truth_scores", h5::Array<double>{{h.truth_scores.size()}, h.truth_scores});
+    f.write("/truth_refined_scores", h5::Array<double>{{h.truth_refined_scores.size()}, h.truth_refined_scores});
+    f.set_attr("/", "first_pair", h.first_pair);
 }
 
 Hypotheses read_hypotheses(const h5::File& f) {
@@ -52,6 +67,13 @@ Hypotheses read_hypotheses(const h5::File& f) {
     h.scores = f.read<double>("/scores", 1).data;
     h.pair = f.read<std::int64_t>("/pair", 1).data;
     if (h.scores.size() != n || h.pair.size() != n) throw Error(f.name() + ": /scores and /pair do not hold one value per hypothesis");
+    if (f.exists("/truth_scores")) {
+        h.truth_scores = f.read<double>("/truth_scores", 1).data;
+        h.truth_refined_scores = f.read<double>("/truth_refined_scores", 1).data;
+        if (h.truth_refined_scores.size() != h.truth_scores.size())
+            throw Error(f.name() + ": /truth_scores and /truth_refined_scores differ in length");
+        if (f.has_attr("/", "first_pair")) h.first_pair = f.attr_int("/", "first_pair");
+    }
     for (std::size_t k = 0; k < n; ++k) h.transforms.push_back(Eigen::Map<const Eigen::Matrix<double, 4, 4, Eigen::RowMajor>>(&all.data[16 * k]));
     return h;
 }

@@ -8,6 +8,12 @@
 //   same poses, source -> target; the rotation and translation are the blocks
 //   of the transform), /scores [H] float64 (higher is better), /pair [H] int64
 //   (the pair's index in the batch; 0 for a single pair).
+// With a ground truth (--ground-truth) and a method that verifies candidates:
+//   /truth_scores [B] and /truth_refined_scores [B] float64, per pair of the
+//   run (pair first_pair + k, first_pair a root attribute), the verification score of
+//   the true pose as given and after the short ICP each candidate gets: a
+//   failing pair whose truth outscores its best hypothesis lacked a candidate
+//   near the truth; one whose truth scores lower was lost by the score.
 // Root attributes: method, source, reference (the inputs as given) and score,
 // what /scores holds: "verification" (the verification score of the methods
 // that verify candidates, see register.hpp) or "fitness" (the share of source
@@ -27,6 +33,8 @@ struct Hypotheses {
     std::vector<std::int64_t> pair;
     std::vector<Transform> transforms;
     std::vector<double> scores;
+    std::int64_t first_pair = 0;                             // the index of the run's first pair
+    std::vector<double> truth_scores, truth_refined_scores;  // one per pair of the run, or empty
 };
 
 // The hypotheses of a run (results with keep_hypotheses), pairs numbered from run.first_pair.

@@ -357,7 +357,7 @@ void check_options(const Options& o) {
 
 }  // namespace
 
-Result register_pair(const Points& source, const Points& target, const Options& o, Rng& rng) {
+Result register_pair(const Points& source, const Points& target, const Options& o, Rng& rng, const Transform* truth) {
     Timer timer;
     check_input(source, "source");
     check_input(target, "target");
@@ -388,6 +388,10 @@ Result register_pair(const Points& source, const Points& target, const Options& 
         } else if (verifies_candidates(o.method)) {
             verifier.emplace(prepare(source, sc, true), prepare(target, sc, true), sc, o.free_space_weight);
             init = verified_pose(*verifier, o, sc, rng, o.keep_hypotheses ? &res.hypotheses : nullptr);
+            if (o.keep_hypotheses && truth) {
+                res.truth_score = verifier->score(*truth);
+                verifier->best({*truth}, &res.truth_refined_score);
+            }
         }
         const IcpResult r = final_icp(source, tgt, init, o, sc);
         res.iterations = r.iterations;
@@ -405,9 +409,10 @@ Result register_pair(const Points& source, const Points& target, const Options& 
 }
 
 std::vector<Result> register_batch(const std::vector<Points>& sources, const std::vector<Points>& targets, const Options& o,
-                                   std::uint64_t seed, std::int64_t first_index) {
+                                   std::uint64_t seed, std::int64_t first_index, const std::vector<Transform>& truths) {
     require(sources.size() == targets.size(), "registration: expected as many sources as targets, found " +
                                                   std::to_string(sources.size()) + " and " + std::to_string(targets.size()));
+    require(truths.empty() || truths.size() == sources.size(), "registration: expected one ground-truth transform per pair");
     const auto n = static_cast<std::int64_t>(sources.size());
     std::vector<Result> out(static_cast<std::size_t>(n));
     std::vector<std::string> errors(static_cast<std::size_t>(n));
@@ -420,7 +425,8 @@ std::vector<Result> register_batch(const std::vector<Points>& sources, const std
         // Exceptions must not cross the OpenMP region: keep the message, rethrow after.
         try {
             Rng rng(seed, static_cast<std::uint64_t>(first_index + i));
-            out[static_cast<std::size_t>(i)] = register_pair(sources[static_cast<std::size_t>(i)], targets[static_cast<std::size_t>(i)], o, rng);
+            const auto k = static_cast<std::size_t>(i);
+            out[k] = register_pair(sources[k], targets[k], o, rng, truths.empty() ? nullptr : &truths[k]);
         } catch (const std::exception& e) {
             errors[static_cast<std::size_t>(i)] = e.what();
         }

@@ -10,6 +10,7 @@
 // the final ICP threshold 2.5 s. This keeps one set of defaults valid for unit
 // shapes and for scans in millimetres alike.
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -78,18 +79,29 @@ struct Result {
     std::vector<std::pair<std::int64_t, std::int64_t>> correspondences;
     // With keep_hypotheses: the scored candidate poses, best first.
     std::vector<ScoredPose> hypotheses;
+    // With keep_hypotheses and a ground truth, for the methods that verify
+    // candidates: the verification score of the true pose as given and after
+    // the short ICP every candidate gets (NaN otherwise). A diagnostic: the
+    // truth never enters the registration. A failure whose truth outscores
+    // the chosen pose is one of candidate generation, not of scoring.
+    double truth_score = std::numeric_limits<double>::quiet_NaN();
+    double truth_refined_score = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Registers source onto target. Throws Error for unusable input (fewer than 3
 // points, coincident or collinear points, non-3-d points, NaN); other hard
 // cases come back flagged (low fitness, planar).
-Result register_pair(const Points& source, const Points& target, const Options& options, Rng& rng);
+// `truth` (optional, source -> target) only fills Result::truth_score.
+Result register_pair(const Points& source, const Points& target, const Options& options, Rng& rng,
+                     const Transform* truth = nullptr);
 
 // Registers pair i with the stream Rng(seed, first_index + i), in parallel over
 // pairs, so results do not depend on the thread count or on sharding. An error
 // in any pair is rethrown (the first by index) prefixed with "pair K: ".
+// `truths` (optional: empty, or one per pair) only fill Result::truth_score.
 std::vector<Result> register_batch(const std::vector<Points>& sources, const std::vector<Points>& targets,
-                                   const Options& options, std::uint64_t seed, std::int64_t first_index = 0);
+                                   const Options& options, std::uint64_t seed, std::int64_t first_index = 0,
+                                   const std::vector<Transform>& truths = {});
 
 // Errors against a ground-truth transform mapping source onto target.
 struct Errors {
