@@ -169,8 +169,9 @@ def turned(k, dim, angle_deg, rng):
 
 
 def pca_frames(x):
-    """The PCA frames of centred clouds [B,N,3] as orbit-canonicalize builds them: principal axes by decreasing
-    variance, the first two signed by their third moments, the third their cross product."""
+    """The PCA frames of centred clouds [B,N,3] with third-moment signs (orbit-canonicalize's frame without its
+    extreme-point fallback): principal axes by decreasing variance, the first two signed by their third
+    moments, the third their cross product."""
     x = x - x.mean(1, keepdims=True)
     _, vec = np.linalg.eigh(np.einsum("bni,bnj->bij", x, x))
     v = vec[:, :, ::-1].copy()
@@ -197,7 +198,6 @@ def pca_frame_spread(x, y, classes):
         mean = u @ vt
         out[c] = np.median([ang(a, mean) for a in aligned])
     return out
-
 
 
 def rotations(k, dim, rng):
