@@ -80,8 +80,7 @@ for ov in [float(x) for x in args.overlaps.split(",")]:
             with h5py.File(out) as f: fin = f["transform"][:]; sec = f["seconds"][:]
             with h5py.File(hy) as f:
                 HT = f["transforms"][:]; HS = f["scores"][:]; HP = f["pair"][:]
-                TS = f["truth_scores"][:] if "truth_scores" in f else None
-                TR = f["truth_refined_scores"][:] if "truth_scores" in f else None
+                TS, TR = (f["truth_scores"][:], f["truth_refined_scores"][:]) if "truth_scores" in f else (None, None)
             rows = []
             for i in range(args.pairs):
                 re, te = err(fin[i], gt[i]); ok = re < 5 and te < 0.1

@@ -423,12 +423,12 @@ std::vector<Result> register_batch(const std::vector<Points>& sources, const std
     std::int64_t done = 0;
     parallel_for(n, [&](std::int64_t i) {
         // Exceptions must not cross the OpenMP region: keep the message, rethrow after.
+        const auto k = static_cast<std::size_t>(i);
         try {
             Rng rng(seed, static_cast<std::uint64_t>(first_index + i));
-            const auto k = static_cast<std::size_t>(i);
             out[k] = register_pair(sources[k], targets[k], o, rng, truths.empty() ? nullptr : &truths[k]);
         } catch (const std::exception& e) {
-            errors[static_cast<std::size_t>(i)] = e.what();
+            errors[k] = e.what();
         }
         if (progress) {
             std::lock_guard<std::mutex> lock(progress_mutex);

@@ -98,7 +98,7 @@ Result register_pair(const Points& source, const Points& target, const Options& 
 // Registers pair i with the stream Rng(seed, first_index + i), in parallel over
 // pairs, so results do not depend on the thread count or on sharding. An error
 // in any pair is rethrown (the first by index) prefixed with "pair K: ".
-// `truths` (optional: empty, or one per pair) only fill Result::truth_score.
+// `truths` (optional: empty, or one per pair) only fill Result::truth_score, and only with keep_hypotheses.
 std::vector<Result> register_batch(const std::vector<Points>& sources, const std::vector<Points>& targets,
                                    const Options& options, std::uint64_t seed, std::int64_t first_index = 0,
                                    const std::vector<Transform>& truths = {});

@@ -52,8 +52,7 @@ Run register_pairs(const Pairs& pairs, const Options& options, std::uint64_t see
     r.method = options.method;
     r.batched = pairs.batched;
     r.first_pair = pairs.begin;
-    r.results = register_batch(pairs.sources, pairs.targets, options, seed, pairs.begin,
-                               options.keep_hypotheses ? pairs.truth : std::vector<Transform>{});
+    r.results = register_batch(pairs.sources, pairs.targets, options, seed, pairs.begin, pairs.truth);
     for (std::size_t i = 0; i < r.results.size() && !pairs.truth.empty(); ++i)
         r.errors.push_back(evaluate(pairs.sources[i], pairs.targets[i], r.results[i].transform, pairs.truth[i]));
     if (const auto flagged = count_flag(r, "low_fitness"))
