@@ -2,60 +2,48 @@
 """Riemannian flow matching on S^2 against a von Mises-Fisher mixture, on the
 surface normals of real meshes, and the training speed against PyTorch.
 
-Data: for each mesh, unit face normals drawn with probability proportional
-to face area (the distribution of the normal over the surface), split
-60/20/20 into training, validation and held-out rows; both models see the
-same split (the flow validates on the same 20% the vMF mixture chooses its
-number of components on).
+Data: for each mesh, unit normals at points drawn uniformly on the surface
+(faces by area, barycentric coordinates uniform), the vertex normals
+interpolated across each face (--normals interpolated, the default: the
+normal field of the smooth surface the mesh approximates), split 60/20/20
+into training, validation and held-out rows; both models see the same split
+(the flow validates on the same 20% the vMF mixture chooses its number of
+components on). --normals face takes each face's own normal instead, the
+bench's data before stop 30: a distribution with one atom per face, so that
+with 4000 draws 6% to 53% of the held-out rows of the report meshes (8% to
+89% on the tune meshes) are exact copies of a training row, and held-out
+likelihood rewards a mixture component of concentration 1e5 sat on a
+repeated normal more than any density between the atoms.
 
 Meshes: the organic (scanned or sculpted) meshes of the CGAL set, listed in
 ORGANIC below; CAD parts are left out because their normals sit on a few
 exact directions (a density there is a sum of point masses). --set tune
 gives those in meshes/train-shapes.txt, on which the defaults (training
-length, width, batch) were chosen; --set report (the default) gives the
-first 8 of the others in alphabetical order, which chose nothing.
+length, selection, the normals) were chosen; --set report (the default)
+gives the first 8 of the others in alphabetical order, which chose nothing.
 
 Baseline: a mixture of von Mises-Fisher distributions fitted by EM (Banerjee
 et al. 2005, with their closed-form concentration update, k-means++-style
 initialization, 3 restarts), the number of components chosen on the
 validation rows among 1, 2, 4, ..., 128.
 
-Orbit: orbit-train-flow --manifold sphere (Riemannian flow matching), trained
-for --epochs (or stopped early on the validation rows with --patience), log-densities from orbit-density (per unit
-area, like the vMF density).
+Orbit: orbit-train-flow --manifold sphere (Riemannian flow matching) from
+the uniform distribution, trained for --epochs, the epoch kept by the mean
+log-likelihood of the validation rows every --select-every epochs;
+log-densities from orbit-density (per unit area, like the vMF density).
+--base takes a comma-separated list (uniform, vmf, vmf:K): each trains its
+own flow and the one of best validation log-likelihood is kept.
 
-Defaults (hidden 128, 2 blocks, batch 256, lr 2e-3, 3000 epochs) were chosen
-on the tune set with --seed 1: on diplodocus the held-out gap to the vMF
-mixture was -0.06 nats after 300 epochs at batch 64, -0.022 after 1000 and
--0.007 after 2000 at batch 256 (hidden 256 gave nothing over 128); at 2000
-epochs it was -0.007, -0.013, +0.024 and -0.020 on diplodocus, femur, homer
-and man. The old 60 epochs (about 550 steps) left the flow near uniform.
-3000 epochs was chosen by that trend before it was measured; measured
-afterwards on the tune set it gives +0.001, -0.008 and -0.001 on diplodocus,
-femur and man. Report figures with --seed 2.
-
---base vmf | vmf:K starts the flow from a von Mises-Fisher mixture fitted to
-its training rows (orbit-train-flow --base); the default stays uniform. On the
-tune set with --seed 1 and the defaults, --base vmf (K chosen on a fifth of the
-training rows) gave +0.002 on diplodocus (K 16; uniform base +0.001) and -0.054
-on femur (K 128, one component at kappa 1e5; uniform -0.008): the femur base
-alone scores -1.950 held out, so the trained field lost 0.049 nats against its
-own base. --base vmf:16 --epochs 1000 with --seed 2 on the report set gave
--0.017, -0.015, -0.079 and -0.049 on the Chinese dragon, armadillo, bear and
-bear_bis (uniform base at 3000 epochs: -0.091, +0.002, -0.159, -0.029).
-
---select-every E keeps the epoch of best validation log-likelihood (evaluated
-before the first epoch and every E epochs); over a vMF base the untrained flow
-is the base, and --base vmf then chooses K on the flow's validation rows, the
-baseline's protocol. On an AVX2 machine, --base vmf --epochs 1000
---select-every 50 with --seed 1 on the 7 tune meshes gave +0.044 (cactus),
--0.001 (diplodocus), -0.015 (elk), -0.021 (femur), +0.003 (homer), +0.006
-(man) and +0.068 (triceratops): 4 of 7. Six of the seven kept epoch 0, the
-base itself: flow matching from the mixture did not raise the validation
-likelihood (homer: +0.009 at epoch 850). --coupling exact raised it a little
-(femur +0.010, diplodocus +0.001), which did not carry to the held-out rows,
-at a third of the speed. The uniform base with selection at 3000 epochs was
-far below on cactus (-2.49), a low-poly mesh with few distinct normals.
+Defaults (hidden 128, 2 blocks, batch 256, lr 2e-3, 10000 epochs, selection
+every 500) were chosen on the tune set with --seed 1, interpolated normals:
+3000 epochs without selection were at least as good as the mixture on 3 of 7
+tune meshes; 10000 with selection every 500 on 5 of 7 (cactus +0.744,
+diplodocus -0.002, elk -0.108, femur +0.083, homer +0.045, man +0.005,
+triceratops +0.009); a vMF base (K chosen on the validation rows, 1000
+epochs, selection every 50) on 3 of 7. Report figures with --seed 2.
+Before stop 30, on face normals, the uniform base at 3000 epochs was at
+least as good on 1 of 8 report meshes and a vMF base with selection on 4 of
+8, every difference within a standard error (docs/orbit-train-flow.md).
 
 Speed: one training step of the same model (a residual network, the same
 width, depth, time features and batch, geodesic paths from uniform draws,
@@ -63,7 +51,7 @@ tangent projection, squared error, Adam) written in PyTorch for this bench,
 timed in the same run; the ratio is orbit steps/s over torch steps/s.
 
   /usr/bin/python3 bench/flows_sphere.py [--set report|tune] [--meshes bunny00,cow,...] [--n 4000] [--seed 1]
-      [--base uniform|vmf|vmf:K]
+      [--normals interpolated|face] [--base uniform|vmf|vmf:K[,...]] [--epochs 10000] [--select-every 500]
 """
 import argparse
 import json
@@ -93,12 +81,27 @@ def mesh_set(which):
     return [m for m in ORGANIC if m not in tune][:8]
 
 
-def surface_normals(path, n, rng):
-    c, area = face_areas(*read_off(path))
+def surface_normals(path, n, rng, kind="interpolated"):
+    """n unit normals at points uniform on the surface: the face's own normal ("face": a distribution with one
+    atom per face) or the vertex normals interpolated across the face ("interpolated": Phong normals, the
+    smooth surface's normal field that the mesh approximates)."""
+    v, f = read_off(path)
+    c, area = face_areas(v, f)
     keep = area > 1e-15
-    c, area = c[keep], area[keep]
+    f, c, area = f[keep], c[keep], area[keep]
     idx = rng.choice(len(c), size=n, p=area / area.sum())
-    return c[idx] / area[idx, None]
+    if kind == "face":
+        return c[idx] / area[idx, None]
+    vn = np.zeros_like(v)
+    for k in range(3):  # area-weighted vertex normals: the sum of the adjacent faces' cross products
+        np.add.at(vn, f[:, k], c)
+    vn /= np.linalg.norm(vn, axis=1, keepdims=True).clip(1e-300)
+    a, b = rng.random(n), rng.random(n)
+    flip = a + b > 1
+    a[flip], b[flip] = 1 - a[flip], 1 - b[flip]
+    t = vn[f[idx]]
+    x = (1 - a - b)[:, None] * t[:, 0] + a[:, None] * t[:, 1] + b[:, None] * t[:, 2]
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
 # ----------------------------------------------------------------------------- vMF mixture
@@ -202,23 +205,51 @@ print(json.dumps({"steps_per_s": n / (time.perf_counter() - t0), "threads": torc
     return json.loads(r.stdout)
 
 
+def train_flow(args, base, trva, model):
+    """Trains the Riemannian flow on the training + validation rows with one base; returns what the table needs,
+    with the mean log-likelihood of the validation rows (the selection's last best, or computed when unselected)."""
+    # --val 0.25 of training + validation rows = the same 20% validation share
+    j = orbit("train-flow", trva, "--manifold", "sphere", "--hidden", args.hidden, "--blocks", args.blocks,
+              "--batch", args.batch, "--lr", args.lr, "--epochs", args.epochs, "--patience", args.patience,
+              "--val", 0.25, "--seed", args.seed, "--base", base, "--select-every", args.select_every,
+              *(["--coupling", args.coupling] if args.coupling != "none" else []), "-o", model)
+    with h5py.File(model, "r") as f:
+        arch = json.loads(f["/model"].attrs["config"])["architecture"]
+        hist = json.loads(f["/model"].attrs["training"])["history"]
+    kept, val = "", float("nan")
+    if "val_log_likelihood" in hist:  # --select-every: the epoch kept and its gain on the base (epoch 0)
+        ll = hist["val_log_likelihood"]
+        b = int(np.argmax(ll))
+        kept, val = f", kept epoch {hist['select_epoch'][b]}: val {ll[b] - ll[0]:+.4f} on its base", ll[b]
+    elif "," in args.base:
+        raise SystemExit("several bases are compared by validation likelihood: give --select-every")
+    base_k = len(arch["base_mixture"]["weight"]) if "base_mixture" in arch else 0
+    rep = j["report"]
+    return dict(model=model, base=base, val=val, kept=kept, base_k=base_k, epochs=rep["epochs_run"],
+                steps_per_s=rep["steps_per_second"])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--set", choices=("report", "tune"), default="report")
     ap.add_argument("--meshes", default="", help="these meshes instead of a set")
     ap.add_argument("--n", type=int, default=4000, help="normals drawn per mesh")
-    add_training_arguments(ap, epochs=3000, patience=0, hidden=128, blocks=2, batch=256, lr=2e-3, seed=1)
+    ap.add_argument("--normals", choices=("interpolated", "face"), default="interpolated",
+                    help="interpolated vertex normals (smooth) or each face's own normal (atomic)")
+    add_training_arguments(ap, epochs=10000, patience=0, hidden=128, blocks=2, batch=256, lr=2e-3, seed=1)
     ap.add_argument("--base", default="uniform", help="the flow's base: uniform, vmf (K chosen on the flow's "
-                    "validation rows) or vmf:K")
+                    "validation rows) or vmf:K; several separated by commas train one flow each and keep the best "
+                    "on the validation rows")
     ap.add_argument("--coupling", default="none", help="the flow's minibatch pairs: none (independent) or exact "
                     "(re-paired by least squared geodesic distance)")
-    ap.add_argument("--select-every", type=int, default=0, help="keep the epoch of best validation log-likelihood, "
+    ap.add_argument("--select-every", type=int, default=500, help="keep the epoch of best validation log-likelihood, "
                     "evaluated every this many epochs and before the first (0: the last epoch, or --patience's)")
     ap.add_argument("--speed-steps", type=int, default=100, help="0: skip the speed comparison")
     args = ap.parse_args()
     names = args.meshes.split(",") if args.meshes else mesh_set(args.set)
     paths = [os.path.join(DATA, "meshes", m + ".off") for m in names]
-    print(f"# {len(paths)} meshes, {args.n} area-weighted face normals each, 60/20/20 split")
+    print(f"# {len(paths)} meshes, {args.n} {'interpolated vertex' if args.normals == 'interpolated' else 'face'} "
+          f"normals each at area-uniform surface points, 60/20/20 split")
     print(f"# orbit rfm: hidden {args.hidden}, {args.blocks} blocks, batch {args.batch}, lr {args.lr}, up to "
           f"{args.epochs} epochs, patience {args.patience}, base {args.base}, coupling {args.coupling}, select every {args.select_every}")
     rows = []
@@ -226,7 +257,7 @@ def main():
         for path in paths:
             name = os.path.basename(path)[:-4]
             rng = np.random.default_rng(1234)
-            x = surface_normals(path, args.n, rng)
+            x = surface_normals(path, args.n, rng, args.normals)
             n1, n2 = int(0.6 * len(x)), int(0.8 * len(x))
             tr, va, te = x[:n1], x[n1:n2], x[n2:]
             K, _, vmf_te = best_vmf(tr, va, te, args.seed)
@@ -236,30 +267,19 @@ def main():
                 f["points"] = np.concatenate([tr, va])
             with h5py.File(test, "w") as f:
                 f["points"] = te
-            model = os.path.join(tmp, name + ".h5")
-            # --val 0.25 of training + validation rows = the same 20% validation share
-            j = orbit("train-flow", trva, "--manifold", "sphere", "--hidden", args.hidden, "--blocks", args.blocks,
-                      "--batch", args.batch, "--lr", args.lr, "--epochs", args.epochs, "--patience", args.patience,
-                      "--val", 0.25, "--seed", args.seed, "--base", args.base, "--select-every", args.select_every,
-                      *(["--coupling", args.coupling] if args.coupling != "none" else []),
-                      "-o", model)
-            with h5py.File(model, "r") as f:
-                arch = json.loads(f["/model"].attrs["config"])["architecture"]
-                hist = json.loads(f["/model"].attrs["training"])["history"]
-            kept = ""
-            if "val_log_likelihood" in hist:  # --select-every: the epoch kept and its gain on the base (epoch 0)
-                ll = hist["val_log_likelihood"]
-                b = int(np.argmax(ll))
-                kept = f", kept epoch {hist['select_epoch'][b]}: val {ll[b] - ll[0]:+.4f} on its base"
-            base_k = len(arch["base_mixture"]["weight"]) if "base_mixture" in arch else 0
-            d = orbit("density", model, test)
-            rep = j["report"]
-            rows.append((name, d["mean_logp"], d["stderr_logp"], float(vmf_te.mean()), K, rep["epochs_run"],
-                         rep["steps_per_second"], base_k))
+            # each base in --base trains its own flow; with several, the one of best validation log-likelihood
+            # is kept (selection on the validation rows only, as the mixture's K is chosen)
+            fits = [train_flow(args, base, trva, os.path.join(tmp, f"{name}-{i}.h5"))
+                    for i, base in enumerate(args.base.split(","))]
+            fit = max(fits, key=lambda r: r["val"])
+            d = orbit("density", fit["model"], test)
+            rows.append((name, d["mean_logp"], d["stderr_logp"], float(vmf_te.mean()), K, fit["epochs"],
+                         fit["steps_per_s"], fit["base_k"]))
+            tried = "; " + ", ".join(f"{r['base']} val {r['val']:.4f}" for r in fits) if len(fits) > 1 else ""
+            base = fit["base"] + (f" K={fit['base_k']}" if fit["base_k"] else "")
             print(f"{name:22s} held-out LL  rfm {d['mean_logp']:8.4f} +- {d['stderr_logp']:.4f}   vMF mixture "
                   f"(K={K:3d}) {vmf_te.mean():8.4f}   diff {d['mean_logp'] - vmf_te.mean():+.4f}   "
-                  f"({rep['epochs_run']} epochs, {rep['steps_per_second']:.0f} steps/s"
-                  f"{f', base K={base_k}' if base_k else ''}{kept})", flush=True)
+                  f"({base} base, {fit['epochs']} epochs, {fit['steps_per_s']:.0f} steps/s{fit['kept']}{tried})", flush=True)
     wins = sum(r[1] >= r[3] for r in rows)
     print(f"rfm >= vMF mixture on {wins} of {len(rows)} meshes (target: at least 5 meshes, all compared); tools' CPU "
           f"{os.times().children_user:.0f} s")
